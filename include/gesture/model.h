@@ -1,0 +1,110 @@
+// The seed network as a host-side graph: MobileNetV2 (per frame) -> head BN -> GAP -> BiGRU ->
+// Dropout -> Dense ReLU -> Dropout -> Dense -> softmax cross-entropy.
+// The graph is built once from a gs_model_arch, validated, and planned: every activation, saved
+// tensor and activation gradient is carved from one arena (a per-node memory table), gradient
+// buffers share memory by liveness. forward/backward then walk the node list with no allocation.
+#ifndef GESTURE_MODEL_H
+#define GESTURE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gesture/params.h"
+
+typedef enum {
+    NODE_INPUT,    // (N,S,S,3) frames of B clips, N = B*T
+    NODE_CONV,     // KxK conv, no bias (Conv1)
+    NODE_PWCONV,   // 1x1 conv as GEMM, no bias
+    NODE_DWCONV,   // depthwise KxK, no bias
+    NODE_BN,       // batch norm (+ fused ReLU6)
+    NODE_ADD,      // residual add
+    NODE_GAP,      // global average pool -> (N,C) = (B,T,C)
+    NODE_BIGRU,    // bidirectional GRU, final states concatenated -> (B,2H)
+    NODE_DROPOUT,  // inverted dropout (training only)
+    NODE_DENSE,    // x @ W + b (+ fused ReLU)
+    NODE_LOSS,     // softmax + cross-entropy over labels -> probs (B,K)
+} gs_node_op;
+
+#define GS_NO_MEM ((size_t)-1)
+
+typedef struct {
+    gs_node_op op;
+    char name[64];     // Keras layer name; its variables are "<name>/<var>"
+    int in[2], n_in;   // producer node indices
+    int ndim;          // output rank: 4 (N,H,W,C) or 2 (rows,C)
+    int shape[4];      // output shape at the planned (maximum) batch
+    int p[8];          // parameter indices (op-specific order), -1 if unused
+    int k, stride, pad_top, pad_left, act;
+    float eps, momentum, rate;
+    int ordinal;       // dropout: which dropout layer (RNG stream)
+    int backbone;      // 1 for MobileNetV2 layers (Keras' backbone parameter count)
+    // memory table, in floats from the arena start (GS_NO_MEM = none)
+    size_t out_off, grad_off, save_off, save_numel;
+    int last_consumer; // highest node index reading this output (-1: none)
+} gs_node;
+
+typedef struct {
+    float alpha;      // MobileNetV2 width
+    int size;         // S: frames are SxS
+    int frames;       // T
+    int batch;        // B: maximum clips per step (the planned size)
+    int classes;      // K
+    int gru_units;    // H
+    int dense_units;
+    float dropout;
+    float l2;         // on dense_hidden/kernel
+} gs_model_arch;
+
+typedef struct {
+    gs_model_arch cfg;
+    gs_node *nodes;
+    int n_nodes, cap_nodes;
+    gs_params params;
+    float *arena;
+    size_t arena_floats;
+    size_t act_floats, grad_floats;  // planned bytes/4 of activations (+saved) and gradients
+    int *labels;      // (B)
+    int cur_batch;    // clips in the current step (<= cfg.batch)
+    uint64_t seed;    // dropout stream
+    long step;        // training forward passes so far (dropout key), saved in checkpoints
+    long adam_t;      // optimizer steps so far
+    float loss, ce_loss, l2_loss;
+} gs_model;
+
+struct gs_config;
+// Architecture from a resolved config ([model], [data] size/frames, [train] batch_size/l2).
+void model_arch_from_config(gs_model_arch *a, const struct gs_config *c);
+
+// Build, validate and plan the graph; parameters allocated (zeros). 0 ok, -1 + gs_error.
+int model_init(gs_model *m, const gs_model_arch *cfg);
+void model_free(gs_model *m);
+// Keras default initializers (glorot_uniform kernels, orthogonal recurrent kernels, zero biases,
+// BN gamma 1, beta 0, mean 0, var 1) from one seeded stream.
+void model_init_weights(gs_model *m, uint64_t seed);
+
+// Allocate the arena if not yet done (model_input/model_forward do it).
+void model_ensure_arena(gs_model *m);
+// Input buffer (B,T,S,S,3) inside the arena; fill it (or copy into it) before model_forward.
+float *model_input(gs_model *m);
+// Output probabilities (B,K) after a forward pass.
+const float *model_probs(const gs_model *m);
+// Logits (B,K) after a forward pass.
+const float *model_logits(const gs_model *m);
+// Forward over the first `batch` clips. training=1: batch statistics + moving-average updates,
+// dropout on. With labels (m->labels filled, have_labels=1) computes m->loss (CE + L2).
+void model_forward(gs_model *m, int batch, int training, int have_labels);
+// Backward of the last training forward: fills m->params.grad (overwritten, not accumulated).
+void model_backward(gs_model *m);
+// One Adam step (Keras form) on all trainables with the current gradients.
+void model_adam_step(gs_model *m, float lr, float beta1, float beta2, float eps);
+
+// Parameter counts as Keras reports them (moving statistics included).
+size_t model_param_count(const gs_model *m);
+size_t model_backbone_param_count(const gs_model *m);
+// Keras-like layer table: name, op, output shape, parameters; then totals.
+void model_summary(const gs_model *m, FILE *f);
+// Node index by Keras layer name, -1 if absent.
+int model_find_node(const gs_model *m, const char *name);
+
+#endif

@@ -1,0 +1,169 @@
+// CPU reference ops: the numerical spec of the model. Every CUDA op in cuda/ has a twin
+// here with the same contract. Conventions (project-wide):
+//  - tensors are float32, row-major, channels last: images (N,H,W,C), sequences (B,T,D);
+//  - argument order: outputs, then inputs, then sizes (llm.c);
+//  - every backward op ACCUMULATES (+=) into all of its gradient outputs (dinp and parameter
+//    grads); callers zero gradient buffers first. This makes fan-out (residual branches) free.
+//  - a NULL gradient output is skipped (e.g. no dinp for the first layer).
+//  - weights are in Keras layout: conv HWIO (K,K,Ci,Co), depthwise (K,K,C), dense (in,out),
+//    GRU kernel (D,3H) / recurrent (H,3H) / bias (2,3H) with gate columns [z|r|h].
+#ifndef GESTURE_OPS_H
+#define GESTURE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { GS_ACT_NONE = 0, GS_ACT_RELU6 = 1, GS_ACT_RELU = 2 };
+
+// Output size and leading pad of a Keras-style 'same' conv (TF rule: pad_total split with the
+// extra pixel after), and of 'valid'.
+void conv_same_geometry(int *out_size, int *pad_before, int in_size, int K, int stride);
+void conv_valid_geometry(int *out_size, int in_size, int K, int stride);
+
+// ---- matmul (1x1 conv as GEMM, dense layers, GRU input projections) ----
+// out = inp @ w (+ bias). OpenBLAS sgemm.
+void matmul_forward(float *out,         // (M,Nout)
+                    const float *inp,   // (M,K)
+                    const float *w,     // (K,Nout)
+                    const float *bias,  // (Nout) or NULL
+                    int M, int K, int Nout);
+void matmul_backward(float *dinp,        // (M,K) or NULL, +=
+                     float *dw,          // (K,Nout) or NULL, +=
+                     float *dbias,       // (Nout) or NULL, +=
+                     const float *dout,  // (M,Nout)
+                     const float *inp,   // (M,K)
+                     const float *w,     // (K,Nout)
+                     int M, int K, int Nout);
+
+// ---- general KxK convolution, no bias (Conv1: 3x3 stride 2) ----
+// Cross-correlation: out[n,y,x,co] = sum_{i,j,ci} inp_pad[n, s*y+i-pt, s*x+j-pl, ci] * w[i,j,ci,co],
+// with zero padding pad_top/pad_left before and whatever Ho/Wo imply after.
+void conv2d_forward(float *out,        // (N,Ho,Wo,Co)
+                    const float *inp,  // (N,H,W,Ci)
+                    const float *w,    // (K,K,Ci,Co)
+                    int N, int H, int W, int Ci, int Co, int K, int stride,
+                    int pad_top, int pad_left, int Ho, int Wo);
+void conv2d_backward(float *dinp,        // (N,H,W,Ci) or NULL, +=
+                     float *dw,          // (K,K,Ci,Co) or NULL, +=
+                     const float *dout,  // (N,Ho,Wo,Co)
+                     const float *inp,   // (N,H,W,Ci)
+                     const float *w,     // (K,K,Ci,Co)
+                     int N, int H, int W, int Ci, int Co, int K, int stride,
+                     int pad_top, int pad_left, int Ho, int Wo);
+
+// ---- depthwise KxK convolution, depth multiplier 1, no bias ----
+void depthwise_forward(float *out,        // (N,Ho,Wo,C)
+                       const float *inp,  // (N,H,W,C)
+                       const float *w,    // (K,K,C)
+                       int N, int H, int W, int C, int K, int stride,
+                       int pad_top, int pad_left, int Ho, int Wo);
+void depthwise_backward(float *dinp,        // (N,H,W,C) or NULL, +=
+                        float *dw,          // (K,K,C) or NULL, +=
+                        const float *dout,  // (N,Ho,Wo,C)
+                        const float *inp,   // (N,H,W,C)
+                        const float *w,     // (K,K,C)
+                        int N, int H, int W, int C, int K, int stride,
+                        int pad_top, int pad_left, int Ho, int Wo);
+
+// ---- batch normalization over the last axis, rows M = N*H*W, optionally fused activation ----
+// Training: batch mean and BIASED variance over M rows; y = act(gamma*(x-mean)*invstd + beta),
+// invstd = 1/sqrt(var+eps); moving = moving*momentum + batch*(1-momentum) (Keras).
+// mean/invstd are saved for backward.
+void batchnorm_forward_train(float *out,          // (M,C)
+                             float *mean,         // (C) saved
+                             float *invstd,       // (C) saved
+                             float *moving_mean,  // (C) updated in place
+                             float *moving_var,   // (C) updated in place
+                             const float *inp,    // (M,C)
+                             const float *gamma,  // (C)
+                             const float *beta,   // (C)
+                             int M, int C, float eps, float momentum, int act);
+// Inference: moving statistics, nothing saved or updated.
+void batchnorm_forward_infer(float *out,                // (M,C)
+                             const float *inp,          // (M,C)
+                             const float *gamma,        // (C)
+                             const float *beta,         // (C)
+                             const float *moving_mean,  // (C)
+                             const float *moving_var,   // (C)
+                             int M, int C, float eps, int act);
+// Backward of the training forward. `out` is the forward output, used for the activation mask.
+void batchnorm_backward(float *dinp,          // (M,C) or NULL, +=
+                        float *dgamma,        // (C) +=
+                        float *dbeta,         // (C) +=
+                        const float *dout,    // (M,C)
+                        const float *out,     // (M,C)
+                        const float *inp,     // (M,C)
+                        const float *mean,    // (C)
+                        const float *invstd,  // (C)
+                        const float *gamma,   // (C)
+                        int M, int C, int act);
+
+// ---- elementwise ----
+void relu6_forward(float *out, const float *inp, size_t n);
+// Mask taken from the forward output: gradient passes where 0 < out < 6.
+void relu6_backward(float *dinp, const float *dout, const float *out, size_t n);
+void relu_forward(float *out, const float *inp, size_t n);
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+void add_forward(float *out, const float *a, const float *b, size_t n);
+void add_backward(float *da, float *db, const float *dout, size_t n);
+
+// ---- global average pool over H,W ----
+void avgpool_forward(float *out,        // (N,C)
+                     const float *inp,  // (N,HW,C)
+                     int N, int HW, int C);
+void avgpool_backward(float *dinp,        // (N,HW,C) +=
+                      const float *dout,  // (N,C)
+                      int N, int HW, int C);
+
+// ---- GRU, Keras reset_after=True, one direction; returns the final state only ----
+// z = sig(x Wz + bz + h Uz + b'z), r = sig(x Wr + br + h Ur + b'r),
+// hh = tanh(x Wh + bh + r*(h Uh + b'h)), h = z*h + (1-z)*hh, h0 = 0.
+// reverse=1 consumes x_T..x_1 (Keras go_backwards). The final state of batch row b is written
+// to out + b*out_stride (so both directions can write into one (B,2H) concat buffer).
+// `cache` (gru_cache_floats(B,T,H) floats) holds what backward needs.
+size_t gru_cache_floats(int B, int T, int H);
+void gru_forward(float *out,             // (B,H) rows with stride out_stride
+                 float *cache,           // gru_cache_floats(B,T,H)
+                 const float *x,         // (B,T,D)
+                 const float *kernel,    // (D,3H)
+                 const float *rkernel,   // (H,3H)
+                 const float *bias,      // (2,3H)
+                 int B, int T, int D, int H, int out_stride, int reverse);
+void gru_backward(float *dx,             // (B,T,D) or NULL, +=
+                  float *dkernel,        // (D,3H) +=
+                  float *drkernel,       // (H,3H) +=
+                  float *dbias,          // (2,3H) +=
+                  const float *dout,     // (B,H) rows with stride out_stride
+                  const float *cache,    // from gru_forward
+                  const float *x,        // (B,T,D)
+                  const float *kernel,   // (D,3H)
+                  const float *rkernel,  // (H,3H)
+                  int B, int T, int D, int H, int out_stride, int reverse);
+
+// ---- inverted dropout; the mask is a pure function of (key, element index) ----
+// keep element i iff gs_counter_uniform(key, i) >= rate; kept values are scaled by 1/(1-rate).
+void dropout_forward(float *out, const float *inp, size_t n, float rate, uint64_t key);
+void dropout_backward(float *dinp, const float *dout, size_t n, float rate, uint64_t key);
+
+// ---- softmax cross-entropy on logits (log-sum-exp), mean over the batch ----
+// Returns the mean loss; probs gets the softmax; losses (B) per row if non-NULL.
+float softmax_ce_forward(float *probs,         // (B,K)
+                         float *losses,        // (B) or NULL
+                         const float *logits,  // (B,K)
+                         const int *labels,    // (B) in [0,K)
+                         int B, int K);
+// dlogits += scale * (probs - onehot) / B   (scale = d(total loss)/d(mean CE), normally 1)
+void softmax_ce_backward(float *dlogits, const float *probs, const int *labels, int B, int K,
+                         float scale);
+
+// ---- L2 penalty (Keras regularizers.L2): l2 * sum(w^2) ----
+float l2_forward(const float *w, size_t n, float l2);
+void l2_backward(float *dw, const float *w, size_t n, float l2);  // dw += 2*l2*w
+
+// ---- Adam, Keras form (epsilon added to sqrt(v) before bias correction) ----
+// t is the 1-based step: alpha = lr*sqrt(1-b2^t)/(1-b1^t); m += (g-m)(1-b1); v += (g^2-v)(1-b2);
+// p -= alpha*m/(sqrt(v)+eps).
+void adam_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
+                 float beta1, float beta2, float eps, long t);
+
+#endif

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gesture needs (idempotent; silent when everything is present).
+# Python tooling runs on Debian's interpreter (/usr/bin/python3), where python3-torch lives.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libopenblas-dev
+      python3 python3-numpy python3-torch python3-h5py python3-matplotlib python3-pil
+      python3-sklearn libzip-dev valgrind)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

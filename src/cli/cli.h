@@ -1,0 +1,20 @@
+// Subcommand entry points of the `gesture` binary. Each lives in src/cli/cmd_<name>.c, parses
+// its own arguments, prints its own --help, and returns the process exit code.
+#ifndef GESTURE_CLI_H
+#define GESTURE_CLI_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);  // argv[0] is the subcommand name
+    const char *usage;                  // one line: arguments
+    const char *help;                   // one line: what it does
+} cli_command;
+
+// True if argv contains -h or --help.
+int cli_wants_help(int argc, char **argv);
+// Print "usage: gesture <name> <usage>\n\n<help>\n" for a command.
+void cli_print_usage(const char *name);
+
+int cmd_summary(int argc, char **argv);
+
+#endif

@@ -1,0 +1,46 @@
+// Implementation of the error helpers in gesture/errors.h.
+#include "gesture/errors.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+int gs_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *gs_last_error(void) { return last_error; }
+
+_Noreturn void gs_fatal(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gesture: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void *gs_malloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) gs_fatal("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *gs_calloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) gs_fatal("out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *gs_aligned_alloc(size_t n) {
+    size_t rounded = (n + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) gs_fatal("out of memory allocating %zu bytes", n);
+    return p;
+}

@@ -1,0 +1,15 @@
+// Maps a resolved INI config onto the model architecture description.
+#include "gesture/config.h"
+#include "gesture/model.h"
+
+void model_arch_from_config(gs_model_arch *a, const gs_config *c) {
+    a->alpha = (float)c->model.alpha;
+    a->size = c->data.size;
+    a->frames = c->data.frames;
+    a->batch = c->train.batch_size;
+    a->classes = c->model.classes;
+    a->gru_units = c->model.gru_units;
+    a->dense_units = c->model.dense_units;
+    a->dropout = (float)c->model.dropout;
+    a->l2 = (float)c->train.l2;
+}

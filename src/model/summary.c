@@ -1,0 +1,90 @@
+// Keras-style model summary: one row per layer with its output shape and parameter count.
+#include <stdio.h>
+#include <string.h>
+
+#include "gesture/model.h"
+
+static const char *op_name(gs_node_op op) {
+    switch (op) {
+        case NODE_INPUT: return "Input";
+        case NODE_CONV: return "Conv2D";
+        case NODE_PWCONV: return "Conv2D 1x1";
+        case NODE_DWCONV: return "DepthwiseConv2D";
+        case NODE_BN: return "BatchNormalization";
+        case NODE_ADD: return "Add";
+        case NODE_GAP: return "GlobalAveragePooling2D";
+        case NODE_BIGRU: return "Bidirectional(GRU)";
+        case NODE_DROPOUT: return "Dropout";
+        case NODE_DENSE: return "Dense";
+        case NODE_LOSS: return "Softmax";
+    }
+    return "?";
+}
+
+static size_t node_params(const gs_model *m, const gs_node *n) {
+    size_t s = 0;
+    for (int k = 0; k < 8; k++)
+        if (n->p[k] >= 0) s += m->params.p[n->p[k]].numel;
+    return s;
+}
+
+size_t model_param_count(const gs_model *m) { return m->params.numel; }
+
+size_t model_backbone_param_count(const gs_model *m) {
+    size_t s = 0;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].backbone) s += node_params(m, &m->nodes[i]);
+    return s;
+}
+
+static void commas(char *buf, size_t n, size_t v) {
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%zu", v), o = 0;
+    for (int i = 0; i < len && (size_t)o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+}
+
+void model_summary(const gs_model *m, FILE *f) {
+    const gs_model_arch *c = &m->cfg;
+    fprintf(f, "Model: mobilenetv2_%.2f_%d + BiGRU(%d), %d frames, %d classes (batch %d clips = %d images)\n",
+            c->alpha, c->size, c->gru_units, c->frames, c->classes, c->batch, c->batch * c->frames);
+    const char *rule = "--------------------------------------------------------------------------------------";
+    fprintf(f, "%s\n%-32s %-24s %-20s %10s\n%s\n", rule, "Layer", "Type", "Output shape", "Param #", rule);
+    size_t trainable = 0, non_trainable = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const gs_node *n = &m->nodes[i];
+        char shape[64];
+        // per-clip view: images are (B*T, H, W, C) -> (B, T, H, W, C) like TimeDistributed
+        if (n->ndim == 4)
+            snprintf(shape, sizeof shape, "(B, %d, %d, %d, %d)", c->frames, n->shape[1], n->shape[2], n->shape[3]);
+        else if (n->op == NODE_GAP)
+            snprintf(shape, sizeof shape, "(B, %d, %d)", c->frames, n->shape[1]);
+        else
+            snprintf(shape, sizeof shape, "(B, %d)", n->shape[1]);
+        char num[32];
+        commas(num, sizeof num, node_params(m, n));
+        char type[48];
+        snprintf(type, sizeof type, "%s%s", op_name(n->op),
+                 n->act == 1 && n->op == NODE_BN ? "+ReLU6" : (n->act == 2 ? "+ReLU" : ""));
+        fprintf(f, "%-32s %-24s %-20s %10s\n", n->name, type, shape, num);
+        for (int k = 0; k < 8; k++) {
+            if (n->p[k] < 0) continue;
+            const gs_param *p = &m->params.p[n->p[k]];
+            if (p->trainable) trainable += p->numel;
+            else non_trainable += p->numel;
+        }
+    }
+    char a[32], b[32], t[32], bb[32];
+    commas(t, sizeof t, model_param_count(m));
+    commas(a, sizeof a, trainable);
+    commas(b, sizeof b, non_trainable);
+    commas(bb, sizeof bb, model_backbone_param_count(m));
+    fprintf(f, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: %s\n", rule, t, a, b);
+    fprintf(f, "Backbone (MobileNetV2) params: %s\n", bb);
+    fprintf(f, "Planned memory: activations %.1f MiB, gradients %.1f MiB, parameters+Adam %.1f MiB\n",
+            m->act_floats * 4.0 / 1048576, m->grad_floats * 4.0 / 1048576,
+            (m->params.numel + 3.0 * m->params.numel_trainable) * 4.0 / 1048576);
+}

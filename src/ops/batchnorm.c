@@ -1,0 +1,236 @@
+// Batch normalization over the last axis of an (M,C) tensor with an optional fused activation,
+// Keras semantics: biased batch variance, moving = moving*momentum + batch*(1-momentum).
+// M reaches 752,640 rows (60 images at 112x112), so statistics are summed in float over blocks
+// of 64 rows, then in double per thread; thread partials are reduced in thread order
+// (deterministic for a given thread count). Sums are taken relative to the first row (a pivot)
+// so E[d^2]-E[d]^2 does not cancel when |mean| >> std. Loops are specialized per activation
+// (the `act` argument is a compile-time constant after inlining) and vectorize over C.
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "gesture/ops.h"
+
+#define ROW_BLOCK 64
+
+static inline float act_apply(float y, int act) {
+    // Ternaries, not fminf/fmaxf: those have IEEE NaN rules that stop gcc from vectorizing.
+    if (act == GS_ACT_RELU6) {
+        y = y < 0.0f ? 0.0f : y;
+        return y > 6.0f ? 6.0f : y;
+    }
+    if (act == GS_ACT_RELU) return y < 0.0f ? 0.0f : y;
+    return y;
+}
+
+// Upstream gradient masked by the activation, decided from the forward output.
+static inline float act_mask(float g, float o, int act) {
+    if (act == GS_ACT_RELU6) return ((o > 0.0f) & (o < 6.0f)) ? g : 0.0f;
+    if (act == GS_ACT_RELU) return o > 0.0f ? g : 0.0f;
+    return g;
+}
+
+static int pick_threads(int M, int C) {
+    return (size_t)M * C < (1u << 15) ? 1 : omp_get_max_threads();
+}
+
+static inline void rows_of(int *m0, int *m1, int M) {
+    int t = omp_get_thread_num(), T = omp_get_num_threads();
+    *m0 = (int)((long)M * t / T);
+    *m1 = (int)((long)M * (t + 1) / T);
+}
+
+// out[m,c] = act((x - sub[c]) * scale[c] + add[c])
+static inline void affine_rows(float *restrict out, const float *restrict inp,
+                               const float *restrict sub, const float *restrict scale,
+                               const float *restrict add, int m0, int m1, int C, int act) {
+    for (int m = m0; m < m1; m++) {
+        const float *x = inp + (size_t)m * C;
+        float *o = out + (size_t)m * C;
+        for (int c = 0; c < C; c++) o[c] = act_apply((x[c] - sub[c]) * scale[c] + add[c], act);
+    }
+}
+
+static void affine_act(float *out, const float *inp, const float *sub, const float *scale,
+                       const float *add, int M, int C, int act) {
+    GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
+#pragma omp parallel num_threads(pick_threads(M, C))
+    {
+        int m0, m1;
+        rows_of(&m0, &m1, M);
+        if (act == GS_ACT_RELU6) affine_rows(out, inp, sub, scale, add, m0, m1, C, GS_ACT_RELU6);
+        else if (act == GS_ACT_RELU) affine_rows(out, inp, sub, scale, add, m0, m1, C, GS_ACT_RELU);
+        else affine_rows(out, inp, sub, scale, add, m0, m1, C, GS_ACT_NONE);
+    }
+}
+
+void batchnorm_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
+                             float *moving_var, const float *inp, const float *gamma,
+                             const float *beta, int M, int C, float eps, float momentum, int act) {
+    GS_ASSERT(M > 0 && C > 0);
+    int nt = pick_threads(M, C);
+    double *part = gs_calloc((size_t)nt * 2 * C, sizeof(double));
+    float *blk = gs_malloc((size_t)nt * 2 * C * sizeof(float));
+    const float *pivot = inp;  // row 0
+#pragma omp parallel num_threads(nt)
+    {
+        int m0, m1;
+        rows_of(&m0, &m1, M);
+        int t = omp_get_thread_num();
+        double *ps = part + (size_t)t * 2 * C, *pq = ps + C;
+        float *restrict bs = blk + (size_t)t * 2 * C, *restrict bq = bs + C;
+        for (int mb = m0; mb < m1; mb += ROW_BLOCK) {
+            int me = mb + ROW_BLOCK < m1 ? mb + ROW_BLOCK : m1;
+            memset(bs, 0, 2 * (size_t)C * sizeof(float));
+            for (int m = mb; m < me; m++) {
+                const float *restrict x = inp + (size_t)m * C;
+                for (int c = 0; c < C; c++) {
+                    float d = x[c] - pivot[c];
+                    bs[c] += d;
+                    bq[c] += d * d;
+                }
+            }
+            for (int c = 0; c < C; c++) {
+                ps[c] += bs[c];
+                pq[c] += bq[c];
+            }
+        }
+    }
+    float *scale = gs_malloc((size_t)C * sizeof(float));
+    for (int c = 0; c < C; c++) {
+        double s = 0, q = 0;
+        for (int t = 0; t < nt; t++) {
+            s += part[(size_t)t * 2 * C + c];
+            q += part[(size_t)t * 2 * C + C + c];
+        }
+        double md = s / M;
+        double var = q / M - md * md;
+        if (var < 0) var = 0;
+        double mu = (double)pivot[c] + md;
+        double is = 1.0 / sqrt(var + (double)eps);
+        mean[c] = (float)mu;
+        invstd[c] = (float)is;
+        scale[c] = (float)(gamma[c] * is);
+        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
+        moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
+    }
+    affine_act(out, inp, mean, scale, beta, M, C, act);
+    free(scale);
+    free(part);
+    free(blk);
+}
+
+void batchnorm_forward_infer(float *out, const float *inp, const float *gamma, const float *beta,
+                             const float *moving_mean, const float *moving_var, int M, int C,
+                             float eps, int act) {
+    GS_ASSERT(M >= 0 && C > 0);
+    float *scale = gs_malloc((size_t)C * sizeof(float));
+    for (int c = 0; c < C; c++) scale[c] = (float)(gamma[c] / sqrt((double)moving_var[c] + eps));
+    affine_act(out, inp, moving_mean, scale, beta, M, C, act);
+    free(scale);
+}
+
+// Per-thread sums of dy and dy*(x-mean) over its rows (dy = masked dout).
+static inline void bwd_reduce_rows(double *ps, double *pxs, float *restrict bs,
+                                   float *restrict bx, const float *dout, const float *out,
+                                   const float *inp, const float *restrict mean, int m0, int m1,
+                                   int C, int act) {
+    for (int mb = m0; mb < m1; mb += ROW_BLOCK) {
+        int me = mb + ROW_BLOCK < m1 ? mb + ROW_BLOCK : m1;
+        memset(bs, 0, (size_t)C * sizeof(float));
+        memset(bx, 0, (size_t)C * sizeof(float));
+        for (int m = mb; m < me; m++) {
+            const float *restrict g = dout + (size_t)m * C;
+            const float *restrict o = out + (size_t)m * C;
+            const float *restrict x = inp + (size_t)m * C;
+            for (int c = 0; c < C; c++) {
+                float dy = act_mask(g[c], o[c], act);
+                bs[c] += dy;
+                bx[c] += dy * (x[c] - mean[c]);
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            ps[c] += bs[c];
+            pxs[c] += bx[c];
+        }
+    }
+}
+
+// dinp += k*(dy - mdy - xhat*mdyxh), xhat = (x-mean)*invstd.
+static inline void bwd_dinp_rows(float *dinp, const float *dout, const float *out,
+                                 const float *inp, const float *restrict mean,
+                                 const float *restrict invstd, const float *restrict k,
+                                 const float *restrict mdy, const float *restrict mdyxh, int m0,
+                                 int m1, int C, int act) {
+    for (int m = m0; m < m1; m++) {
+        const float *restrict g = dout + (size_t)m * C;
+        const float *restrict o = out + (size_t)m * C;
+        const float *restrict x = inp + (size_t)m * C;
+        float *restrict d = dinp + (size_t)m * C;
+        for (int c = 0; c < C; c++) {
+            float dy = act_mask(g[c], o[c], act);
+            float xh = (x[c] - mean[c]) * invstd[c];
+            d[c] += k[c] * (dy - mdy[c] - xh * mdyxh[c]);
+        }
+    }
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *out, const float *inp, const float *mean,
+                        const float *invstd, const float *gamma, int M, int C, int act) {
+    GS_ASSERT(M > 0 && C > 0);
+    GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
+    int nt = pick_threads(M, C);
+    double *part = gs_calloc((size_t)nt * 2 * C, sizeof(double));
+    float *blk = gs_malloc((size_t)nt * 2 * C * sizeof(float));
+#pragma omp parallel num_threads(nt)
+    {
+        int m0, m1;
+        rows_of(&m0, &m1, M);
+        int t = omp_get_thread_num();
+        double *ps = part + (size_t)t * 2 * C, *pxs = ps + C;
+        float *bs = blk + (size_t)t * 2 * C, *bx = bs + C;
+        if (act == GS_ACT_RELU6)
+            bwd_reduce_rows(ps, pxs, bs, bx, dout, out, inp, mean, m0, m1, C, GS_ACT_RELU6);
+        else if (act == GS_ACT_RELU)
+            bwd_reduce_rows(ps, pxs, bs, bx, dout, out, inp, mean, m0, m1, C, GS_ACT_RELU);
+        else
+            bwd_reduce_rows(ps, pxs, bs, bx, dout, out, inp, mean, m0, m1, C, GS_ACT_NONE);
+    }
+    float *k = gs_malloc(3 * (size_t)C * sizeof(float));
+    float *mdy = k + C, *mdyxh = k + 2 * C;
+    for (int c = 0; c < C; c++) {
+        double s = 0, sx = 0;
+        for (int t = 0; t < nt; t++) {
+            s += part[(size_t)t * 2 * C + c];
+            sx += part[(size_t)t * 2 * C + C + c];
+        }
+        double sxh = sx * invstd[c];  // sum dy*xhat
+        if (dbeta) dbeta[c] += (float)s;
+        if (dgamma) dgamma[c] += (float)sxh;
+        k[c] = (float)((double)gamma[c] * invstd[c]);
+        mdy[c] = (float)(s / M);
+        mdyxh[c] = (float)(sxh / M);
+    }
+    if (dinp) {
+#pragma omp parallel num_threads(nt)
+        {
+            int m0, m1;
+            rows_of(&m0, &m1, M);
+            if (act == GS_ACT_RELU6)
+                bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C,
+                              GS_ACT_RELU6);
+            else if (act == GS_ACT_RELU)
+                bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C,
+                              GS_ACT_RELU);
+            else
+                bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C,
+                              GS_ACT_NONE);
+        }
+    }
+    free(k);
+    free(part);
+    free(blk);
+}
