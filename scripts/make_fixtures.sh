@@ -7,3 +7,5 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$DIR"
 PY=/usr/bin/python3
 $PY "$HERE/make_reference.py" --out "$DIR"
+$PY "$HERE/make_png_fixtures.py" --out "$DIR"
+$PY "$HERE/make_metrics_fixtures.py" --out "$DIR"

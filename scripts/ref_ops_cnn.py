@@ -35,6 +35,7 @@ CONV2D_CASES = [
     (1, 9, 7, 17, 5, 1, 1, 1),     # 1x1
     (1, 12, 9, 3, 32, 3, 2, 0),    # valid
     (1, 8, 10, 4, 6, 5, 2, 1),     # 5x5: pads (1,2)/(1,2)
+    (1, 150, 147, 3, 16, 3, 2, 1), # 75x74 outputs: more than one im2col chunk per image
 ]
 # (N, H, W, C, K, stride, same)
 DEPTHWISE_CASES = [

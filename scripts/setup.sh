@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libopenblas-dev
       python3 python3-numpy python3-torch python3-h5py python3-matplotlib python3-pil
-      python3-sklearn libzip-dev valgrind)
+      python3-sklearn python3-torchvision libzip-dev valgrind)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,9 +24,7 @@
 // Longest string value (paths, names), including the terminating NUL.
 #define GS_CONFIG_STR_MAX 1024
 
-typedef enum { GS_SAMPLING_STRIDE = 0, GS_SAMPLING_UNIFORM = 1 } gs_sampling;
-typedef enum { GS_NORMALIZE_UNIT = 0, GS_NORMALIZE_SYMMETRIC = 1 } gs_normalize;
-typedef enum { GS_BAD_CLIP_ERROR = 0, GS_BAD_CLIP_SKIP = 1 } gs_bad_clip;
+#include "gesture/types.h"  // gs_sampling, gs_normalize, gs_bad_clip
 typedef enum { GS_MONITOR_VAL_LOSS = 0, GS_MONITOR_VAL_ACCURACY = 1 } gs_monitor;
 typedef enum { GS_DEVICE_AUTO = 0, GS_DEVICE_CPU = 1, GS_DEVICE_CUDA = 2 } gs_device;
 
@@ -56,6 +54,7 @@ typedef struct {
     double dropout;
     char pretrained[GS_CONFIG_STR_MAX];  // Keras ImageNet no-top .h5 ("" = random init)
     int classes;
+    double bn_momentum;  // backbone BN moving-average momentum (Keras 0.999)
 } gs_model_config;
 
 typedef struct {

@@ -54,6 +54,7 @@ typedef struct {
     int dense_units;
     float dropout;
     float l2;         // on dense_hidden/kernel
+    float bn_momentum; // backbone BN moving-average momentum; 0 = Keras' 0.999
 } gs_model_arch;
 
 typedef struct {

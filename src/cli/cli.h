@@ -16,5 +16,14 @@ int cli_wants_help(int argc, char **argv);
 void cli_print_usage(const char *name);
 
 int cmd_summary(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_import_keras(int argc, char **argv);
+int cmd_export_keras(int argc, char **argv);
 
 #endif

@@ -5,8 +5,26 @@
 #include "cli.h"
 
 static const cli_command COMMANDS[] = {
+    {"synth", cmd_synth, "OUT [--clips-per-class N] [--frames 30] [--seed S] [options]",
+     "Write a synthetic 5-class gesture video set (Kaggle CSV-index layout) for quickstart and tests."},
+    {"prepare", cmd_prepare, "RAW OUT [--split seed|fraction] [--seed S] [--copy] [options]",
+     "Split raw gesture clips into train/val/test folders with a manifest and class-distribution report."},
     {"summary", cmd_summary, "CONFIG.ini [--set section.key=value]...",
      "Print the model's layer table (output shapes, parameter counts) like Keras' model.summary()."},
+    {"train", cmd_train, "CONFIG.ini [--set section.key=value]... [--run-dir D] | --resume D",
+     "Train a model from a config into runs/<name>/ (logs, checkpoints, plots); Ctrl-C saves, --resume continues."},
+    {"eval", cmd_eval, "RUN_DIR|CHECKPOINT [--split test|val|train] [--data ROOT] [--batch N] [--no-plots]",
+     "Score a trained model on a data split: loss, accuracy, classification report, confusion matrix, plots."},
+    {"predict", cmd_predict, "CHECKPOINT|RUN_DIR CLIP_DIR... [--json]",
+     "Predict the gesture of clip folders (PNG frames): label and class probabilities per clip."},
+    {"compare", cmd_compare, "RUN_DIR RUN_DIR... [--out DIR] [--no-plots]",
+     "Compare training runs side by side (best val accuracy/loss, test accuracy, speed) with overlaid curves."},
+    {"bench", cmd_bench, "CONFIG.ini [--steps N] [--set section.key=value]...",
+     "Measure training-step and inference throughput (img/s) of a config's model on random inputs."},
+    {"import-keras", cmd_import_keras, "FILE.keras|FILE.h5 OUT.h5|--run-dir D [--config FILE.ini] [--set section.key=value]... [--classes A,B,...]",
+     "Import a Keras .keras model (-> checkpoint) or MobileNetV2 ImageNet .h5 weights (-> checked backbone file)."},
+    {"export-keras", cmd_export_keras, "CHECKPOINT OUT.weights.h5 [--with-optimizer]",
+     "Write a checkpoint's weights as a Keras 3 .weights.h5 that Keras' model.load_weights() reads."},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

@@ -64,6 +64,9 @@ const config_key CONFIG_KEYS[] = {
         "Keras ImageNet weights mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<size>_no_top.h5; "
         "\"\" = random init"),
     INT(model, classes, "5", 2, 1000, 0, "number of classes"),
+    FLT(model, bn_momentum, "0.999", 0, 1, CF_LO_OPEN | CF_HI_OPEN,
+        "MobileNetV2 BatchNorm moving-average momentum (Keras: 0.999; lower it when training from scratch "
+        "for few steps, or inference-mode statistics lag far behind)"),
 
     INT(train, epochs, "40", 1, 100000, 0, "maximum number of epochs"),
     INT(train, batch_size, "4", 1, 4096, 0, "clips per step"),

@@ -12,4 +12,5 @@ void model_arch_from_config(gs_model_arch *a, const gs_config *c) {
     a->dense_units = c->model.dense_units;
     a->dropout = (float)c->model.dropout;
     a->l2 = (float)c->train.l2;
+    a->bn_momentum = (float)c->model.bn_momentum;
 }

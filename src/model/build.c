@@ -44,6 +44,10 @@ static int param(gs_model *m, const char *layer, const char *var, int ndim, cons
     return params_add(&m->params, name, ndim, shape, trainable, l2);
 }
 
+static float backbone_momentum(const gs_model *m) {
+    return m->cfg.bn_momentum > 0 ? m->cfg.bn_momentum : 0.999f;  // Keras mobilenet_v2.py
+}
+
 static const gs_node *node_at(const gs_model *m, int i) { return &m->nodes[i]; }
 
 // ---- layer helpers: each returns the new node's index ----
@@ -154,16 +158,16 @@ static int inverted_res_block(gs_model *m, int in, int expansion, int filters, d
         snprintf(name, sizeof name, "%sexpand", prefix);
         x = conv_layer(m, x, name, expansion * in_ch, 1, 1);
         snprintf(name, sizeof name, "%sexpand_BN", prefix);
-        x = bn_layer(m, x, name, 0.999f, GS_ACT_RELU6, 1);
+        x = bn_layer(m, x, name, backbone_momentum(m), GS_ACT_RELU6, 1);
     }
     snprintf(name, sizeof name, "%sdepthwise", prefix);
     x = dw_layer(m, x, name, stride);
     snprintf(name, sizeof name, "%sdepthwise_BN", prefix);
-    x = bn_layer(m, x, name, 0.999f, GS_ACT_RELU6, 1);
+    x = bn_layer(m, x, name, backbone_momentum(m), GS_ACT_RELU6, 1);
     snprintf(name, sizeof name, "%sproject", prefix);
     x = conv_layer(m, x, name, pointwise, 1, 1);
     snprintf(name, sizeof name, "%sproject_BN", prefix);
-    x = bn_layer(m, x, name, 0.999f, GS_ACT_NONE, 1);
+    x = bn_layer(m, x, name, backbone_momentum(m), GS_ACT_NONE, 1);
     if (in_ch == pointwise && stride == 1) {
         snprintf(name, sizeof name, "%sadd", prefix);
         x = add_layer(m, in, x, name);
@@ -181,7 +185,7 @@ static int build(gs_model *m) {
 
     double a = c->alpha;
     int x = conv_layer(m, 0, "Conv1", make_divisible(32 * a), 3, 2);
-    x = bn_layer(m, x, "bn_Conv1", 0.999f, GS_ACT_RELU6, 1);
+    x = bn_layer(m, x, "bn_Conv1", backbone_momentum(m), GS_ACT_RELU6, 1);
     static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
                                   {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
     int block = 0;
@@ -190,7 +194,7 @@ static int build(gs_model *m) {
             x = inverted_res_block(m, x, cfg[g][0], cfg[g][1], a, i == 0 ? cfg[g][3] : 1, block);
     int last = a > 1.0 ? make_divisible(1280 * a) : 1280;
     x = conv_layer(m, x, "Conv_1", last, 1, 1);
-    x = bn_layer(m, x, "Conv_1_bn", 0.999f, GS_ACT_RELU6, 1);  // out_relu
+    x = bn_layer(m, x, "Conv_1_bn", backbone_momentum(m), GS_ACT_RELU6, 1);  // out_relu
 
     // head: TimeDistributed(BN) -> TimeDistributed(GAP) -> Bidirectional(GRU)
     x = bn_layer(m, x, "head_bn", 0.99f, GS_ACT_NONE, 0);

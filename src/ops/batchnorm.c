@@ -42,8 +42,8 @@ static inline void rows_of(int *m0, int *m1, int M) {
     *m1 = (int)((long)M * (t + 1) / T);
 }
 
-// out[m,c] = act((x - sub[c]) * scale[c] + add[c])
-static inline void affine_rows(float *restrict out, const float *restrict inp,
+// out[m,c] = act((x - sub[c]) * scale[c] + add[c]); out may alias inp (in-place inference).
+static inline void affine_rows(float *out, const float *inp,
                                const float *restrict sub, const float *restrict scale,
                                const float *restrict add, int m0, int m1, int C, int act) {
     for (int m = m0; m < m1; m++) {

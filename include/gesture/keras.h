@@ -1,0 +1,79 @@
+// Keras interchange: read the ImageNet MobileNetV2 weight files and the seed pipeline's `.keras`
+// models, write our weights back as a Keras 3 `.weights.h5`.
+//
+// Legacy HDF5 (Keras 2 `save_weights` / full-model save, e.g. the ImageNet file
+// mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<rows>_no_top.h5): weights at the root or
+// under /model_weights; attribute `layer_names` (maybe chunked layer_names0, layer_names1, ...) lists
+// every layer, each layer group's `weight_names` its arrays (fixed- or variable-length strings; an
+// empty float64 array for weightless layers). Like Keras' own loader, the k-th layer that has
+// weights goes to the k-th weighted layer of our MobileNetV2 (Conv1, bn_Conv1,
+// expanded_conv_depthwise, ...), never matched by name: the ImageNet files call their layers
+// mobl*_conv_* / bn*_conv_*. Every array's shape is checked.
+//
+// Keras 3 `.keras` (zip: metadata.json, config.json, model.weights.h5): weights are found by the
+// class-name counter paths Keras' saver writes (layers/time_distributed/layer/layers/conv2d_3/vars/0
+// ...), cross-checked against the `name` attribute each `vars` group carries (Keras >= 3.6).
+// config.json is read only for what the weights cannot tell: frames, frame size, dropout rate, L2.
+//
+// All loaders are all-or-nothing: on any error they return -1 + gs_error (one line naming the file,
+// the layer and, for shape mismatches, both shapes) and leave the model untouched.
+#ifndef GESTURE_KERAS_H
+#define GESTURE_KERAS_H
+
+#include "gesture/model.h"
+
+// Load a legacy MobileNetV2 no-top weight file into m's backbone (the head is left alone). Any
+// input size works (the weights do not depend on it); the width must match m->cfg.alpha.
+int keras_load_backbone_h5(gs_model *m, const char *path);
+// The MobileNetV2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4) whose weights a legacy file holds: the
+// one whose every shape matches. 0 ok, -1 + gs_error.
+int keras_backbone_h5_alpha(float *alpha, const char *path);
+
+// Our own backbone file (what `gesture import-keras` makes of a legacy .h5): /weights/<layer>/<var>
+// for the MobileNetV2 variables only, root attrs format "gesture-backbone", format_version 1,
+// alpha, source. keras_load_backbone_h5 reads it too (by name, shapes checked).
+#define GS_BACKBONE_FORMAT "gesture-backbone"
+int keras_save_backbone(const gs_model *m, const char *source, const char *out_path);
+
+typedef enum {
+    GS_KERAS_ARCHIVE = 1,  // .keras zip
+    GS_KERAS_WEIGHTS,      // Keras 3 .weights.h5 (a `layers` group)
+    GS_KERAS_LEGACY,       // legacy HDF5 (layer_names at / or /model_weights)
+    GS_KERAS_BACKBONE,     // our gesture-backbone file
+} gs_keras_kind;
+// Which of these `path` is, by content. -1 + gs_error when none (naming what it is if we know,
+// e.g. a gesture checkpoint).
+int keras_file_kind(const char *path);
+
+// What a `.keras` file says besides the weights.
+typedef struct {
+    char keras_version[32];   // metadata.json ("" if absent)
+    char backbone_name[96];   // the MobileNetV2 model's name, e.g. "mobilenetv2_0.35_96" ("" if absent)
+    int optimizer_vars;       // arrays under optimizer/vars (0: saved uncompiled)
+    long iterations;          // optimizer step count (optimizer/vars/0), 0 if absent
+    double learning_rate;     // optimizer/vars/1, NaN if absent
+    int has_adam_slots;       // 1: optimizer/vars holds Adam m and v for every trainable variable
+} gs_keras_info;
+
+// The architecture of the seed-pipeline model in a `.keras` file: alpha (the width whose shapes all
+// match), size and frames (config.json's input shape), gru_units, dense_units and classes (weight
+// shapes), dropout and l2 (config.json; 0.25 / 0 when absent). batch is set to 1 (any batch works).
+// info may be NULL. 0 ok, -1 + gs_error (e.g. "no Bidirectional GRU: not the seed architecture").
+int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path);
+
+// Load every weight of a `.keras` file into m (built for the same architecture: a different layer
+// set, a renamed or missing array, or any other shape is an error naming what differs). When the
+// file holds a built Adam (a model saved after training) its moments go to m->params.m/v and its
+// step count to m->adam_t; otherwise the moments are zeroed and m->adam_t = 0.
+int keras_load_model_file(gs_model *m, const char *path);
+
+// Write m's weights as a Keras 3 `.weights.h5` (the layout of model.weights.h5 inside a `.keras`,
+// every `vars` group with its `name` attribute), which Keras' model.load_weights() reads into the
+// seed model built with the same sizes. No optimizer state (Keras then keeps its own and warns).
+int keras_export_weights(const gs_model *m, const char *out_path);
+// Same plus the optimizer as a built Keras Adam: optimizer/vars = iteration (m->adam_t),
+// learning_rate, then m, v per trainable variable in Keras' order. Keras loads it into a compiled
+// model whose optimizer is built (optimizer.build(model.trainable_variables)).
+int keras_export_weights_adam(const gs_model *m, double learning_rate, const char *out_path);
+
+#endif

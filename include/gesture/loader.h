@@ -1,0 +1,102 @@
+// Prefetching clip loader: a persistent pool of worker threads decodes PNG frames, selects, resizes,
+// augments and normalizes them into a bounded ring of batch slots, while the consumer trains on
+// earlier batches.
+//
+// Guarantees:
+//  - determinism: the epoch order is a function of (seed, epoch); each clip's frames and
+//    augmentation of (seed, epoch, clip id). Batches are bit-identical for any number of workers
+//    and any prefetch depth, with the cache on or off.
+//  - resumable: loader_start_epoch(l, e, k) yields exactly batches k.. of epoch e of an
+//    uninterrupted run (the training loop saves (epoch, step) in its checkpoint).
+//  - every clip exactly once per epoch; the last batch has n < B when B does not divide the
+//    clip count (no drop_last).
+//  - workers sleep on condition variables (no polling); loader_free joins them.
+//
+// Usage:
+//   gs_loader_config c; loader_config_defaults(&c); c.root = "data/prepared"; c.split = "train"; ...
+//   gs_loader *l; if (loader_init(&l, &c)) { error: gs_last_error() }
+//   for (epoch...) { loader_start_epoch(l, epoch, 0);
+//       gs_batch *b; int rc;
+//       while ((rc = loader_next(l, &b)) == 1) { use b->x, b->labels, b->n; loader_release(l, b); }
+//       if (rc < 0) { error: gs_last_error() names the file } }
+//   loader_free(l);
+#ifndef GESTURE_LOADER_H
+#define GESTURE_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gesture/augment.h"
+#include "gesture/dataset.h"
+#include "gesture/image.h"
+#include "gesture/types.h"  // gs_sampling, gs_normalize, gs_bad_clip (shared with gesture/config.h)
+
+
+typedef struct {
+    // Data: a dataset object (borrowed; must outlive the loader), or a prepared root + split name
+    // that the loader loads (and frees) itself.
+    const gs_dataset *dataset;
+    const char *root;
+    const char *split;
+    int frames;               // T (15)
+    gs_sampling sampling;     // stride (the seed) or uniform
+    int frame_step;           // stride step (2)
+    int size;                 // S: frames are resized to S x S (224)
+    gs_normalize normalize;   // unit [0,1] (the seed) or symmetric [-1,1]
+    int batch_size;           // B (4)
+    int shuffle;              // new order every epoch (1); 0 = dataset order
+    int augment;              // master switch (0); only ever honoured for split "train"
+    gs_augment aug;           // per-augmentation switches and ranges
+    uint64_t seed;            // (1337)
+    int workers;              // decode threads; 0 = one per online CPU, at most 8
+    int prefetch;             // batch slots in the ring (0 = 3)
+    int cache;                // keep decoded uint8 frames in RAM after first use (0)
+    size_t cache_max_bytes;   // cache budget, 0 = unlimited; frames beyond it are decoded each time
+    gs_bad_clip on_bad_clip;  // error: loader_next returns -1; skip: warn once per clip, drop it
+    // Host memory for the batch tensors x, e.g. cudaHostAlloc wrappers for pinned memory.
+    // NULL = 64-byte aligned malloc / free.
+    void *(*host_alloc)(size_t bytes);
+    void (*host_free)(void *p);
+} gs_loader_config;
+
+void loader_config_defaults(gs_loader_config *c);
+
+typedef struct {
+    float *x;        // (B,T,S,S,3) NHWC per frame, normalized; rows >= n are stale
+    int *labels;     // (B) label per clip (after a flip's Left/Right swap)
+    int *clip_ids;   // (B) index into the dataset's clips
+    int n;           // valid clips, 1..B
+    int epoch;       // epoch this batch belongs to
+    int step;        // its index within the epoch (0-based)
+} gs_batch;
+
+typedef struct gs_loader gs_loader;
+
+// Validates the config (gs_error naming the bad field), loads the dataset if given by root/split,
+// allocates the ring and starts the workers (idle until loader_start_epoch).
+int loader_init(gs_loader **l, const gs_loader_config *c);
+// Stops and joins the workers and frees everything (batches still held become invalid).
+void loader_free(gs_loader *l);
+
+// Begin epoch `epoch` at batch `start_step` (0 for a fresh epoch). Waits for in-flight work of the
+// previous epoch to drain; every batch obtained before must have been released.
+int loader_start_epoch(gs_loader *l, int epoch, int start_step);
+// Next batch of the current epoch, in order. Returns 1 (*b set), 0 at the end of the epoch, or -1
+// when a clip failed (on_bad_clip = error): gs_last_error() names the file; the epoch stops.
+// Blocks while the batch is being prepared.
+int loader_next(gs_loader *l, gs_batch **b);
+// Hand a batch's slot back to the workers.
+void loader_release(gs_loader *l, gs_batch *b);
+
+int loader_steps_per_epoch(const gs_loader *l);
+const gs_dataset *loader_dataset(const gs_loader *l);
+// Distinct clips dropped so far (on_bad_clip = skip).
+long loader_bad_clips(const gs_loader *l);
+// Bytes of decoded frames held by the cache.
+size_t loader_cache_bytes(const gs_loader *l);
+
+// One clip, synchronously, without augmentation: x (T,S,S,3) per c's frames / sampling /
+// frame_step / size / normalize. For `gesture predict` and tools. 0 or -1 (gs_error names the file).
+int loader_load_clip(float *x, const gs_clip *clip, const gs_loader_config *c);
+
+#endif

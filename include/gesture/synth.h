@@ -1,0 +1,43 @@
+// Synthetic 5-class gesture videos in the raw CSV-index layout of the Kaggle set, the built-in data
+// of the quickstart and the tests. `gesture synth OUT` writes
+//   OUT/train.csv, OUT/val.csv        lines "WIN_20180925_17_08_43_Pro_Left_Swipe_new;Left_Swipe_new;0"
+//   OUT/{train,val}/<folder>/*.png    `frames` frames per clip, 360x360 or 160x120
+// Classes (label index = sorted order): Left_Swipe 0, Right_Swipe 1, Stop 2, Thumbs_Down 3,
+// Thumbs_Up 4. Each clip is a static cluttered scene (wall, posters, shelves, lamps, a torso,
+// sometimes a face) with camera noise and flicker, and one skin-toned hand:
+//   Stop         open palm, fingers spread, slight wobble and push towards the camera
+//   Thumbs_Up    fist with the thumb up         Thumbs_Down  the same fist, thumb down
+//   Left_Swipe   a flat hand (left-right symmetric shape) moving right → left across the frame
+//   Right_Swipe  the same hand moving left → right
+// The two swipes have identical frame statistics; only the order of frames separates them, so a
+// model that ignores time stays at chance on them. Frames of 360x360 clips are named
+// "<folder-stem>_000NN.png", of 160x120 clips "frameN.png" (unpadded: natural sort matters).
+// Everything is a pure function of the seed; clips render in parallel (OpenMP).
+#ifndef GESTURE_SYNTH_H
+#define GESTURE_SYNTH_H
+
+#include <stdint.h>
+
+enum { GS_SYNTH_CLASSES = 5 };
+extern const char *const GS_SYNTH_CLASS_NAMES[GS_SYNTH_CLASSES];  // without "_new"
+
+typedef struct {
+    int clips_per_class;  // train + val clips per class (60)
+    int val_per_class;    // of those, in val (-1: clips_per_class / 5)
+    int frames;           // frames per clip (30)
+    double big_fraction;  // share of 360x360 clips; the rest are 160x120 (0.35)
+    uint64_t seed;        // (7)
+    int png_level;        // zlib level for the frames (1: fast)
+    int quiet;
+} gs_synth_opts;
+
+gs_synth_opts synth_default_opts(void);
+
+// Write the whole set. OUT must not exist or be empty. 0 or -1 (gs_error).
+int synth_write(const char *out, const gs_synth_opts *o);
+
+// Render frame t of clip `index` of class `label` (the clip's scene and motion are drawn from
+// (seed, label, index)); rgb (h,w,3). For tests and benchmarks; synth_write uses the same code.
+void synth_render_frame(uint8_t *rgb, int w, int h, int label, int index, int t, int frames, uint64_t seed);
+
+#endif

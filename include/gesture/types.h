@@ -1,0 +1,9 @@
+// Small enums shared by the config, the data pipeline and the loader (one definition project-wide).
+#ifndef GESTURE_TYPES_H
+#define GESTURE_TYPES_H
+
+typedef enum { GS_SAMPLING_STRIDE = 0, GS_SAMPLING_UNIFORM = 1 } gs_sampling;       // frame selection
+typedef enum { GS_NORMALIZE_UNIT = 0, GS_NORMALIZE_SYMMETRIC = 1 } gs_normalize;   // [0,1] or [-1,1]
+typedef enum { GS_BAD_CLIP_ERROR = 0, GS_BAD_CLIP_SKIP = 1 } gs_bad_clip;          // data.on_bad_clip
+
+#endif

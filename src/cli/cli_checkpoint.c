@@ -1,0 +1,99 @@
+// Inference models rebuilt from checkpoints (see cli_checkpoint.h).
+#include "cli_checkpoint.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gesture/checkpoint.h"
+#include "gesture/errors.h"
+#include "gesture/runtime.h"
+
+// Parent folder of path ("." if none) into buf.
+static void parent_dir(char *buf, size_t n, const char *path) {
+    snprintf(buf, n, "%s", path);
+    size_t len = strlen(buf);
+    while (len > 1 && buf[len - 1] == '/') buf[--len] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (!slash) snprintf(buf, n, ".");
+    else if (slash == buf) buf[1] = '\0';
+    else *slash = '\0';
+}
+
+int cli_resolve_checkpoint(char *ckpt, char *out_dir, size_t n, const char *target, const char *cmd) {
+    struct stat st;
+    if (stat(target, &st) != 0)
+        return gs_error("%s: no such run directory or checkpoint (give runs/<name> or a .h5 checkpoint)", target);
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(out_dir, n, "%s", target);
+        snprintf(ckpt, n, "%s/checkpoints/best.h5", target);
+        if (access(ckpt, R_OK) == 0) return 0;
+        snprintf(ckpt, n, "%s/checkpoints/last.h5", target);
+        if (access(ckpt, R_OK) == 0) {
+            fprintf(stderr, "gesture %s: %s has no checkpoints/best.h5; using checkpoints/last.h5\n", cmd, target);
+            return 0;
+        }
+        return gs_error("%s: no checkpoints/best.h5 or checkpoints/last.h5 (train first: gesture train CONFIG.ini)",
+                        target);
+    }
+    snprintf(ckpt, n, "%s", target);
+    parent_dir(out_dir, n, target);
+    const char *base = strrchr(out_dir, '/');
+    base = base ? base + 1 : out_dir;
+    if (!strcmp(base, "checkpoints")) {  // <run>/checkpoints/x.h5 -> <run>
+        char run[PATH_MAX];
+        parent_dir(run, sizeof run, out_dir);
+        snprintf(out_dir, n, "%s", run);
+    }
+    return 0;
+}
+
+int cli_parse_int(const char *s, int lo, int hi, int *v) {
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (!*s || *end || x < lo || x > hi) return -1;
+    *v = (int)x;
+    return 0;
+}
+
+int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads) {
+    memset(im, 0, sizeof *im);
+    char *ini = NULL;
+    if (checkpoint_read_config(ckpt, &ini) != 0) return -1;
+    config_defaults(&im->cfg);
+    int rc = config_load_string(&im->cfg, ini, ckpt);
+    free(ini);
+    if (rc != 0) return -1;
+    if (batch > 0) {
+        char set[64];
+        snprintf(set, sizeof set, "train.batch_size=%d", batch);
+        if (config_set(&im->cfg, set) != 0) return -1;
+    }
+    if (config_validate(&im->cfg) != 0) return gs_error("%s: %s", ckpt, gs_last_error());
+    if (checkpoint_read_classes(ckpt, &im->classes, &im->n_classes) != 0) return -1;
+    if (im->n_classes != im->cfg.model.classes) {
+        gs_error("%s: %d class names stored but model.classes = %d", ckpt, im->n_classes, im->cfg.model.classes);
+        checkpoint_free_classes(im->classes, im->n_classes);
+        im->classes = NULL;
+        return -1;
+    }
+    im->threads = runtime_set_threads(threads >= 0 ? threads : im->cfg.runtime.threads);
+    gs_model_arch arch;
+    model_arch_from_config(&arch, &im->cfg);
+    if (model_init(&im->model, &arch) != 0 || checkpoint_load_weights_only(ckpt, &im->model) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", gs_last_error());
+        cli_inference_model_free(im);
+        return gs_error("%s", msg);
+    }
+    return 0;
+}
+
+void cli_inference_model_free(cli_inference_model *im) {
+    if (im->model.nodes) model_free(&im->model);
+    if (im->classes) checkpoint_free_classes(im->classes, im->n_classes);
+    memset(im, 0, sizeof *im);
+}

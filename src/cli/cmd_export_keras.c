@@ -1,0 +1,92 @@
+// `gesture export-keras CHECKPOINT OUT.weights.h5`: a gesture checkpoint's weights as a Keras 3
+// `.weights.h5`, which model.load_weights() reads into the seed model built in Keras with the
+// same sizes (printed). --with-optimizer adds the Adam state for continuing training in Keras.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "gesture/checkpoint.h"
+#include "gesture/config.h"
+#include "gesture/errors.h"
+#include "gesture/keras.h"
+#include "gesture/model.h"
+
+static const char *OPTIONS =
+    "\noptions:\n"
+    "  --with-optimizer  also write the Adam state (step count, learning rate, m and v), as Keras saves a\n"
+    "                    compiled model whose optimizer is built; load it in Keras after\n"
+    "                    model.optimizer.build(model.trainable_variables)\n"
+    "\nOUT must end in .weights.h5: Keras reads other .h5 names as the legacy format.\n";
+
+static int fail(gs_model *m, char *ini) {
+    fprintf(stderr, "gesture: %s\n", gs_last_error());
+    if (m) model_free(m);
+    free(ini);
+    return 1;
+}
+
+int cmd_export_keras(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        cli_print_usage("export-keras");
+        fputs(OPTIONS, stdout);
+        return 0;
+    }
+    const char *pos[2] = {NULL, NULL};
+    int npos = 0, with_opt = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--with-optimizer")) {
+            with_opt = 1;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "gesture export-keras: unknown option '%s' (see gesture export-keras --help)\n", argv[i]);
+            return 2;
+        } else if (npos == 2) {
+            fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.weights.h5, got a third argument '%s'\n",
+                    argv[i]);
+            return 2;
+        } else {
+            pos[npos++] = argv[i];
+        }
+    }
+    if (npos != 2) {
+        fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.weights.h5 "
+                        "(e.g. gesture export-keras runs/seed_15f/checkpoints/best.h5 best.weights.h5)\n");
+        return 2;
+    }
+    size_t n = strlen(pos[1]);
+    if (n < 11 || strcmp(pos[1] + n - 11, ".weights.h5")) {
+        fprintf(stderr, "gesture export-keras: %s: the name must end in .weights.h5 (Keras' load_weights reads other "
+                        ".h5 names as the legacy format)\n", pos[1]);
+        return 2;
+    }
+    char *ini = NULL;
+    if (checkpoint_read_config(pos[0], &ini)) return fail(NULL, NULL);
+    gs_config cfg;
+    config_defaults(&cfg);
+    if (config_load_string(&cfg, ini, pos[0]) || config_validate(&cfg)) return fail(NULL, ini);
+    gs_model_arch arch;
+    model_arch_from_config(&arch, &cfg);
+    arch.batch = 1;  // no forward pass here
+    gs_model m;
+    if (model_init(&m, &arch)) return fail(NULL, ini);
+    if (with_opt) {
+        gs_train_state st;
+        checkpoint_state_init(&st, cfg.train.learning_rate);
+        int rc = checkpoint_load(pos[0], &m, &st, NULL, NULL, NULL) ||
+                 keras_export_weights_adam(&m, st.learning_rate, pos[1]);
+        checkpoint_state_free(&st);
+        if (rc) return fail(&m, ini);
+    } else if (checkpoint_load_weights_only(pos[0], &m) || keras_export_weights(&m, pos[1])) {
+        return fail(&m, ini);
+    }
+    printf("%s -> %s: Keras 3 weights (%zu parameters%s)\n", pos[0], pos[1], model_param_count(&m),
+           with_opt ? ", Adam state" : "");
+    printf("in Keras: base = keras.applications.MobileNetV2(alpha=%g, include_top=False, weights=None, "
+           "input_shape=(%d, %d, 3)),\n  then the seed Sequential with Input((%d, %d, %d, 3)), GRU(%d), Dense(%d), "
+           "Dropout(%g), Dense(%d), and model.load_weights(\"%s\")\n",
+           cfg.model.alpha, arch.size, arch.size, arch.frames, arch.size, arch.size, arch.gru_units,
+           arch.dense_units, cfg.model.dropout, arch.classes, pos[1]);
+    model_free(&m);
+    free(ini);
+    return 0;
+}

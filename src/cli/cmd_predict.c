@@ -1,0 +1,175 @@
+// `gesture predict CHECKPOINT CLIP_DIR...`: the predicted gesture and class probabilities of each clip
+// folder, as a table or JSON. Frames are selected, resized and normalized as the checkpoint's config
+// says (the same path as evaluation, without augmentation).
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_checkpoint.h"
+#include "gesture/dataset.h"
+#include "gesture/errors.h"
+#include "gesture/loader.h"
+
+static const char *OPTIONS =
+    "\nCHECKPOINT is a .h5 checkpoint or a run directory (its checkpoints/best.h5, else last.h5).\n"
+    "Each CLIP_DIR is a folder of PNG frames (natural order); frame selection, size and normalization\n"
+    "follow the checkpoint's config.\n"
+    "\noptions:\n"
+    "  --json       print a JSON array of {\"clip\", \"label\", \"probabilities\": {class: p}}\n"
+    "  --batch N    clips per forward pass (default 8)\n"
+    "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
+    "\nA clip that cannot be read (missing folder, no PNG, too few frames, corrupt PNG) is reported on\n"
+    "stderr by name; the others are still predicted and the exit status is 1.\n";
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch == '\n') fputs("\\n", stdout);
+        else if (ch == '\t') fputs("\\t", stdout);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+// Width of a class's probability column.
+static int class_width(const char *name) { return strlen(name) > 6 ? (int)strlen(name) : 6; }
+
+typedef struct {
+    const char *const *classes;
+    int K, json, n_printed, clip_width;
+} printer;
+
+static void print_header(const printer *p) {
+    if (p->json) return;
+    printf("%-*s  %-12s %7s", p->clip_width, "clip", "label", "p");
+    for (int k = 0; k < p->K; k++) printf("  %*s", class_width(p->classes[k]), p->classes[k]);
+    putchar('\n');
+}
+
+static void print_clip(printer *p, const char *clip, const float *probs) {  // probs (K)
+    int best = 0;
+    for (int k = 1; k < p->K; k++)
+        if (probs[k] > probs[best]) best = k;
+    if (p->json) {
+        fputs(p->n_printed ? ",\n  {" : "[\n  {", stdout);
+        fputs("\"clip\": ", stdout);
+        json_string(clip);
+        fputs(", \"label\": ", stdout);
+        json_string(p->classes[best]);
+        fputs(", \"probabilities\": {", stdout);
+        for (int k = 0; k < p->K; k++) {
+            if (k) fputs(", ", stdout);
+            json_string(p->classes[k]);
+            printf(": %.6f", (double)probs[k]);
+        }
+        fputs("}}", stdout);
+    } else {
+        printf("%-*s  %-12s %7.4f", p->clip_width, clip, p->classes[best], (double)probs[best]);
+        for (int k = 0; k < p->K; k++)
+            printf("  %*.4f", class_width(p->classes[k]), (double)probs[k]);
+        putchar('\n');
+    }
+    p->n_printed++;
+}
+
+int cmd_predict(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        cli_print_usage("predict");
+        fputs(OPTIONS, stdout);
+        return 0;
+    }
+    const char *target = NULL;
+    const char **clips = gs_calloc((size_t)argc, sizeof(char *));
+    int n_clips = 0, json = 0, batch = 8, threads = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--batch") || !strcmp(a, "--threads")) {
+            int *dst = a[2] == 'b' ? &batch : &threads;
+            if (i + 1 >= argc || cli_parse_int(argv[i + 1], a[2] == 'b' ? 1 : 0, a[2] == 'b' ? 4096 : 1024, dst)) {
+                fprintf(stderr, "gesture predict: %s wants a %s integer\n", a,
+                        a[2] == 'b' ? "positive" : "non-negative");
+                free(clips);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "gesture predict: unknown option '%s' (see gesture predict --help)\n", a);
+            free(clips);
+            return 2;
+        } else if (!target) target = a;
+        else clips[n_clips++] = a;
+    }
+    if (!target || n_clips == 0) {
+        fprintf(stderr, "gesture predict: give a checkpoint and at least one clip folder (e.g. gesture predict "
+                        "runs/quickstart/checkpoints/best.h5 data/clip1)\n");
+        free(clips);
+        return 2;
+    }
+    char ckpt[PATH_MAX], run_dir[PATH_MAX];
+    cli_inference_model im;
+    if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict") != 0 ||
+        cli_inference_model_load(&im, ckpt, batch < n_clips ? batch : n_clips, threads) != 0) {
+        fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+        free(clips);
+        return 1;
+    }
+    const gs_config *c = &im.cfg;
+    gs_loader_config lc;
+    loader_config_defaults(&lc);
+    lc.frames = c->data.frames;
+    lc.sampling = c->data.sampling;
+    lc.frame_step = c->data.frame_step;
+    lc.size = c->data.size;
+    lc.normalize = c->data.normalize;
+    int B = im.model.cfg.batch, K = im.n_classes;
+    size_t clip_floats = (size_t)lc.frames * lc.size * lc.size * 3;
+    printer pr = {(const char *const *)im.classes, K, json, 0, 4};
+    for (int i = 0; i < n_clips; i++)
+        if ((int)strlen(clips[i]) > pr.clip_width) pr.clip_width = (int)strlen(clips[i]);
+    print_header(&pr);
+    int failed = 0;
+    const char **in_batch = gs_calloc((size_t)B, sizeof(char *));
+    for (int next = 0; next < n_clips;) {
+        int nb = 0;
+        // fill the batch with clips that load; bad ones are reported and left out
+        while (nb < B && next < n_clips) {
+            const char *dir = clips[next++];
+            gs_clip clip;
+            float *x = model_input(&im.model) + clip_floats * (size_t)nb;  // (T,S,S,3)
+            if (dataset_load_clip_dir(&clip, dir) != 0) {
+                fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+                failed++;
+                continue;
+            }
+            int rc = loader_load_clip(x, &clip, &lc);
+            clip_free(&clip);
+            if (rc != 0) {
+                const char *msg = gs_last_error();
+                if (strstr(msg, dir)) fprintf(stderr, "gesture predict: %s\n", msg);
+                else fprintf(stderr, "gesture predict: %s: %s\n", dir, msg);
+                failed++;
+                continue;
+            }
+            in_batch[nb++] = dir;
+        }
+        if (nb == 0) continue;
+        model_forward(&im.model, nb, 0, 0);
+        const float *probs = model_probs(&im.model);  // (nb,K)
+        for (int i = 0; i < nb; i++) print_clip(&pr, in_batch[i], probs + (size_t)i * K);
+        fflush(stdout);
+    }
+    if (json) fputs(pr.n_printed ? "\n]\n" : "[]\n", stdout);
+    if (failed)
+        fprintf(stderr, "gesture predict: %d of %d clips could not be read (fix or drop them and rerun)\n", failed,
+                n_clips);
+    free(in_batch);
+    free(clips);
+    cli_inference_model_free(&im);
+    return failed ? 1 : 0;
+}

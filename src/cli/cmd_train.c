@@ -1,0 +1,108 @@
+// `gesture train CONFIG.ini [--set k=v]... [--run-dir D] [--resume D]`: the main job.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "gesture/checkpoint.h"
+#include "gesture/config.h"
+#include "gesture/errors.h"
+#include "gesture/trainer.h"
+
+static int exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help-config")) {
+            config_print_help(stdout);
+            return 0;
+        }
+    if (cli_wants_help(argc, argv)) {
+        cli_print_usage("train");
+        printf("\nOptions:\n"
+               "  --set section.key=value  override a config key (repeatable; same checks as the file)\n"
+               "  --run-dir D              write the run here (default: <output.runs_dir>/<output.name>,\n"
+               "                           name from the config file; a suffix _2, _3... avoids overwriting)\n"
+               "  --resume D               continue the run in D from D/checkpoints/last.h5 (its config.ini;\n"
+               "                           CONFIG.ini may be omitted)\n"
+               "  --help-config            list every config key with type, default, range and help\n"
+               "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n");
+        return 0;
+    }
+    const char *path = NULL, *run_dir = NULL, *resume = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--run-dir") || !strcmp(argv[i], "--resume")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gesture train: %s needs a value (see gesture train --help)\n", argv[i]);
+                return 2;
+            }
+            if (!strcmp(argv[i], "--run-dir")) run_dir = argv[i + 1];
+            if (!strcmp(argv[i], "--resume")) resume = argv[i + 1];
+            i++;
+        } else if (argv[i][0] == '-' || path) {
+            fprintf(stderr, "gesture train: unexpected argument '%s' (see gesture train --help)\n", argv[i]);
+            return 2;
+        } else {
+            path = argv[i];
+        }
+    }
+    gs_config cfg;
+    config_defaults(&cfg);
+    char buf[4096];
+    if (resume) {
+        // the run's own resolved config is the truth; a CONFIG.ini or --set must not change it silently
+        snprintf(buf, sizeof buf, "%s/config.ini", resume);
+        if (path) {
+            fprintf(stderr, "gesture train: --resume uses %s; do not pass a config file as well\n", buf);
+            return 2;
+        }
+        for (int i = 1; i < argc; i++)
+            if (!strcmp(argv[i], "--set")) {
+                fprintf(stderr, "gesture train: --set cannot change a run being resumed (%s)\n", buf);
+                return 2;
+            }
+        if (config_load(&cfg, buf)) goto config_error;
+        run_dir = resume;
+    } else {
+        if (!path) {
+            fprintf(stderr, "gesture train: missing CONFIG.ini (e.g. gesture train experiments/quickstart.ini)\n");
+            return 2;
+        }
+        if (config_load(&cfg, path)) goto config_error;
+        for (int i = 1; i < argc; i++)
+            if (!strcmp(argv[i], "--set") && config_set(&cfg, argv[++i])) goto config_error;
+    }
+    if (config_validate(&cfg)) goto config_error;
+    static char dir[4200];
+    if (!run_dir) {
+        char name[1024];
+        config_run_name(&cfg, name, sizeof name);
+        snprintf(dir, sizeof dir, "%s/%s", cfg.output.runs_dir, name);
+        for (int k = 2; exists(dir); k++) snprintf(dir, sizeof dir, "%s/%s_%d", cfg.output.runs_dir, name, k);
+        mkdir(cfg.output.runs_dir, 0755);
+        run_dir = dir;
+        // the run directory's name is the run's name from now on
+        snprintf(cfg.output.name, sizeof cfg.output.name, "%s", strrchr(dir, '/') + 1);
+    } else if (!resume && exists(run_dir)) {
+        snprintf(buf, sizeof buf, "%s/checkpoints/last.h5", run_dir);
+        if (exists(buf)) {
+            fprintf(stderr, "gesture train: %s already holds a run; continue it with --resume %s or pick another "
+                            "--run-dir\n", run_dir, run_dir);
+            return 1;
+        }
+    }
+    if (!resume) {
+        char *ini = config_to_ini(&cfg);
+        printf("resolved config:\n%s\n", ini);
+        free(ini);
+    }
+    return train_run(&cfg, run_dir, resume != NULL);
+
+config_error:
+    fprintf(stderr, "gesture: %s\n", gs_last_error());
+    return 1;
+}

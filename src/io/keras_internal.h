@@ -1,0 +1,89 @@
+// Shared internals of the Keras importers/exporter (src/io/keras_*.c): the Keras 3 weight-file
+// layout of the seed model derived from our graph, dataset reading with shape checks, `.keras`
+// archive access and a few targeted config.json look-ups. Not a public header.
+#ifndef GESTURE_IO_KERAS_INTERNAL_H
+#define GESTURE_IO_KERAS_INTERNAL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#include "gesture/model.h"
+
+// MobileNetV2 widths Keras ships weights for (and our config accepts).
+#define K_N_WIDTHS 6
+extern const float K_WIDTHS[K_N_WIDTHS];
+
+// ---- Keras 3 layout (model.weights.h5 / .weights.h5) ----
+
+typedef enum {
+    K3_NAME_FREE,    // auto-generated or user-chosen name: not checked
+    K3_NAME_EXACT,   // fixed by keras.applications / Keras itself
+    K3_NAME_PREFIX,  // auto-named from the class: its first prefix_len characters must match
+} k3_name_check;
+
+// One Keras saveable (layer, wrapper, cell, model): Keras writes its variables to <path>/vars/<i>
+// and its name to the `name` attribute of <path>/vars.
+typedef struct {
+    char path[192];  // "" = the top-level model
+    char name[96];   // the name Keras writes (exported as is; checked per `check` on import)
+    k3_name_check check;
+    int prefix_len;  // K3_NAME_PREFIX
+    int n_vars;
+    int param[4];    // our parameter indices in Keras' variable order
+    int optional;    // may be absent (not exported): the InputLayer of a functional top model
+} k3_entry;
+
+typedef struct {
+    k3_entry *e;
+    int n, cap;
+} k3_layout;
+
+// Every saveable of the seed model built as m, in Keras' walk order (weightless ones too).
+void k3_layout_build(k3_layout *L, const gs_model *m);
+void k3_layout_free(k3_layout *L);
+// Entry index by path, -1 if absent.
+int k3_layout_find(const k3_layout *L, const char *path);
+
+// The weighted MobileNetV2 layers in order (Conv1, bn_Conv1, expanded_conv_depthwise, ...):
+// node indices into idx (capacity max); returns the count.
+int k_backbone_weighted(const gs_model *m, int *idx, int max);
+// Parameters of a node in Keras' variable order; returns the count (1 conv, 4 BN, 2 dense).
+int k_node_params(const gs_node *n, int *param);
+
+// ---- HDF5 ----
+
+// Does the object at `path` (relative, may be nested) exist? Checks every component.
+int k_path_exists(hid_t loc, const char *path);
+// "(3, 3, 16, 1)" for dims.
+const char *k_dims_str(char *buf, size_t n, int ndim, const hsize_t *dims);
+// Read the float dataset `dset` (relative to loc) into dst after checking it is a float array of
+// exactly param p's shape. Errors name `file`, `where` (the dataset's location as the user knows
+// it), p's name and both shapes. dst NULL: check only.
+int k_read_param(float *dst, hid_t loc, const char *dset, const gs_param *p, const char *file,
+                 const char *where);
+// Strings of attribute `attr` of loc, fixed- or variable-length, any character set (h5py writes
+// ASCII and UTF-8 variable-length strings, h5py 2 fixed-length ones) into a malloc'd array of
+// malloc'd strings. An empty numeric array (Keras' weight_names of a weightless layer) gives *n = 0;
+// any other non-string attribute is an error naming file, where and attr.
+int k_attr_strs(char ***v, int *n, const char *file, const char *where, hid_t loc, const char *attr);
+void k_strs_free(char **v, int n);
+// Open an in-memory HDF5 image read-only (HDF5 copies it). Returns the file id or -1 + gs_error.
+hid_t k_h5_open_image(const void *buf, size_t n, const char *label);
+
+// ---- .keras archive and config.json ----
+
+// Read zip member `member` of `path` into a malloc'd NUL-terminated buffer. Returns 0, 1 when the
+// member is absent and !required, or -1 + gs_error (not a zip, truncated, member missing).
+int k_zip_read(char **buf, size_t *n, const char *path, const char *member, int required);
+// Is `path` a zip archive (by its first bytes)? 1 yes, 0 no, -1 + gs_error if unreadable.
+int k_is_zip(const char *path);
+// Pointer just past `"key":` (and whitespace) of the first occurrence at or after `from`, or NULL.
+const char *k_json_key(const char *from, const char *key);
+// Pointer to the first object member `"class_name": "<cls>"` at or after from, or NULL.
+const char *k_json_class(const char *from, const char *cls);
+// Parse a JSON array of integers / null (null -> -1) at p into v[0..max). Returns the count or -1.
+int k_json_int_array(const char *p, long *v, int max);
+// Parse a JSON number at p. 0 ok, -1 if none.
+int k_json_number(const char *p, double *v);
+
+#endif

@@ -1,0 +1,426 @@
+// Keras 3 import: `.keras` archives (model.weights.h5 extracted into memory) and bare `.weights.h5`
+// files of the seed architecture. Paths come from the class-name-counter layout (keras_layout.c);
+// the file must hold exactly that layer set, each `vars` group's `name` attribute (Keras >= 3.6)
+// must agree where Keras fixes it, and every array must have our shape.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "gesture/keras.h"
+#include "h5util.h"
+#include "keras_internal.h"
+
+#define SEED_ARCH                                                                                       \
+    "TimeDistributed(MobileNetV2) -> TimeDistributed(BatchNormalization) -> "                          \
+    "TimeDistributed(GlobalAveragePooling2D) -> Bidirectional(GRU) -> Dropout -> Dense -> Dropout -> Dense"
+
+typedef struct {
+    const char *path;
+    char *config;  // config.json text, NULL for a bare .weights.h5
+    char *meta;    // metadata.json text or NULL
+    hid_t f;       // the weights file
+} kfile;
+
+static void kfile_close(kfile *kf) {
+    free(kf->config);
+    free(kf->meta);
+    if (kf->f >= 0) H5Fclose(kf->f);
+    memset(kf, 0, sizeof *kf);
+    kf->f = -1;
+}
+
+static int kfile_open(kfile *kf, const char *path) {
+    memset(kf, 0, sizeof *kf);
+    kf->f = -1;
+    kf->path = path;
+    int z = k_is_zip(path);
+    if (z < 0) return -1;
+    if (!z) {
+        kf->f = h5_open(path, 0);
+        return kf->f < 0 ? -1 : 0;
+    }
+    char *buf;
+    size_t n;
+    if (k_zip_read(&buf, &n, path, "model.weights.h5", 1)) return -1;
+    // the label must not name an existing file (the core driver refuses to shadow one)
+    char label[4200];
+    snprintf(label, sizeof label, "%s:model.weights.h5", path);
+    kf->f = k_h5_open_image(buf, n, label);
+    free(buf);
+    if (kf->f < 0 || k_zip_read(&kf->config, &n, path, "config.json", 0) < 0 ||
+        k_zip_read(&kf->meta, &n, path, "metadata.json", 0) < 0) {
+        kfile_close(kf);
+        return -1;
+    }
+    return 0;
+}
+
+// ---- small HDF5 queries ----
+
+static int dims_of(hsize_t *dims, hid_t f, const char *path) {
+    if (!k_path_exists(f, path)) return -1;
+    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t s = H5Dget_space(d);
+    int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (nd >= 0 && nd <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
+    else nd = -1;
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(d);
+    return nd;
+}
+
+// `name` attribute of <path>/vars into buf ("" if absent).
+static void vars_name(char *buf, size_t n, hid_t f, const char *path) {
+    char vp[256];
+    snprintf(vp, sizeof vp, "%s%svars", path, path[0] ? "/" : "");
+    buf[0] = 0;
+    if (!k_path_exists(f, vp)) return;
+    hid_t g = H5Oopen(f, vp, H5P_DEFAULT);
+    if (g < 0) return;
+    char **s = NULL;
+    int ns = 0;
+    if (h5_attr_exists(g, "name") && k_attr_strs(&s, &ns, "", vp, g, "name") == 0 && ns == 1)
+        snprintf(buf, n, "%s", s[0]);
+    k_strs_free(s, ns);
+    H5Oclose(g);
+}
+
+typedef struct {
+    char **v;
+    int n;
+} strlist;
+
+static herr_t collect(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    strlist *l = data;
+    l->v = realloc(l->v, (size_t)(l->n + 1) * sizeof *l->v);
+    GS_ASSERT(l->v);
+    l->v[l->n++] = strdup(name);
+    return 0;
+}
+
+static void strlist_free(strlist *l) {
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+// Names of the links in group `path` (every link, recursively, when deep).
+static int list_group(strlist *l, hid_t f, const char *path, int deep) {
+    memset(l, 0, sizeof *l);
+    hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
+    if (g < 0) return -1;
+    herr_t r = deep ? H5Lvisit(g, H5_INDEX_NAME, H5_ITER_INC, collect, l)
+                    : H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect, l);
+    H5Gclose(g);
+    return r < 0 ? -1 : 0;
+}
+
+// ---- structure and weights ----
+
+// The top-level layer groups must be exactly the seed model's.
+static int check_top(const kfile *kf, const k3_layout *L) {
+    strlist have;
+    if (!k_path_exists(kf->f, "layers") || list_group(&have, kf->f, "layers", 0))
+        return gs_error("%s: no 'layers' group: not a Keras 3 weight file of a Sequential model (%s)", kf->path,
+                        SEED_ARCH);
+    char msg[1024] = "", buf[192], nm[96];
+    size_t used = 0;
+    for (int i = 0; i < have.n; i++) {
+        snprintf(buf, sizeof buf, "layers/%s", have.v[i]);
+        if (k3_layout_find(L, buf) >= 0) continue;
+        vars_name(nm, sizeof nm, kf->f, buf);
+        used += (size_t)snprintf(msg + used, used < sizeof msg ? sizeof msg - used : 0, "%sunexpected layer %s%s%s%s",
+                                 used ? "; " : "", buf, nm[0] ? " ('" : "", nm, nm[0] ? "')" : "");
+    }
+    for (int i = 0; i < L->n; i++) {
+        const char *p = L->e[i].path;
+        if (strncmp(p, "layers/", 7) || strchr(p + 7, '/') || L->e[i].optional || k_path_exists(kf->f, p)) continue;
+        used += (size_t)snprintf(msg + used, used < sizeof msg ? sizeof msg - used : 0, "%smissing %s ('%s')",
+                                 used ? "; " : "", p, L->e[i].name);
+    }
+    strlist_free(&have);
+    if (used) return gs_error("%s: not the seed architecture (%s): %s", kf->path, SEED_ARCH, msg);
+    return 0;
+}
+
+static int check_name(const kfile *kf, const k3_entry *e) {
+    char nm[96];
+    vars_name(nm, sizeof nm, kf->f, e->path);
+    if (!nm[0] || e->check == K3_NAME_FREE) return 0;  // Keras < 3.6 writes no names
+    int ok = e->check == K3_NAME_EXACT ? !strcmp(nm, e->name) : !strncmp(nm, e->name, (size_t)e->prefix_len);
+    if (ok) return 0;
+    if (e->check == K3_NAME_PREFIX)
+        return gs_error("%s: %s is layer '%s', expected a '%.*s...' layer (not the seed architecture?)", kf->path,
+                        e->path, nm, e->prefix_len, e->name);
+    return gs_error("%s: %s is layer '%s', expected '%s' (not the seed architecture?)", kf->path, e->path, nm,
+                    e->name);
+}
+
+// Every group and array under layers/ must belong to the layout (catches extra layers anywhere).
+static int check_leftovers(const kfile *kf, const k3_layout *L) {
+    strlist all;
+    if (list_group(&all, kf->f, "layers", 1)) return h5_error_here(kf->path, "H5Lvisit(layers)", __FILE__, __LINE__);
+    int rc = 0;
+    char full[320], owner[320], nm[96];
+    for (int i = 0; i < all.n && !rc; i++) {
+        snprintf(full, sizeof full, "layers/%s", all.v[i]);
+        char *vars = strstr(full, "/vars");
+        if (!vars || (vars[5] != 0 && vars[5] != '/')) continue;  // plain path components
+        snprintf(owner, sizeof owner, "%.*s", (int)(vars - full), full);
+        int k = k3_layout_find(L, owner);
+        if (k < 0) {
+            vars_name(nm, sizeof nm, kf->f, owner);
+            rc = gs_error("%s: unexpected layer at %s%s%s%s: not the seed architecture (%s)", kf->path, owner,
+                          nm[0] ? " ('" : "", nm, nm[0] ? "')" : "", SEED_ARCH);
+        } else if (vars[5] == '/') {
+            char *end;
+            long j = strtol(vars + 6, &end, 10);
+            if (*end || end == vars + 6 || j < 0 || j >= L->e[k].n_vars)
+                rc = gs_error("%s: unexpected array %s (layer '%s' has %d)", kf->path, full, L->e[k].name,
+                              L->e[k].n_vars);
+        }
+    }
+    strlist_free(&all);
+    return rc;
+}
+
+// Check (and with data != NULL read into the staging copy) every weight of the layout. *n_ok counts
+// the entries that passed, so alpha inference can name the closest width.
+static int check_weights(const kfile *kf, const gs_model *m, const k3_layout *L, float *data, int *n_ok) {
+    *n_ok = 0;
+    if (check_top(kf, L)) return -1;
+    for (int i = 0; i < L->n; i++) {
+        const k3_entry *e = &L->e[i];
+        char vp[256], dp[272], where[400];
+        snprintf(vp, sizeof vp, "%s%svars", e->path, e->path[0] ? "/" : "");
+        if (e->n_vars > 0 && !k_path_exists(kf->f, vp))
+            return gs_error("%s: missing %s (layer '%s' with %d array%s): not the seed architecture?", kf->path, vp,
+                            e->name, e->n_vars, e->n_vars > 1 ? "s" : "");
+        if (check_name(kf, e)) return -1;
+        for (int j = 0; j < e->n_vars; j++) {
+            const gs_param *p = &m->params.p[e->param[j]];
+            snprintf(dp, sizeof dp, "%s/%d", vp, j);
+            snprintf(where, sizeof where, "%s (layer '%s')", dp, e->name);
+            if (k_read_param(data ? data + p->offset : NULL, kf->f, dp, p, kf->path, where)) return -1;
+        }
+        *n_ok = i + 1;
+    }
+    return check_leftovers(kf, L);
+}
+
+// optimizer/vars: [iteration, learning_rate (absent with a schedule), m0, v0, m1, v1, ...] with the
+// moments in model.trainable_variables order = our declaration order of trainables.
+static int read_optimizer(const kfile *kf, const gs_model *m, gs_keras_info *info, float *mom, float *vel) {
+    info->optimizer_vars = 0;
+    info->iterations = 0;
+    info->learning_rate = NAN;
+    info->has_adam_slots = 0;
+    if (!k_path_exists(kf->f, "optimizer/vars")) return 0;
+    hid_t g = H5Gopen2(kf->f, "optimizer/vars", H5P_DEFAULT);
+    H5G_info_t gi;
+    if (g < 0 || H5Gget_info(g, &gi) < 0) {
+        if (g >= 0) H5Gclose(g);
+        return h5_error_here(kf->path, "H5Gopen(optimizer/vars)", __FILE__, __LINE__);
+    }
+    H5Gclose(g);
+    int nv = (int)gi.nlinks, n_tr = 0;
+    info->optimizer_vars = nv;
+    for (int i = 0; i < m->params.n; i++) n_tr += m->params.p[i].trainable;
+    hsize_t dims[8];
+    if (nv >= 1 && dims_of(dims, kf->f, "optimizer/vars/0") == 0) {
+        hid_t d = H5Dopen2(kf->f, "optimizer/vars/0", H5P_DEFAULT);
+        long long it = 0;
+        herr_t r = H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &it);
+        H5Dclose(d);
+        if (r < 0) return gs_error("%s: optimizer/vars/0 (iterations) is unreadable", kf->path);
+        info->iterations = (long)it;
+    }
+    int base = nv - 2 * n_tr;  // 2: iteration + learning_rate; 1: a learning-rate schedule
+    // Keras creates `iteration`, then `learning_rate` unless the rate is a schedule
+    if (nv >= 2 && base != 1 && dims_of(dims, kf->f, "optimizer/vars/1") == 0) {
+        hid_t d = H5Dopen2(kf->f, "optimizer/vars/1", H5P_DEFAULT);
+        double lr = NAN;
+        if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &lr) >= 0) info->learning_rate = lr;
+        H5Dclose(d);
+    }
+    if (base != 1 && base != 2) return 0;  // not Adam over these variables (unbuilt, or SGD, ...)
+    for (int i = 0, k = 0; i < m->params.n; i++) {
+        const gs_param *p = &m->params.p[i];
+        if (!p->trainable) continue;
+        for (int s = 0; s < 2; s++) {
+            char dp[64], where[256];
+            snprintf(dp, sizeof dp, "optimizer/vars/%d", base + 2 * k + s);
+            snprintf(where, sizeof where, "%s (Adam %s of %s)", dp, s ? "v" : "m", p->name);
+            float *dst = s ? vel : mom;
+            if (k_read_param(dst ? dst + p->offset : NULL, kf->f, dp, p, kf->path, where)) return -1;
+        }
+        k++;
+    }
+    info->has_adam_slots = 1;
+    return 0;
+}
+
+static void read_info_strings(const kfile *kf, gs_keras_info *info) {
+    info->keras_version[0] = 0;
+    const char *v = kf->meta ? k_json_key(kf->meta, "keras_version") : NULL;
+    if (v && *v == '"') {
+        const char *e = strchr(v + 1, '"');
+        if (e) snprintf(info->keras_version, sizeof info->keras_version, "%.*s", (int)(e - v - 1), v + 1);
+    }
+    vars_name(info->backbone_name, sizeof info->backbone_name, kf->f, "layers/time_distributed/layer");
+}
+
+int keras_load_model_file(gs_model *m, const char *path) {
+    kfile kf;
+    if (kfile_open(&kf, path)) return -1;
+    k3_layout L;
+    k3_layout_build(&L, m);
+    size_t n = m->params.numel, nt = m->params.numel_trainable;
+    float *data = gs_malloc(n * sizeof(float));
+    float *mom = gs_calloc(nt ? nt : 1, sizeof(float)), *vel = gs_calloc(nt ? nt : 1, sizeof(float));
+    memcpy(data, m->params.data, n * sizeof(float));
+    gs_keras_info info;
+    int n_ok;
+    int rc = check_weights(&kf, m, &L, data, &n_ok);
+    if (rc == 0) rc = read_optimizer(&kf, m, &info, mom, vel);
+    if (rc == 0) {
+        memcpy(m->params.data, data, n * sizeof(float));
+        memcpy(m->params.m, mom, nt * sizeof(float));  // zeros without Adam slots
+        memcpy(m->params.v, vel, nt * sizeof(float));
+        m->adam_t = info.has_adam_slots ? info.iterations : 0;
+    }
+    free(data);
+    free(mom);
+    free(vel);
+    k3_layout_free(&L);
+    kfile_close(&kf);
+    return rc;
+}
+
+// T and S from config.json: the first 5-D input shape (batch, T, S, S, 3) of an InputLayer.
+static int config_input(const kfile *kf, int *frames, int *size) {
+    // InputLayer (Keras 3), InputLayer (tf.keras), Sequential built from a layer's input_shape
+    static const char *keys[3] = {"batch_shape", "batch_input_shape", "build_input_shape"};
+    for (int k = 0; k < 3; k++)
+        for (const char *p = kf->config; (p = k_json_key(p, keys[k])) != NULL;) {
+            long v[8];
+            int n = k_json_int_array(p, v, 8);
+            if (n == 5 && v[4] == 3 && v[2] == v[3] && v[1] > 0 && v[2] > 0) {
+                *frames = (int)v[1];
+                *size = (int)v[2];
+                return 0;
+            }
+        }
+    return gs_error("%s: config.json has no input shape (batch, frames, size, size, 3): not the seed architecture "
+                    "(%s)", kf->path, SEED_ARCH);
+}
+
+int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path) {
+    kfile kf;
+    if (kfile_open(&kf, path)) return -1;
+    int rc = -1;
+    gs_model_arch a = {.batch = 1, .dropout = 0.25f, .l2 = 0.0f};
+    hsize_t g[8], d1[8], d2[8];
+    if (!kf.config) {
+        gs_error("%s: a bare weights file holds no input shape (frames, size): build the model from a config and "
+                 "load it with keras_load_model_file", path);
+        goto out;
+    }
+    if (dims_of(g, kf.f, "layers/bidirectional/forward_layer/cell/vars/1") != 2 || g[1] != 3 * g[0]) {
+        strlist top = {0};
+        char have[512] = "";
+        size_t used = 0;
+        if (k_path_exists(kf.f, "layers") && list_group(&top, kf.f, "layers", 0) == 0)
+            for (int i = 0; i < top.n && used < sizeof have; i++)
+                used += (size_t)snprintf(have + used, sizeof have - used, "%s%s", i ? ", " : "", top.v[i]);
+        strlist_free(&top);
+        gs_error("%s: no Bidirectional GRU at layers/bidirectional/forward_layer/cell: not the seed architecture "
+                 "(%s); the file's layers: %s", path, SEED_ARCH, have[0] ? have : "none");
+        goto out;
+    }
+    a.gru_units = (int)g[0];
+    if (dims_of(d1, kf.f, "layers/dense/vars/0") != 2 || d1[0] != 2 * g[0]) {
+        gs_error("%s: layers/dense/vars/0 is not a Dense kernel on the BiGRU output (%d): not the seed architecture "
+                 "(%s)", path, 2 * a.gru_units, SEED_ARCH);
+        goto out;
+    }
+    a.dense_units = (int)d1[1];
+    if (dims_of(d2, kf.f, "layers/dense_1/vars/0") != 2 || d2[0] != d1[1]) {
+        gs_error("%s: layers/dense_1/vars/0 is not the output Dense kernel (%d inputs): not the seed architecture "
+                 "(%s)", path, a.dense_units, SEED_ARCH);
+        goto out;
+    }
+    a.classes = (int)d2[1];
+    if (config_input(&kf, &a.frames, &a.size)) goto out;
+    double x;
+    const char *p = k_json_class(kf.config, "Dropout");
+    if (p && k_json_number(k_json_key(p, "rate"), &x) == 0) a.dropout = (float)x;
+    p = k_json_class(kf.config, "L2");
+    if (p && k_json_number(k_json_key(p, "l2"), &x) == 0) a.l2 = (float)x;
+
+    // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5)
+    int best = -1, best_ok = -1;
+    char best_msg[1024] = "";
+    for (int i = 0; i < K_N_WIDTHS && best_ok < INT32_MAX; i++) {
+        a.alpha = K_WIDTHS[i];
+        gs_model m;
+        if (model_init(&m, &a)) goto out;
+        k3_layout L;
+        k3_layout_build(&L, &m);
+        int n_ok;
+        int r = check_weights(&kf, &m, &L, NULL, &n_ok);
+        k3_layout_free(&L);
+        model_free(&m);
+        if (r == 0) {
+            best = i;
+            best_ok = INT32_MAX;
+        } else if (n_ok > best_ok) {
+            best = i;
+            best_ok = n_ok;
+            snprintf(best_msg, sizeof best_msg, "%s", gs_last_error());
+        }
+    }
+    if (best_ok != INT32_MAX) {
+        gs_error("%s", best_msg);  // the closest width's first difference names the layer and shapes
+        goto out;
+    }
+    a.alpha = K_WIDTHS[best];
+    *arch = a;
+    if (info) {
+        read_info_strings(&kf, info);
+        gs_model m;
+        if (model_init(&m, &a)) goto out;
+        int r = read_optimizer(&kf, &m, info, NULL, NULL);
+        model_free(&m);
+        if (r) goto out;
+    }
+    rc = 0;
+out:
+    kfile_close(&kf);
+    return rc;
+}
+
+int keras_file_kind(const char *path) {
+    int z = k_is_zip(path);
+    if (z < 0) return -1;
+    if (z) return GS_KERAS_ARCHIVE;
+    hid_t f = h5_open(path, 0);
+    if (f < 0) return -1;
+    char **fmt = NULL;
+    int nf = 0, kind = -1;
+    if (h5_attr_exists(f, "format")) k_attr_strs(&fmt, &nf, path, "/", f, "format");
+    if (nf == 1 && !strcmp(fmt[0], GS_BACKBONE_FORMAT)) kind = GS_KERAS_BACKBONE;
+    else if (nf == 1) gs_error("%s: a %s file, not a Keras file", path, fmt[0]);
+    else if (k_path_exists(f, "layers")) kind = GS_KERAS_WEIGHTS;
+    else if (h5_attr_exists(f, "layer_names") || h5_attr_exists(f, "layer_names0") || k_path_exists(f, "model_weights"))
+        kind = GS_KERAS_LEGACY;
+    else gs_error("%s: HDF5, but not a Keras weight file (no layer_names, no layers group)", path);
+    k_strs_free(fmt, nf);
+    H5Fclose(f);
+    return kind;
+}

@@ -1,0 +1,212 @@
+// Scoring a model on a split (gesture/evaluate.h): the inference pass over a loader and the
+// eval/<split>/ files written from its result.
+#include "gesture/evaluate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../data/fsutil.h"
+#include "gesture/errors.h"
+#include "gesture/metrics.h"
+#include "gesture/runtime.h"
+
+void evaluate_result_free(gs_eval_result *r) {
+    free(r->clip_ids);
+    free(r->y_true);
+    free(r->y_pred);
+    free(r->probs);
+    memset(r, 0, sizeof *r);
+}
+
+int evaluate_model(gs_eval_result *r, gs_model *m, gs_loader *l, int epoch, int progress) {
+    memset(r, 0, sizeof *r);
+    const gs_dataset *ds = loader_dataset(l);
+    int K = m->cfg.classes, N = ds->n_clips;
+    size_t clip_floats = (size_t)m->cfg.frames * m->cfg.size * m->cfg.size * 3;
+    if (ds->n_classes != K)
+        return gs_error("%s/%s has %d classes but the model has %d outputs", ds->root, ds->split, ds->n_classes, K);
+    if (N < 1) return gs_error("%s/%s: no clips to evaluate", ds->root, ds->split);
+    double t0 = runtime_now();
+    r->K = K;
+    r->clip_ids = gs_malloc(sizeof(int) * (size_t)N);
+    r->y_true = gs_malloc(sizeof(int) * (size_t)N);
+    r->y_pred = gs_malloc(sizeof(int) * (size_t)N);
+    r->probs = gs_malloc(sizeof(float) * (size_t)N * K);
+    int tty = progress && isatty(2), steps = loader_steps_per_epoch(l);
+    if (loader_start_epoch(l, epoch, 0) != 0) goto fail;
+    double loss_sum = 0, ce_sum = 0;
+    gs_batch *b;
+    int rc;
+    while ((rc = loader_next(l, &b)) == 1) {
+        if (b->n > m->cfg.batch || r->n + b->n > N) {
+            loader_release(l, b);
+            gs_error("evaluate: batch of %d clips does not fit the model (batch %d) or the split", b->n, m->cfg.batch);
+            goto fail;
+        }
+        for (int i = 0; i < b->n; i++)
+            if (b->labels[i] < 0 || b->labels[i] >= K) {
+                gs_error("%s: label %d outside the model's %d classes", ds->clips[b->clip_ids[i]].dir, b->labels[i], K);
+                loader_release(l, b);
+                goto fail;
+            }
+        memcpy(model_input(m), b->x, sizeof(float) * clip_floats * (size_t)b->n);  // (n,T,S,S,3)
+        memcpy(m->labels, b->labels, sizeof(int) * (size_t)b->n);
+        model_forward(m, b->n, 0, 1);
+        const float *p = model_probs(m);  // (n,K)
+        for (int i = 0; i < b->n; i++) {
+            int row = r->n + i, best = 0;
+            for (int k = 1; k < K; k++)
+                if (p[(size_t)i * K + k] > p[(size_t)i * K + best]) best = k;
+            memcpy(r->probs + (size_t)row * K, p + (size_t)i * K, sizeof(float) * (size_t)K);
+            r->clip_ids[row] = b->clip_ids[i];
+            r->y_true[row] = b->labels[i];
+            r->y_pred[row] = best;
+        }
+        loss_sum += (double)m->loss * b->n;
+        ce_sum += (double)m->ce_loss * b->n;
+        r->n += b->n;
+        if (tty) fprintf(stderr, "\reval step %d/%d", b->step + 1, steps);
+        loader_release(l, b);
+    }
+    if (tty) fputc('\n', stderr);
+    if (rc < 0) goto fail;
+    // on_bad_clip = skip drops clips: the scores then cover fewer clips (evaluate_write says how many)
+    if (r->n == 0) {
+        gs_error("%s/%s: every clip was skipped as bad", ds->root, ds->split);
+        goto fail;
+    }
+    r->loss = loss_sum / r->n;
+    r->ce_loss = ce_sum / r->n;
+    r->accuracy = metrics_accuracy(r->y_true, r->y_pred, r->n);
+    r->seconds = runtime_now() - t0;
+    return 0;
+fail:
+    if (tty) fputc('\n', stderr);
+    evaluate_result_free(r);
+    return -1;
+}
+
+// One CSV field, quoted (RFC 4180) when it holds a separator, quote or line break.
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+// A string builder over open_memstream; finish() returns the text (malloc'd).
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} text_buf;
+
+static FILE *text_open(text_buf *t) {
+    t->buf = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->buf, &t->len);
+    if (!t->f) gs_fatal("open_memstream failed");
+    return t->f;
+}
+
+static char *text_finish(text_buf *t) {
+    if (fclose(t->f) != 0) gs_fatal("open_memstream: write failed");
+    return t->buf;
+}
+
+static int write_joined(const char *dir, const char *name, char *text) {
+    char *path = fs_join(dir, name);
+    int rc = fs_write_text(path, text);
+    free(path);
+    free(text);
+    return rc;
+}
+
+int evaluate_write(const char *dir, const gs_eval_result *r, const gs_dataset *ds, const char *const *classes,
+                   const char *checkpoint, const char *split, int digits, char **report) {
+    if (report) *report = NULL;
+    int K = r->K;
+    if (fs_mkdir_p(dir) != 0) return -1;
+    char *sk = NULL;
+    if (metrics_report_text(&sk, r->y_true, r->y_pred, r->n, classes, K, digits) != 0) return -1;
+
+    text_buf t;
+    FILE *f = text_open(&t);
+    fprintf(f, "checkpoint: %s\nsplit: %s (%d clips from %s)\n", checkpoint, split, r->n, ds->root);
+    if (r->n != ds->n_clips) fprintf(f, "skipped: %d bad clips\n", ds->n_clips - r->n);
+    fprintf(f, "loss: %.6f (cross-entropy %.6f + L2 %.6f)\naccuracy: %.6f\n\n", r->loss, r->ce_loss,
+            r->loss - r->ce_loss, r->accuracy);
+    fputs(sk, f);
+    free(sk);
+    char *rep = text_finish(&t);
+    if (report) *report = strdup(rep);
+    if (write_joined(dir, "report.txt", rep) != 0) goto fail;
+
+    long *cm = gs_calloc((size_t)K * K, sizeof(long));
+    if (metrics_confusion(cm, r->y_true, r->y_pred, r->n, K) != 0) {
+        free(cm);
+        goto fail;
+    }
+    f = text_open(&t);
+    fputs("true\\pred", f);
+    for (int k = 0; k < K; k++) fputc(',', f), csv_field(f, classes[k]);
+    fputc('\n', f);
+    for (int i = 0; i < K; i++) {
+        csv_field(f, classes[i]);
+        for (int k = 0; k < K; k++) fprintf(f, ",%ld", cm[(size_t)i * K + k]);
+        fputc('\n', f);
+    }
+    free(cm);
+    if (write_joined(dir, "confusion.csv", text_finish(&t)) != 0) goto fail;
+
+    // rows in dataset order whatever order the loader delivered them in
+    int *row_of = gs_malloc(sizeof(int) * (size_t)ds->n_clips);
+    for (int i = 0; i < ds->n_clips; i++) row_of[i] = -1;
+    for (int i = 0; i < r->n; i++) row_of[r->clip_ids[i]] = i;
+    f = text_open(&t);
+    fputs("clip,clip_dir,true,pred", f);
+    for (int k = 0; k < K; k++) {
+        char col[512];
+        snprintf(col, sizeof col, "prob_%s", classes[k]);
+        fputc(',', f);
+        csv_field(f, col);
+    }
+    fputc('\n', f);
+    for (int c = 0; c < ds->n_clips; c++) {
+        int i = row_of[c];
+        if (i < 0) continue;
+        csv_field(f, ds->clips[c].name);
+        fputc(',', f);
+        csv_field(f, ds->clips[c].dir);
+        fputc(',', f);
+        csv_field(f, classes[r->y_true[i]]);
+        fputc(',', f);
+        csv_field(f, classes[r->y_pred[i]]);
+        for (int k = 0; k < K; k++) fprintf(f, ",%.6f", (double)r->probs[(size_t)i * K + k]);
+        fputc('\n', f);
+    }
+    free(row_of);
+    if (write_joined(dir, "predictions.csv", text_finish(&t)) != 0) goto fail;
+
+    f = text_open(&t);
+    fprintf(f,
+            "; gesture eval results (key = value)\ncheckpoint = %s\nsplit = %s\nn = %d\nloss = %.9g\n"
+            "ce_loss = %.9g\naccuracy = %.9g\nseconds = %.3f\n",
+            checkpoint, split, r->n, r->loss, r->ce_loss, r->accuracy, r->seconds);
+    if (write_joined(dir, "metrics.ini", text_finish(&t)) != 0) goto fail;
+    return 0;
+fail:
+    if (report) {
+        free(*report);
+        *report = NULL;
+    }
+    return -1;
+}

@@ -1,0 +1,379 @@
+// Training loop (see gesture/trainer.h). One epoch = every train clip once (loader order from
+// (seed, epoch)), then one pass over val; then the callbacks decide LR, snapshots, best.h5 and
+// stopping exactly as Keras 3's do, and last.h5 is written so a run can always resume.
+#include "gesture/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gesture/callbacks.h"
+#include "gesture/checkpoint.h"
+#include "gesture/csvlog.h"
+#include "gesture/errors.h"
+#include "gesture/keras.h"
+#include "gesture/loader.h"
+#include "gesture/model.h"
+#include "gesture/plots.h"
+#include "gesture/runtime.h"
+#include "gesture/trainlog.h"
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+static const char *path_in(char *buf, size_t n, const char *dir, const char *name) {
+    if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n) gs_fatal("path too long: %s/%s", dir, name);
+    return buf;
+}
+
+// mkdir -p
+static int make_dir(const char *path) {
+    char buf[4200];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) return gs_error("%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) && errno != EEXIST) return gs_error("%s: cannot create directory: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST) return gs_error("%s: cannot create directory: %s", buf, strerror(errno));
+    return 0;
+}
+
+static void loader_from_config(gs_loader_config *lc, const gs_config *cfg, const char *split, int train) {
+    loader_config_defaults(lc);
+    lc->root = cfg->data.root;
+    lc->split = split;
+    lc->frames = cfg->data.frames;
+    lc->sampling = cfg->data.sampling;
+    lc->frame_step = cfg->data.frame_step;
+    lc->size = cfg->data.size;
+    lc->normalize = cfg->data.normalize;
+    lc->batch_size = cfg->train.batch_size;
+    lc->shuffle = train;
+    lc->augment = train;
+    lc->aug.flip = cfg->data.augment_flip;
+    lc->aug.crop_scale = (float)cfg->data.augment_crop_scale;  // both: largest fraction of the side cropped
+    lc->aug.shift = (float)cfg->data.augment_shift;
+    lc->aug.brightness = (float)cfg->data.augment_brightness;
+    lc->aug.contrast = (float)cfg->data.augment_contrast;
+    lc->aug.temporal_jitter = cfg->data.augment_temporal_jitter;
+    lc->seed = cfg->train.seed;
+    lc->workers = cfg->data.workers;
+    lc->cache = cfg->data.cache;
+    lc->on_bad_clip = cfg->data.on_bad_clip;
+}
+
+// Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
+typedef struct {
+    double loss_sum, correct;
+    long seen;
+} epoch_sums;
+
+static void sums_add(epoch_sums *s, const gs_model *m, int n) {
+    const float *p = model_probs(m);
+    int K = m->cfg.classes;
+    for (int b = 0; b < n; b++) {
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (p[b * K + k] > p[b * K + best]) best = k;
+        s->correct += best == m->labels[b];
+    }
+    s->loss_sum += (double)m->loss * n;
+    s->seen += n;
+}
+
+static void feed(gs_model *m, const gs_batch *b) {
+    const gs_model_arch *a = &m->cfg;
+    size_t per_clip = (size_t)a->frames * a->size * a->size * 3;
+    memcpy(model_input(m), b->x, (size_t)b->n * per_clip * sizeof(float));
+    memcpy(m->labels, b->labels, (size_t)b->n * sizeof(int));
+}
+
+static void progress(int step, int steps, const epoch_sums *s, double t0, int images_per_clip, int tty, int epoch,
+                     int epochs) {
+    double dt = runtime_now() - t0;
+    double ips = dt > 0 ? s->seen * images_per_clip / dt : 0;
+    double eta = step > 0 ? dt / step * (steps - step) : 0;
+    if (tty) {
+        int width = 24, fill = steps ? step * width / steps : width;
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
+        bar[width] = 0;
+        fprintf(stderr, "\rEpoch %d/%d %4d/%d [%s] loss %.4f acc %.4f %6.1f img/s ETA %4.0fs ", epoch + 1, epochs,
+                step, steps, bar, s->loss_sum / (s->seen ? s->seen : 1), s->correct / (s->seen ? s->seen : 1), ips,
+                eta);
+    } else if (step == steps || step % (steps / 4 > 0 ? steps / 4 : 1) == 0) {
+        fprintf(stderr, "epoch %d/%d step %d/%d loss %.4f acc %.4f %.1f img/s eta %.0fs\n", epoch + 1, epochs, step,
+                steps, s->loss_sum / (s->seen ? s->seen : 1), s->correct / (s->seen ? s->seen : 1), ips, eta);
+    }
+}
+
+static int evaluate(gs_model *m, gs_loader *l, double *loss, double *acc) {
+    epoch_sums s = {0};
+    if (loader_start_epoch(l, 0, 0)) return -1;
+    gs_batch *b;
+    int rc;
+    while ((rc = loader_next(l, &b)) == 1) {
+        feed(m, b);
+        model_forward(m, b->n, 0, 1);
+        sums_add(&s, m, b->n);
+        loader_release(l, b);
+    }
+    if (rc < 0) return -1;
+    if (!s.seen) return gs_error("val split is empty");
+    *loss = s.loss_sum / s.seen;
+    *acc = s.correct / s.seen;
+    return 0;
+}
+
+static void state_from_callbacks(gs_train_state *st, const gs_callbacks *cb) {
+    // "no best yet" travels as NaN (checkpoint_state_init's convention)
+    st->es_best = cb->es.has_best ? cb->es.best : NAN;
+    st->es_wait = cb->es.wait;
+    st->es_best_epoch = cb->es.has_snapshot ? cb->es.best_epoch : -1;
+    st->rlr_best = cb->rlr.has_best ? cb->rlr.best : NAN;
+    st->rlr_wait = cb->rlr.wait;
+    st->rlr_cooldown = cb->rlr.cooldown_counter;
+    st->ckpt_best = cb->best.best;
+    st->ckpt_best_epoch = cb->best.best_epoch;
+}
+
+static int callbacks_from_state(gs_callbacks *cb, const gs_train_state *st) {
+    double s[GS_CALLBACKS_STATE_LEN];
+    callbacks_state_get(s, cb);
+    s[0] = st->es_wait;
+    s[1] = st->es_best;
+    s[2] = st->es_best_epoch >= 0 ? st->es_best_epoch : 0;
+    s[3] = st->es_best_epoch >= 0;
+    s[5] = st->rlr_wait;
+    s[6] = st->rlr_best;
+    s[7] = st->rlr_cooldown;
+    s[8] = st->ckpt_best;
+    s[9] = st->ckpt_best_epoch;
+    s[10] = !isnan(st->es_best);
+    s[11] = !isnan(st->rlr_best);
+    if (isnan(st->es_best)) s[1] = cb->es.best;
+    if (isnan(st->rlr_best)) s[6] = cb->rlr.best;
+    return callbacks_state_set(cb, s);
+}
+
+static long peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+int train_run(const gs_config *cfg, const char *run_dir, int resume) {
+    char p_last[4200], p_best[4200], p_snap[4200], p_csv[4200], p_h5[4200], p_cfg[4200], p_ck[4200], p_time[4200];
+    path_in(p_ck, sizeof p_ck, run_dir, "checkpoints");
+    path_in(p_last, sizeof p_last, p_ck, "last.h5");
+    path_in(p_best, sizeof p_best, p_ck, "best.h5");
+    path_in(p_snap, sizeof p_snap, p_ck, "early_stopping_best.h5");
+    path_in(p_csv, sizeof p_csv, run_dir, "training_log.csv");
+    path_in(p_h5, sizeof p_h5, run_dir, "log.h5");
+    path_in(p_cfg, sizeof p_cfg, run_dir, "config.ini");
+    path_in(p_time, sizeof p_time, run_dir, "timing.ini");
+    if (!cfg->data.root[0])
+        return fprintf(stderr, "gesture: data.root is not set: prepare a data set (gesture prepare RAW OUT) and set "
+                               "[data] root = OUT or pass --set data.root=OUT\n"), 1;
+    int threads = runtime_set_threads(cfg->runtime.threads);
+    if (cfg->runtime.device == GS_DEVICE_CUDA)
+        return fprintf(stderr, "gesture: runtime.device = cuda: this build trains on the CPU only (the CUDA backend is "
+                               "not wired into training yet); use device = cpu or auto\n"), 1;
+
+    gs_loader_config lt, lv;
+    loader_from_config(&lt, cfg, "train", 1);
+    loader_from_config(&lv, cfg, "val", 0);
+    gs_loader *train = NULL, *val = NULL;
+    gs_model m;
+    int model_ok = 0, rc = 1;
+    float *snapshot = NULL;
+    char *ini = NULL;
+    gs_csvlog csv = {0};
+    gs_train_state st;
+    checkpoint_state_init(&st, cfg->train.learning_rate);
+    if (loader_init(&train, &lt) || loader_init(&val, &lv)) goto fail;
+    const gs_dataset *ds = loader_dataset(train);
+    if (ds->n_classes != cfg->model.classes) {
+        gs_error("%s: the train split has %d classes but model.classes = %d (set --set model.classes=%d)",
+                 cfg->data.root, ds->n_classes, cfg->model.classes, ds->n_classes);
+        goto fail;
+    }
+    if (loader_dataset(val)->n_classes != ds->n_classes) {
+        gs_error("%s: train has %d classes, val %d", cfg->data.root, ds->n_classes, loader_dataset(val)->n_classes);
+        goto fail;
+    }
+    gs_model_arch arch;
+    model_arch_from_config(&arch, cfg);
+    if (model_init(&m, &arch)) goto fail;
+    model_ok = 1;
+    model_init_weights(&m, cfg->train.seed);
+    if (cfg->model.pretrained[0] && keras_load_backbone_h5(&m, cfg->model.pretrained)) goto fail;
+    if (make_dir(run_dir) || make_dir(p_ck)) goto fail;
+    ini = config_to_ini(cfg);
+
+    gs_callbacks cb;
+    callbacks_init(&cb, &cfg->callbacks);
+    float lr = (float)cfg->train.learning_rate;
+    snapshot = gs_aligned_alloc(m.params.numel * sizeof(float));
+    if (resume) {
+        if (checkpoint_load(p_last, &m, &st, NULL, NULL, NULL)) goto fail;
+        if (callbacks_from_state(&cb, &st)) goto fail;
+        lr = (float)st.learning_rate;
+        if (st.es_best_epoch >= 0 && cb.es.restore_best) {
+            gs_model tmp = m;  // same layout: load the snapshot's weights through a copy of the table
+            tmp.params.data = snapshot;
+            if (checkpoint_load_weights_only(p_snap, &tmp)) goto fail;
+        }
+        printf("resuming %s at epoch %d step %ld (lr %g)\n", run_dir, st.epoch + 1, st.step, lr);
+    } else {
+        FILE *f = fopen(p_cfg, "w");
+        if (!f || fputs(ini, f) < 0 || fclose(f)) {
+            gs_error("%s: cannot write: %s", p_cfg, strerror(errno));
+            goto fail;
+        }
+    }
+    static const char *const keys[5] = {"accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"};
+    if (csvlog_open(&csv, p_csv, keys, 5, st.epoch)) goto fail;
+    if (st.n_history && trainlog_write(p_h5, st.history, st.n_history)) goto fail;
+
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    interrupted = 0;
+    int tty = isatty(2), steps = loader_steps_per_epoch(train), ipc = arch.frames;
+    printf("training %s: %d train clips, %d val clips, %d steps/epoch, batch %d, %d threads, cpu\n", run_dir,
+           ds->n_clips, loader_dataset(val)->n_clips, steps, arch.batch, threads);
+    double train_seconds = 0;
+    long train_images = 0;
+    int epochs_run = 0;
+    for (int epoch = st.epoch; epoch < cfg->train.epochs; epoch++) {
+        epoch_sums s = {0};
+        // mid-epoch resume: the partial sums of the interrupted epoch travel in the checkpoint
+        if (resume && epoch == st.epoch && st.step > 0) {
+            s.loss_sum = st.part_loss_sum;
+            s.correct = st.part_correct;
+            s.seen = st.part_seen;
+        }
+        if (loader_start_epoch(train, epoch, (int)(epoch == st.epoch ? st.step : 0))) goto fail_sig;
+        double t0 = runtime_now();
+        long seen0 = s.seen;
+        gs_batch *b;
+        int r, step = epoch == st.epoch ? (int)st.step : 0;
+        while ((r = loader_next(train, &b)) == 1) {
+            feed(&m, b);
+            model_forward(&m, b->n, 1, 1);
+            model_backward(&m);
+            model_adam_step(&m, lr, (float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.epsilon);
+            sums_add(&s, &m, b->n);
+            loader_release(train, b);
+            step++;
+            progress(step, steps, &s, t0, ipc, tty, epoch, cfg->train.epochs);
+            if (interrupted) {
+                if (tty) fputc('\n', stderr);
+                st.epoch = epoch;
+                st.step = step;
+                st.learning_rate = lr;
+                st.part_loss_sum = s.loss_sum;
+                st.part_correct = s.correct;
+                st.part_seen = s.seen;
+                state_from_callbacks(&st, &cb);
+                if (checkpoint_save(p_last, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes))
+                    goto fail_sig;
+                printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train %s --resume %s\n",
+                       p_last, epoch + 1, step, p_cfg, run_dir);
+                rc = 130;
+                goto done;
+            }
+        }
+        if (r < 0) goto fail_sig;
+        if (tty) fputc('\n', stderr);
+        train_seconds += runtime_now() - t0;
+        train_images += (s.seen - seen0) * ipc;
+        gs_epoch_logs logs = {.loss = s.loss_sum / s.seen, .accuracy = s.correct / s.seen};
+        if (evaluate(&m, val, &logs.val_loss, &logs.val_accuracy)) goto fail_sig;
+        gs_epoch_actions act = callbacks_on_epoch_end(&cb, epoch, &logs, &lr);
+        gs_epoch_row row = {epoch, logs.accuracy, act.lr_used, logs.loss, logs.val_accuracy, logs.val_loss};
+        double vals[5] = {row.accuracy, row.learning_rate, row.loss, row.val_accuracy, row.val_loss};
+        if (csvlog_append(&csv, epoch, vals)) goto fail_sig;
+        st.history = realloc(st.history, (size_t)(st.n_history + 1) * sizeof *st.history);
+        st.history[st.n_history++] = row;
+        if (trainlog_write(p_h5, st.history, st.n_history)) goto fail_sig;
+        printf("epoch %d/%d: loss %.4f accuracy %.4f val_loss %.4f val_accuracy %.4f lr %.3g (%.1fs)%s%s\n", epoch + 1,
+               cfg->train.epochs, logs.loss, logs.accuracy, logs.val_loss, logs.val_accuracy, act.lr_used,
+               runtime_now() - t0, act.save_best ? " [best.h5]" : "",
+               act.lr_reduced ? " [lr reduced]" : "");
+        st.epoch = epoch + 1;
+        st.step = 0;
+        st.part_loss_sum = st.part_correct = 0;
+        st.part_seen = 0;
+        st.learning_rate = lr;
+        state_from_callbacks(&st, &cb);
+        if (act.snapshot_best) {
+            memcpy(snapshot, m.params.data, m.params.numel * sizeof(float));
+            if (cb.es.restore_best &&
+                checkpoint_save(p_snap, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes))
+                goto fail_sig;
+        }
+        if (act.save_best && checkpoint_save(p_best, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes))
+            goto fail_sig;
+        if (checkpoint_save(p_last, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes)) goto fail_sig;
+        epochs_run++;
+        if (act.stop) {
+            printf("early stopping after epoch %d (no val_loss improvement for %d epochs)\n", epoch + 1,
+                   cfg->callbacks.early_stopping_patience);
+            break;
+        }
+    }
+    int best_epoch;
+    if (callbacks_on_train_end(&cb, &best_epoch)) {
+        memcpy(m.params.data, snapshot, m.params.numel * sizeof(float));
+        char p_final[4300];
+        path_in(p_final, sizeof p_final, p_ck, "final.h5");
+        if (checkpoint_save(p_final, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes)) goto fail_sig;
+        printf("restored the weights of epoch %d (best %s) into %s\n", best_epoch + 1,
+               config_monitor_name(cfg->callbacks.early_stopping_monitor), p_final);
+    }
+    FILE *tf = fopen(p_time, "w");
+    if (!tf) {
+        gs_error("%s: cannot write: %s", p_time, strerror(errno));
+        goto fail_sig;
+    }
+    fprintf(tf, "# written by gesture train (this invocation only when resumed)\nepochs_run = %d\n"
+                "seconds_per_epoch = %.3f\ntrain_img_per_s = %.2f\npeak_rss_mb = %ld\nthreads = %d\n",
+            epochs_run, epochs_run ? train_seconds / epochs_run : 0.0,
+            train_seconds > 0 ? train_images / train_seconds : 0.0, peak_rss_mb(), threads);
+    fclose(tf);
+    if (cfg->output.plots) {
+        const char *args[] = {"curves", run_dir};
+        if (plots_run(args, 2)) goto fail_sig;
+    }
+    rc = 0;
+done:
+    sigaction(SIGINT, &old, NULL);
+    goto out;
+fail_sig:
+    sigaction(SIGINT, &old, NULL);
+fail:
+    fprintf(stderr, "gesture: %s\n", gs_last_error());
+    rc = 1;
+out:
+    csvlog_close(&csv);
+    free(snapshot);
+    free(ini);
+    checkpoint_state_free(&st);
+    if (model_ok) model_free(&m);
+    if (train) loader_free(train);
+    if (val) loader_free(val);
+    return rc;
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `gesture synth` + `gesture prepare` end to end: expected counts on the CSV-index layout, the
+# nested train/train layout and the class-folder layout; identical output for the same seed
+# (and for 1 vs 2 synth threads), different for another seed; links vs --copy; the report files.
+set -uo pipefail
+: "${GESTURE:?GESTURE must point to the gesture binary}"
+T=$(mktemp -d /tmp/gesture_test_prepare_XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+expect() {  # expect "<shell condition>" "description"
+    if eval "$1"; then echo "ok   $2"; pass=$((pass + 1)); else echo "FAIL $2"; fail=$((fail + 1)); fi
+}
+tree_of() { (cd "$1" && find . -printf '%y %P\n' | sort); }
+is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
+
+expect '"$GESTURE" synth --help | grep -q "synthetic 5-class gesture"' "synth --help says what it does"
+expect '"$GESTURE" prepare --help | grep -q "train/val/test"' "prepare --help says what it does"
+
+"$GESTURE" synth "$T/raw" --clips-per-class 9 --val-per-class 2 --frames 6 --seed 3 --quiet
+expect '[ "$(wc -l < "$T/raw/train.csv")" -eq 35 ] && [ "$(wc -l < "$T/raw/val.csv")" -eq 10 ]' "synth: 35 train + 10 val CSV rows"
+expect 'grep -q "^WIN_[0-9_]*_Pro_Left_Swipe_new;Left_Swipe_new;0$" "$T/raw/train.csv"' "synth: Kaggle-style folder;label;index lines"
+expect '[ "$(ls "$T/raw/train" | wc -l)" -eq 35 ] && [ "$(ls "$T/raw/train/$(ls "$T/raw/train" | head -1)" | wc -l)" -eq 6 ]' "synth: 35 train folders of 6 frames"
+"$GESTURE" synth "$T/raw_t1" --clips-per-class 9 --val-per-class 2 --frames 6 --seed 3 --quiet --threads 1
+expect 'diff -r -q "$T/raw" "$T/raw_t1" >/dev/null' "synth: same seed with 1 thread gives identical files"
+
+"$GESTURE" prepare "$T/raw" "$T/p1" --seed 5 --test-per-class 2 > "$T/p1.out"
+rc=$?
+expect '[ $rc -eq 0 ] && grep -Eq "^Left_Swipe +5 +2 +2 +9$" "$T/p1.out" && grep -Eq "^total +25 +10 +10 +45$" "$T/p1.out"' \
+    "prepare (seed recipe): 5 train / 2 val / 2 test per class"
+expect '[ "$(tail -n +2 "$T/p1/manifest.csv" | wc -l)" -eq 45 ]' "manifest: 45 clips"
+expect 'cut -d, -f6 "$T/p1/manifest.csv" | grep -qx 360 && cut -d, -f6 "$T/p1/manifest.csv" | grep -qx 160' "frames are mixed 360x360 and 160x120"
+expect '[ "$(ls "$T/p1/train")" = "$(printf "Left_Swipe\nRight_Swipe\nStop\nThumbs_Down\nThumbs_Up")" ]' "class folders without _new, label order"
+clip=$(ls -d "$T"/p1/test/Stop/* | head -1)
+expect '[ "$(ls "$clip" | tr "\n" " ")" = "frame_0000.png frame_0001.png frame_0002.png frame_0003.png frame_0004.png frame_0005.png " ] && [ -L "$clip/frame_0000.png" ]' \
+    "prepared clip: frame_NNNN.png symlinks"
+expect 'is_png "$T/p1/distribution.png" && is_png "$T/p1/samples.png" && grep -q "frames per clip: 6 (45 clips)" "$T/p1/validation.txt"' \
+    "distribution.png, samples.png, validation.txt written"
+
+"$GESTURE" prepare "$T/raw" "$T/p2" --seed 5 --test-per-class 2 --quiet
+expect 'cmp -s "$T/p1/manifest.csv" "$T/p2/manifest.csv" && [ "$(tree_of "$T/p1")" = "$(tree_of "$T/p2")" ]' "same seed: identical manifest and tree"
+"$GESTURE" prepare "$T/raw" "$T/p_other" --seed 6 --test-per-class 2 --quiet
+expect '! cmp -s "$T/p1/manifest.csv" "$T/p_other/manifest.csv"' "another seed: a different test set"
+
+# Kaggle archive nesting: RAW/train/train/<folder>.
+mkdir -p "$T/nested" && cp "$T/raw/train.csv" "$T/raw/val.csv" "$T/nested/" && cp -r "$T/raw/val" "$T/nested/val"
+mkdir -p "$T/nested/train" && cp -r "$T/raw/train" "$T/nested/train/train"
+"$GESTURE" prepare "$T/nested" "$T/p_nested" --seed 5 --test-per-class 2 --quiet
+expect '[ "$(cut -d, -f1-7 "$T/p1/manifest.csv")" = "$(cut -d, -f1-7 "$T/p_nested/manifest.csv")" ] && grep -q ",train/train/WIN" "$T/p_nested/manifest.csv"' \
+    "nested train/train layout: same split"
+
+# Class-folder layout (the prepared set itself): RAW's test split is kept as given.
+"$GESTURE" prepare "$T/p1" "$T/p3" --seed 99 --quiet
+expect '[ "$(cut -d, -f1-7 "$T/p1/manifest.csv")" = "$(cut -d, -f1-7 "$T/p3/manifest.csv")" ]' "class-folder layout: same clips in the same splits"
+
+# Fraction recipe with copies: 9 clips per class -> test 1, val 3, train 5.
+"$GESTURE" prepare "$T/raw" "$T/p4" --split fraction --val-frac 0.3 --test-frac 0.15 --copy --seed 1 > "$T/p4.out"
+expect 'grep -Eq "^Thumbs_Up +5 +3 +1 +9$" "$T/p4.out"' "fraction recipe: 5/3/1 per class"
+f=$(ls "$T"/p4/val/Stop/*/frame_0003.png | head -1)
+src=$(grep "^val,2,Stop,$(basename "$(dirname "$f")")," "$T/p4/manifest.csv" | cut -d, -f8)
+expect '[ -f "$f" ] && [ ! -L "$f" ] && cmp -s "$f" "$(ls "$T/raw/$src"/* | sort -V | sed -n 4p)"' "--copy: regular files equal to the raw frames"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

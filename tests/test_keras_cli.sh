@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# `gesture import-keras` / `gesture export-keras` from the CLI on the Keras-made fixtures
+# (tests/fixtures/keras): .keras -> checkpoint -> .weights.h5 -> checkpoint keeps every weight bit for
+# bit; a legacy backbone .h5 -> gesture-backbone file; bad input fails with a message naming the file.
+set -u
+G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
+FX="$SRC/tests/fixtures/keras"
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+# h5 NAME EXPR: evaluate a Python expression with f = h5py.File(NAME); prints its value
+h5() { "$PY" -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r'); print($2)" "$1"; }
+
+out=$("$G" import-keras "$FX/seed_small.keras" "$T/ck.h5" 2>&1); rc=$?
+ok "import-keras seed_small.keras exits 0" "[ $rc -eq 0 ]"
+ok "reports the inferred architecture" "grep -q 'alpha 0.35, 96x96, 4 frames, 5 classes, GRU 128, dense 128' <<<\"\$out\""
+v=$(h5 "$T/ck.h5" "f.attrs['format'], f['weights/block_3_depthwise/depthwise_kernel'].shape, f['weights/gru_backward/bias'].shape")
+ok "checkpoint format and names ($v)" '[ "$v" = "gesture-checkpoint (3, 3, 48, 1) (2, 384)" ]'
+v=$(h5 "$T/ck.h5" "f.attrs['config']")
+ok "checkpoint config has the file's sizes" 'grep -q "^frames = 4" <<<"$v" && grep -q "^size = 96" <<<"$v" && grep -q "^alpha = 0.35" <<<"$v"'
+v=$(h5 "$T/ck.h5" "list(f.attrs['classes'])")
+ok "default class names for 5 classes ($v)" 'grep -q "Thumbs_Up" <<<"$v"'
+
+out=$("$G" export-keras "$T/ck.h5" "$T/x.weights.h5" 2>&1); rc=$?
+ok "export-keras exits 0 and says how to load it in Keras" "[ $rc -eq 0 ] && grep -q 'load_weights' <<<\"\$out\""
+v=$(h5 "$T/x.weights.h5" "f['layers/time_distributed/layer/layers/depthwise_conv2d_3/vars'].attrs['name'], f['layers/time_distributed/layer/layers/re_lu_34/vars'].attrs['name']")
+ok "export has Keras' layout and name attributes ($v)" '[ "$v" = "block_3_depthwise out_relu" ]'
+"$G" import-keras "$T/x.weights.h5" "$T/ck2.h5" --set model.alpha=0.35 --set data.size=96 --set data.frames=4 >/dev/null 2>&1
+ok "bare .weights.h5 imports with the model from --set" "[ $? -eq 0 ]"
+same=$("$PY" - "$T/ck.h5" "$T/ck2.h5" <<'EOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+nb = []
+b.visititems(lambda n, o: nb.append(n) if isinstance(o, h5py.Dataset) else None)
+print(len(names), sorted(names) == sorted(nb) and all(a[n][()].tobytes() == b[n][()].tobytes() for n in names))
+EOF
+)
+ok "import -> export -> import: all 274 weights bit-identical ($same)" "[ \"$same\" = '274 True' ]"
+# the .keras weights themselves, compared with the checkpoint by value
+same=$("$PY" - "$FX/seed_small.keras" "$T/x.weights.h5" <<'EOF'
+import sys, io, zipfile, h5py
+k = h5py.File(io.BytesIO(zipfile.ZipFile(sys.argv[1]).read("model.weights.h5")), "r")
+x = h5py.File(sys.argv[2], "r")
+n = []
+k.visititems(lambda p, o: n.append(p) if isinstance(o, h5py.Dataset) and not p.startswith("optimizer") else None)
+print(all(p in x and k[p][()].tobytes() == x[p][()].tobytes() for p in n))
+EOF
+)
+ok "exported arrays == the .keras file's, path by path" "[ \"$same\" = True ]"
+
+"$G" export-keras "$T/ck.h5" "$T/adam.weights.h5" --with-optimizer >/dev/null 2>&1
+v=$(h5 "$T/adam.weights.h5" "len(f['optimizer/vars']), f['optimizer/vars'].attrs['name']")
+ok "export-keras --with-optimizer writes Keras' Adam layout: 2 + 2 x 168 arrays ($v)" '[ "$v" = "338 adam" ]'
+
+out=$("$G" import-keras "$FX/backbone_mobl_names.h5" "$T/bb.h5" 2>&1); rc=$?
+ok "legacy ImageNet-style .h5 -> backbone file" "[ $rc -eq 0 ] && grep -q 'alpha 0.35' <<<\"\$out\""
+v=$(h5 "$T/bb.h5" "f.attrs['format'], 'dense_out' in f['weights'], len(f['weights'])")
+ok "backbone file: our names, backbone only ($v)" '[ "$v" = "gesture-backbone False 104" ]'
+same=$(h5 "$T/bb.h5" "np.array_equal(f['weights/block_1_expand/kernel'][()], h5py.File('$FX/backbone_mobl_names.h5','r')['mobl1_conv_1_expand/mobl1_conv_1_expand/kernel:0'][()])")
+ok "backbone file holds the file's arrays by order (mobl1_conv_1_expand -> block_1_expand)" "[ '$same' = True ]"
+"$G" import-keras "$T/bb.h5" "$T/bb2.h5" >/dev/null 2>&1
+ok "backbone file reads back" "[ $? -eq 0 ]"
+
+"$G" import-keras "$FX/seed_small.keras" --run-dir "$T/run" --set data.root=/nonexistent >/dev/null 2>&1; rc=$?
+ok "--run-dir writes config.ini + checkpoints/last.h5 for train --resume / eval" '[ $rc -eq 0 ] && grep -q "^root = \"/nonexistent\"" "$T/run/config.ini" && [ -s "$T/run/checkpoints/last.h5" ]'
+err=$("$G" import-keras "$FX/seed_small.keras" --run-dir "$T/run" 2>&1); rc=$?
+ok "--run-dir never overwrites a run" '[ $rc -ne 0 ] && grep -q "already holds a run" <<<"$err"'
+err=$("$G" import-keras "$T/missing.keras" "$T/o.h5" 2>&1); rc=$?
+ok "missing file fails naming it" "[ $rc -ne 0 ] && grep -q 'missing.keras' <<<\"\$err\""
+head -c 3000000 "$FX/seed_small.keras" >"$T/trunc.keras"
+err=$("$G" import-keras "$T/trunc.keras" "$T/o.h5" 2>&1); rc=$?
+ok "truncated .keras fails: $err" "[ $rc -ne 0 ] && grep -q 'truncated' <<<\"\$err\""
+err=$("$G" import-keras "$T/ck.h5" "$T/o.h5" 2>&1); rc=$?
+ok "a gesture checkpoint is not a Keras file" "[ $rc -ne 0 ] && grep -q 'not a Keras file' <<<\"\$err\""
+err=$("$G" import-keras "$FX/seed_small.keras" "$T/o.h5" --set model.gru_units=64 2>&1); rc=$?
+ok "--set against the file's shapes fails naming both" "[ $rc -ne 0 ] && grep -q '(1280, 384), expected (1280, 192)' <<<\"\$err\""
+err=$("$G" import-keras "$FX/seed_small.keras" "$T/o.h5" --classes a,b 2>&1); rc=$?
+ok "--classes count checked" "[ $rc -ne 0 ] && grep -q '2 names' <<<\"\$err\""
+err=$("$G" export-keras "$T/ck.h5" "$T/plain.h5" 2>&1); rc=$?
+ok "export-keras wants a .weights.h5 name" "[ $rc -ne 0 ] && grep -q 'weights.h5' <<<\"\$err\""
+ok "no output left by failures" "[ ! -e '$T/o.h5' ] && [ ! -e '$T/plain.h5' ]"
+ok "import-keras --help" "\"\$G\" import-keras --help | grep -q 'usage: gesture import-keras'"
+ok "export-keras --help" "\"\$G\" export-keras --help | grep -q 'usage: gesture export-keras'"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,325 @@
+// Bad Keras files are refused with their own one-line message, and the model stays untouched:
+// variants of the Keras-made fixtures (tests/fixtures/keras) made here in a temp dir — another
+// width, another network, a truncated file, a renamed array, an extra or missing layer, a wrong
+// layer name, different GRU units.
+#include <hdf5.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "gesture/errors.h"
+#include "gesture/keras.h"
+#include "gesture/model.h"
+#include "testutil.h"
+
+static char FX[2048], TMP[256];
+
+static const char *kx(const char *file) {
+    static char buf[4][2300];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", FX, file);
+    return buf[k];
+}
+
+static const char *tmp(const char *file) {
+    static char buf[4][400];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", TMP, file);
+    return buf[k];
+}
+
+#define FILE_A "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+
+static void copy_file(const char *src, const char *dst, double keep_fraction) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    GS_ASSERT(in && out);
+    fseek(in, 0, SEEK_END);
+    long n = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    long keep = (long)(n * keep_fraction);
+    char *buf = gs_malloc((size_t)n);
+    GS_ASSERT(fread(buf, 1, (size_t)n, in) == (size_t)n && fwrite(buf, 1, (size_t)keep, out) == (size_t)keep);
+    free(buf);
+    fclose(in);
+    fclose(out);
+}
+
+static gs_model_arch arch(float alpha, int gru) {
+    return (gs_model_arch){.alpha = alpha, .size = 96, .frames = 4, .batch = 1, .classes = 5, .gru_units = gru,
+                           .dense_units = 128, .dropout = 0.25f, .l2 = 1e-4f};
+}
+
+// rc must be -1 and the message must contain every one of the NULL-terminated needles; the
+// model's parameters must be unchanged.
+static void expect_error(const char *what, int rc, const gs_model *m, const float *before, ...) {
+    const char *msg = gs_last_error();
+    int ok = rc == -1;
+    va_list ap;
+    va_start(ap, before);
+    for (const char *s; (s = va_arg(ap, const char *)) != NULL;)
+        if (!strstr(msg, s)) ok = 0;
+    va_end(ap);
+    if (m && before) ok = ok && !memcmp(before, m->params.data, m->params.numel * sizeof(float));
+    check(ok, "%s -> %s", what, rc == -1 ? msg : "(accepted!)");
+}
+
+// ---- legacy variants ----
+
+// A fixed-length string list attribute (as h5py 2 wrote them), replacing any old one.
+static void set_names(hid_t f, const char *attr, char **names, int n) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 64);
+    char *buf = gs_calloc((size_t)n, 64);
+    for (int i = 0; i < n; i++) snprintf(buf + 64 * i, 64, "%s", names[i]);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t s = H5Screate_simple(1, dims, NULL);
+    if (H5Aexists(f, attr) > 0) H5Adelete(f, attr);
+    hid_t a = H5Acreate2(f, attr, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    GS_ASSERT(a >= 0 && H5Awrite(a, t, buf) >= 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    free(buf);
+}
+
+// layer_names of (a) without `drop` (NULL: none) and with `add` appended (NULL: none).
+static void edit_layer_names(hid_t f, const char *drop, const char *add) {
+    hid_t a = H5Aopen(f, "layer_names", H5P_DEFAULT), t = H5Aget_type(a), s = H5Aget_space(a);
+    int n = (int)H5Sget_simple_extent_npoints(s);
+    char **v = gs_calloc((size_t)n + 1, sizeof *v);
+    GS_ASSERT(H5Aread(a, t, v) >= 0);
+    char **keep = gs_calloc((size_t)n + 1, sizeof *keep);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!drop || strcmp(v[i], drop)) keep[k++] = v[i];
+    if (add) keep[k++] = (char *)add;
+    H5Aclose(a);
+    set_names(f, "layer_names", keep, k);
+    H5Dvlen_reclaim(t, s, H5P_DEFAULT, v);
+    H5Sclose(s);
+    H5Tclose(t);
+    free(v);
+    free(keep);
+}
+
+static void test_legacy(void) {
+    const char *fa = kx(FILE_A);
+    gs_model m;
+    gs_model_arch a5 = arch(0.5f, 128);
+    GS_ASSERT(model_init(&m, &a5) == 0);
+    model_init_weights(&m, 1);
+    float *before = gs_malloc(m.params.numel * sizeof(float));
+    memcpy(before, m.params.data, m.params.numel * sizeof(float));
+    expect_error("legacy: alpha 0.35 file into an alpha 0.5 model", keras_load_backbone_h5(&m, fa), &m, before, fa,
+                 "block_1_project", "(1, 1, 48, 8)", "(1, 1, 48, 16)", NULL);
+    model_free(&m);
+
+    gs_model_arch a35 = arch(0.35f, 128);
+    GS_ASSERT(model_init(&m, &a35) == 0);
+    model_init_weights(&m, 1);
+    free(before);
+    before = gs_malloc(m.params.numel * sizeof(float));
+    memcpy(before, m.params.data, m.params.numel * sizeof(float));
+
+    copy_file(fa, tmp("trunc.h5"), 0.6);
+    expect_error("legacy: truncated file", keras_load_backbone_h5(&m, tmp("trunc.h5")), &m, before,
+                 tmp("trunc.h5"), "truncated", NULL);
+
+    copy_file(fa, tmp("renamed.h5"), 1.0);
+    hid_t f = H5Fopen(tmp("renamed.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    GS_ASSERT(H5Lmove(f, "block_3_expand/block_3_expand/kernel", f, "block_3_expand/block_3_expand/kernel_x",
+                      H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    expect_error("legacy: renamed array", keras_load_backbone_h5(&m, tmp("renamed.h5")), &m, before,
+                 "block_3_expand/kernel", "missing", NULL);
+
+    copy_file(fa, tmp("short.h5"), 1.0);
+    f = H5Fopen(tmp("short.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    edit_layer_names(f, "block_5_project", NULL);
+    H5Fclose(f);
+    expect_error("legacy: a network with one weighted layer less", keras_load_backbone_h5(&m, tmp("short.h5")), &m,
+                 before, "103 layers with weights", "104", NULL);
+    float alpha;
+    expect_error("legacy: width of that network", keras_backbone_h5_alpha(&alpha, tmp("short.h5")), NULL, NULL,
+                 "103 layers with weights", NULL);
+
+    copy_file(fa, tmp("top.h5"), 1.0);
+    f = H5Fopen(tmp("top.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "Logits", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[2] = {1280, 1000};
+    hid_t s = H5Screate_simple(2, dims, NULL);
+    hid_t d = H5Dcreate2(g, "kernel", H5T_IEEE_F32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    char kernel[] = "kernel", *wn[1] = {kernel};
+    set_names(g, "weight_names", wn, 1);
+    H5Dclose(d);
+    H5Sclose(s);
+    H5Gclose(g);
+    edit_layer_names(f, NULL, "Logits");
+    H5Fclose(f);
+    expect_error("legacy: include_top file (extra Logits layer)", keras_load_backbone_h5(&m, tmp("top.h5")), &m,
+                 before, "105 layers with weights", "include_top", NULL);
+
+    const char *not_keras = kx("backbone_expected.h5");
+    expect_error("legacy: an HDF5 file that is no Keras file", keras_load_backbone_h5(&m, not_keras), &m, before,
+                 "no layer_names", NULL);
+    expect_error("legacy: a .keras zip", keras_load_backbone_h5(&m, kx("seed_small.keras")), &m, before,
+                 "not an HDF5 file", NULL);
+    model_free(&m);
+    free(before);
+}
+
+// ---- .keras variants ----
+
+static char *read_member(const char *zip_path, const char *member, zip_uint64_t *n) {
+    int err;
+    zip_t *z = zip_open(zip_path, ZIP_RDONLY, &err);
+    GS_ASSERT(z);
+    zip_stat_t st;
+    GS_ASSERT(zip_stat(z, member, 0, &st) == 0);
+    zip_file_t *zf = zip_fopen(z, member, 0);
+    char *buf = gs_malloc(st.size);
+    GS_ASSERT(zip_fread(zf, buf, st.size) == (zip_int64_t)st.size);
+    zip_fclose(zf);
+    zip_discard(z);
+    *n = st.size;
+    return buf;
+}
+
+// seed_small.keras with model.weights.h5 passed through mod().
+static void keras_variant(const char *dst, void (*mod)(hid_t f)) {
+    const char *src = kx("seed_small.keras"), *w = tmp("variant_weights.h5");
+    zip_uint64_t n;
+    char *buf = read_member(src, "model.weights.h5", &n);
+    FILE *fp = fopen(w, "wb");
+    GS_ASSERT(fp && fwrite(buf, 1, n, fp) == n);
+    fclose(fp);
+    free(buf);
+    hid_t f = H5Fopen(w, H5F_ACC_RDWR, H5P_DEFAULT);
+    GS_ASSERT(f >= 0);
+    mod(f);
+    H5Fclose(f);
+    int err;
+    zip_t *z = zip_open(dst, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    GS_ASSERT(z);
+    const char *members[2] = {"metadata.json", "config.json"};
+    for (int i = 0; i < 2; i++) {
+        char *b = read_member(src, members[i], &n);
+        zip_source_t *zs = zip_source_buffer(z, b, n, 1);
+        GS_ASSERT(zs && zip_file_add(z, members[i], zs, ZIP_FL_OVERWRITE) >= 0);
+    }
+    zip_source_t *zs = zip_source_file(z, w, 0, 0);
+    zip_int64_t idx = zs ? zip_file_add(z, "model.weights.h5", zs, ZIP_FL_OVERWRITE) : -1;
+    GS_ASSERT(idx >= 0 && zip_set_file_compression(z, (zip_uint64_t)idx, ZIP_CM_STORE, 0) == 0);
+    GS_ASSERT(zip_close(z) == 0);
+}
+
+static void mod_none(hid_t f) { (void)f; }
+static void mod_rename(hid_t f) {
+    GS_ASSERT(H5Lmove(f, "layers/dense/vars/1", f, "layers/dense/vars/bias", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+}
+static void mod_extra_dense(hid_t f) {
+    GS_ASSERT(H5Ocopy(f, "layers/dense_1", f, "layers/dense_2", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+}
+static void mod_no_bidi(hid_t f) {
+    GS_ASSERT(H5Lmove(f, "layers/bidirectional", f, "layers/gru", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+}
+static void mod_extra_conv(hid_t f) {
+    GS_ASSERT(H5Ocopy(f, "layers/time_distributed/layer/layers/conv2d_34", f,
+                      "layers/time_distributed/layer/layers/conv2d_35", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+}
+static void mod_name(hid_t f) {
+    hid_t g = H5Gopen2(f, "layers/time_distributed/layer/layers/conv2d_1/vars", H5P_DEFAULT);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t s = H5Screate(H5S_SCALAR);
+    const char *v = "block_9_project";
+    H5Adelete(g, "name");
+    hid_t a = H5Acreate2(g, "name", t, s, H5P_DEFAULT, H5P_DEFAULT);
+    GS_ASSERT(a >= 0 && H5Awrite(a, t, &v) >= 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Gclose(g);
+}
+
+static void test_native(void) {
+    const char *seed = kx("seed_small.keras");
+    gs_model m;
+    gs_model_arch a = arch(0.35f, 128);
+    GS_ASSERT(model_init(&m, &a) == 0);
+    model_init_weights(&m, 2);
+    float *before = gs_malloc(m.params.numel * sizeof(float));
+    memcpy(before, m.params.data, m.params.numel * sizeof(float));
+    gs_model_arch got;
+
+    keras_variant(tmp("same.keras"), mod_none);  // the variant machinery itself keeps a good file good
+    int rc = keras_load_model_file(&m, tmp("same.keras"));
+    check(rc == 0, "rebuilt zip of seed_small.keras loads (%s)", rc ? gs_last_error() : "");
+    memcpy(m.params.data, before, m.params.numel * sizeof(float));
+
+    copy_file(seed, tmp("trunc.keras"), 0.5);
+    expect_error(".keras: truncated", keras_load_model_file(&m, tmp("trunc.keras")), &m, before, "trunc.keras",
+                 "zip", "truncated", NULL);
+    keras_variant(tmp("renamed.keras"), mod_rename);
+    expect_error(".keras: renamed array", keras_load_model_file(&m, tmp("renamed.keras")), &m, before,
+                 "layers/dense/vars/1", "missing", "dense_hidden/bias", NULL);
+    keras_variant(tmp("extra.keras"), mod_extra_dense);
+    expect_error(".keras: extra Dense layer", keras_load_model_file(&m, tmp("extra.keras")), &m, before,
+                 "unexpected layer layers/dense_2", "not the seed architecture", NULL);
+    expect_error(".keras: extra Dense layer, arch inference", keras_infer_arch(&got, NULL, tmp("extra.keras")),
+                 NULL, NULL, "unexpected layer layers/dense_2", NULL);
+    keras_variant(tmp("nobidi.keras"), mod_no_bidi);
+    expect_error(".keras: no Bidirectional, arch inference", keras_infer_arch(&got, NULL, tmp("nobidi.keras")),
+                 NULL, NULL, "no Bidirectional GRU", "gru", NULL);
+    expect_error(".keras: no Bidirectional, load", keras_load_model_file(&m, tmp("nobidi.keras")), &m, before,
+                 "unexpected layer layers/gru", "missing layers/bidirectional", NULL);
+    keras_variant(tmp("conv.keras"), mod_extra_conv);
+    expect_error(".keras: extra conv inside MobileNetV2", keras_load_model_file(&m, tmp("conv.keras")), &m, before,
+                 "unexpected layer at layers/time_distributed/layer/layers/conv2d_35", NULL);
+    keras_variant(tmp("name.keras"), mod_name);
+    expect_error(".keras: wrong layer name", keras_load_model_file(&m, tmp("name.keras")), &m, before,
+                 "conv2d_1 is layer 'block_9_project', expected 'expanded_conv_project'", NULL);
+    expect_error(".keras: a legacy .h5 instead", keras_load_model_file(&m, kx(FILE_A)), &m, before,
+                 "no 'layers' group", NULL);
+    model_free(&m);
+    free(before);
+
+    a = arch(0.35f, 64);
+    GS_ASSERT(model_init(&m, &a) == 0);
+    before = gs_malloc(m.params.numel * sizeof(float));
+    memcpy(before, m.params.data, m.params.numel * sizeof(float));
+    expect_error(".keras: GRU(128) file into a GRU(64) model", keras_load_model_file(&m, seed), &m, before,
+                 "gru_forward/kernel", "(1280, 384)", "(1280, 192)", NULL);
+    model_free(&m);
+    free(before);
+
+    a = arch(0.5f, 128);
+    GS_ASSERT(model_init(&m, &a) == 0);
+    before = gs_malloc(m.params.numel * sizeof(float));
+    memcpy(before, m.params.data, m.params.numel * sizeof(float));
+    expect_error(".keras: alpha 0.35 file into an alpha 0.5 model", keras_load_model_file(&m, seed), &m, before,
+                 "conv2d_3/vars/0", "block_1_project/kernel", "(1, 1, 48, 8)", "(1, 1, 48, 16)", NULL);
+    model_free(&m);
+    free(before);
+}
+
+int main(void) {
+    const char *src = getenv("GESTURE_SOURCE_DIR");
+    snprintf(FX, sizeof FX, "%s/tests/fixtures/keras", src ? src : GESTURE_SOURCE_DIR);
+    if (access(kx("seed_small.keras"), R_OK) != 0) gs_fatal("%s missing", kx("seed_small.keras"));
+    snprintf(TMP, sizeof TMP, "/tmp/gesture_kerr_XXXXXX");
+    GS_ASSERT(mkdtemp(TMP));
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    test_legacy();
+    test_native();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", TMP);
+    if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", TMP);
+    return test_finish();
+}
