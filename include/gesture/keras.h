@@ -61,10 +61,11 @@ typedef struct {
 // info may be NULL. 0 ok, -1 + gs_error (e.g. "no Bidirectional GRU: not the seed architecture").
 int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path);
 
-// Load every weight of a `.keras` file into m (built for the same architecture: a different layer
-// set, a renamed or missing array, or any other shape is an error naming what differs). When the
-// file holds a built Adam (a model saved after training) its moments go to m->params.m/v and its
-// step count to m->adam_t; otherwise the moments are zeroed and m->adam_t = 0.
+// Load every weight of a `.keras` file (or of a Keras 3 `.weights.h5`, e.g. from
+// keras_export_weights) into m, built for the same architecture: a different layer set, a renamed
+// or missing array, or any other shape is an error naming what differs. When the file holds a
+// built Adam (a model saved after training) its moments go to m->params.m/v and its step count to
+// m->adam_t; otherwise the moments are zeroed and m->adam_t = 0. Sequential or functional top model.
 int keras_load_model_file(gs_model *m, const char *path);
 
 // Write m's weights as a Keras 3 `.weights.h5` (the layout of model.weights.h5 inside a `.keras`,

@@ -290,8 +290,8 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
                 state_from_callbacks(&st, &cb);
                 if (checkpoint_save(p_last, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes))
                     goto fail_sig;
-                printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train %s --resume %s\n",
-                       p_last, epoch + 1, step, p_cfg, run_dir);
+                printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train --resume %s\n",
+                       p_last, epoch + 1, step, run_dir);
                 rc = 130;
                 goto done;
             }
