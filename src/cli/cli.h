@@ -15,8 +15,14 @@ int cli_wants_help(int argc, char **argv);
 // Print "usage: gesture <name> <usage>\n\n<help>\n" for a command.
 void cli_print_usage(const char *name);
 
+struct gs_config;
+// Defaults, then `path` (if non-NULL), then every "--set k=v" in argv, then cross-key validation.
+// 0 ok, -1 + gs_error (file:line or the override named).
+int cli_load_config(struct gs_config *cfg, const char *path, int argc, char **argv);
+
 int cmd_summary(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_cuda(const struct gs_config *cfg, int steps);  // bench on the GPU (runtime.device=cuda)
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

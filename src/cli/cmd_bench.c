@@ -16,13 +16,13 @@ int cmd_bench(int argc, char **argv) {
         cli_print_usage("bench");
         printf("\nOptions:\n  --steps N      timed steps per phase (default 5; 1 warm-up step first)\n"
                "  --set k=v      config override, e.g. --set runtime.threads=2\n"
+               "                 (--set runtime.device=cuda benches the GPU backend; auto benches the CPU)\n"
                "Prints one line per phase: img/s and ms per step (B*T images per step).\n");
         return 0;
     }
     const char *path = NULL;
     int steps = 5;
     gs_config cfg;
-    config_defaults(&cfg);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--steps")) {
             if (i + 1 >= argc) {
@@ -49,10 +49,8 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "gesture bench: missing CONFIG.ini (e.g. gesture bench experiments/seed_15f.ini)\n");
         return 2;
     }
-    if (config_load(&cfg, path)) goto config_error;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--set") && config_set(&cfg, argv[++i])) goto config_error;
-    if (config_validate(&cfg)) goto config_error;
+    if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
+    if (cfg.runtime.device == GS_DEVICE_CUDA) return cmd_bench_cuda(&cfg, steps);  // auto benches the CPU
 
     int threads = runtime_set_threads(cfg.runtime.threads);
     gs_model_arch arch;

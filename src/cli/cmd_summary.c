@@ -14,11 +14,12 @@ int cmd_summary(int argc, char **argv) {
     }
     const char *path = NULL;
     gs_config cfg;
-    config_defaults(&cfg);
-    // the config file first, then overrides, whatever order they were given in
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set")) {
-            i++;
+            if (++i >= argc) {
+                fprintf(stderr, "gesture summary: --set needs section.key=value\n");
+                return 2;
+            }
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "gesture summary: unknown option '%s' (see gesture summary --help)\n", argv[i]);
             return 2;
@@ -33,22 +34,7 @@ int cmd_summary(int argc, char **argv) {
         fprintf(stderr, "gesture summary: missing CONFIG.ini (e.g. gesture summary experiments/seed_15f.ini)\n");
         return 2;
     }
-    if (config_load(&cfg, path)) {
-        fprintf(stderr, "gesture: %s\n", gs_last_error());
-        return 1;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--set")) continue;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "gesture summary: --set needs section.key=value\n");
-            return 2;
-        }
-        if (config_set(&cfg, argv[++i])) {
-            fprintf(stderr, "gesture: %s\n", gs_last_error());
-            return 1;
-        }
-    }
-    if (config_validate(&cfg)) {
+    if (cli_load_config(&cfg, path, argc, argv)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }

@@ -51,7 +51,6 @@ int cmd_train(int argc, char **argv) {
         }
     }
     gs_config cfg;
-    config_defaults(&cfg);
     char buf[4096];
     if (resume) {
         // the run's own resolved config is the truth; a CONFIG.ini or --set must not change it silently
@@ -65,18 +64,15 @@ int cmd_train(int argc, char **argv) {
                 fprintf(stderr, "gesture train: --set cannot change a run being resumed (%s)\n", buf);
                 return 2;
             }
-        if (config_load(&cfg, buf)) goto config_error;
+        if (cli_load_config(&cfg, buf, argc, argv)) goto config_error;  // no --set here (checked above)
         run_dir = resume;
     } else {
         if (!path) {
             fprintf(stderr, "gesture train: missing CONFIG.ini (e.g. gesture train experiments/quickstart.ini)\n");
             return 2;
         }
-        if (config_load(&cfg, path)) goto config_error;
-        for (int i = 1; i < argc; i++)
-            if (!strcmp(argv[i], "--set") && config_set(&cfg, argv[++i])) goto config_error;
+        if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
     }
-    if (config_validate(&cfg)) goto config_error;
     static char dir[4200];
     if (!run_dir) {
         char name[1024];

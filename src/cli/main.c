@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gesture/config.h"
 
 static const cli_command COMMANDS[] = {
     {"synth", cmd_synth, "OUT [--clips-per-class N] [--frames 30] [--seed S] [options]",
@@ -38,6 +39,14 @@ void cli_print_usage(const char *name) {
     for (int i = 0; i < N_COMMANDS; i++)
         if (!strcmp(COMMANDS[i].name, name))
             printf("usage: gesture %s %s\n\n%s\n", name, COMMANDS[i].usage, COMMANDS[i].help);
+}
+
+int cli_load_config(gs_config *cfg, const char *path, int argc, char **argv) {
+    config_defaults(cfg);
+    if (path && config_load(cfg, path)) return -1;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--set") && config_set(cfg, argv[++i])) return -1;
+    return config_validate(cfg);
 }
 
 static void print_main_help(FILE *f) {
