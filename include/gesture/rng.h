@@ -8,12 +8,19 @@
 
 #include <stdint.h>
 
+// The counter-based draws below also compile as CUDA device functions (cuda/ uses the same mask).
+#ifdef __CUDACC__
+#define GS_HOST_DEVICE __host__ __device__
+#else
+#define GS_HOST_DEVICE
+#endif
+
 typedef struct {
     uint64_t s[4];
 } gs_rng;
 
 // splitmix64 finalizer: a bijective 64-bit mix.
-static inline uint64_t gs_hash64(uint64_t x) {
+GS_HOST_DEVICE static inline uint64_t gs_hash64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
@@ -21,12 +28,12 @@ static inline uint64_t gs_hash64(uint64_t x) {
 }
 
 // Derive a key from a seed and two stream identifiers (e.g. seed, epoch, clip index).
-static inline uint64_t gs_key(uint64_t seed, uint64_t a, uint64_t b) {
+GS_HOST_DEVICE static inline uint64_t gs_key(uint64_t seed, uint64_t a, uint64_t b) {
     return gs_hash64(gs_hash64(gs_hash64(seed) ^ a) ^ b);
 }
 
 // Uniform float in [0,1) with 24 random bits, a pure function of (key, index).
-static inline float gs_counter_uniform(uint64_t key, uint64_t index) {
+GS_HOST_DEVICE static inline float gs_counter_uniform(uint64_t key, uint64_t index) {
     return (float)(gs_hash64(key ^ gs_hash64(index)) >> 40) * (1.0f / 16777216.0f);
 }
 

@@ -1,0 +1,235 @@
+// CUDA twin of src/ops/batchnorm.c: batch normalization over the last axis of (M,C) with a fused
+// activation (none / ReLU6 / ReLU), Keras semantics (biased batch variance, moving averages with
+// `momentum`, saved mean/invstd for backward).
+// Statistics are a deterministic two-level reduction: blocks of (32 channels x 8 row lanes) sum a
+// fixed chunk of rows (float per thread, double across lanes in fixed order) into per-chunk
+// partials; one thread per channel then sums the chunks in order (double). As on the CPU, sums are
+// taken relative to row 0 (a pivot) so E[d^2]-E[d]^2 does not cancel when |mean| >> std.
+// Three launches per op (partials, per-channel finalize, elementwise apply); fusing the statistics
+// into the producer's epilogue is the known next step (performance-anchors.md section 4).
+#include "cuda_common.h"
+
+#define BN_LANES 8
+#define BN_ROWS 512  // rows per chunk, at least (64 per thread lane, like the CPU's ROW_BLOCK)
+#define BN_THREADS 256
+
+template <int ACT>
+__device__ __forceinline__ float act_apply(float y) {
+    if (ACT == GS_ACT_RELU6) {
+        y = y < 0.0f ? 0.0f : y;
+        return y > 6.0f ? 6.0f : y;
+    }
+    if (ACT == GS_ACT_RELU) return y < 0.0f ? 0.0f : y;
+    return y;
+}
+
+// Upstream gradient masked by the activation, decided from the forward output.
+template <int ACT>
+__device__ __forceinline__ float act_mask(float g, float o) {
+    if (ACT == GS_ACT_RELU6) return (o > 0.0f && o < 6.0f) ? g : 0.0f;
+    if (ACT == GS_ACT_RELU) return o > 0.0f ? g : 0.0f;
+    return g;
+}
+
+static int rows_per_chunk(int M) {
+    int r = BN_ROWS;
+    if ((M + r - 1) / r > 65535) r = (M + 65534) / 65535;
+    return r;
+}
+
+// partial (chunks, 2, C): [sum d, sum d^2] with d = x - x[row 0].
+__global__ void bn_stats_partial_kernel(double *partial, const float *inp, int M, int C, int rpc) {
+    __shared__ double sh[2][BN_LANES][33];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    int m0 = blockIdx.y * rpc, m1 = min(M, m0 + rpc);
+    float s = 0.0f, q = 0.0f;
+    if (c < C) {
+        float pivot = inp[c];
+        for (int m = m0 + threadIdx.y; m < m1; m += BN_LANES) {
+            float d = inp[(size_t)m * C + c] - pivot;
+            s += d;
+            q += d * d;
+        }
+    }
+    sh[0][threadIdx.y][threadIdx.x] = s;
+    sh[1][threadIdx.y][threadIdx.x] = q;
+    __syncthreads();
+    if (threadIdx.y < 2 && c < C) {
+        double t = 0.0;
+        for (int l = 0; l < BN_LANES; l++) t += sh[threadIdx.y][l][threadIdx.x];
+        partial[((size_t)blockIdx.y * 2 + threadIdx.y) * C + c] = t;
+    }
+}
+
+__global__ void bn_stats_final_kernel(float *mean, float *invstd, float *scale, float *moving_mean, float *moving_var,
+                                      const double *partial, int chunks, const float *inp, const float *gamma, int M,
+                                      int C, float eps, float momentum) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double s = 0.0, q = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        s += partial[((size_t)k * 2) * C + c];
+        q += partial[((size_t)k * 2 + 1) * C + c];
+    }
+    double md = s / M;
+    double var = q / M - md * md;
+    if (var < 0) var = 0;
+    double mu = (double)inp[c] + md;
+    double is = 1.0 / sqrt(var + (double)eps);
+    mean[c] = (float)mu;
+    invstd[c] = (float)is;
+    scale[c] = (float)(gamma[c] * is);
+    moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
+    moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
+}
+
+__global__ void bn_infer_scale_kernel(float *scale, const float *gamma, const float *moving_var, int C, float eps) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c < C) scale[c] = (float)(gamma[c] / sqrt((double)moving_var[c] + eps));
+}
+
+// out = act((x - sub[c]) * scale[c] + add[c]).
+template <int ACT>
+__global__ void bn_apply_kernel(float *out, const float *inp, const float *sub, const float *scale, const float *add,
+                                size_t total, int C) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)(i % C);
+        out[i] = act_apply<ACT>((inp[i] - sub[c]) * scale[c] + add[c]);
+    }
+}
+
+// partial (chunks, 2, C): [sum dy, sum dy*(x-mean)], dy = masked dout.
+template <int ACT>
+__global__ void bn_bwd_partial_kernel(double *partial, const float *dout, const float *out, const float *inp,
+                                      const float *mean, int M, int C, int rpc) {
+    __shared__ double sh[2][BN_LANES][33];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    int m0 = blockIdx.y * rpc, m1 = min(M, m0 + rpc);
+    float s = 0.0f, sx = 0.0f;
+    if (c < C) {
+        float mu = mean[c];
+        for (int m = m0 + threadIdx.y; m < m1; m += BN_LANES) {
+            size_t i = (size_t)m * C + c;
+            float dy = act_mask<ACT>(dout[i], out[i]);
+            s += dy;
+            sx += dy * (inp[i] - mu);
+        }
+    }
+    sh[0][threadIdx.y][threadIdx.x] = s;
+    sh[1][threadIdx.y][threadIdx.x] = sx;
+    __syncthreads();
+    if (threadIdx.y < 2 && c < C) {
+        double t = 0.0;
+        for (int l = 0; l < BN_LANES; l++) t += sh[threadIdx.y][l][threadIdx.x];
+        partial[((size_t)blockIdx.y * 2 + threadIdx.y) * C + c] = t;
+    }
+}
+
+// coef (3, C): k = gamma*invstd, mean(dy), mean(dy*xhat); dgamma/dbeta accumulated.
+__global__ void bn_bwd_final_kernel(float *coef, float *dgamma, float *dbeta, const double *partial, int chunks,
+                                    const float *invstd, const float *gamma, int M, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double s = 0.0, sx = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        s += partial[((size_t)k * 2) * C + c];
+        sx += partial[((size_t)k * 2 + 1) * C + c];
+    }
+    double sxh = sx * invstd[c];
+    if (dbeta) dbeta[c] += (float)s;
+    if (dgamma) dgamma[c] += (float)sxh;
+    coef[c] = (float)((double)gamma[c] * invstd[c]);
+    coef[C + c] = (float)(s / M);
+    coef[2 * C + c] = (float)(sxh / M);
+}
+
+template <int ACT>
+__global__ void bn_bwd_dinp_kernel(float *dinp, const float *dout, const float *out, const float *inp,
+                                   const float *mean, const float *invstd, const float *coef, size_t total, int C) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)(i % C);
+        float dy = act_mask<ACT>(dout[i], out[i]);
+        float xh = (inp[i] - mean[c]) * invstd[c];
+        dinp[i] += coef[c] * (dy - coef[C + c] - xh * coef[2 * C + c]);
+    }
+}
+
+static void apply(float *out, const float *inp, const float *sub, const float *scale, const float *add, int M, int C,
+                  int act) {
+    size_t total = (size_t)M * C;
+    unsigned blocks = gs_cuda_blocks(total, BN_THREADS);
+    cudaStream_t st = gs_cuda_stream();
+    if (act == GS_ACT_RELU6)
+        bn_apply_kernel<GS_ACT_RELU6><<<blocks, BN_THREADS, 0, st>>>(out, inp, sub, scale, add, total, C);
+    else if (act == GS_ACT_RELU)
+        bn_apply_kernel<GS_ACT_RELU><<<blocks, BN_THREADS, 0, st>>>(out, inp, sub, scale, add, total, C);
+    else
+        bn_apply_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(out, inp, sub, scale, add, total, C);
+}
+
+static void check_act(int act) { GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU); }
+
+extern "C" void batchnorm_forward_train_cuda(float *out, float *mean, float *invstd, float *moving_mean,
+                                             float *moving_var, const float *inp, const float *gamma,
+                                             const float *beta, int M, int C, float eps, float momentum, int act) {
+    GS_ASSERT(M > 0 && C > 0);
+    check_act(act);
+    int rpc = rows_per_chunk(M), chunks = (M + rpc - 1) / rpc;
+    size_t scale_bytes = gs_cuda_align((size_t)C * sizeof(float));
+    char *ws = (char *)gs_cuda_scratch(scale_bytes + (size_t)chunks * 2 * C * sizeof(double));
+    float *scale = (float *)ws;
+    double *partial = (double *)(ws + scale_bytes);
+    cudaStream_t st = gs_cuda_stream();
+    bn_stats_partial_kernel<<<dim3((C + 31) / 32, chunks), dim3(32, BN_LANES), 0, st>>>(partial, inp, M, C, rpc);
+    bn_stats_final_kernel<<<(C + 127) / 128, 128, 0, st>>>(mean, invstd, scale, moving_mean, moving_var, partial,
+                                                           chunks, inp, gamma, M, C, eps, momentum);
+    apply(out, inp, mean, scale, beta, M, C, act);
+    GS_CUDA_OP_DONE("batchnorm_forward_train_cuda");
+}
+
+extern "C" void batchnorm_forward_infer_cuda(float *out, const float *inp, const float *gamma, const float *beta,
+                                             const float *moving_mean, const float *moving_var, int M, int C,
+                                             float eps, int act) {
+    GS_ASSERT(M >= 0 && C > 0);
+    check_act(act);
+    if (M == 0) return;
+    float *scale = (float *)gs_cuda_scratch((size_t)C * sizeof(float));
+    bn_infer_scale_kernel<<<(C + 127) / 128, 128, 0, gs_cuda_stream()>>>(scale, gamma, moving_var, C, eps);
+    apply(out, inp, moving_mean, scale, beta, M, C, act);
+    GS_CUDA_OP_DONE("batchnorm_forward_infer_cuda");
+}
+
+extern "C" void batchnorm_backward_cuda(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                        const float *inp, const float *mean, const float *invstd, const float *gamma,
+                                        int M, int C, int act) {
+    GS_ASSERT(M > 0 && C > 0);
+    check_act(act);
+    int rpc = rows_per_chunk(M), chunks = (M + rpc - 1) / rpc;
+    size_t coef_bytes = gs_cuda_align(3 * (size_t)C * sizeof(float));
+    char *ws = (char *)gs_cuda_scratch(coef_bytes + (size_t)chunks * 2 * C * sizeof(double));
+    float *coef = (float *)ws;
+    double *partial = (double *)(ws + coef_bytes);
+    cudaStream_t st = gs_cuda_stream();
+    dim3 grid((C + 31) / 32, chunks), block(32, BN_LANES);
+    if (act == GS_ACT_RELU6)
+        bn_bwd_partial_kernel<GS_ACT_RELU6><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
+    else if (act == GS_ACT_RELU)
+        bn_bwd_partial_kernel<GS_ACT_RELU><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
+    else
+        bn_bwd_partial_kernel<GS_ACT_NONE><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
+    bn_bwd_final_kernel<<<(C + 127) / 128, 128, 0, st>>>(coef, dgamma, dbeta, partial, chunks, invstd, gamma, M, C);
+    if (dinp) {
+        size_t total = (size_t)M * C;
+        unsigned blocks = gs_cuda_blocks(total, BN_THREADS);
+        if (act == GS_ACT_RELU6)
+            bn_bwd_dinp_kernel<GS_ACT_RELU6><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                            total, C);
+        else if (act == GS_ACT_RELU)
+            bn_bwd_dinp_kernel<GS_ACT_RELU><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                           total, C);
+        else
+            bn_bwd_dinp_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                           total, C);
+    }
+    GS_CUDA_OP_DONE("batchnorm_backward_cuda");
+}

@@ -1,0 +1,157 @@
+// CUDA twins of the elementwise ops (src/ops/elementwise.c), dropout (src/ops/dropout.c, the same
+// counter-based mask) and global average pooling (src/ops/avgpool.c). One thread per element in
+// grid-stride loops: memory-bound, coalesced; the backward ops accumulate (+=) as on the CPU.
+#include "cuda_common.h"
+#include "gesture/rng.h"
+
+#define EW_THREADS 256
+
+__global__ void relu6_forward_kernel(float *out, const float *inp, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float y = inp[i] < 0.0f ? 0.0f : inp[i];
+        out[i] = y > 6.0f ? 6.0f : y;
+    }
+}
+
+__global__ void relu6_backward_kernel(float *dinp, const float *dout, const float *out, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dinp[i] += (out[i] > 0.0f && out[i] < 6.0f) ? dout[i] : 0.0f;
+}
+
+__global__ void relu_forward_kernel(float *out, const float *inp, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
+}
+
+__global__ void relu_backward_kernel(float *dinp, const float *dout, const float *out, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+__global__ void relu_mask_kernel(float *g, const float *out, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        if (!(out[i] > 0.0f)) g[i] = 0.0f;
+}
+
+__global__ void add_forward_kernel(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = a[i] + b[i];
+}
+
+// da and/or db += dout (either may be NULL).
+__global__ void add_backward_kernel(float *da, float *db, const float *dout, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float g = dout[i];
+        if (da) da[i] += g;
+        if (db) db[i] += g;
+    }
+}
+
+__global__ void dropout_forward_kernel(float *out, const float *inp, size_t n, float rate, float scale, uint64_t key) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = gs_counter_uniform(key, i) >= rate ? inp[i] * scale : 0.0f;
+}
+
+__global__ void dropout_backward_kernel(float *dinp, const float *dout, size_t n, float rate, float scale,
+                                        uint64_t key) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        if (gs_counter_uniform(key, i) >= rate) dinp[i] += dout[i] * scale;
+}
+
+// One thread per (image, channel); neighbouring threads read neighbouring channels (coalesced).
+// Summed in double like the CPU op.
+__global__ void avgpool_forward_kernel(float *out, const float *inp, int N, int HW, int C) {
+    size_t total = (size_t)N * C;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t n = i / C, c = i % C;
+        const float *x = inp + n * HW * C + c;
+        double s = 0.0;
+        for (int p = 0; p < HW; p++) s += x[(size_t)p * C];
+        out[i] = (float)(s / HW);
+    }
+}
+
+__global__ void avgpool_backward_kernel(float *dinp, const float *dout, int N, int HW, int C, float inv) {
+    size_t total = (size_t)N * HW * C;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        size_t c = i % C, n = i / ((size_t)HW * C);
+        dinp[i] += dout[n * C + c] * inv;
+    }
+}
+
+#define LAUNCH(kernel, n, ...)                                                                    \
+    do {                                                                                          \
+        if ((n) > 0) kernel<<<gs_cuda_blocks((n), EW_THREADS), EW_THREADS, 0, gs_cuda_stream()>>>(__VA_ARGS__); \
+    } while (0)
+
+extern "C" void relu6_forward_cuda(float *out, const float *inp, size_t n) {
+    LAUNCH(relu6_forward_kernel, n, out, inp, n);
+    GS_CUDA_OP_DONE("relu6_forward_cuda");
+}
+
+extern "C" void relu6_backward_cuda(float *dinp, const float *dout, const float *out, size_t n) {
+    if (!dinp) return;
+    LAUNCH(relu6_backward_kernel, n, dinp, dout, out, n);
+    GS_CUDA_OP_DONE("relu6_backward_cuda");
+}
+
+extern "C" void relu_forward_cuda(float *out, const float *inp, size_t n) {
+    LAUNCH(relu_forward_kernel, n, out, inp, n);
+    GS_CUDA_OP_DONE("relu_forward_cuda");
+}
+
+extern "C" void relu_backward_cuda(float *dinp, const float *dout, const float *out, size_t n) {
+    if (!dinp) return;
+    LAUNCH(relu_backward_kernel, n, dinp, dout, out, n);
+    GS_CUDA_OP_DONE("relu_backward_cuda");
+}
+
+extern "C" void relu_mask_cuda(float *g, const float *out, size_t n) {
+    LAUNCH(relu_mask_kernel, n, g, out, n);
+    GS_CUDA_OP_DONE("relu_mask_cuda");
+}
+
+extern "C" void add_forward_cuda(float *out, const float *a, const float *b, size_t n) {
+    LAUNCH(add_forward_kernel, n, out, a, b, n);
+    GS_CUDA_OP_DONE("add_forward_cuda");
+}
+
+extern "C" void add_backward_cuda(float *da, float *db, const float *dout, size_t n) {
+    if (!da && !db) return;
+    LAUNCH(add_backward_kernel, n, da, db, dout, n);
+    GS_CUDA_OP_DONE("add_backward_cuda");
+}
+
+extern "C" void dropout_forward_cuda(float *out, const float *inp, size_t n, float rate, uint64_t key) {
+    GS_ASSERT(rate >= 0.0f && rate < 1.0f);
+    if (rate == 0.0f) {
+        gs_cuda_copy_async(out, inp, n * sizeof(float));
+    } else {
+        LAUNCH(dropout_forward_kernel, n, out, inp, n, rate, 1.0f / (1.0f - rate), key);
+    }
+    GS_CUDA_OP_DONE("dropout_forward_cuda");
+}
+
+extern "C" void dropout_backward_cuda(float *dinp, const float *dout, size_t n, float rate, uint64_t key) {
+    GS_ASSERT(rate >= 0.0f && rate < 1.0f);
+    if (!dinp) return;
+    if (rate == 0.0f) {
+        LAUNCH(add_backward_kernel, n, dinp, (float *)NULL, dout, n);
+    } else {
+        LAUNCH(dropout_backward_kernel, n, dinp, dout, n, rate, 1.0f / (1.0f - rate), key);
+    }
+    GS_CUDA_OP_DONE("dropout_backward_cuda");
+}
+
+extern "C" void avgpool_forward_cuda(float *out, const float *inp, int N, int HW, int C) {
+    GS_ASSERT(N >= 0 && HW > 0 && C > 0);
+    LAUNCH(avgpool_forward_kernel, (size_t)N * C, out, inp, N, HW, C);
+    GS_CUDA_OP_DONE("avgpool_forward_cuda");
+}
+
+extern "C" void avgpool_backward_cuda(float *dinp, const float *dout, int N, int HW, int C) {
+    GS_ASSERT(N >= 0 && HW > 0 && C > 0);
+    if (!dinp) return;
+    LAUNCH(avgpool_backward_kernel, (size_t)N * HW * C, dinp, dout, N, HW, C, 1.0f / (float)HW);
+    GS_CUDA_OP_DONE("avgpool_backward_cuda");
+}

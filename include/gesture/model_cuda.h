@@ -1,0 +1,58 @@
+// The model's forward/backward/Adam on the GPU: the same gs_model node list and memory plan as the
+// CPU executor (src/model/exec.c), each node dispatched to its CUDA twin (ops_cuda.h). One device
+// allocation holds an arena mirroring m->arena offsets (activations, saved tensors, activation
+// gradients), the parameter buffer, gradients, Adam moments, labels and the loss scalars; a step
+// allocates nothing (after a warm-up step has sized the op scratch). The host gs_model keeps the
+// graph, the plan and the host copy of the parameters; its host arena is never allocated here.
+// Only available when the library was built with the CUDA backend (GESTURE_WITH_CUDA).
+#ifndef GESTURE_MODEL_CUDA_H
+#define GESTURE_MODEL_CUDA_H
+
+#include "gesture/model.h"
+#include "gesture/ops_cuda.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    gs_model *m;        // host model (graph, plan, host parameters); not owned
+    gs_cuda_arena mem;  // the one device allocation
+    float *arena;       // (m->arena_floats) mirror of the host plan
+    float *params;      // (m->params.numel)
+    float *grad, *adam_m, *adam_v;  // (m->params.numel_trainable)
+    int *labels;        // (cfg.batch)
+    float *loss;        // [0] mean CE, [1] L2 penalty
+    int have_labels;    // of the last forward
+} gs_model_cuda;
+
+// Device memory for m's plan + parameters; uploads the parameters and Adam moments. The backend
+// must be initialized (gs_cuda_init). 0 ok, -1 + gs_error (out of device memory).
+int model_cuda_init(gs_model_cuda *g, gs_model *m);
+void model_cuda_free(gs_model_cuda *g);
+// Host <-> device copies of parameters (incl. moving statistics) and Adam moments: after loading a
+// checkpoint, before saving one. Synchronous.
+void model_cuda_upload_params(gs_model_cuda *g);
+void model_cuda_download_params(gs_model_cuda *g);
+
+// Device pointer of the input (B,T,S,S,3) inside the device arena: fill it (upload) before forward.
+float *model_cuda_input(gs_model_cuda *g);
+// Upload `batch` labels (host ints) for the next forward.
+void model_cuda_set_labels(gs_model_cuda *g, const int *labels, int batch);
+
+// As model_forward / model_backward / model_adam_step (same step counters in m), queued on the
+// compute stream; nothing is read back.
+void model_cuda_forward(gs_model_cuda *g, int batch, int training, int have_labels);
+void model_cuda_backward(gs_model_cuda *g);
+void model_cuda_adam_step(gs_model_cuda *g, float lr, float beta1, float beta2, float eps);
+
+// Wait for the step and fill m->loss / ce_loss / l2_loss from the device scalars.
+void model_cuda_read_loss(gs_model_cuda *g);
+// Wait and copy the (batch,K) probabilities of the last forward to the host.
+void model_cuda_read_probs(gs_model_cuda *g, float *probs, int batch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

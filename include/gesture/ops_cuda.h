@@ -1,0 +1,144 @@
+// CUDA backend, callable from C: device runtime (init, memory, arenas, pinned host memory,
+// streams, NVTX) and the CUDA twin of every CPU op in ops.h. Each op `foo_cuda` has the
+// contract of `foo` in ops.h (same arguments and order, same layouts, backward ops ACCUMULATE
+// into every gradient output, NULL gradient outputs are skipped) except that every tensor
+// pointer is a DEVICE pointer and nothing is returned through the host: scalar results (loss,
+// L2 penalty) are written to device scalars so a train step needs no host sync.
+// All ops are queued on the backend's compute stream; call gs_cuda_sync() before reading results.
+// Only declared when the library was built with the CUDA backend (GESTURE_WITH_CUDA).
+#ifndef GESTURE_OPS_CUDA_H
+#define GESTURE_OPS_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- runtime ----
+// Number of usable CUDA devices; 0 when there is no device or no driver (never fatal).
+int gs_cuda_device_count(void);
+// Select `device`, create the stream, cuBLAS and cuDNN handles. 0 ok, -1 + gs_error.
+// Env GESTURE_CUDA_SYNC=1: synchronize after every op and name the op that faulted.
+int gs_cuda_init(int device);
+void gs_cuda_shutdown(void);
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)" after init.
+const char *gs_cuda_device_name(void);
+// Wait for all queued work on the compute stream; fatal (naming the error) if any op failed.
+void gs_cuda_sync(void);
+
+// Device memory outside arenas (setup time only, never inside a step). Fatal on failure.
+void *gs_cuda_malloc(size_t bytes);
+void gs_cuda_free(void *p);
+// Synchronous copies (setup, tests, checkpoints).
+void gs_cuda_upload(void *dst_dev, const void *src_host, size_t bytes);
+void gs_cuda_download(void *dst_host, const void *src_dev, size_t bytes);
+// Queued on the compute stream.
+void gs_cuda_copy_async(void *dst_dev, const void *src_dev, size_t bytes);
+void gs_cuda_memset_async(void *dst_dev, int value, size_t bytes);
+// Host->device on the copy stream (src should be pinned); gs_cuda_wait_copies() makes the
+// compute stream wait for every copy queued so far, without blocking the host.
+void gs_cuda_upload_async(void *dst_dev, const void *src_host, size_t bytes);
+void gs_cuda_wait_copies(void);
+
+// Pinned host memory with the signatures of gs_loader_config.host_alloc / host_free.
+// Fall back to aligned malloc when no device is initialized (so a loader can always use them).
+void *gs_cuda_host_alloc(size_t bytes);
+void gs_cuda_host_free(void *p);
+
+// Device arena: one cudaMalloc, bump allocation (256-byte aligned), reset as a whole.
+typedef struct {
+    char *base;
+    size_t cap, used, peak;
+} gs_cuda_arena;
+int gs_cuda_arena_init(gs_cuda_arena *a, size_t bytes);  // 0 ok, -1 + gs_error (out of memory)
+void *gs_cuda_arena_alloc(gs_cuda_arena *a, size_t bytes);  // fatal when full (a planning bug)
+void gs_cuda_arena_reset(gs_cuda_arena *a);
+void gs_cuda_arena_free(gs_cuda_arena *a);
+
+// Ops borrow temporaries (reduction partials, padded inputs, GRU BPTT buffers, cuDNN workspace)
+// from one scratch buffer owned by the backend. Reserve the largest need at plan time so no
+// step allocates; a too-small scratch grows (a device sync + cudaMalloc) and is counted.
+void gs_cuda_scratch_reserve(size_t bytes);
+int gs_cuda_scratch_grow_count(void);
+
+// NVTX ranges (Nsight Systems timeline) and the profiler capture window.
+void gs_cuda_range_push(const char *name);
+void gs_cuda_range_pop(void);
+void gs_cuda_profiler_start(void);
+void gs_cuda_profiler_stop(void);
+
+// ---- ops: see ops.h for each contract; all pointers are device pointers ----
+void matmul_forward_cuda(float *out, const float *inp, const float *w, const float *bias, int M, int K,
+                         int Nout);
+void matmul_backward_cuda(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                          const float *w, int M, int K, int Nout);
+
+// Conv1 through cuDNN (NHWC). cuDNN pads symmetrically, Keras 'same' with stride 2 pads 0 before /
+// 1 after: the input is copied into a zero-padded scratch image and cuDNN runs 'valid'.
+void conv2d_forward_cuda(float *out, const float *inp, const float *w, int N, int H, int W, int Ci, int Co,
+                         int K, int stride, int pad_top, int pad_left, int Ho, int Wo);
+void conv2d_backward_cuda(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
+                          int H, int W, int Ci, int Co, int K, int stride, int pad_top, int pad_left, int Ho,
+                          int Wo);
+
+void depthwise_forward_cuda(float *out, const float *inp, const float *w, int N, int H, int W, int C, int K,
+                            int stride, int pad_top, int pad_left, int Ho, int Wo);
+// dw is a deterministic split reduction (fixed partition of the rows, fixed summation order).
+void depthwise_backward_cuda(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                             int N, int H, int W, int C, int K, int stride, int pad_top, int pad_left, int Ho,
+                             int Wo);
+
+void batchnorm_forward_train_cuda(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
+                                  const float *inp, const float *gamma, const float *beta, int M, int C,
+                                  float eps, float momentum, int act);
+void batchnorm_forward_infer_cuda(float *out, const float *inp, const float *gamma, const float *beta,
+                                  const float *moving_mean, const float *moving_var, int M, int C, float eps,
+                                  int act);
+void batchnorm_backward_cuda(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                             const float *inp, const float *mean, const float *invstd, const float *gamma, int M,
+                             int C, int act);
+
+void relu6_forward_cuda(float *out, const float *inp, size_t n);
+void relu6_backward_cuda(float *dinp, const float *dout, const float *out, size_t n);
+void relu_forward_cuda(float *out, const float *inp, size_t n);
+void relu_backward_cuda(float *dinp, const float *dout, const float *out, size_t n);
+// GPU-only helper: g[i] = out[i] > 0 ? g[i] : 0 in place (the CPU executor's loop over a Dense+ReLU
+// gradient).
+void relu_mask_cuda(float *g, const float *out, size_t n);
+void add_forward_cuda(float *out, const float *a, const float *b, size_t n);
+void add_backward_cuda(float *da, float *db, const float *dout, size_t n);
+
+void avgpool_forward_cuda(float *out, const float *inp, int N, int HW, int C);
+void avgpool_backward_cuda(float *dinp, const float *dout, int N, int HW, int C);
+
+// Cache layout and size as on the CPU (gru_cache_floats).
+void gru_forward_cuda(float *out, float *cache, const float *x, const float *kernel, const float *rkernel,
+                      const float *bias, int B, int T, int D, int H, int out_stride, int reverse);
+void gru_backward_cuda(float *dx, float *dkernel, float *drkernel, float *dbias, const float *dout,
+                       const float *cache, const float *x, const float *kernel, const float *rkernel, int B, int T,
+                       int D, int H, int out_stride, int reverse);
+
+// Same mask as the CPU: gs_counter_uniform(key, i) >= rate.
+void dropout_forward_cuda(float *out, const float *inp, size_t n, float rate, uint64_t key);
+void dropout_backward_cuda(float *dinp, const float *dout, size_t n, float rate, uint64_t key);
+
+// The CPU op returns the mean loss; here it is written to *loss_mean (device, may be NULL).
+// labels are device ints.
+void softmax_ce_forward_cuda(float *probs, float *losses, float *loss_mean, const float *logits,
+                             const int *labels, int B, int K);
+void softmax_ce_backward_cuda(float *dlogits, const float *probs, const int *labels, int B, int K, float scale);
+
+// *loss += l2 * sum(w^2) (device scalar; accumulates so several penalties share one scalar).
+void l2_forward_cuda(float *loss, const float *w, size_t n, float l2);
+void l2_backward_cuda(float *dw, const float *w, size_t n, float l2);
+
+void adam_update_cuda(float *params, float *m, float *v, const float *grads, size_t n, float lr, float beta1,
+                      float beta2, float eps, long t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,102 @@
+// `gesture bench` with runtime.device=cuda: the same measurement as the CPU bench (train step =
+// forward + backward + Adam; inference = forward without labels; random inputs, 1 warm-up step)
+// through the GPU executor (cuda/exec_cuda.cu), timed on the host around device syncs. With
+// runtime.profile_steps=START:COUNT the train steps START..START+COUNT-1 are bracketed by
+// cudaProfilerStart/Stop (scripts/profile.sh captures that window with Nsight Systems).
+#include <math.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "gesture/config.h"
+#include "gesture/errors.h"
+#include "gesture/model.h"
+
+#ifndef GESTURE_WITH_CUDA
+int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
+    (void)cfg;
+    (void)steps;
+    fprintf(stderr, "gesture: runtime.device=cuda, but this binary was built without the CUDA backend "
+                    "(configure with -DGESTURE_CUDA=ON)\n");
+    return 1;
+}
+#else
+
+#include "gesture/model_cuda.h"
+#include "gesture/rng.h"
+#include "gesture/runtime.h"
+
+int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
+    if (gs_cuda_init(0)) {
+        fprintf(stderr, "gesture: %s\n", gs_last_error());
+        return 1;
+    }
+    gs_model_arch arch;
+    model_arch_from_config(&arch, cfg);
+    gs_model m;
+    if (model_init(&m, &arch)) {
+        fprintf(stderr, "gesture: %s\n", gs_last_error());
+        return 1;
+    }
+    model_init_weights(&m, cfg->train.seed);
+    gs_model_cuda g;
+    if (model_cuda_init(&g, &m)) {
+        fprintf(stderr, "gesture: %s\n", gs_last_error());
+        model_free(&m);
+        return 1;
+    }
+    size_t n = (size_t)arch.batch * arch.frames * arch.size * arch.size * 3;
+    float *x = gs_cuda_host_alloc(n * sizeof(float));
+    int *labels = gs_malloc((size_t)arch.batch * sizeof(int));
+    gs_rng rng;
+    gs_rng_seed(&rng, 1);
+    for (size_t i = 0; i < n; i++) x[i] = gs_rng_uniform(&rng);
+    for (int b = 0; b < arch.batch; b++) labels[b] = b % arch.classes;
+    gs_cuda_upload(model_cuda_input(&g), x, n * sizeof(float));
+    model_cuda_set_labels(&g, labels, arch.batch);
+    int images = arch.batch * arch.frames;
+    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), cuda: %s\n", arch.alpha, arch.size,
+           arch.frames, arch.batch, images, gs_cuda_device_name());
+    const int p0 = cfg->runtime.profile_start, pn = cfg->runtime.profile_count;
+    int status = 0;
+    for (int phase = 0; phase < 2 && !status; phase++) {
+        double t0 = 0;
+        for (int s = 0; s <= steps; s++) {
+            if (s == 1) {  // step 0 sizes the op scratch, picks cuDNN algorithms, loads modules
+                gs_cuda_sync();
+                t0 = runtime_now();
+            }
+            if (phase == 0 && pn > 0 && s == p0) gs_cuda_profiler_start();
+            if (phase == 0) {
+                model_cuda_forward(&g, arch.batch, 1, 1);
+                model_cuda_backward(&g);
+                model_cuda_adam_step(&g, (float)cfg->train.learning_rate, (float)cfg->train.beta1,
+                                     (float)cfg->train.beta2, (float)cfg->train.epsilon);
+            } else {
+                model_cuda_forward(&g, arch.batch, 0, 0);
+            }
+            if (phase == 0 && pn > 0 && s == p0 + pn - 1) {
+                gs_cuda_sync();
+                gs_cuda_profiler_stop();
+            }
+        }
+        gs_cuda_sync();
+        double dt = (runtime_now() - t0) / steps;
+        printf("%-10s %10.1f img/s %10.1f ms/step\n", phase == 0 ? "train" : "inference", images / dt, dt * 1e3);
+        if (phase == 0) {
+            model_cuda_read_loss(&g);
+            if (!isfinite(m.loss)) {
+                fprintf(stderr, "gesture: CUDA train steps gave a non-finite loss (%g)\n", (double)m.loss);
+                status = 1;
+            }
+        }
+    }
+    printf("scratch grew %d times (warm-up only is expected)\n", gs_cuda_scratch_grow_count());
+    gs_cuda_host_free(x);
+    free(labels);
+    model_cuda_free(&g);
+    model_free(&m);
+    gs_cuda_shutdown();
+    return status;
+}
+
+#endif

@@ -1,0 +1,108 @@
+// Helpers shared by the CUDA op tests (tests/test_cuda_*.c): random host arrays, device copies
+// that are released together, NaN-poisoned outputs, and comparison of a device result against the
+// CPU result (as double) with testutil's check_close. Only included when GESTURE_WITH_CUDA is set.
+#ifndef GESTURE_CUDA_TESTUTIL_H
+#define GESTURE_CUDA_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "gesture/ops.h"
+#include "gesture/ops_cuda.h"
+#include "gesture/rng.h"
+#include "testutil.h"
+
+#define TOL_FWD 1e-4
+#define TOL_GRAD 1e-3
+#define MAX_LIVE 64
+
+static gs_rng rng;
+static void *live[MAX_LIVE];
+static int n_live;
+
+static inline float *hrand(size_t n, float lo, float hi) {
+    float *x = gs_malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = gs_rng_range(&rng, lo, hi);
+    return x;
+}
+
+static inline float *hcopy(const float *x, size_t n) {
+    float *y = gs_malloc((n ? n : 1) * sizeof(float));
+    memcpy(y, x, n * sizeof(float));
+    return y;
+}
+
+static inline void *dalloc(size_t bytes) {
+    GS_ASSERT(n_live < MAX_LIVE);
+    return live[n_live++] = gs_cuda_malloc(bytes);
+}
+
+// Device copy of a host array (freed by dev_release).
+static inline float *dev(const float *h, size_t n) {
+    float *d = dalloc(n * sizeof(float));
+    gs_cuda_upload(d, h, n * sizeof(float));
+    return d;
+}
+
+static inline int *dev_int(const int *h, size_t n) {
+    int *d = dalloc(n * sizeof(int));
+    gs_cuda_upload(d, h, n * sizeof(int));
+    return d;
+}
+
+// Device buffer filled with NaN (all bits set): an element the op forgets to write fails the check.
+static inline float *dev_nan(size_t n) {
+    float *d = dalloc(n * sizeof(float));
+    gs_cuda_memset_async(d, 0xFF, n * sizeof(float));
+    return d;
+}
+
+static inline void dev_release(void) {
+    gs_cuda_sync();
+    for (int i = 0; i < n_live; i++) gs_cuda_free(live[i]);
+    n_live = 0;
+}
+
+static inline float *download(const float *d, size_t n) {
+    gs_cuda_sync();
+    float *h = gs_malloc((n ? n : 1) * sizeof(float));
+    gs_cuda_download(h, d, n * sizeof(float));
+    return h;
+}
+
+static inline void expect(const char *what, const float *d, const float *cpu, size_t n, double tol) {
+    float *g = download(d, n);
+    double *w = gs_malloc((n ? n : 1) * sizeof(double));
+    for (size_t i = 0; i < n; i++) w[i] = cpu[i];
+    check_close(what, g, w, n, tol);
+    free(g);
+    free(w);
+}
+
+static inline void expect_bitwise(const char *what, const float *d1, const float *d2, size_t n) {
+    float *a = download(d1, n), *b = download(d2, n);
+    check(!memcmp(a, b, n * sizeof(float)), "%s: bitwise identical on a second run", what);
+    free(a);
+    free(b);
+}
+
+// Init the backend or skip the test (exit 77) when there is no device.
+static inline void cuda_test_begin(uint64_t seed) {
+    if (gs_cuda_device_count() == 0) test_skip("no CUDA device: skipped");
+    if (gs_cuda_init(0)) {
+        check(0, "gs_cuda_init: %s", gs_last_error());
+        exit(test_finish());
+    }
+    printf("device: %s\n", gs_cuda_device_name());
+    gs_rng_seed(&rng, seed);
+}
+
+static inline int cuda_test_end(void) {
+    printf("scratch grew %d times (allowed outside train steps)\n", gs_cuda_scratch_grow_count());
+    gs_cuda_shutdown();
+    return test_finish();
+}
+
+#endif
