@@ -11,6 +11,9 @@
 //  - every clip exactly once per epoch; the last batch has n < B when B does not divide the
 //    clip count (no drop_last).
 //  - workers sleep on condition variables (no polling); loader_free joins them.
+//  - one consumer thread calls start_epoch / next / release; it may hold several batches at once
+//    (e.g. one being copied to the GPU while the next is used; fewer than `prefetch` when calling
+//    loader_next), released in any order.
 //
 // Usage:
 //   gs_loader_config c; loader_config_defaults(&c); c.root = "data/prepared"; c.split = "train"; ...
@@ -50,7 +53,8 @@ typedef struct {
     uint64_t seed;            // (1337)
     int workers;              // decode threads; 0 = one per online CPU, at most 8
     int prefetch;             // batch slots in the ring (0 = 3)
-    int cache;                // keep decoded uint8 frames in RAM after first use (0)
+    int cache;                // keep decoded uint8 frames in RAM after first use (0); only frames the
+                              // selection touches are kept (e.g. 15 of 30 with stride 2, no jitter)
     size_t cache_max_bytes;   // cache budget, 0 = unlimited; frames beyond it are decoded each time
     gs_bad_clip on_bad_clip;  // error: loader_next returns -1; skip: warn once per clip, drop it
     // Host memory for the batch tensors x, e.g. cudaHostAlloc wrappers for pinned memory.

@@ -8,7 +8,10 @@
 //  - class folders: RAW/{train,val,test}/<Class>/<sample>/*.png ("train" required).
 // Output: OUT/{train,val,test}/<Class>/<sample>/frame_NNNN.png (symlinks to the raw frames, or
 // copies), OUT/manifest.csv, OUT/distribution.{txt,png} (class x split counts, table and bar
-// chart), OUT/samples.png (first train clip of every class, frames in a row), OUT/validation.txt.
+// chart), OUT/samples.png (first train clip of every class, frames in a row), OUT/validation.txt
+// (layout, frame-count and frame-size histograms, bad clips). manifest.csv columns:
+//   split,label,class,sample,n_frames,width,height,source   (source: the raw clip folder, relative
+// to RAW; rows sorted by split, label, natural sample order; fields with commas are quoted).
 #ifndef GESTURE_PREPARE_H
 #define GESTURE_PREPARE_H
 

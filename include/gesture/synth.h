@@ -3,15 +3,19 @@
 //   OUT/train.csv, OUT/val.csv        lines "WIN_20180925_17_08_43_Pro_Left_Swipe_new;Left_Swipe_new;0"
 //   OUT/{train,val}/<folder>/*.png    `frames` frames per clip, 360x360 or 160x120
 // Classes (label index = sorted order): Left_Swipe 0, Right_Swipe 1, Stop 2, Thumbs_Down 3,
-// Thumbs_Up 4. Each clip is a static cluttered scene (wall, posters, shelves, lamps, a torso,
-// sometimes a face) with camera noise and flicker, and one skin-toned hand:
-//   Stop         open palm, fingers spread, slight wobble and push towards the camera
-//   Thumbs_Up    fist with the thumb up         Thumbs_Down  the same fist, thumb down
+// Thumbs_Up 4. Each clip is a static scene (a wall with posters, shelves, lamps and blinds in
+// colours pulled towards the wall's, a torso, sometimes a face) with block-shaped camera noise
+// and flicker, and one skin-toned hand (5 skin tones, random size, tilt, left/right hand):
+//   Stop         a large open palm, fingers spread wide, pushed towards the camera
+//   Thumbs_Up    a compact fist with a long thumb up     Thumbs_Down  the same fist, thumb down
 //   Left_Swipe   a flat hand (left-right symmetric shape) moving right → left across the frame
 //   Right_Swipe  the same hand moving left → right
 // The two swipes have identical frame statistics; only the order of frames separates them, so a
 // model that ignores time stays at chance on them. Frames of 360x360 clips are named
 // "<folder-stem>_000NN.png", of 160x120 clips "frameN.png" (unpadded: natural sort matters).
+// Learnability check (defaults, prepared with the seed recipe): MobileNetV2 alpha 0.35 from
+// scratch + BiGRU(128), 64 px, 8 uniform frames, flip augmentation, Adam 1e-3, batch 4 (PyTorch,
+// 1 CPU thread, ~10 s per epoch) reached 0.82-0.90 val accuracy at epochs 7-11.
 // Everything is a pure function of the seed; clips render in parallel (OpenMP).
 #ifndef GESTURE_SYNTH_H
 #define GESTURE_SYNTH_H
@@ -22,7 +26,7 @@ enum { GS_SYNTH_CLASSES = 5 };
 extern const char *const GS_SYNTH_CLASS_NAMES[GS_SYNTH_CLASSES];  // without "_new"
 
 typedef struct {
-    int clips_per_class;  // train + val clips per class (60)
+    int clips_per_class;  // train + val clips per class (80)
     int val_per_class;    // of those, in val (-1: clips_per_class / 5)
     int frames;           // frames per clip (30)
     double big_fraction;  // share of 360x360 clips; the rest are 160x120 (0.35)

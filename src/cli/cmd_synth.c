@@ -10,7 +10,7 @@
 
 static const char *OPTIONS =
     "\noptions:\n"
-    "  --clips-per-class N  train + val clips per class (default 60)\n"
+    "  --clips-per-class N  train + val clips per class (default 80)\n"
     "  --val-per-class N    of those, clips in val (default clips-per-class / 5)\n"
     "  --frames N           frames per clip (default 30)\n"
     "  --big-fraction F     share of 360x360 clips, the rest 160x120 (default 0.35)\n"

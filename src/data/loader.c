@@ -355,6 +355,9 @@ int loader_next(gs_loader *l, gs_batch **b) {
             return 0;
         }
         slot *s = &l->slots[l->consume_step % l->n_slots];
+        // Holding every slot would wait forever for a batch no worker can start.
+        if (s->state == SLOT_HELD)
+            gs_fatal("loader_next: all %d batch slots are held by the caller (release batches, or raise prefetch)", l->n_slots);
         while (!(s->state == SLOT_READY && s->b.step == l->consume_step)) pthread_cond_wait(&l->ready_cv, &l->mu);
         l->consume_step++;
         if (s->err[0]) {

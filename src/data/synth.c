@@ -18,7 +18,7 @@
 
 gs_synth_opts synth_default_opts(void) {
     gs_synth_opts o = {0};
-    o.clips_per_class = 60;
+    o.clips_per_class = 80;
     o.val_per_class = -1;
     o.frames = 30;
     o.big_fraction = 0.35;

@@ -54,7 +54,8 @@ const config_key CONFIG_KEYS[] = {
     FLT(data, augment_shift, "0", 0, 0.5, 0, "random shift: max fraction of the side; 0 = off"),
     FLT(data, augment_brightness, "0", 0, 1, 0, "random brightness: max change as a fraction of full scale; 0 = off"),
     FLT(data, augment_contrast, "0", 0, 1, 0, "random contrast: max relative change; 0 = off"),
-    INT(data, augment_temporal_jitter, "0", 0, 16, 0, "random start offset of the frame selection, in frames; 0 = off"),
+    INT(data, augment_temporal_jitter, "0", 0, 16, 0,
+        "temporal jitter in frames: stride sampling moves the start, uniform moves each frame (order kept); 0 = off"),
 
     FLT(model, alpha, "1.0", 0, 0, CF_WIDTHS, "MobileNetV2 width multiplier"),
     INT(model, gru_units, "128", 1, 4096, 0, "GRU units per direction"),
@@ -82,7 +83,9 @@ const config_key CONFIG_KEYS[] = {
     ENUM(callbacks, early_stopping_monitor, "val_loss", MONITOR, "metric EarlyStopping watches"),
     INT(callbacks, early_stopping_patience, "10", 0, 100000, 0, "epochs without improvement before stopping"),
     FLT(callbacks, early_stopping_min_delta, "0", 0, INFINITY, 0, "smallest change that counts as improvement"),
-    BOOL(callbacks, restore_best, "on", "on early stop, restore the weights of the best epoch"),
+    BOOL(callbacks, restore_best, "on",
+         "EarlyStopping restore_best_weights: at the end of training (Keras 3: with or without an early stop) the best "
+         "epoch's weights are restored and saved as checkpoints/final.h5"),
     BOOL(callbacks, reduce_lr, "on", "multiply the learning rate by reduce_lr_factor on a plateau"),
     ENUM(callbacks, reduce_lr_monitor, "val_loss", MONITOR, "metric ReduceLROnPlateau watches"),
     FLT(callbacks, reduce_lr_factor, "0.5", 0, 1, CF_LO_OPEN | CF_HI_OPEN, "learning-rate factor on a plateau"),
