@@ -23,5 +23,7 @@ ok "missing config fails naming it" "[ $rc -ne 0 ] && grep -q '/nonexistent.ini'
 ok "summary --help" "\"\$G\" summary --help | grep -q 'usage: gesture summary'"
 b=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 1 --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2)
 ok "bench prints train and inference img/s" "grep -q '^train .* img/s' <<<\"\$b\" && grep -q '^inference .* img/s' <<<\"\$b\""
+p=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 1 --profile --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2)
+ok "bench --profile prints the per-op table" "grep -q '^DepthwiseConv2D ' <<<\"\$p\" && grep -q '^Adam (all parameters)' <<<\"\$p\""
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -71,6 +71,9 @@ typedef struct {
     long step;        // training forward passes so far (dropout key), saved in checkpoints
     long adam_t;      // optimizer steps so far
     float loss, ce_loss, l2_loss;
+    // Optional per-op wall time (seconds), accumulated while profile != 0: [op][0 forward, 1 backward].
+    int profile;
+    double op_seconds[NODE_LOSS + 1][2];
 } gs_model;
 
 struct gs_config;
@@ -99,6 +102,10 @@ void model_forward(gs_model *m, int batch, int training, int have_labels);
 void model_backward(gs_model *m);
 // One Adam step (Keras form) on all trainables with the current gradients.
 void model_adam_step(gs_model *m, float lr, float beta1, float beta2, float eps);
+
+// Print the per-op time table gathered with m->profile = 1 (share of the total, per op type).
+void model_print_profile(const gs_model *m, FILE *f);
+const char *model_op_name(gs_node_op op);
 
 // Parameter counts as Keras reports them (moving statistics included).
 size_t model_param_count(const gs_model *m);

@@ -17,11 +17,12 @@ int cmd_bench(int argc, char **argv) {
         printf("\nOptions:\n  --steps N      timed steps per phase (default 5; 1 warm-up step first)\n"
                "  --set k=v      config override, e.g. --set runtime.threads=2\n"
                "                 (--set runtime.device=cuda benches the GPU backend; auto benches the CPU)\n"
+               "  --profile      also print where the time goes, per op type (CPU)\n"
                "Prints one line per phase: img/s and ms per step (B*T images per step).\n");
         return 0;
     }
     const char *path = NULL;
-    int steps = 5;
+    int steps = 5, profile = 0;
     gs_config cfg;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--steps")) {
@@ -38,6 +39,8 @@ int cmd_bench(int argc, char **argv) {
                 }
             }
             i++;
+        } else if (!strcmp(argv[i], "--profile")) {
+            profile = 1;
         } else if (argv[i][0] == '-' || path) {
             fprintf(stderr, "gesture bench: unexpected argument '%s' (see gesture bench --help)\n", argv[i]);
             return 2;
@@ -85,6 +88,21 @@ int cmd_bench(int argc, char **argv) {
         }
         double dt = (runtime_now() - t0) / steps;
         printf("%-10s %10.1f img/s %10.1f ms/step\n", phase == 0 ? "train" : "inference", images / dt, dt * 1e3);
+    }
+    if (profile) {  // a separate pass, so the timers do not touch the numbers above
+        m.profile = 1;
+        double adam = 0;
+        for (int s = 0; s < steps; s++) {
+            model_forward(&m, arch.batch, 1, 1);
+            model_backward(&m);
+            double t0 = runtime_now();
+            model_adam_step(&m, (float)cfg.train.learning_rate, (float)cfg.train.beta1, (float)cfg.train.beta2,
+                            (float)cfg.train.epsilon);
+            adam += runtime_now() - t0;
+        }
+        printf("\nwhere a training step's time goes (%d steps):\n", steps);
+        model_print_profile(&m, stdout);
+        printf("%-24s %10.3f\n", "Adam (all parameters)", adam);
     }
     model_free(&m);
     return 0;

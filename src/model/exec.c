@@ -6,6 +6,7 @@
 #include "gesture/model.h"
 #include "gesture/ops.h"
 #include "gesture/rng.h"
+#include "gesture/runtime.h"
 
 #define OUT(n) (m->arena + (n)->out_off)
 #define GRAD(n) ((n)->grad_off == GS_NO_MEM ? NULL : m->arena + (n)->grad_off)
@@ -94,7 +95,11 @@ void model_forward(gs_model *m, int batch, int training, int have_labels) {
     model_ensure_arena(m);
     m->cur_batch = batch;
     if (training) m->step++;  // dropout masks of this step use the new value (backward too)
-    for (int i = 0; i < m->n_nodes; i++) forward_node(m, &m->nodes[i], training, have_labels);
+    for (int i = 0; i < m->n_nodes; i++) {
+        double t0 = m->profile ? runtime_now() : 0;
+        forward_node(m, &m->nodes[i], training, have_labels);
+        if (m->profile) m->op_seconds[m->nodes[i].op][0] += runtime_now() - t0;
+    }
     m->l2_loss = 0;
     for (int i = 0; i < m->params.n; i++)
         if (m->params.p[i].l2 > 0)
@@ -176,7 +181,9 @@ void model_backward(gs_model *m) {
             if (x->last_consumer == j && x->grad_off != GS_NO_MEM)
                 memset(m->arena + x->grad_off, 0, (size_t)rows(m, x) * row_numel(x) * sizeof(float));
         }
+        double t0 = m->profile ? runtime_now() : 0;
         backward_node(m, &m->nodes[j]);
+        if (m->profile) m->op_seconds[m->nodes[j].op][1] += runtime_now() - t0;
     }
     for (int i = 0; i < m->params.n; i++)
         if (m->params.p[i].l2 > 0)

@@ -4,7 +4,7 @@
 
 #include "gesture/model.h"
 
-static const char *op_name(gs_node_op op) {
+const char *model_op_name(gs_node_op op) {
     switch (op) {
         case NODE_INPUT: return "Input";
         case NODE_CONV: return "Conv2D";
@@ -67,7 +67,7 @@ void model_summary(const gs_model *m, FILE *f) {
         char num[32];
         commas(num, sizeof num, node_params(m, n));
         char type[48];
-        snprintf(type, sizeof type, "%s%s", op_name(n->op),
+        snprintf(type, sizeof type, "%s%s", model_op_name(n->op),
                  n->act == 1 && n->op == NODE_BN ? "+ReLU6" : (n->act == 2 ? "+ReLU" : ""));
         fprintf(f, "%-32s %-24s %-20s %10s\n", n->name, type, shape, num);
         for (int k = 0; k < 8; k++) {
@@ -87,4 +87,16 @@ void model_summary(const gs_model *m, FILE *f) {
     fprintf(f, "Planned memory: activations %.1f MiB, gradients %.1f MiB, parameters+Adam %.1f MiB\n",
             m->act_floats * 4.0 / 1048576, m->grad_floats * 4.0 / 1048576,
             (m->params.numel + 3.0 * m->params.numel_trainable) * 4.0 / 1048576);
+}
+
+void model_print_profile(const gs_model *m, FILE *f) {
+    double total = 0;
+    for (int op = 0; op <= NODE_LOSS; op++) total += m->op_seconds[op][0] + m->op_seconds[op][1];
+    if (total <= 0) return;
+    fprintf(f, "%-24s %10s %10s %7s\n", "op", "forward s", "backward s", "share");
+    for (int op = 0; op <= NODE_LOSS; op++) {
+        double fw = m->op_seconds[op][0], bw = m->op_seconds[op][1];
+        if (fw + bw <= 0) continue;
+        fprintf(f, "%-24s %10.3f %10.3f %6.1f%%\n", model_op_name((gs_node_op)op), fw, bw, 100 * (fw + bw) / total);
+    }
 }
