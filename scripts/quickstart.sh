@@ -3,6 +3,9 @@
 # train experiments/quickstart.ini, evaluate on test, draw plots, and say where everything is.
 # Real data: DATA=/path/to/kaggle/raw scripts/quickstart.sh (CSV-index layout; see README.md).
 set -euo pipefail
+# libgomp spins 300k iterations before sleeping: on a shared 2-core box that starves other work
+# (measured 8x slower epochs under load); 10k costs nothing when idle.
+export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
