@@ -6,6 +6,7 @@
 // About 2 launches per step per direction: latency-bound at B=4, H=128 (performance-anchors.md
 // section 5); a persistent per-direction kernel holding U on chip is the planned replacement.
 #include "cuda_common.h"
+#include "gesture/gru_cache.h"
 
 #define GRU_THREADS 128
 
@@ -74,19 +75,6 @@ __global__ void gru_step_backward_kernel(float *dxproj, float *drec_s, float *dh
     dh[i] = d * z;
 }
 
-typedef struct {
-    float *xproj, *gates, *hh, *hs;
-} cache_view;
-
-static cache_view view_of(float *cache, int B, int T, int H) {
-    size_t bt = (size_t)B * T, g = 3 * (size_t)H;
-    cache_view v;
-    v.xproj = cache;
-    v.gates = v.xproj + bt * g;
-    v.hh = v.gates + bt * g;
-    v.hs = v.hh + bt * H;
-    return v;
-}
 
 static unsigned bh_blocks(int B, int H) { return (unsigned)((B * H + GRU_THREADS - 1) / GRU_THREADS); }
 
@@ -95,7 +83,7 @@ extern "C" void gru_forward_cuda(float *out, float *cache, const float *x, const
     GS_ASSERT(B > 0 && T > 0 && D > 0 && H > 0 && out_stride >= H);
     const int G = 3 * H;
     const size_t BH = (size_t)B * H, BG = (size_t)B * G, BT = (size_t)B * T;
-    cache_view c = view_of(cache, B, T, H);
+    gru_cache_view c = gru_cache_split(cache, B, T, H);
     cudaStream_t st = gs_cuda_stream();
     gru_broadcast_rows_kernel<<<gs_cuda_blocks(BT * G, 256), 256, 0, st>>>(c.xproj, bias, BT, G);
     gs_cuda_gemm_rm(0, 0, (int)BT, G, D, 1.0f, x, D, kernel, G, 1.0f, c.xproj, G);
@@ -119,7 +107,7 @@ extern "C" void gru_backward_cuda(float *dx, float *dkernel, float *drkernel, fl
     const int G = 3 * H;
     const size_t BH = (size_t)B * H, BG = (size_t)B * G, BT = (size_t)B * T;
     // The view is only read; the cast drops const to share the layout helper.
-    cache_view c = view_of((float *)cache, B, T, H);
+    gru_cache_view c = gru_cache_split((float *)cache, B, T, H);
     size_t mat = gs_cuda_align(BT * G * sizeof(float)), dhb = gs_cuda_align(BH * sizeof(float));
     char *ws = (char *)gs_cuda_scratch(2 * mat + dhb + gs_cuda_colsum_scratch_bytes(BT, G));
     float *dxproj = (float *)ws, *drec = (float *)(ws + mat), *dh = (float *)(ws + 2 * mat);

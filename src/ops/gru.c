@@ -7,28 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gesture/gru_cache.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
 
-// Cache layout (all float32, G = 3H, "step" s is the processing order, t the time index;
-// for reverse=1, t = T-1-s):
-//   xproj (B*T, G)  rows b*T+t: x W + b_in       (forward scratch, kept so forward needs no malloc)
-//   gates (T, B, G) rows s*B+b: [z | r | rh] with rh = h_prev U_h + b'_h (the term r multiplies)
-//   hh    (T, B, H) candidate tanh(...) per step
-//   hs    (T, B, H) state after each step; hs[s-1] is step s's h_prev, so backward needs no h0
-typedef struct {
-    float *xproj, *gates, *hh, *hs;
-} gru_cache_view;
-
-static gru_cache_view cache_view(float *cache, int B, int T, int H) {
-    size_t bt = (size_t)B * T, g = 3 * (size_t)H;
-    gru_cache_view v;
-    v.xproj = cache;
-    v.gates = v.xproj + bt * g;
-    v.hh = v.gates + bt * g;
-    v.hs = v.hh + bt * H;
-    return v;
-}
+// Cache layout: include/gesture/gru_cache.h ("step" s is the processing order, t the time index;
+// for reverse=1, t = T-1-s; hs[s-1] is step s's h_prev, so backward needs no h0).
 
 size_t gru_cache_floats(int B, int T, int H) { return (size_t)8 * B * T * H; }
 
@@ -40,7 +24,7 @@ void gru_forward(float *out, float *cache, const float *x, const float *kernel,
     GS_ASSERT(B > 0 && T > 0 && D > 0 && H > 0 && out_stride >= H);
     const int G = 3 * H;
     const size_t BH = (size_t)B * H, BG = (size_t)B * G;
-    gru_cache_view c = cache_view(cache, B, T, H);
+    gru_cache_view c = gru_cache_split(cache, B, T, H);
 
     // Input projections of every timestep at once: the one big GEMM of the layer.
     for (size_t row = 0; row < (size_t)B * T; row++)
@@ -95,7 +79,7 @@ void gru_backward(float *dx, float *dkernel, float *drkernel, float *dbias, cons
     const int G = 3 * H;
     const size_t BH = (size_t)B * H, BG = (size_t)B * G, BT = (size_t)B * T;
     // The view is only read; the cast drops const to share the layout helper.
-    gru_cache_view c = cache_view((float *)cache, B, T, H);
+    gru_cache_view c = gru_cache_split((float *)cache, B, T, H);
 
     // Pre-activation gradients: dxproj in x's row order (b*T+t) for the dx/dkernel GEMMs,
     // drec in step order (s*B+b) for the per-step dh GEMM and the drkernel GEMM.
