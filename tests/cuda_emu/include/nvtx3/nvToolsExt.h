@@ -1,0 +1,6 @@
+// CPU emulator (tests/cuda_emu): NVTX ranges are counted (push/pop must balance) and otherwise ignored.
+#ifndef GS_EMU_NVTOOLSEXT_H
+#define GS_EMU_NVTOOLSEXT_H
+int nvtxRangePushA(const char *message);
+int nvtxRangePop(void);
+#endif
