@@ -47,15 +47,26 @@ __global__ void add_backward_kernel(float *da, float *db, const float *dout, siz
     }
 }
 
-__global__ void dropout_forward_kernel(float *out, const float *inp, size_t n, float rate, float scale, uint64_t key) {
+// The dropout mask and its use, shared by the host-key kernels and the step-state ones below.
+__device__ __forceinline__ void dropout_forward_elems(float *out, const float *inp, size_t n, float rate, float scale,
+                                                      uint64_t key) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = gs_counter_uniform(key, i) >= rate ? inp[i] * scale : 0.0f;
 }
 
-__global__ void dropout_backward_kernel(float *dinp, const float *dout, size_t n, float rate, float scale,
-                                        uint64_t key) {
+__device__ __forceinline__ void dropout_backward_elems(float *dinp, const float *dout, size_t n, float rate,
+                                                       float scale, uint64_t key) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         if (gs_counter_uniform(key, i) >= rate) dinp[i] += dout[i] * scale;
+}
+
+__global__ void dropout_forward_kernel(float *out, const float *inp, size_t n, float rate, float scale, uint64_t key) {
+    dropout_forward_elems(out, inp, n, rate, scale, key);
+}
+
+__global__ void dropout_backward_kernel(float *dinp, const float *dout, size_t n, float rate, float scale,
+                                        uint64_t key) {
+    dropout_backward_elems(dinp, dout, n, rate, scale, key);
 }
 
 // One thread per (image, channel); neighbouring threads read neighbouring channels (coalesced).
@@ -154,4 +165,41 @@ extern "C" void avgpool_backward_cuda(float *dinp, const float *dout, int N, int
     if (!dinp) return;
     LAUNCH(avgpool_backward_kernel, (size_t)N * HW * C, dinp, dout, N, HW, C, 1.0f / (float)HW);
     GS_CUDA_OP_DONE("avgpool_backward_cuda");
+}
+
+// ---- step-state dropout (graph-capturable twins of dropout_*_cuda) ----
+// The dropout key changes every training step; a captured CUDA graph would replay the key of the
+// step it was captured in. These read the key from device memory (the executor's step state,
+// refreshed by the host before each launch); the mask is the same code (dropout_*_elems).
+
+__global__ void dropout_forward_state_kernel(float *out, const float *inp, size_t n, float rate, float scale,
+                                             const uint64_t *key_dev) {
+    dropout_forward_elems(out, inp, n, rate, scale, *key_dev);
+}
+
+__global__ void dropout_backward_state_kernel(float *dinp, const float *dout, size_t n, float rate, float scale,
+                                              const uint64_t *key_dev) {
+    dropout_backward_elems(dinp, dout, n, rate, scale, *key_dev);
+}
+
+extern "C" void dropout_forward_state_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key) {
+    GS_ASSERT(rate >= 0.0f && rate < 1.0f);
+    if (rate == 0.0f) {
+        gs_cuda_copy_async(out, inp, n * sizeof(float));
+    } else {
+        LAUNCH(dropout_forward_state_kernel, n, out, inp, n, rate, 1.0f / (1.0f - rate), key);
+    }
+    GS_CUDA_OP_DONE("dropout_forward_state_cuda");
+}
+
+extern "C" void dropout_backward_state_cuda(float *dinp, const float *dout, size_t n, float rate,
+                                            const uint64_t *key) {
+    GS_ASSERT(rate >= 0.0f && rate < 1.0f);
+    if (!dinp) return;
+    if (rate == 0.0f) {
+        LAUNCH(add_backward_kernel, n, dinp, (float *)NULL, dout, n);
+    } else {
+        LAUNCH(dropout_backward_state_kernel, n, dinp, dout, n, rate, 1.0f / (1.0f - rate), key);
+    }
+    GS_CUDA_OP_DONE("dropout_backward_state_cuda");
 }

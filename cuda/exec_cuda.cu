@@ -2,6 +2,8 @@
 // device arena that mirrors the host plan's offsets and the CUDA twin of each op. Kept as close to
 // exec.c as possible so a difference between the two paths is easy to find by reading them side by
 // side. Every node and phase is an NVTX range (named after the Keras layer) for Nsight Systems.
+// A train step reads its per-step values (dropout keys, Adam step size) from a device step state, so
+// the same queued work can be captured once as a CUDA graph and replayed (model_cuda_train_step).
 #include <string.h>
 
 #include "cuda_common.h"
@@ -30,6 +32,49 @@ static uint64_t dropout_key(const gs_model *m, const gs_node *n) {
     return gs_key(m->seed, (uint64_t)n->ordinal, (uint64_t)m->step);
 }
 
+// Pinned slots the step state is copied from: a slot is rewritten only after its last copy ran
+// (its event), so the host never races a queued copy and rarely waits (the ring is deep).
+#define STATE_SLOTS 8
+
+struct gs_model_cuda_graph {
+    gs_cuda_step_state *slots;  // pinned (STATE_SLOTS)
+    cudaEvent_t copied[STATE_SLOTS];
+    int next;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    void *scratch;              // op scratch base the graph's kernels were captured with
+    float beta1, beta2, eps;    // Adam constants baked into the graph
+};
+
+// Queue the copy of state_host to the device state on the compute stream (never inside a capture).
+static void state_push(gs_model_cuda *g) {
+    struct gs_model_cuda_graph *x = g->gx;
+    int i = x->next;
+    x->next = (i + 1) % STATE_SLOTS;
+    CUDA_CHECK(cudaEventSynchronize(x->copied[i]));
+    x->slots[i] = g->state_host;
+    cudaStream_t st = gs_cuda_stream();
+    CUDA_CHECK(cudaMemcpyAsync(g->state, &x->slots[i], sizeof *g->state, cudaMemcpyHostToDevice, st));
+    CUDA_CHECK(cudaEventRecord(x->copied[i], st));
+}
+
+// Dropout keys of the current m->step, by ordinal.
+static void state_set_keys(gs_model_cuda *g) {
+    const gs_model *m = g->m;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == NODE_DROPOUT) {
+            GS_ASSERT(m->nodes[i].ordinal >= 0 && m->nodes[i].ordinal < GS_CUDA_MAX_DROPOUT);
+            g->state_host.dropout_key[m->nodes[i].ordinal] = dropout_key(m, &m->nodes[i]);
+        }
+}
+
+static void graph_destroy(struct gs_model_cuda_graph *x) {
+    if (x->exec) CUDA_CHECK(cudaGraphExecDestroy(x->exec));
+    if (x->graph) CUDA_CHECK(cudaGraphDestroy(x->graph));
+    x->exec = NULL;
+    x->graph = NULL;
+}
+
 extern "C" int model_cuda_init(gs_model_cuda *g, gs_model *m) {
     memset(g, 0, sizeof *g);
     g->m = m;
@@ -37,7 +82,7 @@ extern "C" int model_cuda_init(gs_model_cuda *g, gs_model *m) {
     size_t f = sizeof(float);
     size_t bytes = gs_cuda_align(m->arena_floats * f) + gs_cuda_align(ps->numel * f) +
                    3 * gs_cuda_align(ps->numel_trainable * f) + gs_cuda_align((size_t)m->cfg.batch * sizeof(int)) +
-                   gs_cuda_align(2 * f);
+                   gs_cuda_align(2 * f) + gs_cuda_align(sizeof(gs_cuda_step_state));
     if (gs_cuda_arena_init(&g->mem, bytes)) return -1;
     g->arena = (float *)gs_cuda_arena_alloc(&g->mem, m->arena_floats * f);
     g->params = (float *)gs_cuda_arena_alloc(&g->mem, ps->numel * f);
@@ -46,14 +91,26 @@ extern "C" int model_cuda_init(gs_model_cuda *g, gs_model *m) {
     g->adam_v = (float *)gs_cuda_arena_alloc(&g->mem, ps->numel_trainable * f);
     g->labels = (int *)gs_cuda_arena_alloc(&g->mem, (size_t)m->cfg.batch * sizeof(int));
     g->loss = (float *)gs_cuda_arena_alloc(&g->mem, 2 * f);
+    g->state = (gs_cuda_step_state *)gs_cuda_arena_alloc(&g->mem, sizeof(gs_cuda_step_state));
     gs_cuda_memset_async(g->labels, 0, (size_t)m->cfg.batch * sizeof(int));
     gs_cuda_memset_async(g->loss, 0, 2 * f);
+    gs_cuda_memset_async(g->state, 0, sizeof(gs_cuda_step_state));
+    g->gx = (struct gs_model_cuda_graph *)gs_calloc(1, sizeof *g->gx);
+    g->gx->slots = (gs_cuda_step_state *)gs_cuda_host_alloc(STATE_SLOTS * sizeof(gs_cuda_step_state));
+    for (int i = 0; i < STATE_SLOTS; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&g->gx->copied[i], cudaEventDisableTiming));
     model_cuda_upload_params(g);
     return 0;
 }
 
 extern "C" void model_cuda_free(gs_model_cuda *g) {
     gs_cuda_sync();
+    if (g->gx) {
+        graph_destroy(g->gx);
+        for (int i = 0; i < STATE_SLOTS; i++) CUDA_CHECK(cudaEventDestroy(g->gx->copied[i]));
+        gs_cuda_host_free(g->gx->slots);
+        free(g->gx);
+    }
     gs_cuda_arena_free(&g->mem);
     memset(g, 0, sizeof *g);
 }
@@ -122,9 +179,12 @@ static void forward_node(gs_model_cuda *g, gs_node *n, int training, int have_la
                                  P(n, 3 * d + 2), B, T, D, H, 2 * H, d);
             break;
         }
-        case NODE_DROPOUT:  // rate 0 (inference) is a copy
-            dropout_forward_cuda(OUT(n), OUT(x), (size_t)N * row_numel(n), training ? n->rate : 0.0f,
-                                 dropout_key(m, n));
+        case NODE_DROPOUT:  // inference: rate 0, a copy; training: this step's key from the step state
+            if (training)
+                dropout_forward_state_cuda(OUT(n), OUT(x), (size_t)N * row_numel(n), n->rate,
+                                           &g->state->dropout_key[n->ordinal]);
+            else
+                dropout_forward_cuda(OUT(n), OUT(x), (size_t)N * row_numel(n), 0.0f, 0);
             break;
         case NODE_DENSE:
             matmul_forward_cuda(OUT(n), OUT(x), P(n, 0), P(n, 1), N, x->shape[1], n->shape[1]);
@@ -138,12 +198,9 @@ static void forward_node(gs_model_cuda *g, gs_node *n, int training, int have_la
     }
 }
 
-extern "C" void model_cuda_forward(gs_model_cuda *g, int batch, int training, int have_labels) {
+// The forward's work on the compute stream (capturable: nothing host-side changes per step).
+static void forward_queue(gs_model_cuda *g, int training, int have_labels) {
     gs_model *m = g->m;
-    GS_ASSERT(batch >= 1 && batch <= m->cfg.batch);
-    m->cur_batch = batch;
-    g->have_labels = have_labels;
-    if (training) m->step++;  // dropout masks of this step use the new value (backward too)
     gs_cuda_range_push("forward");
     for (int i = 0; i < m->n_nodes; i++) {
         gs_cuda_range_push(m->nodes[i].name);
@@ -155,6 +212,19 @@ extern "C" void model_cuda_forward(gs_model_cuda *g, int batch, int training, in
         if (m->params.p[i].l2 > 0)
             l2_forward_cuda(g->loss + 1, g->params + m->params.p[i].offset, m->params.p[i].numel, m->params.p[i].l2);
     gs_cuda_range_pop();
+}
+
+extern "C" void model_cuda_forward(gs_model_cuda *g, int batch, int training, int have_labels) {
+    gs_model *m = g->m;
+    GS_ASSERT(batch >= 1 && batch <= m->cfg.batch);
+    m->cur_batch = batch;
+    g->have_labels = have_labels;
+    if (training) {
+        m->step++;  // dropout masks of this step use the new value (backward too)
+        state_set_keys(g);
+        state_push(g);
+    }
+    forward_queue(g, training, have_labels);
 }
 
 static void backward_node(gs_model_cuda *g, gs_node *n) {
@@ -198,8 +268,9 @@ static void backward_node(gs_model_cuda *g, gs_node *n) {
                                   SAVE(n) + d * cache, OUT(x), P(n, 3 * d), P(n, 3 * d + 1), B, T, D, H, 2 * H, d);
             break;
         }
-        case NODE_DROPOUT:  // rate 0 adds dout through
-            dropout_backward_cuda(dinp, dout, (size_t)N * row_numel(n), n->rate, dropout_key(m, n));
+        case NODE_DROPOUT:  // rate 0 adds dout through; the key is the forward's (same step state)
+            dropout_backward_state_cuda(dinp, dout, (size_t)N * row_numel(n), n->rate,
+                                        &g->state->dropout_key[n->ordinal]);
             break;
         case NODE_DENSE:
             // ReLU mask applied in place: this gradient buffer belongs to this node alone
@@ -234,13 +305,76 @@ extern "C" void model_cuda_backward(gs_model_cuda *g) {
     gs_cuda_range_pop();
 }
 
+static void adam_queue(gs_model_cuda *g, float beta1, float beta2, float eps) {
+    gs_cuda_range_push("adam");
+    adam_update_state_cuda(g->params, g->adam_m, g->adam_v, g->grad, g->m->params.numel_trainable,
+                           &g->state->adam_alpha, beta1, beta2, eps);
+    gs_cuda_range_pop();
+}
+
 extern "C" void model_cuda_adam_step(gs_model_cuda *g, float lr, float beta1, float beta2, float eps) {
     gs_model *m = g->m;
     m->adam_t++;
-    gs_cuda_range_push("adam");
-    adam_update_cuda(g->params, g->adam_m, g->adam_v, g->grad, m->params.numel_trainable, lr, beta1, beta2, eps,
-                     m->adam_t);
-    gs_cuda_range_pop();
+    g->state_host.adam_alpha = adam_step_size(lr, beta1, beta2, m->adam_t);
+    state_push(g);
+    adam_queue(g, beta1, beta2, eps);
+}
+
+static void train_step_queue(gs_model_cuda *g, float beta1, float beta2, float eps) {
+    forward_queue(g, 1, 1);
+    model_cuda_backward(g);
+    adam_queue(g, beta1, beta2, eps);
+}
+
+// Replay the captured full-batch step, capturing it first when there is none or when what it baked
+// in has changed (the op scratch moved after a growth, other Adam constants).
+static void graph_launch(gs_model_cuda *g, float beta1, float beta2, float eps) {
+    struct gs_model_cuda_graph *x = g->gx;
+    cudaStream_t st = gs_cuda_stream();
+    void *scratch = gs_cuda_ctx_get()->scratch;
+    if (x->exec && (x->scratch != scratch || x->beta1 != beta1 || x->beta2 != beta2 || x->eps != eps))
+        graph_destroy(x);
+    if (!x->exec) {
+        CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        train_step_queue(g, beta1, beta2, eps);
+        CUDA_CHECK(cudaStreamEndCapture(st, &x->graph));
+        CUDA_CHECK(cudaGraphInstantiate(&x->exec, x->graph, 0));
+        // a growth during capture is fatal (gs_cuda_scratch), so this is the base every node uses
+        x->scratch = gs_cuda_ctx_get()->scratch;
+        x->beta1 = beta1;
+        x->beta2 = beta2;
+        x->eps = eps;
+        g->graph_captures++;
+    }
+    CUDA_CHECK(cudaGraphLaunch(x->exec, st));
+    g->graph_launches++;
+}
+
+extern "C" void model_cuda_train_step(gs_model_cuda *g, int batch, float lr, float beta1, float beta2, float eps) {
+    gs_model *m = g->m;
+    GS_ASSERT(batch >= 1 && batch <= m->cfg.batch);
+    m->cur_batch = batch;
+    g->have_labels = 1;
+    m->step++;
+    m->adam_t++;
+    state_set_keys(g);
+    g->state_host.adam_alpha = adam_step_size(lr, beta1, beta2, m->adam_t);
+    state_push(g);
+    int full = batch == m->cfg.batch;
+    if (g->use_graph && full && g->warm) {
+        graph_launch(g, beta1, beta2, eps);
+    } else {
+        train_step_queue(g, beta1, beta2, eps);
+        if (full) g->warm = 1;  // this step sized the op scratch for a full batch
+    }
+}
+
+extern "C" void model_cuda_set_graph(gs_model_cuda *g, int on) {
+    g->use_graph = on;
+    if (!on) {
+        gs_cuda_sync();
+        graph_destroy(g->gx);
+    }
 }
 
 extern "C" void model_cuda_read_loss(gs_model_cuda *g) {

@@ -90,8 +90,9 @@ __global__ void l2_backward_kernel(float *dw, const float *w, size_t n, float c)
         dw[i] += c * w[i];
 }
 
-__global__ void adam_kernel(float *params, float *m, float *v, const float *grads, size_t n, float alpha, float c1,
-                            float c2, float eps) {
+// The Adam update of every element, shared by the host-step-size kernel and the step-state one.
+__device__ __forceinline__ void adam_elems(float *params, float *m, float *v, const float *grads, size_t n,
+                                           float alpha, float c1, float c2, float eps) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         float g = grads[i];
         float mi = m[i] + (g - m[i]) * c1;
@@ -100,6 +101,11 @@ __global__ void adam_kernel(float *params, float *m, float *v, const float *grad
         v[i] = vi;
         params[i] -= alpha * mi / (sqrtf(vi) + eps);
     }
+}
+
+__global__ void adam_kernel(float *params, float *m, float *v, const float *grads, size_t n, float alpha, float c1,
+                            float c2, float eps) {
+    adam_elems(params, m, v, grads, n, alpha, c1, c2, eps);
 }
 
 extern "C" void softmax_ce_forward_cuda(float *probs, float *losses, float *loss_mean, const float *logits,
@@ -142,11 +148,34 @@ extern "C" void adam_update_cuda(float *params, float *m, float *v, const float 
                                  float beta1, float beta2, float eps, long t) {
     GS_ASSERT(t >= 1);
     if (n == 0) return;
-    // Step size in double on the host, exactly as the CPU op computes it.
-    const double bc1 = 1.0 - pow((double)beta1, (double)t);
-    const double bc2 = 1.0 - pow((double)beta2, (double)t);
-    const float alpha = (float)((double)lr * sqrt(bc2) / bc1);
+    const float alpha = adam_step_size(lr, beta1, beta2, t);  // in double on the host, as the CPU op
     adam_kernel<<<gs_cuda_blocks(n, 256), 256, 0, gs_cuda_stream()>>>(params, m, v, grads, n, alpha, 1.0f - beta1,
                                                                       1.0f - beta2, eps);
     GS_CUDA_OP_DONE("adam_update_cuda");
+}
+
+// ---- step-state Adam (graph-capturable twin of adam_update_cuda) ----
+// A captured CUDA graph replays its kernel arguments unchanged, but Adam's step size changes every
+// step (t) and with ReduceLROnPlateau (lr): this variant reads it from device memory, refreshed by
+// the host before each launch. Given the same step size its results are bitwise adam_update_cuda's
+// (test_cuda_graph checks that): both kernels run adam_elems.
+
+extern "C" float adam_step_size(float lr, float beta1, float beta2, long t) {
+    GS_ASSERT(t >= 1);
+    const double bc1 = 1.0 - pow((double)beta1, (double)t);
+    const double bc2 = 1.0 - pow((double)beta2, (double)t);
+    return (float)((double)lr * sqrt(bc2) / bc1);
+}
+
+__global__ void adam_state_kernel(float *params, float *m, float *v, const float *grads, size_t n,
+                                  const float *alpha_dev, float c1, float c2, float eps) {
+    adam_elems(params, m, v, grads, n, *alpha_dev, c1, c2, eps);
+}
+
+extern "C" void adam_update_state_cuda(float *params, float *m, float *v, const float *grads, size_t n,
+                                       const float *alpha, float beta1, float beta2, float eps) {
+    if (n == 0) return;
+    adam_state_kernel<<<gs_cuda_blocks(n, 256), 256, 0, gs_cuda_stream()>>>(params, m, v, grads, n, alpha,
+                                                                            1.0f - beta1, 1.0f - beta2, eps);
+    GS_CUDA_OP_DONE("adam_update_state_cuda");
 }

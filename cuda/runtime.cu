@@ -15,6 +15,9 @@
 #define CUBLAS_WS_BYTES ((size_t)32 << 20)
 
 static gs_cuda_ctx g_ctx;
+// Beside the context (cuda_common.h): copy-stream completion for gs_cuda_copies_sync, and the
+// compute-stream mark the copy stream waits on in gs_cuda_copies_after_compute.
+static cudaEvent_t g_copies_synced, g_compute_mark;
 
 extern "C" int gs_cuda_device_count(void) {
     int n = 0;
@@ -47,6 +50,8 @@ extern "C" int gs_cuda_init(int device) {
     CUDA_CHECK(cudaStreamCreateWithFlags(&g_ctx.stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaStreamCreateWithFlags(&g_ctx.copy_stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&g_ctx.copy_done, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&g_copies_synced, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&g_compute_mark, cudaEventDisableTiming));
     CUBLAS_CHECK(cublasCreate(&g_ctx.cublas));
     CUBLAS_CHECK(cublasSetStream(g_ctx.cublas, g_ctx.stream));
     // Pure FP32 (no TF32): the ops are checked against the CPU at 1e-4.
@@ -70,6 +75,8 @@ extern "C" void gs_cuda_shutdown(void) {
     CUDNN_CHECK(cudnnDestroy(g_ctx.cudnn));
     CUBLAS_CHECK(cublasDestroy(g_ctx.cublas));
     CUDA_CHECK(cudaEventDestroy(g_ctx.copy_done));
+    CUDA_CHECK(cudaEventDestroy(g_copies_synced));
+    CUDA_CHECK(cudaEventDestroy(g_compute_mark));
     CUDA_CHECK(cudaStreamDestroy(g_ctx.copy_stream));
     CUDA_CHECK(cudaStreamDestroy(g_ctx.stream));
     memset(&g_ctx, 0, sizeof g_ctx);
@@ -147,23 +154,49 @@ extern "C" void gs_cuda_wait_copies(void) {
     CUDA_CHECK(cudaStreamWaitEvent(c->stream, c->copy_done, 0));
 }
 
+extern "C" void gs_cuda_copies_sync(void) {
+    gs_cuda_ctx *c = gs_cuda_ctx_get();
+    CUDA_CHECK(cudaEventRecord(g_copies_synced, c->copy_stream));
+    CUDA_CHECK(cudaEventSynchronize(g_copies_synced));
+}
+
+extern "C" void gs_cuda_copies_after_compute(void) {
+    gs_cuda_ctx *c = gs_cuda_ctx_get();
+    CUDA_CHECK(cudaEventRecord(g_compute_mark, c->stream));
+    CUDA_CHECK(cudaStreamWaitEvent(c->copy_stream, g_compute_mark, 0));
+}
+
+// Every host block starts with a header recording how it was allocated (pinned after gs_cuda_init,
+// plain memory before), so gs_cuda_host_free needs no driver query. 64 bytes keep the block
+// 64-byte aligned, as the loader's default allocator is.
+#define HOST_HEADER 64
+#define HOST_PINNED 0x50494e4eu  // "PINN"
+#define HOST_PLAIN 0x504c4e00u
+
 extern "C" void *gs_cuda_host_alloc(size_t bytes) {
-    if (!g_ctx.ready) return gs_aligned_alloc(bytes);
-    void *p = NULL;
-    cudaError_t e = cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocPortable);
-    if (e != cudaSuccess) gs_fatal("cudaHostAlloc(%zu bytes): %s", bytes, cudaGetErrorString(e));
-    return p;
+    char *p = NULL;
+    unsigned tag = HOST_PLAIN;
+    if (!g_ctx.ready) {
+        p = (char *)gs_aligned_alloc(bytes + HOST_HEADER);
+    } else {
+        cudaError_t e = cudaHostAlloc((void **)&p, bytes + HOST_HEADER, cudaHostAllocPortable);
+        if (e != cudaSuccess) gs_fatal("cudaHostAlloc(%zu bytes): %s", bytes, cudaGetErrorString(e));
+        tag = HOST_PINNED;
+    }
+    memcpy(p, &tag, sizeof tag);
+    return p + HOST_HEADER;
 }
 
 extern "C" void gs_cuda_host_free(void *p) {
     if (!p) return;
-    // Allocated before the backend was up (plain memory) or after (pinned): ask the driver.
-    cudaPointerAttributes attr;
-    if (g_ctx.ready && cudaPointerGetAttributes(&attr, p) == cudaSuccess && attr.type == cudaMemoryTypeHost) {
-        CUDA_CHECK(cudaFreeHost(p));
+    char *b = (char *)p - HOST_HEADER;
+    unsigned tag;
+    memcpy(&tag, b, sizeof tag);
+    if (tag == HOST_PINNED) {
+        CUDA_CHECK(cudaFreeHost(b));
     } else {
-        (void)cudaGetLastError();
-        free(p);
+        GS_ASSERT(tag == HOST_PLAIN);  // not from gs_cuda_host_alloc
+        free(b);
     }
 }
 

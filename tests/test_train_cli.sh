@@ -8,32 +8,12 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
 
-"$G" synth "$T/raw" --clips-per-class 6 --frames 8 --seed 3 --quiet >/dev/null || { echo "synth failed"; exit 1; }
-"$G" prepare "$T/raw" "$T/prep" --split fraction --val-frac 0.3 --test-frac 0.1 >/dev/null || { echo "prepare failed"; exit 1; }
-cat > "$T/tiny.ini" <<INI
-[data]
-root = $T/prep
-frames = 4
-sampling = uniform
-size = 32
-augment_flip = on
-augment_shift = 0.1
-[model]
-alpha = 0.35
-gru_units = 8
-dense_units = 8
-bn_momentum = 0.9
-[train]
-epochs = 8
-batch_size = 2
-learning_rate = 1e-3
-[callbacks]
-early_stopping_patience = 3
-reduce_lr_patience = 1
-[output]
-plots = off
-[runtime]
-threads = 1
+. "${GESTURE_SOURCE_DIR:?}/tests/tiny_train.sh"
+tiny_setup "$T" || exit 1
+cat >> "$T/tiny.ini" <<INI
+# the CPU backend's determinism is what this test checks (auto would train on a GPU where there is
+# one; tests/test_train_cuda.sh covers that path)
+device = cpu
 INI
 
 "$G" train "$T/tiny.ini" --run-dir "$T/full" >"$T/full.out" 2>&1

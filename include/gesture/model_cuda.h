@@ -15,6 +15,18 @@
 extern "C" {
 #endif
 
+// What changes from one train step to the next, read by the kernels from device memory (never
+// from kernel arguments), so a captured CUDA graph replays correctly: the host refreshes it with
+// one copy from pinned memory on the compute stream before each step (outside any graph).
+#define GS_CUDA_MAX_DROPOUT 8
+typedef struct {
+    uint64_t dropout_key[GS_CUDA_MAX_DROPOUT];  // by dropout ordinal: gs_key(m->seed, ordinal, m->step)
+    float adam_alpha;  // Adam step size from lr and t = m->adam_t (adam_step_size)
+    float pad_;
+} gs_cuda_step_state;
+
+struct gs_model_cuda_graph;  // captured train step + pinned step-state slots (exec_cuda.cu)
+
 typedef struct {
     gs_model *m;        // host model (graph, plan, host parameters); not owned
     gs_cuda_arena mem;  // the one device allocation
@@ -24,6 +36,12 @@ typedef struct {
     int *labels;        // (cfg.batch)
     float *loss;        // [0] mean CE, [1] L2 penalty
     int have_labels;    // of the last forward
+    gs_cuda_step_state *state;       // device step state (inside mem)
+    gs_cuda_step_state state_host;   // its host value, pushed by every train forward / Adam step
+    struct gs_model_cuda_graph *gx;  // graph and pinned state slots
+    int use_graph;      // replay full-batch train steps as a CUDA graph (model_cuda_set_graph)
+    int warm;           // a full-batch train step ran eagerly (the op scratch is sized)
+    long graph_captures, graph_launches;  // counters for tests and bench
 } gs_model_cuda;
 
 // Device memory for m's plan + parameters; uploads the parameters and Adam moments. The backend
@@ -41,10 +59,20 @@ float *model_cuda_input(gs_model_cuda *g);
 void model_cuda_set_labels(gs_model_cuda *g, const int *labels, int batch);
 
 // As model_forward / model_backward / model_adam_step (same step counters in m), queued on the
-// compute stream; nothing is read back.
+// compute stream; nothing is read back. A training forward and the Adam step each refresh the
+// device step state first (dropout keys of the new m->step; the step size of the new m->adam_t).
 void model_cuda_forward(gs_model_cuda *g, int batch, int training, int have_labels);
 void model_cuda_backward(gs_model_cuda *g);
 void model_cuda_adam_step(gs_model_cuda *g, float lr, float beta1, float beta2, float eps);
+
+// One training step on the first `batch` clips whose input and labels are on the device: the same
+// work and results as model_cuda_forward(training, labels) + model_cuda_backward +
+// model_cuda_adam_step, queued. With use_graph, a full batch (batch == m->cfg.batch) replays one
+// captured graph of the three (captured at the first full-batch step after an eager one, and again
+// whenever the op scratch has moved); other batches run eagerly. Bitwise identical either way.
+void model_cuda_train_step(gs_model_cuda *g, int batch, float lr, float beta1, float beta2, float eps);
+// Turn graph replay on or off (off frees the captured graph).
+void model_cuda_set_graph(gs_model_cuda *g, int on);
 
 // Wait for the step and fill m->loss / ce_loss / l2_loss from the device scalars.
 void model_cuda_read_loss(gs_model_cuda *g);

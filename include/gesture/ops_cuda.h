@@ -41,6 +41,12 @@ void gs_cuda_memset_async(void *dst_dev, int value, size_t bytes);
 // compute stream wait for every copy queued so far, without blocking the host.
 void gs_cuda_upload_async(void *dst_dev, const void *src_host, size_t bytes);
 void gs_cuda_wait_copies(void);
+// Block the host until every copy queued on the copy stream so far has finished (an event wait,
+// not a device sync): after this the pinned sources of those uploads may be reused or freed.
+void gs_cuda_copies_sync(void);
+// Make the copy stream wait for everything queued on the compute stream so far, without blocking
+// the host: an upload queued next cannot overwrite a buffer the compute stream still reads.
+void gs_cuda_copies_after_compute(void);
 
 // Pinned host memory with the signatures of gs_loader_config.host_alloc / host_free.
 // Fall back to aligned malloc when no device is initialized (so a loader can always use them).
@@ -136,6 +142,18 @@ void l2_backward_cuda(float *dw, const float *w, size_t n, float l2);
 
 void adam_update_cuda(float *params, float *m, float *v, const float *grads, size_t n, float lr, float beta1,
                       float beta2, float eps, long t);
+
+// ---- step-state variants (CUDA-graph capturable) ----
+// A captured graph replays its kernel arguments as captured; what changes every train step is read
+// from DEVICE memory instead (`key`, `alpha` point into a step-state buffer the host refreshes
+// before each launch). Given the same values, results are bitwise those of the twins above.
+void dropout_forward_state_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key);
+void dropout_backward_state_cuda(float *dinp, const float *dout, size_t n, float rate, const uint64_t *key);
+// Adam's step size lr*sqrt(1-beta2^t)/(1-beta1^t), in double and rounded to float exactly as
+// adam_update / adam_update_cuda compute it (host function).
+float adam_step_size(float lr, float beta1, float beta2, long t);
+void adam_update_state_cuda(float *params, float *m, float *v, const float *grads, size_t n, const float *alpha,
+                            float beta1, float beta2, float eps);
 
 #ifdef __cplusplus
 }

@@ -1,14 +1,54 @@
 // The training loop behind `gesture train`: Keras fit() semantics (per-epoch train/val metrics,
 // EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, CSV + HDF5 logs) over the prefetching loader,
-// with atomic checkpoints every epoch, Ctrl-C handling and exact resume.
+// with atomic checkpoints every epoch, Ctrl-C handling and exact resume. One loop for every device:
+// what a step does on the CPU or the GPU sits behind gs_train_backend (runtime.device).
 #ifndef GESTURE_TRAINER_H
 #define GESTURE_TRAINER_H
 
 #include "gesture/config.h"
+#include "gesture/loader.h"
+#include "gesture/model.h"
 
 // Train the model `cfg` describes into run_dir (created if needed). resume=1 continues from
 // run_dir/checkpoints/last.h5. Returns the process exit code: 0 done, 130 interrupted (last.h5
 // saved), 1 error (message printed).
 int train_run(const gs_config *cfg, const char *run_dir, int resume);
+
+// ---- per-device step, used by train_run (CPU: trainer.c, CUDA: trainer_cuda.c) ----
+// The loop calls, per batch b: step_start(b); loader_next -> prefetch(next); step_finish(); then
+// releases b. The host parameters of `m` are the checkpointed ones: sync_host makes them current.
+typedef struct gs_train_backend gs_train_backend;
+struct gs_train_backend {
+    char device[400];  // for the banner: "cpu" or "cuda: <device name>"
+    const char *kind;  // "cpu" or "cuda" (timing.ini)
+    gs_model *m;
+    void *ctx;
+    long graph_steps;  // train steps replayed as a CUDA graph so far
+    // Start a training step on b (forward with labels, backward, Adam at lr): run it (CPU) or queue it (GPU).
+    void (*step_start)(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps);
+    // Start moving `next` towards the device while the step runs (CPU: nothing to do).
+    void (*prefetch)(gs_train_backend *be, const gs_batch *next);
+    // Wait for the step: m->loss set; returns its (b->n, K) probabilities on the host. Afterwards every
+    // upload started so far has finished, so the loader slots of those batches may be released.
+    const float *(*step_finish)(gs_train_backend *be);
+    // Inference forward of b with labels (validation): m->loss set, (b->n, K) probabilities returned.
+    const float *(*eval_batch)(gs_train_backend *be, const gs_batch *b);
+    // Make the host parameters, moving statistics and Adam moments current (before checkpoint_save).
+    void (*sync_host)(gs_train_backend *be);
+    void (*free)(gs_train_backend *be);
+};
+
+// CUDA side (src/train/trainer_cuda.c). Built without the backend, available() is 0 and the rest
+// fail with a one-line gs_error saying so.
+// 1 when the binary has the CUDA backend and gs_cuda_device_count() > 0.
+int train_cuda_available(void);
+// Initialize device 0 (before loader_init, so batch slots can be pinned). 0 ok, -1 + gs_error.
+int train_cuda_open(void);
+void train_cuda_close(void);
+// Batch slots of this loader in pinned memory (gs_cuda_host_alloc / gs_cuda_host_free).
+void train_cuda_loader_memory(gs_loader_config *lc);
+// GPU step for m: device memory for the plan, uploads m's parameters and Adam moments (call after
+// any checkpoint_load); use_graph replays full-batch steps as a CUDA graph. 0 ok, -1 + gs_error.
+int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph);
 
 #endif

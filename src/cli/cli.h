@@ -31,5 +31,6 @@ int cmd_synth(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
 int cmd_export_keras(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

@@ -1,8 +1,10 @@
 // `gesture bench` with runtime.device=cuda: the same measurement as the CPU bench (train step =
 // forward + backward + Adam; inference = forward without labels; random inputs, 1 warm-up step)
 // through the GPU executor (cuda/exec_cuda.cu), timed on the host around device syncs. With
-// runtime.profile_steps=START:COUNT the train steps START..START+COUNT-1 are bracketed by
-// cudaProfilerStart/Stop (scripts/profile.sh captures that window with Nsight Systems).
+// runtime.cuda_graph=on the train step is replayed as a CUDA graph (as `gesture train` does); its
+// capture happens in the untimed warm-up. With runtime.profile_steps=START:COUNT the train steps
+// START..START+COUNT-1 are bracketed by cudaProfilerStart/Stop (scripts/profile.sh captures that
+// window with Nsight Systems).
 #include <math.h>
 #include <stdio.h>
 
@@ -54,23 +56,26 @@ int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
     gs_cuda_upload(model_cuda_input(&g), x, n * sizeof(float));
     model_cuda_set_labels(&g, labels, arch.batch);
     int images = arch.batch * arch.frames;
-    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), cuda: %s\n", arch.alpha, arch.size,
-           arch.frames, arch.batch, images, gs_cuda_device_name());
+    const int graph = cfg->runtime.cuda_graph;
+    model_cuda_set_graph(&g, graph);
+    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), cuda: %s%s\n", arch.alpha, arch.size,
+           arch.frames, arch.batch, images, gs_cuda_device_name(), graph ? ", CUDA graph" : "");
     const int p0 = cfg->runtime.profile_start, pn = cfg->runtime.profile_count;
     int status = 0;
     for (int phase = 0; phase < 2 && !status; phase++) {
         double t0 = 0;
-        for (int s = 0; s <= steps; s++) {
-            if (s == 1) {  // step 0 sizes the op scratch, picks cuDNN algorithms, loads modules
+        // step 0 sizes the op scratch, picks cuDNN algorithms, loads modules; with a graph, step 1
+        // captures it
+        const int warm = phase == 0 && graph ? 2 : 1;
+        for (int s = 0; s < steps + warm; s++) {
+            if (s == warm) {
                 gs_cuda_sync();
                 t0 = runtime_now();
             }
             if (phase == 0 && pn > 0 && s == p0) gs_cuda_profiler_start();
             if (phase == 0) {
-                model_cuda_forward(&g, arch.batch, 1, 1);
-                model_cuda_backward(&g);
-                model_cuda_adam_step(&g, (float)cfg->train.learning_rate, (float)cfg->train.beta1,
-                                     (float)cfg->train.beta2, (float)cfg->train.epsilon);
+                model_cuda_train_step(&g, arch.batch, (float)cfg->train.learning_rate, (float)cfg->train.beta1,
+                                      (float)cfg->train.beta2, (float)cfg->train.epsilon);
             } else {
                 model_cuda_forward(&g, arch.batch, 0, 0);
             }
@@ -91,6 +96,8 @@ int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
         }
     }
     printf("scratch grew %d times (warm-up only is expected)\n", gs_cuda_scratch_grow_count());
+    if (graph)
+        printf("CUDA graph: %ld train steps replayed, %ld captures\n", g.graph_launches, g.graph_captures);
     gs_cuda_host_free(x);
     free(labels);
     model_cuda_free(&g);

@@ -22,6 +22,8 @@ static const cli_command COMMANDS[] = {
      "Compare training runs side by side (best val accuracy/loss, test accuracy, speed) with overlaid curves."},
     {"bench", cmd_bench, "CONFIG.ini [--steps N] [--set section.key=value]...",
      "Measure training-step and inference throughput (img/s) of a config's model on random inputs."},
+    {"info", cmd_info, "",
+     "Print build and machine facts: CUDA backend built, CUDA devices (name of device 0), OpenMP threads."},
     {"import-keras", cmd_import_keras, "FILE.keras|FILE.h5 OUT.h5|--run-dir D [--config FILE.ini] [--set section.key=value]... [--classes A,B,...]",
      "Import a Keras .keras model (-> checkpoint) or MobileNetV2 ImageNet .h5 weights (-> checked backbone file)."},
     {"export-keras", cmd_export_keras, "CHECKPOINT OUT.weights.h5 [--with-optimizer]",

@@ -1,6 +1,7 @@
 // Training loop (see gesture/trainer.h). One epoch = every train clip once (loader order from
 // (seed, epoch)), then one pass over val; then the callbacks decide LR, snapshots, best.h5 and
 // stopping exactly as Keras 3's do, and last.h5 is written so a run can always resume.
+// The step itself runs on the CPU (below) or the GPU (trainer_cuda.c) behind gs_train_backend.
 #include "gesture/trainer.h"
 
 #include <errno.h>
@@ -79,24 +80,62 @@ typedef struct {
     long seen;
 } epoch_sums;
 
-static void sums_add(epoch_sums *s, const gs_model *m, int n) {
-    const float *p = model_probs(m);
+// p: (b->n, K) probabilities of the step on b; m->loss its loss.
+static void sums_add(epoch_sums *s, const gs_model *m, const float *p, const gs_batch *b) {
     int K = m->cfg.classes;
-    for (int b = 0; b < n; b++) {
+    for (int i = 0; i < b->n; i++) {
         int best = 0;
         for (int k = 1; k < K; k++)
-            if (p[b * K + k] > p[b * K + best]) best = k;
-        s->correct += best == m->labels[b];
+            if (p[i * K + k] > p[i * K + best]) best = k;
+        s->correct += best == b->labels[i];
     }
-    s->loss_sum += (double)m->loss * n;
-    s->seen += n;
+    s->loss_sum += (double)m->loss * b->n;
+    s->seen += b->n;
 }
 
+// ---- the CPU backend: the step runs to completion in step_start ----
 static void feed(gs_model *m, const gs_batch *b) {
     const gs_model_arch *a = &m->cfg;
     size_t per_clip = (size_t)a->frames * a->size * a->size * 3;
     memcpy(model_input(m), b->x, (size_t)b->n * per_clip * sizeof(float));
     memcpy(m->labels, b->labels, (size_t)b->n * sizeof(int));
+}
+
+static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
+    feed(be->m, b);
+    model_forward(be->m, b->n, 1, 1);
+    model_backward(be->m);
+    model_adam_step(be->m, lr, beta1, beta2, eps);
+}
+
+static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
+    (void)be;
+    (void)next;
+}
+
+static const float *cpu_step_finish(gs_train_backend *be) { return model_probs(be->m); }
+
+static const float *cpu_eval_batch(gs_train_backend *be, const gs_batch *b) {
+    feed(be->m, b);
+    model_forward(be->m, b->n, 0, 1);
+    return model_probs(be->m);
+}
+
+static void cpu_sync_host(gs_train_backend *be) { (void)be; }
+
+static void cpu_free(gs_train_backend *be) { (void)be; }
+
+static void backend_cpu_init(gs_train_backend *be, gs_model *m) {
+    memset(be, 0, sizeof *be);
+    snprintf(be->device, sizeof be->device, "cpu");
+    be->kind = "cpu";
+    be->m = m;
+    be->step_start = cpu_step_start;
+    be->prefetch = cpu_prefetch;
+    be->step_finish = cpu_step_finish;
+    be->eval_batch = cpu_eval_batch;
+    be->sync_host = cpu_sync_host;
+    be->free = cpu_free;
 }
 
 static void progress(int step, int steps, const epoch_sums *s, double t0, int images_per_clip, int tty, int epoch,
@@ -118,15 +157,14 @@ static void progress(int step, int steps, const epoch_sums *s, double t0, int im
     }
 }
 
-static int evaluate(gs_model *m, gs_loader *l, double *loss, double *acc) {
+static int evaluate(gs_train_backend *be, gs_loader *l, double *loss, double *acc) {
     epoch_sums s = {0};
     if (loader_start_epoch(l, 0, 0)) return -1;
     gs_batch *b;
     int rc;
     while ((rc = loader_next(l, &b)) == 1) {
-        feed(m, b);
-        model_forward(m, b->n, 0, 1);
-        sums_add(&s, m, b->n);
+        const float *p = be->eval_batch(be, b);
+        sums_add(&s, be->m, p, b);
         loader_release(l, b);
     }
     if (rc < 0) return -1;
@@ -187,15 +225,23 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         return fprintf(stderr, "gesture: data.root is not set: prepare a data set (gesture prepare RAW OUT) and set "
                                "[data] root = OUT or pass --set data.root=OUT\n"), 1;
     int threads = runtime_set_threads(cfg->runtime.threads);
-    if (cfg->runtime.device == GS_DEVICE_CUDA)
-        return fprintf(stderr, "gesture: runtime.device = cuda: this build trains on the CPU only (the CUDA backend is "
-                               "not wired into training yet); use device = cpu or auto\n"), 1;
+    // auto: the GPU when this binary has the CUDA backend and a device is present
+    int use_cuda = cfg->runtime.device == GS_DEVICE_CUDA ||
+                   (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available());
+    if (use_cuda && train_cuda_open())
+        return fprintf(stderr, "gesture: runtime.device = %s: %s\n", config_device_name(cfg->runtime.device),
+                       gs_last_error()), 1;
 
     gs_loader_config lt, lv;
     loader_from_config(&lt, cfg, "train", 1);
     loader_from_config(&lv, cfg, "val", 0);
+    if (use_cuda) {  // batch slots in pinned memory: uploads run asynchronously at full speed
+        train_cuda_loader_memory(&lt);
+        train_cuda_loader_memory(&lv);
+    }
     gs_loader *train = NULL, *val = NULL;
     gs_model m;
+    gs_train_backend be = {0};
     int model_ok = 0, rc = 1;
     float *snapshot = NULL;
     char *ini = NULL;
@@ -243,6 +289,12 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
             goto fail;
         }
     }
+    // after any checkpoint_load: the GPU backend uploads the parameters and moments it holds now
+    if (use_cuda) {
+        if (train_backend_cuda_init(&be, &m, cfg->runtime.cuda_graph)) goto fail;
+    } else {
+        backend_cpu_init(&be, &m);
+    }
     static const char *const keys[5] = {"accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"};
     if (csvlog_open(&csv, p_csv, keys, 5, st.epoch)) goto fail;
     if (st.n_history && trainlog_write(p_h5, st.history, st.n_history)) goto fail;
@@ -252,8 +304,9 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     sigaction(SIGINT, &sa, &old);
     interrupted = 0;
     int tty = isatty(2), steps = loader_steps_per_epoch(train), ipc = arch.frames;
-    printf("training %s: %d train clips, %d val clips, %d steps/epoch, batch %d, %d threads, cpu\n", run_dir,
-           ds->n_clips, loader_dataset(val)->n_clips, steps, arch.batch, threads);
+    printf("training %s: %d train clips, %d val clips, %d steps/epoch, batch %d, %d threads, %s\n", run_dir,
+           ds->n_clips, loader_dataset(val)->n_clips, steps, arch.batch, threads, be.device);
+    const float beta1 = (float)cfg->train.beta1, beta2 = (float)cfg->train.beta2, eps = (float)cfg->train.epsilon;
     double train_seconds = 0;
     long train_images = 0;
     int epochs_run = 0;
@@ -268,19 +321,24 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         if (loader_start_epoch(train, epoch, (int)(epoch == st.epoch ? st.step : 0))) goto fail_sig;
         double t0 = runtime_now();
         long seen0 = s.seen;
-        gs_batch *b;
-        int r, step = epoch == st.epoch ? (int)st.step : 0;
-        while ((r = loader_next(train, &b)) == 1) {
-            feed(&m, b);
-            model_forward(&m, b->n, 1, 1);
-            model_backward(&m);
-            model_adam_step(&m, lr, (float)cfg->train.beta1, (float)cfg->train.beta2, (float)cfg->train.epsilon);
-            sums_add(&s, &m, b->n);
+        gs_batch *b = NULL, *next = NULL;
+        int step = epoch == st.epoch ? (int)st.step : 0;
+        int r = loader_next(train, &b);
+        if (r == 1) be.prefetch(&be, b);
+        while (r == 1) {
+            // the next batch is fetched and (GPU) uploaded while this step computes
+            be.step_start(&be, b, lr, beta1, beta2, eps);
+            r = loader_next(train, &next);
+            if (r == 1) be.prefetch(&be, next);
+            const float *probs = be.step_finish(&be);
+            sums_add(&s, &m, probs, b);
             loader_release(train, b);
+            b = r == 1 ? next : NULL;  // still held on an interrupt: loader_free takes it back
             step++;
             progress(step, steps, &s, t0, ipc, tty, epoch, cfg->train.epochs);
             if (interrupted) {
                 if (tty) fputc('\n', stderr);
+                be.sync_host(&be);
                 st.epoch = epoch;
                 st.step = step;
                 st.learning_rate = lr;
@@ -301,7 +359,8 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         train_seconds += runtime_now() - t0;
         train_images += (s.seen - seen0) * ipc;
         gs_epoch_logs logs = {.loss = s.loss_sum / s.seen, .accuracy = s.correct / s.seen};
-        if (evaluate(&m, val, &logs.val_loss, &logs.val_accuracy)) goto fail_sig;
+        if (evaluate(&be, val, &logs.val_loss, &logs.val_accuracy)) goto fail_sig;
+        be.sync_host(&be);  // host parameters current for the snapshot and the checkpoints below
         gs_epoch_actions act = callbacks_on_epoch_end(&cb, epoch, &logs, &lr);
         gs_epoch_row row = {epoch, logs.accuracy, act.lr_used, logs.loss, logs.val_accuracy, logs.val_loss};
         double vals[5] = {row.accuracy, row.learning_rate, row.loss, row.val_accuracy, row.val_loss};
@@ -350,9 +409,10 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         goto fail_sig;
     }
     fprintf(tf, "# written by gesture train (this invocation only when resumed)\nepochs_run = %d\n"
-                "seconds_per_epoch = %.3f\ntrain_img_per_s = %.2f\npeak_rss_mb = %ld\nthreads = %d\n",
+                "seconds_per_epoch = %.3f\ntrain_img_per_s = %.2f\npeak_rss_mb = %ld\nthreads = %d\ndevice = %s\n",
             epochs_run, epochs_run ? train_seconds / epochs_run : 0.0,
-            train_seconds > 0 ? train_images / train_seconds : 0.0, peak_rss_mb(), threads);
+            train_seconds > 0 ? train_images / train_seconds : 0.0, peak_rss_mb(), threads, be.kind);
+    if (use_cuda) fprintf(tf, "cuda_graph_steps = %ld\n", be.graph_steps);
     fclose(tf);
     if (cfg->output.plots) {
         const char *args[] = {"curves", run_dir};
@@ -372,8 +432,10 @@ out:
     free(snapshot);
     free(ini);
     checkpoint_state_free(&st);
+    if (be.free) be.free(&be);
     if (model_ok) model_free(&m);
     if (train) loader_free(train);
     if (val) loader_free(val);
+    if (use_cuda) train_cuda_close();  // after the loaders: their pinned slots are freed through CUDA
     return rc;
 }

@@ -1,0 +1,59 @@
+// `gesture info`: what this binary was built with and what it finds on this machine (CUDA backend,
+// CUDA devices, OpenMP threads, BLAS, HDF5, file format versions). One `key: value` per line so
+// scripts and tests can grep it (tests/test_train_cuda.sh skips unless `cuda devices:` is >= 1).
+#include <H5public.h>
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "gesture/checkpoint.h"
+#include "gesture/errors.h"
+#include "gesture/trainlog.h"
+
+#ifdef GESTURE_WITH_CUDA
+#include "gesture/ops_cuda.h"
+#endif
+
+int cmd_info(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        cli_print_usage("info");
+        printf("\nPrints one `key: value` line per fact; exit 0. Initializes CUDA device 0 to name it.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "gesture info: unexpected argument '%s' (see gesture info --help)\n", argv[1]);
+        return 2;
+    }
+    printf("gesture: MobileNetV2 + BiGRU gesture classifier (C11)\n");
+#if defined(__clang__)
+    printf("compiler: clang %s\n", __clang_version__);
+#elif defined(__GNUC__)
+    printf("compiler: gcc %s\n", __VERSION__);
+#endif
+    printf("checkpoint format: %d\n", GS_CHECKPOINT_VERSION);
+    printf("training log format: %d\n", GS_TRAINLOG_VERSION);
+    printf("openmp threads: %d (of %d cores; OMP_NUM_THREADS or runtime.threads choose)\n", omp_get_max_threads(),
+           omp_get_num_procs());
+    printf("blas: %s\n", openblas_get_config());
+    printf("hdf5: %d.%d.%d\n", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
+#ifdef GESTURE_WITH_CUDA
+    printf("cuda backend: yes\n");
+    int n = gs_cuda_device_count();
+    printf("cuda devices: %d\n", n);
+    if (n > 0) {
+        if (gs_cuda_init(0)) {
+            // a device that cannot be initialized is worth knowing about, but it is a fact, not a failure
+            printf("cuda device 0: unusable (%s)\n", gs_last_error());
+        } else {
+            printf("cuda device 0: %s\n", gs_cuda_device_name());
+            gs_cuda_shutdown();
+        }
+    }
+#else
+    printf("cuda backend: no (configure with -DGESTURE_CUDA=ON where nvcc and cuDNN are installed)\n");
+    printf("cuda devices: 0 (not counted: no CUDA backend)\n");
+#endif
+    return 0;
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `gesture train` on the GPU, end to end on a tiny synthetic set (as tests/test_train_cli.sh):
+# 2 epochs on the CPU and on CUDA from the same seed agree (epoch-1 loss and val_loss within 1e-3
+# relative: the same batches, labels, dropout masks and losses); CUDA with runtime.cuda_graph on and
+# off writes an identical training log (and the graph really replayed steps); Ctrl-C on CUDA saves
+# last.h5 and --resume continues to the same log and weights as an uninterrupted CUDA run. Without
+# a device (as `gesture info` reports) only the CPU-side behaviour is checked -- device=cuda is a
+# one-line error with exit 1, auto trains on the CPU -- and the test then exits 77 (skipped).
+set -u
+G=${GESTURE:?}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+
+info=$("$G" info) || { echo "gesture info failed"; exit 1; }
+echo "$info" | grep '^cuda'
+. "${GESTURE_SOURCE_DIR:?}/tests/tiny_train.sh"
+tiny_setup "$T" || exit 1
+
+if ! grep -q '^cuda devices: [1-9]' <<<"$info"; then
+  err=$("$G" train "$T/tiny.ini" --set runtime.device=cuda --run-dir "$T/nodev" 2>&1 >/dev/null); rc=$?
+  echo "$err"
+  ok "device=cuda without a device: exit 1" "[ $rc -eq 1 ]"
+  ok "device=cuda without a device: one line on stderr naming runtime.device" \
+     "[ \$(printf '%s\n' \"\$err\" | wc -l) -eq 1 ] && grep -q 'runtime.device = cuda' <<<\"\$err\""
+  ok "device=cuda without a device: no run directory" "[ ! -e '$T/nodev' ]"
+  "$G" train "$T/tiny.ini" --set train.epochs=1 --run-dir "$T/auto" >"$T/auto.out" 2>&1
+  ok "device=auto without a device trains on the CPU" \
+     "[ $? -eq 0 ] && grep -q 'threads, cpu$' '$T/auto.out' && grep -qx 'device = cpu' '$T/auto/timing.ini'"
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ] || exit 1
+  echo "no CUDA device: GPU training checks skipped"
+  exit 77
+fi
+
+# CPU vs CUDA, 2 epochs from the same seed. At a tiny learning rate: Adam's first steps move every
+# weight by about +-lr whatever its gradient's size, and this tiny model's gradients differ between
+# CPU and GPU by ~1% (float noise in the forward, ~1e-4, amplified by BN backward over 8 rows), so at
+# lr 1e-3 the two runs drift apart within a few steps (~3% in the epoch-1 loss on the emulator, as
+# CPU and GPU would) while at 1e-6 they stay within ~2e-4 -- a wrong batch, label or dropout mask
+# still shows at once (per-batch losses differ by tens of %).
+cmp_set=(--set train.epochs=2 --set train.learning_rate=1e-6)
+"$G" train "$T/tiny.ini" "${cmp_set[@]}" --set runtime.device=cpu --run-dir "$T/cpu" >"$T/cpu.out" 2>&1
+ok "cpu run exits 0" "[ $? -eq 0 ]"
+"$G" train "$T/tiny.ini" "${cmp_set[@]}" --set runtime.device=cuda --run-dir "$T/gpu" >"$T/gpu.out" 2>&1
+rc=$?
+ok "cuda run exits 0" "[ $rc -eq 0 ]"
+[ $rc -eq 0 ] || tail -5 "$T/gpu.out"
+ok "cuda banner names the device" "grep -q 'threads, cuda: ' '$T/gpu.out'"
+ok "timing.ini says device = cuda" "grep -qx 'device = cuda' '$T/gpu/timing.ini'"
+close() {  # close COLUMN: epoch-1 values of the cpu and cuda logs within 1e-3 relative
+  awk -F, -v c="$1" 'FNR == 2 { v[NR == FNR] = $c } END {
+    d = v[1] - v[0]; d = d < 0 ? -d : d; s = v[1] < 0 ? -v[1] : v[1]
+    printf "  %s: cpu %s cuda %s\n", c == 4 ? "loss" : "val_loss", v[1], v[0]
+    exit !(v[1] != "" && v[0] != "" && d <= 1e-3 * s) }' "$T/cpu/training_log.csv" "$T/gpu/training_log.csv"
+}
+ok "epoch-1 loss: cpu and cuda within 1e-3 relative" "close 4"
+ok "epoch-1 val_loss: cpu and cuda within 1e-3 relative" "close 6"
+
+# CUDA graph on vs off: the same training, bit for bit (at the usual learning rate)
+"$G" train "$T/tiny.ini" --set train.epochs=2 --set runtime.device=cuda --run-dir "$T/eager" >"$T/eager.out" 2>&1
+ok "cuda_graph=off run exits 0" "[ $? -eq 0 ]"
+"$G" train "$T/tiny.ini" --set train.epochs=2 --set runtime.device=cuda --set runtime.cuda_graph=on \
+  --run-dir "$T/graph" >"$T/graph.out" 2>&1
+ok "cuda_graph=on run exits 0" "[ $? -eq 0 ]"
+ok "cuda_graph=on replayed train steps" "grep -Eq '^cuda_graph_steps = [1-9]' '$T/graph/timing.ini'"
+ok "cuda_graph=off replayed none" "grep -qx 'cuda_graph_steps = 0' '$T/eager/timing.ini'"
+ok "training_log.csv identical with the graph on and off" "cmp -s '$T/eager/training_log.csv' '$T/graph/training_log.csv'"
+
+# Ctrl-C and --resume on CUDA (graph on: the resumed process warms up and captures again)
+set_gpu=(--set runtime.device=cuda --set runtime.cuda_graph=on)
+"$G" train "$T/tiny.ini" "${set_gpu[@]}" --run-dir "$T/full" >"$T/full.out" 2>&1
+ok "uninterrupted cuda run exits 0" "[ $? -eq 0 ]"
+"$G" train "$T/tiny.ini" "${set_gpu[@]}" --run-dir "$T/cut" >"$T/cut.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 3000); do grep -q '^epoch 2/' "$T/cut.out" && break; sleep 0.01; done
+kill -INT $pid 2>/dev/null; wait $pid; rc=$?
+grep 'interrupted' "$T/cut.out"
+ok "Ctrl-C on cuda exits 130 and says how to resume" "[ $rc -eq 130 ] && grep -q -- '--resume' '$T/cut.out'"
+"$G" train --resume "$T/cut" >"$T/resume.out" 2>&1
+ok "cuda resume exits 0" "[ $? -eq 0 ]"
+ok "resumed cuda log identical to the uninterrupted one" "cmp -s '$T/full/training_log.csv' '$T/cut/training_log.csv'"
+if ! cmp -s "$T/full/training_log.csv" "$T/cut/training_log.csv"; then diff "$T/full/training_log.csv" "$T/cut/training_log.csv" | head; fi
+ok "resumed cuda weights and Adam moments identical (last.h5)" "/usr/bin/python3 - '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and n.startswith(('weights/', 'optimizer/')) else None)
+sys.exit(0 if names and all(np.array_equal(a[n][()], b[n][()]) for n in names) else 1)
+PY"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
