@@ -123,6 +123,8 @@ err=$("$G" eval runs/a --data raw --no-plots 2>&1); rc=$?
 ok "eval with --data that is not a prepared set fails and says what to do" "[ $rc -ne 0 ] && grep -q -- '--data' <<<\"\$err\""
 err=$("$G" eval runs/a --split holdout 2>&1); rc=$?
 ok "eval --split holdout is rejected" "[ $rc -ne 0 ] && grep -q 'test, val or train' <<<\"\$err\""
+err=$("$G" eval runs/a --device tpu 2>&1); rc=$?
+ok "eval --device tpu is rejected" "[ $rc -eq 2 ] && grep -q 'auto, cpu or cuda' <<<\"\$err\""
 
 # ---- predict ----
 c1=$(ls -d prep/test/Stop/* | head -1)

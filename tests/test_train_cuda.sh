@@ -27,6 +27,9 @@ if ! grep -q '^cuda devices: [1-9]' <<<"$info"; then
   "$G" train "$T/tiny.ini" --set train.epochs=1 --run-dir "$T/auto" >"$T/auto.out" 2>&1
   ok "device=auto without a device trains on the CPU" \
      "[ $? -eq 0 ] && grep -q 'threads, cpu$' '$T/auto.out' && grep -qx 'device = cpu' '$T/auto/timing.ini'"
+  err=$("$G" eval "$T/auto" --split val --device cuda --no-plots 2>&1 >/dev/null); rc=$?
+  ok "eval --device cuda without a device: exit 1, one line naming runtime.device" \
+     "[ $rc -eq 1 ] && [ \$(printf '%s\n' \"\$err\" | wc -l) -eq 1 ] && grep -q 'runtime.device = cuda' <<<\"\$err\""
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ] || exit 1
   echo "no CUDA device: GPU training checks skipped"
@@ -56,6 +59,26 @@ close() {  # close COLUMN: epoch-1 values of the cpu and cuda logs within 1e-3 r
 }
 ok "epoch-1 loss: cpu and cuda within 1e-3 relative" "close 4"
 ok "epoch-1 val_loss: cpu and cuda within 1e-3 relative" "close 6"
+
+# gesture eval of the cuda-trained run on both devices: the same predictions (probabilities within
+# 1e-4 of each other, the same classes)
+for d in cpu cuda; do
+  "$G" eval "$T/gpu" --split val --device $d --no-plots --out "$T/eval_$d" >"$T/eval_$d.out" 2>&1
+  ok "eval --device $d exits 0" "[ $? -eq 0 ] && grep -q 'evaluating val on $d' '$T/eval_$d.out'"
+done
+ok "eval on cuda and cpu: same predicted classes, probabilities within 1e-4" "/usr/bin/python3 - '$T' <<'PY'
+import csv, sys
+rows = [list(csv.reader(open(f'{sys.argv[1]}/eval_{d}/eval/val/predictions.csv'))) for d in ('cpu', 'cuda')]
+a, b = rows
+ok = len(a) == len(b) > 1 and a[0] == b[0]
+for ra, rb in zip(a[1:], b[1:]):
+    for x, y in zip(ra, rb):
+        try:
+            ok &= abs(float(x) - float(y)) <= 1e-4
+        except ValueError:
+            ok &= x == y
+sys.exit(0 if ok else 1)
+PY"
 
 # CUDA graph on vs off: the same training, bit for bit (at the usual learning rate)
 "$G" train "$T/tiny.ini" --set train.epochs=2 --set runtime.device=cuda --run-dir "$T/eager" >"$T/eager.out" 2>&1

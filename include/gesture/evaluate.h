@@ -8,6 +8,7 @@
 #include "gesture/dataset.h"
 #include "gesture/loader.h"
 #include "gesture/model.h"
+#include "gesture/trainer.h"
 
 typedef struct {
     int n;           // clips evaluated
@@ -25,10 +26,11 @@ typedef struct {
 } gs_eval_result;
 
 // One pass over epoch `epoch` of l (build it with shuffle 0 and augment 0 for plain evaluation) with
-// m in inference mode (moving BN statistics, no dropout). Every batch must fit m (b->n <= m->cfg.batch)
+// the backend's model m = be->m (CPU or GPU: be->eval_batch) in inference mode (moving BN statistics,
+// no dropout). Every batch must fit m (b->n <= m->cfg.batch)
 // and carry labels in [0, m->cfg.classes). progress != 0 prints "eval step i/N" on stderr when it
 // is a terminal. Returns 0, or -1 + gs_error (a loader failure names the file); r is then empty.
-int evaluate_model(gs_eval_result *r, gs_model *m, gs_loader *l, int epoch, int progress);
+int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int epoch, int progress);
 void evaluate_result_free(gs_eval_result *r);
 
 // Write the evaluation files into dir (created if missing):

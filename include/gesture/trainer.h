@@ -38,6 +38,13 @@ struct gs_train_backend {
     void (*free)(gs_train_backend *be);
 };
 
+// Resolve runtime.device (auto: CUDA when train_cuda_available()) and, for CUDA, open the backend
+// (train_cuda_open; close it with train_cuda_close). *use_cuda = 1 when CUDA was chosen.
+// 0 ok, -1 + gs_error ("runtime.device = cuda: <why>").
+int train_device_open(gs_device device, int *use_cuda);
+// The CPU step (model_forward/backward/adam on the host model m).
+void train_backend_cpu_init(gs_train_backend *be, gs_model *m);
+
 // CUDA side (src/train/trainer_cuda.c). Built without the backend, available() is 0 and the rest
 // fail with a one-line gs_error saying so.
 // 1 when the binary has the CUDA backend and gs_cuda_device_count() > 0.

@@ -13,6 +13,7 @@
 #include "gesture/evaluate.h"
 #include "gesture/loader.h"
 #include "gesture/plots.h"
+#include "gesture/trainer.h"
 
 static const char *OPTIONS =
     "\nRUN_DIR uses RUN_DIR/checkpoints/best.h5 (or last.h5 when there is no best.h5). The model, frame\n"
@@ -22,6 +23,7 @@ static const char *OPTIONS =
     "  --data ROOT             prepared data set (default: the checkpoint config's data.root)\n"
     "  --batch N               clips per forward pass (default: the config's train.batch_size)\n"
     "  --threads N             CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
+    "  --device auto|cpu|cuda  where the forward passes run (default: the config's runtime.device)\n"
     "  --out DIR               write eval/<split>/ and plots/ under DIR (default: the run directory, or\n"
     "                          the checkpoint's folder for a checkpoint outside a run)\n"
     "  --digits N              decimals in the classification report (default 2, as scikit-learn)\n"
@@ -49,11 +51,12 @@ int cmd_eval(int argc, char **argv) {
         return 0;
     }
     const char *target = NULL, *split = "test", *data = NULL, *out_opt = NULL;
-    int batch = 0, threads = -1, digits = 2, plots = 1;
+    int batch = 0, threads = -1, digits = 2, plots = 1, device = -1;  // -1: the config's runtime.device
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int with_value = !strcmp(a, "--split") || !strcmp(a, "--data") || !strcmp(a, "--batch") ||
-                         !strcmp(a, "--threads") || !strcmp(a, "--out") || !strcmp(a, "--digits");
+                         !strcmp(a, "--threads") || !strcmp(a, "--out") || !strcmp(a, "--digits") ||
+                         !strcmp(a, "--device");
         if (with_value && i + 1 >= argc) {
             fprintf(stderr, "gesture eval: %s needs a value (see gesture eval --help)\n", a);
             return 2;
@@ -76,6 +79,14 @@ int cmd_eval(int argc, char **argv) {
         } else if (!strcmp(a, "--digits") && cli_parse_int(v, 0, 10, &digits)) {
             fprintf(stderr, "gesture eval: --digits wants an integer in 0..10 (got '%s')\n", v);
             return 2;
+        } else if (!strcmp(a, "--device")) {
+            if (!strcmp(v, "auto")) device = GS_DEVICE_AUTO;
+            else if (!strcmp(v, "cpu")) device = GS_DEVICE_CPU;
+            else if (!strcmp(v, "cuda")) device = GS_DEVICE_CUDA;
+            else {
+                fprintf(stderr, "gesture eval: --device must be auto, cpu or cuda (got '%s')\n", v);
+                return 2;
+            }
         } else if (!strcmp(a, "--no-plots")) plots = 0;
         else if (!with_value && (a[0] == '-' || target)) {
             fprintf(stderr, "gesture eval: unexpected argument '%s' (see gesture eval --help)\n", a);
@@ -99,7 +110,8 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
     const char *root = data ? data : im.cfg.data.root;
-    int rc = 1;
+    int rc = 1, use_cuda = 0, cuda_open = 0;
+    gs_train_backend be = {0};
     gs_dataset ds = {0};
     gs_loader *l = NULL;
     gs_eval_result r = {0};
@@ -132,7 +144,19 @@ int cmd_eval(int argc, char **argv) {
     lc.seed = c->train.seed;
     lc.workers = c->data.workers;
     lc.on_bad_clip = c->data.on_bad_clip;
-    if (loader_init(&l, &lc) != 0 || evaluate_model(&r, &im.model, l, 0, 1) != 0) {
+    // the device before the loader, so its batch slots can be pinned for the uploads
+    if (train_device_open(device >= 0 ? (gs_device)device : c->runtime.device, &use_cuda) != 0) {
+        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
+        goto done;
+    }
+    cuda_open = use_cuda;
+    if (use_cuda) train_cuda_loader_memory(&lc);
+    if (use_cuda ? train_backend_cuda_init(&be, &im.model, 0) : (train_backend_cpu_init(&be, &im.model), 0)) {
+        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
+        goto done;
+    }
+    printf("evaluating %s on %s\n", split, be.device);
+    if (loader_init(&l, &lc) != 0 || evaluate_model(&r, &be, l, 0, 1) != 0) {
         fprintf(stderr, "gesture eval: %s\n", gs_last_error());
         goto done;
     }
@@ -165,7 +189,9 @@ done:
     free(eval_dir);
     free(plots_dir);
     evaluate_result_free(&r);
+    if (be.free) be.free(&be);
     if (l) loader_free(l);
+    if (cuda_open) train_cuda_close();  // after the loader: its pinned slots are freed through CUDA
     dataset_free(&ds);
     cli_inference_model_free(&im);
     return rc;

@@ -20,11 +20,11 @@ void evaluate_result_free(gs_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-int evaluate_model(gs_eval_result *r, gs_model *m, gs_loader *l, int epoch, int progress) {
+int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int epoch, int progress) {
     memset(r, 0, sizeof *r);
+    gs_model *m = be->m;
     const gs_dataset *ds = loader_dataset(l);
     int K = m->cfg.classes, N = ds->n_clips;
-    size_t clip_floats = (size_t)m->cfg.frames * m->cfg.size * m->cfg.size * 3;
     if (ds->n_classes != K)
         return gs_error("%s/%s has %d classes but the model has %d outputs", ds->root, ds->split, ds->n_classes, K);
     if (N < 1) return gs_error("%s/%s: no clips to evaluate", ds->root, ds->split);
@@ -51,10 +51,7 @@ int evaluate_model(gs_eval_result *r, gs_model *m, gs_loader *l, int epoch, int 
                 loader_release(l, b);
                 goto fail;
             }
-        memcpy(model_input(m), b->x, sizeof(float) * clip_floats * (size_t)b->n);  // (n,T,S,S,3)
-        memcpy(m->labels, b->labels, sizeof(int) * (size_t)b->n);
-        model_forward(m, b->n, 0, 1);
-        const float *p = model_probs(m);  // (n,K)
+        const float *p = be->eval_batch(be, b);  // (n,K); m->loss and ce_loss of this batch
         for (int i = 0; i < b->n; i++) {
             int row = r->n + i, best = 0;
             for (int k = 1; k < K; k++)

@@ -125,7 +125,15 @@ static void cpu_sync_host(gs_train_backend *be) { (void)be; }
 
 static void cpu_free(gs_train_backend *be) { (void)be; }
 
-static void backend_cpu_init(gs_train_backend *be, gs_model *m) {
+int train_device_open(gs_device device, int *use_cuda) {
+    // auto: the GPU when this binary has the CUDA backend and a device is present
+    *use_cuda = device == GS_DEVICE_CUDA || (device == GS_DEVICE_AUTO && train_cuda_available());
+    if (*use_cuda && train_cuda_open())
+        return gs_error("runtime.device = %s: %s", config_device_name(device), gs_last_error());
+    return 0;
+}
+
+void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
     memset(be, 0, sizeof *be);
     snprintf(be->device, sizeof be->device, "cpu");
     be->kind = "cpu";
@@ -225,12 +233,8 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         return fprintf(stderr, "gesture: data.root is not set: prepare a data set (gesture prepare RAW OUT) and set "
                                "[data] root = OUT or pass --set data.root=OUT\n"), 1;
     int threads = runtime_set_threads(cfg->runtime.threads);
-    // auto: the GPU when this binary has the CUDA backend and a device is present
-    int use_cuda = cfg->runtime.device == GS_DEVICE_CUDA ||
-                   (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available());
-    if (use_cuda && train_cuda_open())
-        return fprintf(stderr, "gesture: runtime.device = %s: %s\n", config_device_name(cfg->runtime.device),
-                       gs_last_error()), 1;
+    int use_cuda;
+    if (train_device_open(cfg->runtime.device, &use_cuda)) return fprintf(stderr, "gesture: %s\n", gs_last_error()), 1;
 
     gs_loader_config lt, lv;
     loader_from_config(&lt, cfg, "train", 1);
@@ -293,7 +297,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     if (use_cuda) {
         if (train_backend_cuda_init(&be, &m, cfg->runtime.cuda_graph)) goto fail;
     } else {
-        backend_cpu_init(&be, &m);
+        train_backend_cpu_init(&be, &m);
     }
     static const char *const keys[5] = {"accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"};
     if (csvlog_open(&csv, p_csv, keys, 5, st.epoch)) goto fail;
