@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gesture/errors.h"
+#include "gesture/model.h"
 #include "gesture/ops.h"
 #include "gesture/ops_cuda.h"
 #include "gesture/rng.h"
@@ -103,6 +104,20 @@ static inline int cuda_test_end(void) {
     printf("scratch grew %d times (allowed outside train steps)\n", gs_cuda_scratch_grow_count());
     gs_cuda_shutdown();
     return test_finish();
+}
+
+// The small model of the executor tests: every layer type of the seed network (alpha 0.35, 64x64
+// frames, T=3, B=2, dropout on, L2 on), Keras-initialized weights, fixed dropout seed. Ends the
+// test (failed) if it cannot be built.
+static inline void small_model_init(gs_model *m) {
+    gs_model_arch cfg = {.alpha = 0.35f, .size = 64, .frames = 3, .batch = 2, .classes = 5, .gru_units = 16,
+                         .dense_units = 16, .dropout = 0.25f, .l2 = 1e-4f};
+    if (model_init(m, &cfg)) {
+        check(0, "model_init: %s", gs_last_error());
+        exit(cuda_test_end());
+    }
+    model_init_weights(m, 11);
+    m->seed = 99;
 }
 
 #endif

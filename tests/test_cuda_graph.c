@@ -123,26 +123,20 @@ int main(void) {
     cuda_test_begin(777);
     test_state_twins();
 
-    gs_model_arch cfg = {.alpha = 0.35f, .size = 64, .frames = 3, .batch = 2, .classes = 5, .gru_units = 16,
-                         .dense_units = 16, .dropout = 0.25f, .l2 = 1e-4f};
     gs_model m;
-    if (model_init(&m, &cfg)) {
-        check(0, "model_init: %s", gs_last_error());
-        return cuda_test_end();
-    }
-    model_init_weights(&m, 11);
-    m.seed = 99;
+    small_model_init(&m);
+    const gs_model_arch *cfg = &m.cfg;
     const gs_params *ps = &m.params;
     float *p0 = hcopy(ps->data, ps->numel), *m0 = hcopy(ps->m, ps->numel_trainable);
     float *v0 = hcopy(ps->v, ps->numel_trainable);
     long step0 = m.step, t0 = m.adam_t;
-    size_t clip = (size_t)cfg.frames * cfg.size * cfg.size * 3;
+    size_t clip = (size_t)cfg->frames * cfg->size * cfg->size * 3;
     float *x[STEPS];
     int *labels[STEPS];
     for (int k = 0; k < STEPS; k++) {
-        x[k] = hrand((size_t)cfg.batch * clip, 0, 1);
-        labels[k] = gs_malloc((size_t)cfg.batch * sizeof(int));
-        for (int b = 0; b < cfg.batch; b++) labels[k][b] = (3 * k + b) % cfg.classes;
+        x[k] = hrand((size_t)cfg->batch * clip, 0, 1);
+        labels[k] = gs_malloc((size_t)cfg->batch * sizeof(int));
+        for (int b = 0; b < cfg->batch; b++) labels[k][b] = (3 * k + b) % cfg->classes;
     }
 
     run_result eager, graph;

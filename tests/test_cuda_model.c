@@ -48,46 +48,40 @@ static void compare_floor(const char *what, const float *gpu, const float *cpu, 
 
 int main(void) {
     cuda_test_begin(4242);
-    gs_model_arch cfg = {.alpha = 0.35f, .size = 64, .frames = 3, .batch = 2, .classes = 5, .gru_units = 16,
-                         .dense_units = 16, .dropout = 0.25f, .l2 = 1e-4f};
     gs_model m;
-    if (model_init(&m, &cfg)) {
-        check(0, "model_init: %s", gs_last_error());
-        return cuda_test_end();
-    }
-    model_init_weights(&m, 11);
-    m.seed = 99;
+    small_model_init(&m);
+    const gs_model_arch *cfg = &m.cfg;
     gs_model_cuda g;
     if (model_cuda_init(&g, &m)) {
         check(0, "model_cuda_init: %s", gs_last_error());
         return cuda_test_end();
     }
-    size_t nin = (size_t)cfg.batch * cfg.frames * cfg.size * cfg.size * 3;
+    size_t nin = (size_t)cfg->batch * cfg->frames * cfg->size * cfg->size * 3;
     float *x = model_input(&m);
     for (size_t i = 0; i < nin; i++) x[i] = gs_rng_uniform(&rng);
     gs_cuda_upload(model_cuda_input(&g), x, nin * sizeof(float));
     int labels[2] = {3, 1};
     memcpy(m.labels, labels, sizeof labels);
-    model_cuda_set_labels(&g, labels, cfg.batch);
+    model_cuda_set_labels(&g, labels, cfg->batch);
 
     const gs_params *ps = &m.params;
-    size_t K = (size_t)cfg.batch * cfg.classes;
+    size_t K = (size_t)cfg->batch * cfg->classes;
     float *gprobs = gs_malloc(K * sizeof(float)), *gparams = gs_malloc(ps->numel * sizeof(float));
     float *ggrad = gs_malloc(ps->numel_trainable * sizeof(float));
 
     // training step on both, same dropout step
     long step0 = m.step;
     char name[160];
-    model_forward(&m, cfg.batch, 1, 1);
+    model_forward(&m, cfg->batch, 1, 1);
     float *cpu_act = gs_malloc(m.arena_floats * sizeof(float));  // the forward state, before backward reuses memory
     memcpy(cpu_act, m.arena, m.arena_floats * sizeof(float));
     model_backward(&m);
     float cpu_loss = m.loss, cpu_ce = m.ce_loss, cpu_l2 = m.l2_loss;
     m.step = step0;
-    model_cuda_forward(&g, cfg.batch, 1, 1);
+    model_cuda_forward(&g, cfg->batch, 1, 1);
     model_cuda_read_loss(&g);
     check(m.step == step0 + 1, "GPU forward advanced the dropout step (%ld)", m.step);
-    model_cuda_read_probs(&g, gprobs, cfg.batch);
+    model_cuda_read_probs(&g, gprobs, cfg->batch);
     compare_host("training probabilities", gprobs, model_probs(&m), K, TOL_FWD);
     compare_host("CE loss", &m.ce_loss, &cpu_ce, 1, TOL_FWD);
     compare_host("L2 penalty", &m.l2_loss, &cpu_l2, 1, TOL_FWD);
@@ -150,9 +144,9 @@ int main(void) {
 
     // inference (moving statistics, no dropout) from identical parameters
     gs_cuda_upload(g.params, ps->data, ps->numel * sizeof(float));
-    model_forward(&m, cfg.batch, 0, 0);
-    model_cuda_forward(&g, cfg.batch, 0, 0);
-    model_cuda_read_probs(&g, gprobs, cfg.batch);
+    model_forward(&m, cfg->batch, 0, 0);
+    model_cuda_forward(&g, cfg->batch, 0, 0);
+    model_cuda_read_probs(&g, gprobs, cfg->batch);
     compare_host("inference probabilities", gprobs, model_probs(&m), K, TOL_FWD);
 
     free(cpu_act);
