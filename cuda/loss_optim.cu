@@ -160,13 +160,6 @@ extern "C" void adam_update_cuda(float *params, float *m, float *v, const float 
 // the host before each launch. Given the same step size its results are bitwise adam_update_cuda's
 // (test_cuda_graph checks that): both kernels run adam_elems.
 
-extern "C" float adam_step_size(float lr, float beta1, float beta2, long t) {
-    GS_ASSERT(t >= 1);
-    const double bc1 = 1.0 - pow((double)beta1, (double)t);
-    const double bc2 = 1.0 - pow((double)beta2, (double)t);
-    return (float)((double)lr * sqrt(bc2) / bc1);
-}
-
 __global__ void adam_state_kernel(float *params, float *m, float *v, const float *grads, size_t n,
                                   const float *alpha_dev, float c1, float c2, float eps) {
     adam_elems(params, m, v, grads, n, *alpha_dev, c1, c2, eps);

@@ -89,7 +89,7 @@ int main(void) {
     // every node's training-forward output against the CPU's (copied before its backward)
     {
         float *act = gs_malloc(m.arena_floats * sizeof(float));
-        gs_cuda_download(act, g.arena, m.arena_floats * sizeof(float));
+        gs_cuda_download(act, g.e.arena, m.arena_floats * sizeof(float));
         for (int j = 1; j < m.n_nodes; j++) {
             const gs_node *n = &m.nodes[j];
             size_t cnt = (size_t)n->shape[0];
@@ -100,12 +100,12 @@ int main(void) {
         free(act);
     }
     // the backward from the CPU's forward state (see the top of the file)
-    gs_cuda_upload(g.arena, cpu_act, m.arena_floats * sizeof(float));
+    gs_cuda_upload(g.e.arena, cpu_act, m.arena_floats * sizeof(float));
     model_cuda_backward(&g);
     gs_cuda_sync();
 
-    gs_cuda_download(gparams, g.params, ps->numel * sizeof(float));
-    gs_cuda_download(ggrad, g.grad, ps->numel_trainable * sizeof(float));
+    gs_cuda_download(gparams, g.e.params, ps->numel * sizeof(float));
+    gs_cuda_download(ggrad, g.e.grad, ps->numel_trainable * sizeof(float));
     double gscale = 0;
     for (size_t k = 0; k < ps->numel_trainable; k++) gscale = fmax(gscale, fabs(ps->grad[k]));
     int zero_grads = 0;
@@ -133,17 +133,17 @@ int main(void) {
     printf("(%d gradients are zero in exact arithmetic)\n", zero_grads);
 
     // Adam from identical gradients and moments: checks the executor's update wiring exactly
-    gs_cuda_upload(g.grad, ps->grad, ps->numel_trainable * sizeof(float));
-    gs_cuda_upload(g.params, ps->data, ps->numel * sizeof(float));
+    gs_cuda_upload(g.e.grad, ps->grad, ps->numel_trainable * sizeof(float));
+    gs_cuda_upload(g.e.params, ps->data, ps->numel * sizeof(float));
     long t0 = m.adam_t;
     model_adam_step(&m, 1e-3f, 0.9f, 0.999f, 1e-7f);
     m.adam_t = t0;
     model_cuda_adam_step(&g, 1e-3f, 0.9f, 0.999f, 1e-7f);
-    gs_cuda_download(gparams, g.params, ps->numel * sizeof(float));
+    gs_cuda_download(gparams, g.e.params, ps->numel * sizeof(float));
     compare_host("parameters after one Adam step", gparams, ps->data, ps->numel_trainable, TOL_FWD);
 
     // inference (moving statistics, no dropout) from identical parameters
-    gs_cuda_upload(g.params, ps->data, ps->numel * sizeof(float));
+    gs_cuda_upload(g.e.params, ps->data, ps->numel * sizeof(float));
     model_forward(&m, cfg->batch, 0, 0);
     model_cuda_forward(&g, cfg->batch, 0, 0);
     model_cuda_read_probs(&g, gprobs, cfg->batch);

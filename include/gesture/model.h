@@ -24,6 +24,7 @@ typedef enum {
     NODE_DROPOUT,  // inverted dropout (training only)
     NODE_DENSE,    // x @ W + b (+ fused ReLU)
     NODE_LOSS,     // softmax + cross-entropy over labels -> probs (B,K)
+    NODE_COUNT     // not an op: the number of ops (every op table has NODE_COUNT rows)
 } gs_node_op;
 
 #define GS_NO_MEM ((size_t)-1)
@@ -57,7 +58,7 @@ typedef struct {
     float bn_momentum; // backbone BN moving-average momentum; 0 = Keras' 0.999
 } gs_model_arch;
 
-typedef struct {
+typedef struct gs_model {
     gs_model_arch cfg;
     gs_node *nodes;
     int n_nodes, cap_nodes;
@@ -73,7 +74,8 @@ typedef struct {
     float loss, ce_loss, l2_loss;
     // Optional per-op wall time (seconds), accumulated while profile != 0: [op][0 forward, 1 backward].
     int profile;
-    double op_seconds[NODE_LOSS + 1][2];
+    double op_seconds[NODE_COUNT][2];
+    struct gs_exec *host;  // the CPU executor over the host arena (made on first use)
 } gs_model;
 
 struct gs_config;
@@ -105,7 +107,6 @@ void model_adam_step(gs_model *m, float lr, float beta1, float beta2, float eps)
 
 // Print the per-op time table gathered with m->profile = 1 (share of the total, per op type).
 void model_print_profile(const gs_model *m, FILE *f);
-const char *model_op_name(gs_node_op op);
 
 // Parameter counts as Keras reports them (moving statistics included).
 size_t model_param_count(const gs_model *m);

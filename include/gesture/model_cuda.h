@@ -1,5 +1,5 @@
-// The model's forward/backward/Adam on the GPU: the same gs_model node list and memory plan as the
-// CPU executor (src/model/exec.c), each node dispatched to its CUDA twin (ops_cuda.h). One device
+// The model's forward/backward/Adam on the GPU: the walker (gesture/exec.h) over the same gs_model
+// node list and memory plan as on the CPU, each node dispatched to its CUDA twin (ops_cuda.h). One device
 // allocation holds an arena mirroring m->arena offsets (activations, saved tensors, activation
 // gradients), the parameter buffer, gradients, Adam moments, labels and the loss scalars; a step
 // allocates nothing (after a warm-up step has sized the op scratch). The host gs_model keeps the
@@ -8,36 +8,20 @@
 #ifndef GESTURE_MODEL_CUDA_H
 #define GESTURE_MODEL_CUDA_H
 
-#include "gesture/model.h"
-#include "gesture/ops_cuda.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-// What changes from one train step to the next, read by the kernels from device memory (never
-// from kernel arguments), so a captured CUDA graph replays correctly: the host refreshes it with
-// one copy from pinned memory on the compute stream before each step (outside any graph).
-#define GS_CUDA_MAX_DROPOUT 8
-typedef struct {
-    uint64_t dropout_key[GS_CUDA_MAX_DROPOUT];  // by dropout ordinal: gs_key(m->seed, ordinal, m->step)
-    float adam_alpha;  // Adam step size from lr and t = m->adam_t (adam_step_size)
-    float pad_;
-} gs_cuda_step_state;
+#include "gesture/exec.h"
+#include "gesture/model.h"
+#include "gesture/ops_cuda.h"
 
 struct gs_model_cuda_graph;  // captured train step + pinned step-state slots (exec_cuda.cu)
 
 typedef struct {
-    gs_model *m;        // host model (graph, plan, host parameters); not owned
-    gs_cuda_arena mem;  // the one device allocation
-    float *arena;       // (m->arena_floats) mirror of the host plan
-    float *params;      // (m->params.numel)
-    float *grad, *adam_m, *adam_v;  // (m->params.numel_trainable)
-    int *labels;        // (cfg.batch)
-    float *loss;        // [0] mean CE, [1] L2 penalty
-    int have_labels;    // of the last forward
-    gs_cuda_step_state *state;       // device step state (inside mem)
-    gs_cuda_step_state state_host;   // its host value, pushed by every train forward / Adam step
+    gs_exec e;          // first member: the walker's view (device arena, parameters, gradients, Adam
+                        // moments, labels, loss scalars [0] mean CE [1] L2, device step state)
+    gs_cuda_arena mem;  // the one device allocation behind e's pointers
     struct gs_model_cuda_graph *gx;  // graph and pinned state slots
     int use_graph;      // replay full-batch train steps as a CUDA graph (model_cuda_set_graph)
     int warm;           // a full-batch train step ran eagerly (the op scratch is sized)
@@ -78,6 +62,10 @@ void model_cuda_set_graph(gs_model_cuda *g, int on);
 void model_cuda_read_loss(gs_model_cuda *g);
 // Wait and copy the (batch,K) probabilities of the last forward to the host.
 void model_cuda_read_probs(gs_model_cuda *g, float *probs, int batch);
+
+// Hand the CUDA device (training backend, bench) to the core (gesture/device.h); the `gesture` binary
+// calls this at start-up.
+void gs_cuda_register(void);
 
 #ifdef __cplusplus
 }

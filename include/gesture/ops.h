@@ -165,5 +165,7 @@ void l2_backward(float *dw, const float *w, size_t n, float l2);  // dw += 2*l2*
 // p -= alpha*m/(sqrt(v)+eps).
 void adam_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
                  float beta1, float beta2, float eps, long t);
+// alpha = lr*sqrt(1-b2^t)/(1-b1^t), in double (every backend's Adam uses this one value).
+float adam_step_size(float lr, float beta1, float beta2, long t);
 
 #endif

@@ -149,9 +149,7 @@ void adam_update_cuda(float *params, float *m, float *v, const float *grads, siz
 // before each launch). Given the same values, results are bitwise those of the twins above.
 void dropout_forward_state_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key);
 void dropout_backward_state_cuda(float *dinp, const float *dout, size_t n, float rate, const uint64_t *key);
-// Adam's step size lr*sqrt(1-beta2^t)/(1-beta1^t), in double and rounded to float exactly as
-// adam_update / adam_update_cuda compute it (host function).
-float adam_step_size(float lr, float beta1, float beta2, long t);
+// `alpha` holds adam_step_size(lr, beta1, beta2, t) (ops.h), the value adam_update uses.
 void adam_update_state_cuda(float *params, float *m, float *v, const float *grads, size_t n, const float *alpha,
                             float beta1, float beta2, float eps);
 

@@ -14,7 +14,7 @@
 // saved), 1 error (message printed).
 int train_run(const gs_config *cfg, const char *run_dir, int resume);
 
-// ---- per-device step, used by train_run (CPU: trainer.c, CUDA: trainer_cuda.c) ----
+// ---- per-device step, used by train_run (CPU: trainer.c, CUDA: cuda/train_cuda.cu) ----
 // The loop calls, per batch b: step_start(b); loader_next -> prefetch(next); step_finish(); then
 // releases b. The host parameters of `m` are the checkpointed ones: sync_host makes them current.
 typedef struct gs_train_backend gs_train_backend;
@@ -45,8 +45,9 @@ int train_device_open(gs_device device, int *use_cuda);
 // The CPU step (model_forward/backward/adam on the host model m).
 void train_backend_cpu_init(gs_train_backend *be, gs_model *m);
 
-// CUDA side (src/train/trainer_cuda.c). Built without the backend, available() is 0 and the rest
-// fail with a one-line gs_error saying so.
+// CUDA side, through the registered GPU backend (gesture/device.h; src/train/device.c). With none
+// registered (a binary built without the CUDA backend), available() is 0 and the rest fail with a
+// one-line gs_error saying so.
 // 1 when the binary has the CUDA backend and gs_cuda_device_count() > 0.
 int train_cuda_available(void);
 // Initialize device 0 (before loader_init, so batch slots can be pinned). 0 ok, -1 + gs_error.

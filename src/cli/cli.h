@@ -22,7 +22,6 @@ int cli_load_config(struct gs_config *cfg, const char *path, int argc, char **ar
 
 int cmd_summary(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_bench_cuda(const struct gs_config *cfg, int steps);  // bench on the GPU (runtime.device=cuda)
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "gesture/config.h"
+#include "gesture/device.h"
 #include "gesture/errors.h"
 #include "gesture/model.h"
 #include "gesture/rng.h"
@@ -53,7 +54,13 @@ int cmd_bench(int argc, char **argv) {
         return 2;
     }
     if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
-    if (cfg.runtime.device == GS_DEVICE_CUDA) return cmd_bench_cuda(&cfg, steps);  // auto benches the CPU
+    if (cfg.runtime.device == GS_DEVICE_CUDA) {  // auto benches the CPU
+        const gs_device_backend *gpu = device_gpu();
+        if (gpu) return gpu->bench(&cfg, steps);
+        fprintf(stderr, "gesture: runtime.device=cuda, but this binary was built without the CUDA backend "
+                        "(configure with -DGESTURE_CUDA=ON)\n");
+        return 1;
+    }
 
     int threads = runtime_set_threads(cfg.runtime.threads);
     gs_model_arch arch;

@@ -9,12 +9,10 @@
 
 #include "cli.h"
 #include "gesture/checkpoint.h"
+#include "gesture/device.h"
 #include "gesture/errors.h"
 #include "gesture/trainlog.h"
 
-#ifdef GESTURE_WITH_CUDA
-#include "gesture/ops_cuda.h"
-#endif
 
 int cmd_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
@@ -38,22 +36,23 @@ int cmd_info(int argc, char **argv) {
            omp_get_num_procs());
     printf("blas: %s\n", openblas_get_config());
     printf("hdf5: %d.%d.%d\n", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
-#ifdef GESTURE_WITH_CUDA
-    printf("cuda backend: yes\n");
-    int n = gs_cuda_device_count();
-    printf("cuda devices: %d\n", n);
-    if (n > 0) {
-        if (gs_cuda_init(0)) {
-            // a device that cannot be initialized is worth knowing about, but it is a fact, not a failure
-            printf("cuda device 0: unusable (%s)\n", gs_last_error());
-        } else {
-            printf("cuda device 0: %s\n", gs_cuda_device_name());
-            gs_cuda_shutdown();
+    const gs_device_backend *gpu = device_gpu();
+    if (gpu) {
+        printf("cuda backend: yes\n");
+        int n = gpu->count();
+        printf("cuda devices: %d\n", n);
+        if (n > 0) {
+            if (gpu->open()) {
+                // a device that cannot be initialized is worth knowing about, but it is a fact, not a failure
+                printf("cuda device 0: unusable (%s)\n", gs_last_error());
+            } else {
+                printf("cuda device 0: %s\n", gpu->device_name());
+                gpu->close();
+            }
         }
+    } else {
+        printf("cuda backend: no (configure with -DGESTURE_CUDA=ON where nvcc and cuDNN are installed)\n");
+        printf("cuda devices: 0 (not counted: no CUDA backend)\n");
     }
-#else
-    printf("cuda backend: no (configure with -DGESTURE_CUDA=ON where nvcc and cuDNN are installed)\n");
-    printf("cuda devices: 0 (not counted: no CUDA backend)\n");
-#endif
     return 0;
 }

@@ -4,6 +4,9 @@
 
 #include "cli.h"
 #include "gesture/config.h"
+#ifdef GESTURE_WITH_CUDA
+#include "gesture/model_cuda.h"
+#endif
 
 static const cli_command COMMANDS[] = {
     {"synth", cmd_synth, "OUT [--clips-per-class N] [--frames 30] [--seed S] [options]",
@@ -59,6 +62,9 @@ static void print_main_help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+#ifdef GESTURE_WITH_CUDA
+    gs_cuda_register();  // the core reaches the GPU through gesture/device.h only
+#endif
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         print_main_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -455,7 +455,14 @@ const char *h5_type_name(hid_t type, char *buf, size_t n) {
         case H5T_STRING: snprintf(buf, n, "string"); break;
         case H5T_COMPOUND: snprintf(buf, n, "compound"); break;
         case H5T_ENUM: snprintf(buf, n, "enum"); break;
-        default: snprintf(buf, n, "an unsupported type"); break;
+        case H5T_NO_CLASS:
+        case H5T_TIME:
+        case H5T_BITFIELD:
+        case H5T_OPAQUE:
+        case H5T_REFERENCE:
+        case H5T_VLEN:
+        case H5T_ARRAY:
+        case H5T_NCLASSES: snprintf(buf, n, "an unsupported type"); break;
     }
     return buf;
 }

@@ -7,6 +7,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "gesture/optable.h"
 #include "keras_internal.h"
 
 const float K_WIDTHS[K_N_WIDTHS] = {0.35f, 0.5f, 0.75f, 1.0f, 1.3f, 1.4f};
@@ -85,32 +86,22 @@ static void backbone(k3_layout *L, const gs_model *m) {
     add(L, next_path(path, sizeof path, P, &c, "input_layer"), "input_layer", K3_NAME_FREE);
     for (int i = 0; i < m->n_nodes; i++) {
         const gs_node *n = &m->nodes[i];
-        if (!n->backbone) continue;
-        switch (n->op) {
-            case NODE_CONV:
-            case NODE_PWCONV:
-                set_params(add(L, next_path(path, sizeof path, P, &c, "conv2d"), n->name, K3_NAME_EXACT), n);
-                break;
-            case NODE_DWCONV:
-                if (n->stride == 2) {  // Keras pads explicitly (correct_pad) before a stride-2 depthwise
-                    size_t len = strlen(n->name);
-                    GS_ASSERT(len > 9 && !strcmp(n->name + len - 9, "depthwise"));
-                    snprintf(name, sizeof name, "%.*spad", (int)(len - 9), n->name);
-                    add(L, next_path(path, sizeof path, P, &c, "zero_padding2d"), name, K3_NAME_EXACT);
-                }
-                set_params(add(L, next_path(path, sizeof path, P, &c, "depthwise_conv2d"), n->name,
-                               K3_NAME_EXACT), n);
-                break;
-            case NODE_BN:
-                set_params(add(L, next_path(path, sizeof path, P, &c, "batch_normalization"), n->name,
-                               K3_NAME_EXACT), n);
-                if (n->act == GS_ACT_RELU6) {
-                    relu_name(name, sizeof name, n->name);
-                    add(L, next_path(path, sizeof path, P, &c, "re_lu"), name, K3_NAME_EXACT);
-                }
-                break;
-            case NODE_ADD: add(L, next_path(path, sizeof path, P, &c, "add"), n->name, K3_NAME_EXACT); break;
-            default: break;
+        if (!n->backbone || n->op == NODE_INPUT) continue;  // the input layer is listed above
+        const char *cls = op_info(n->op)->keras_class;
+        if (!cls) gs_fatal("keras layout: backbone layer %s (%s) has no Keras class in the op table", n->name,
+                           op_info(n->op)->name);
+        // Keras pads explicitly (correct_pad) before a stride-2 depthwise
+        if (n->op == NODE_DWCONV && n->stride == 2) {
+            size_t len = strlen(n->name);
+            GS_ASSERT(len > 9 && !strcmp(n->name + len - 9, "depthwise"));
+            snprintf(name, sizeof name, "%.*spad", (int)(len - 9), n->name);
+            add(L, next_path(path, sizeof path, P, &c, "zero_padding2d"), name, K3_NAME_EXACT);
+        }
+        set_params(add(L, next_path(path, sizeof path, P, &c, cls), n->name, K3_NAME_EXACT), n);
+        // Keras' fused activation is a layer of its own (BN + ReLU6 -> re_lu)
+        if (n->act == GS_ACT_RELU6) {
+            relu_name(name, sizeof name, n->name);
+            add(L, next_path(path, sizeof path, P, &c, "re_lu"), name, K3_NAME_EXACT);
         }
     }
 }

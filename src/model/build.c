@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "gesture/errors.h"
+#include "gesture/exec.h"
 #include "gesture/model.h"
 #include "gesture/ops.h"
+#include "gesture/optable.h"
 
 // Keras mobilenet_v2._make_divisible (divisor 8, min_value = divisor).
 static int make_divisible(double v) {
@@ -234,14 +236,10 @@ static size_t node_numel(const gs_node *n) {
     return s;
 }
 
-// Floats a node saves for its backward pass beyond its output.
+// Floats a node saves for its backward pass beyond its output (its op table row says).
 static size_t save_numel(const gs_model *m, const gs_node *n) {
-    switch (n->op) {
-        case NODE_BN: return 2 * (size_t)n->shape[n->ndim - 1];  // mean, invstd
-        case NODE_BIGRU: return 2 * gru_cache_floats(m->cfg.batch, m->cfg.frames, m->cfg.gru_units);
-        case NODE_LOSS: return (size_t)m->cfg.batch;                // per-row losses
-        default: return 0;
-    }
+    const gs_op_info *op = op_info(n->op);
+    return op->save_numel ? op->save_numel(m, n) : 0;
 }
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }  // 64-byte aligned offsets
@@ -284,8 +282,10 @@ static size_t plan_grads(gs_model *m, size_t base) {
 }
 
 static int validate(const gs_model *m) {
+    if (optable_check()) return -1;
     for (int i = 0; i < m->n_nodes; i++) {
         const gs_node *n = &m->nodes[i];
+        if ((unsigned)n->op >= NODE_COUNT) return gs_error("graph: node %s has no valid op", n->name);
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] < 0 || n->in[k] >= i) return gs_error("graph: node %s has a bad input", n->name);
         for (int d = 0; d < n->ndim; d++)
@@ -338,6 +338,7 @@ int model_init(gs_model *m, const gs_model_arch *cfg) {
 }
 
 void model_free(gs_model *m) {
+    model_exec_free(m);
     free(m->nodes);
     free(m->arena);
     free(m->labels);

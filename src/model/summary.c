@@ -3,23 +3,8 @@
 #include <string.h>
 
 #include "gesture/model.h"
-
-const char *model_op_name(gs_node_op op) {
-    switch (op) {
-        case NODE_INPUT: return "Input";
-        case NODE_CONV: return "Conv2D";
-        case NODE_PWCONV: return "Conv2D 1x1";
-        case NODE_DWCONV: return "DepthwiseConv2D";
-        case NODE_BN: return "BatchNormalization";
-        case NODE_ADD: return "Add";
-        case NODE_GAP: return "GlobalAveragePooling2D";
-        case NODE_BIGRU: return "Bidirectional(GRU)";
-        case NODE_DROPOUT: return "Dropout";
-        case NODE_DENSE: return "Dense";
-        case NODE_LOSS: return "Softmax";
-    }
-    return "?";
-}
+#include "gesture/ops.h"
+#include "gesture/optable.h"
 
 static size_t node_params(const gs_model *m, const gs_node *n) {
     size_t s = 0;
@@ -58,17 +43,18 @@ void model_summary(const gs_model *m, FILE *f) {
         const gs_node *n = &m->nodes[i];
         char shape[64];
         // per-clip view: images are (B*T, H, W, C) -> (B, T, H, W, C) like TimeDistributed
-        if (n->ndim == 4)
-            snprintf(shape, sizeof shape, "(B, %d, %d, %d, %d)", c->frames, n->shape[1], n->shape[2], n->shape[3]);
-        else if (n->op == NODE_GAP)
-            snprintf(shape, sizeof shape, "(B, %d, %d)", c->frames, n->shape[1]);
-        else
-            snprintf(shape, sizeof shape, "(B, %d)", n->shape[1]);
+        switch (op_info(n->op)->show) {
+            case GS_SHOW_IMAGES:
+                snprintf(shape, sizeof shape, "(B, %d, %d, %d, %d)", c->frames, n->shape[1], n->shape[2], n->shape[3]);
+                break;
+            case GS_SHOW_SEQUENCE: snprintf(shape, sizeof shape, "(B, %d, %d)", c->frames, n->shape[1]); break;
+            case GS_SHOW_VECTOR: snprintf(shape, sizeof shape, "(B, %d)", n->shape[1]); break;
+        }
         char num[32];
         commas(num, sizeof num, node_params(m, n));
         char type[48];
-        snprintf(type, sizeof type, "%s%s", model_op_name(n->op),
-                 n->act == 1 && n->op == NODE_BN ? "+ReLU6" : (n->act == 2 ? "+ReLU" : ""));
+        snprintf(type, sizeof type, "%s%s", op_info(n->op)->name,
+                 n->act == GS_ACT_RELU6 ? "+ReLU6" : (n->act == GS_ACT_RELU ? "+ReLU" : ""));
         fprintf(f, "%-32s %-24s %-20s %10s\n", n->name, type, shape, num);
         for (int k = 0; k < 8; k++) {
             if (n->p[k] < 0) continue;
@@ -91,12 +77,12 @@ void model_summary(const gs_model *m, FILE *f) {
 
 void model_print_profile(const gs_model *m, FILE *f) {
     double total = 0;
-    for (int op = 0; op <= NODE_LOSS; op++) total += m->op_seconds[op][0] + m->op_seconds[op][1];
+    for (int op = 0; op < NODE_COUNT; op++) total += m->op_seconds[op][0] + m->op_seconds[op][1];
     if (total <= 0) return;
     fprintf(f, "%-24s %10s %10s %7s\n", "op", "forward s", "backward s", "share");
-    for (int op = 0; op <= NODE_LOSS; op++) {
+    for (int op = 0; op < NODE_COUNT; op++) {
         double fw = m->op_seconds[op][0], bw = m->op_seconds[op][1];
         if (fw + bw <= 0) continue;
-        fprintf(f, "%-24s %10.3f %10.3f %6.1f%%\n", model_op_name((gs_node_op)op), fw, bw, 100 * (fw + bw) / total);
+        fprintf(f, "%-24s %10.3f %10.3f %6.1f%%\n", op_info((gs_node_op)op)->name, fw, bw, 100 * (fw + bw) / total);
     }
 }

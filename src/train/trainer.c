@@ -1,7 +1,7 @@
 // Training loop (see gesture/trainer.h). One epoch = every train clip once (loader order from
 // (seed, epoch)), then one pass over val; then the callbacks decide LR, snapshots, best.h5 and
 // stopping exactly as Keras 3's do, and last.h5 is written so a run can always resume.
-// The step itself runs on the CPU (below) or the GPU (trainer_cuda.c) behind gs_train_backend.
+// The step itself runs on the CPU (below) or the GPU (cuda/train_cuda.cu) behind gs_train_backend.
 #include "gesture/trainer.h"
 
 #include <errno.h>

@@ -1,35 +1,17 @@
-// The GPU side of `gesture train` (runtime.device = cuda, or auto with a device): the training
-// step, validation and parameter sync of gs_train_backend through the GPU executor
-// (cuda/exec_cuda.cu). Batches arrive in pinned loader slots; the next batch is uploaded on the copy
-// stream into a device staging buffer while the current step computes, and copied into the
-// executor's input (device to device) at the start of the next step. Without the CUDA backend
-// (GESTURE_WITH_CUDA unset) this file only reports that it is missing.
+// The CUDA device backend as the core sees it (gesture/device.h): the training step, validation and
+// parameter sync of gs_train_backend through the GPU executor (exec_cuda.cu), `gesture bench` on
+// the GPU, and gs_cuda_register() that hands both to the core. Batches arrive in pinned loader
+// slots; the next batch is uploaded on the copy stream into a device staging buffer while the
+// current step computes, and copied into the executor's input (device to device) at the start of
+// the next step.
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "gesture/errors.h"
+#include "cuda_common.h"
+extern "C" {
+#include "gesture/device.h"
 #include "gesture/trainer.h"
-
-#ifndef GESTURE_WITH_CUDA
-
-static int missing(void) {
-    return gs_error("this binary was built without the CUDA backend (configure with -DGESTURE_CUDA=ON on a "
-                    "machine with nvcc and cuDNN)");
 }
-
-int train_cuda_available(void) { return 0; }
-int train_cuda_open(void) { return missing(); }
-void train_cuda_close(void) {}
-void train_cuda_loader_memory(gs_loader_config *lc) { (void)lc; }
-int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
-    (void)be;
-    (void)m;
-    (void)use_graph;
-    return missing();
-}
-
-#else
-
 #include "gesture/model_cuda.h"
 
 typedef struct {
@@ -41,26 +23,17 @@ typedef struct {
     int n;                   // clips in the step in flight
 } cuda_ctx;
 
-int train_cuda_available(void) { return gs_cuda_device_count() > 0; }
-
-int train_cuda_open(void) { return gs_cuda_init(0); }
-
-void train_cuda_close(void) { gs_cuda_shutdown(); }
-
-void train_cuda_loader_memory(gs_loader_config *lc) {
-    lc->host_alloc = gs_cuda_host_alloc;
-    lc->host_free = gs_cuda_host_free;
-}
+static cuda_ctx *ctx_of(gs_train_backend *be) { return (cuda_ctx *)be->ctx; }
 
 static void cuda_prefetch(gs_train_backend *be, const gs_batch *next) {
-    cuda_ctx *c = be->ctx;
+    cuda_ctx *c = ctx_of(be);
     // queued behind the copy out of staging of the step in flight (gs_cuda_copies_after_compute)
     gs_cuda_upload_async(c->staging, next->x, (size_t)next->n * c->clip_floats * sizeof(float));
     c->staged = next;
 }
 
 static void cuda_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
-    cuda_ctx *c = be->ctx;
+    cuda_ctx *c = ctx_of(be);
     if (c->staged != b) cuda_prefetch(be, b);  // not prefetched (the trainer prefetches every batch)
     // a small synchronous upload: the compute stream is idle here (the last step was waited for)
     model_cuda_set_labels(&c->g, b->labels, b->n);
@@ -73,7 +46,7 @@ static void cuda_step_start(gs_train_backend *be, const gs_batch *b, float lr, f
 }
 
 static const float *cuda_step_finish(gs_train_backend *be) {
-    cuda_ctx *c = be->ctx;
+    cuda_ctx *c = ctx_of(be);
     model_cuda_read_loss(&c->g);
     model_cuda_read_probs(&c->g, c->probs, c->n);
     gs_cuda_copies_sync();  // the uploads' pinned sources are free again
@@ -82,7 +55,7 @@ static const float *cuda_step_finish(gs_train_backend *be) {
 }
 
 static const float *cuda_eval_batch(gs_train_backend *be, const gs_batch *b) {
-    cuda_ctx *c = be->ctx;
+    cuda_ctx *c = ctx_of(be);
     model_cuda_set_labels(&c->g, b->labels, b->n);
     gs_cuda_upload(model_cuda_input(&c->g), b->x, (size_t)b->n * c->clip_floats * sizeof(float));
     model_cuda_forward(&c->g, b->n, 0, 1);
@@ -91,13 +64,10 @@ static const float *cuda_eval_batch(gs_train_backend *be, const gs_batch *b) {
     return c->probs;
 }
 
-static void cuda_sync_host(gs_train_backend *be) {
-    cuda_ctx *c = be->ctx;
-    model_cuda_download_params(&c->g);
-}
+static void cuda_sync_host(gs_train_backend *be) { model_cuda_download_params(&ctx_of(be)->g); }
 
 static void cuda_free(gs_train_backend *be) {
-    cuda_ctx *c = be->ctx;
+    cuda_ctx *c = ctx_of(be);
     gs_cuda_copies_sync();  // an upload from a loader slot may still be in flight (Ctrl-C, errors)
     model_cuda_free(&c->g);
     gs_cuda_free(c->staging);
@@ -106,8 +76,8 @@ static void cuda_free(gs_train_backend *be) {
     be->ctx = NULL;
 }
 
-int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
-    cuda_ctx *c = gs_calloc(1, sizeof *c);
+static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph) {
+    cuda_ctx *c = (cuda_ctx *)gs_calloc(1, sizeof *c);
     if (model_cuda_init(&c->g, m)) {
         free(c);
         return -1;
@@ -115,8 +85,8 @@ int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     model_cuda_set_graph(&c->g, use_graph);
     const gs_model_arch *a = &m->cfg;
     c->clip_floats = (size_t)a->frames * a->size * a->size * 3;
-    c->staging = gs_cuda_malloc((size_t)a->batch * c->clip_floats * sizeof(float));
-    c->probs = gs_malloc((size_t)a->batch * a->classes * sizeof(float));
+    c->staging = (float *)gs_cuda_malloc((size_t)a->batch * c->clip_floats * sizeof(float));
+    c->probs = (float *)gs_malloc((size_t)a->batch * a->classes * sizeof(float));
     snprintf(be->device, sizeof be->device, "cuda: %s", gs_cuda_device_name());
     be->kind = "cuda";
     be->m = m;
@@ -131,4 +101,13 @@ int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return 0;
 }
 
-#endif
+static int cuda_open(void) { return gs_cuda_init(0); }
+
+int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
+
+static const gs_device_backend cuda_device = {
+    "cuda", gs_cuda_device_count, cuda_open, gs_cuda_shutdown, gs_cuda_device_name, gs_cuda_host_alloc,
+    gs_cuda_host_free, cuda_train_init, bench_cuda,
+};
+
+extern "C" void gs_cuda_register(void) { device_register_gpu(&cuda_device); }

@@ -7,27 +7,19 @@
 // window with Nsight Systems).
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
-#include "cli.h"
+#include "cuda_common.h"
+extern "C" {
 #include "gesture/config.h"
-#include "gesture/errors.h"
 #include "gesture/model.h"
-
-#ifndef GESTURE_WITH_CUDA
-int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
-    (void)cfg;
-    (void)steps;
-    fprintf(stderr, "gesture: runtime.device=cuda, but this binary was built without the CUDA backend "
-                    "(configure with -DGESTURE_CUDA=ON)\n");
-    return 1;
-}
-#else
-
-#include "gesture/model_cuda.h"
 #include "gesture/rng.h"
 #include "gesture/runtime.h"
+}
+#include "gesture/model_cuda.h"
 
-int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
+// Registered as the CUDA device's bench (train_cuda.cu); returns the exit code.
+int bench_cuda(const gs_config *cfg, int steps) {
     if (gs_cuda_init(0)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
@@ -47,8 +39,8 @@ int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
         return 1;
     }
     size_t n = (size_t)arch.batch * arch.frames * arch.size * arch.size * 3;
-    float *x = gs_cuda_host_alloc(n * sizeof(float));
-    int *labels = gs_malloc((size_t)arch.batch * sizeof(int));
+    float *x = (float *)gs_cuda_host_alloc(n * sizeof(float));
+    int *labels = (int *)gs_malloc((size_t)arch.batch * sizeof(int));
     gs_rng rng;
     gs_rng_seed(&rng, 1);
     for (size_t i = 0; i < n; i++) x[i] = gs_rng_uniform(&rng);
@@ -105,5 +97,3 @@ int cmd_bench_cuda(const struct gs_config *cfg, int steps) {
     gs_cuda_shutdown();
     return status;
 }
-
-#endif

@@ -1,0 +1,34 @@
+// Devices beside the CPU. A device library registers itself at start-up (the `gesture` binary calls
+// gs_cuda_register() when it was built with the CUDA backend), and the core — the training loop,
+// evaluation, `gesture info` and `gesture bench` — reaches the GPU only through this table, so
+// gesture_core never links against a device library.
+#ifndef GESTURE_DEVICE_H
+#define GESTURE_DEVICE_H
+
+#include <stddef.h>
+
+struct gs_config;
+struct gs_model;
+struct gs_train_backend;
+
+typedef struct {
+    const char *name;                 // "cuda"
+    int (*count)(void);               // usable devices; 0 when there is none or no driver (never fatal)
+    int (*open)(void);                // initialize device 0: 0 ok, -1 + gs_error
+    void (*close)(void);
+    const char *(*device_name)(void); // of the opened device
+    void *(*host_alloc)(size_t bytes);  // pinned host memory (loader batch slots)
+    void (*host_free)(void *p);
+    // The training/eval step on the opened device for m (uploads m's parameters and Adam moments):
+    // 0 ok, -1 + gs_error. use_graph: replay full-batch train steps as one graph.
+    int (*train_init)(struct gs_train_backend *be, struct gs_model *m, int use_graph);
+    // `gesture bench` on this device: prints its table, returns the exit code.
+    int (*bench)(const struct gs_config *cfg, int steps);
+} gs_device_backend;
+
+// Register the GPU backend (one at most; a second registration replaces the first).
+void device_register_gpu(const gs_device_backend *d);
+// The registered GPU backend, NULL when this binary has none.
+const gs_device_backend *device_gpu(void);
+
+#endif

@@ -1,0 +1,118 @@
+// The executor: ONE walker over the planned graph (src/model/walk.c) for every backend. The walker
+// owns the node walk (forward in node order, backward in reverse), the row counts of a partial
+// batch, the per-step values (dropout keys, Adam step size), zeroing of activation gradients as they
+// come alive, the L2 penalty, the step and Adam counters, per-op profiling and trace ranges. A
+// backend provides memory (where the plan's arena, the parameters, gradients and Adam moments live:
+// host or device) and a kernel table with one row per op (gs_op_kernels). The CPU backend is in
+// src/model/exec_cpu.c, the CUDA backend in cuda/exec_cuda.cu.
+#ifndef GESTURE_EXEC_H
+#define GESTURE_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gesture/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// What changes from one train step to the next. Kernels read it through gs_exec.state — host
+// memory on the CPU; device memory on the GPU, refreshed by publish_state before the step's work
+// is queued, so a captured CUDA graph replays with the current values.
+#define GS_MAX_DROPOUT 8
+typedef struct {
+    uint64_t dropout_key[GS_MAX_DROPOUT];  // by dropout ordinal: gs_key(m->seed, ordinal, m->step)
+    float adam_alpha;                      // Adam step size for t = m->adam_t (adam_step_size)
+    float pad_;
+} gs_step_state;
+
+// One op call: the node and every pointer its kernels need, resolved by the walker from the plan
+// and the backend's memory (all host pointers on the CPU, all device pointers on the GPU).
+typedef struct {
+    const gs_node *n;
+    const gs_model_arch *arch;  // the planned sizes (GRU cache strides use the planned batch)
+    const gs_node *x[2];   // input nodes (NULL past n_in)
+    float *out;            // this node's output (rows, ...)
+    float *dout;           // its gradient (backward; NULL when nothing reads it)
+    float *in[2];          // the inputs' outputs
+    float *din[2];         // the inputs' gradients (NULL: not needed, e.g. below the input)
+    float *save;           // n->save_numel floats kept from forward to backward (NULL: none)
+    float *p[8], *g[8];    // parameters n->p[k] and their gradients (NULL where unused/frozen)
+    int rows;              // leading dimension of the output for the current batch
+    int batch;             // clips in the current step
+    int training;          // forward: batch statistics, dropout on
+    int have_labels;       // forward: labels were given (else the loss is discarded)
+    int *labels;           // (batch) class indices
+    const gs_step_state *state;  // this step's values (backend memory)
+    float *ce_loss;        // where the loss op writes the mean cross-entropy (backend memory)
+} gs_op_call;
+
+typedef void (*gs_op_fn)(const gs_op_call *c);
+
+// A backend's kernels for one op; NULL = this backend lacks the op (exec_init refuses a model that
+// uses it, naming the op). `op` is the row's own index (checked by exec_init).
+typedef struct {
+    gs_node_op op;
+    gs_op_fn forward, backward;
+} gs_op_kernels;
+
+typedef struct gs_exec gs_exec;
+
+typedef struct {
+    const char *name;              // "cpu", "cuda"
+    const gs_op_kernels *kernels;  // NODE_COUNT rows, in enum order
+    void (*zero)(float *p, size_t n);                                  // n floats of backend memory
+    void (*l2_forward)(float *loss, const float *w, size_t n, float l2);  // *loss += l2 * sum(w^2)
+    void (*l2_backward)(float *dw, const float *w, size_t n, float l2);   // dw += 2 * l2 * w
+    // One Adam step over the trainables; the step size is e->state->adam_alpha (= lr and t as given).
+    void (*adam)(gs_exec *e, float lr, float beta1, float beta2, float eps, long t);
+    void (*publish_state)(gs_exec *e);  // make e->state_host what the kernels read (e->state)
+    void (*read_loss)(gs_exec *e, float loss[2]);  // wait for the step; [0] mean CE, [1] L2
+    void (*sync)(void);                 // wait for queued work (profiling); NULL: nothing queued
+    void (*range_push)(const char *name);  // trace ranges (NVTX); NULL: none
+    void (*range_pop)(void);
+} gs_backend;
+
+// A model bound to a backend's memory. The host gs_model keeps the graph, plan and counters.
+struct gs_exec {
+    const gs_backend *be;
+    gs_model *m;
+    float *arena;             // (m->arena_floats) at the plan's offsets
+    float *params;            // (m->params.numel)
+    float *grad, *adam_m, *adam_v;  // (m->params.numel_trainable)
+    int *labels;              // (cfg.batch)
+    float *loss;              // [0] mean CE, [1] L2 penalty
+    gs_step_state *state;     // what the kernels read
+    gs_step_state state_host; // its host value, published at each training forward and Adam step
+    int have_labels;          // of the last forward
+};
+
+// Check that the backend has kernels for every op the model uses. 0 ok, -1 + gs_error naming the op.
+int exec_check(const gs_exec *e);
+
+// The whole forward over the first `batch` clips: exec_forward_begin + exec_forward_queue.
+void exec_forward(gs_exec *e, int batch, int training, int have_labels);
+// Host-side part of a forward: current batch, the step counter and dropout keys (training), published.
+void exec_forward_begin(gs_exec *e, int batch, int training, int have_labels);
+// The forward's work: every node, then the L2 penalty. Reads per-step values only through e->state,
+// so on the GPU it can be captured once and replayed.
+void exec_forward_queue(gs_exec *e, int training, int have_labels);
+// Backward of the last training forward: parameter gradients (overwritten, not accumulated).
+void exec_backward(gs_exec *e);
+// Adam: host-side (the Adam counter, the step size published) + the update.
+void exec_adam_begin(gs_exec *e, float lr, float beta1, float beta2);
+void exec_adam_queue(gs_exec *e, float lr, float beta1, float beta2, float eps);
+// A full train step's host side at once (one publish): forward_begin + adam_begin.
+void exec_train_begin(gs_exec *e, int batch, float lr, float beta1, float beta2);
+// Wait for the step and set m->loss / ce_loss / l2_loss.
+void exec_read_loss(gs_exec *e);
+
+// The CPU executor of a model (src/model/exec_cpu.c) is made on first use; model_free frees it.
+void model_exec_free(gs_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,243 @@
+// The CPU backend of the walker (gesture/exec.h): one kernel row per op, each calling the reference
+// op in src/ops/ with the pointers the walker resolved from the host arena, and the host-memory
+// side (zeroing, L2, Adam, loss scalars). model_forward/backward/adam_step run the walker on it.
+#include <stdlib.h>
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "gesture/exec.h"
+#include "gesture/ops.h"
+
+static size_t row_numel(const gs_node *n) {
+    size_t s = 1;
+    for (int i = 1; i < n->ndim; i++) s *= (size_t)n->shape[i];
+    return s;
+}
+
+static size_t numel(const gs_op_call *c) { return (size_t)c->rows * row_numel(c->n); }
+
+// ---- kernels, one forward/backward pair per op ----
+
+static void nothing(const gs_op_call *c) { (void)c; }
+
+static void conv_fwd(const gs_op_call *c) {
+    const gs_node *n = c->n, *x = c->x[0];
+    conv2d_forward(c->out, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3], n->shape[3], n->k,
+                   n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+}
+
+static void conv_bwd(const gs_op_call *c) {
+    const gs_node *n = c->n, *x = c->x[0];
+    conv2d_backward(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3],
+                    n->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+}
+
+static void pwconv_fwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    matmul_forward(c->out, c->in[0], c->p[0], NULL, c->rows * n->shape[1] * n->shape[2], c->x[0]->shape[3],
+                   n->shape[3]);
+}
+
+static void pwconv_bwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    matmul_backward(c->din[0], c->g[0], NULL, c->dout, c->in[0], c->p[0], c->rows * n->shape[1] * n->shape[2],
+                    c->x[0]->shape[3], n->shape[3]);
+}
+
+static void dwconv_fwd(const gs_op_call *c) {
+    const gs_node *n = c->n, *x = c->x[0];
+    depthwise_forward(c->out, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3], n->k, n->stride,
+                      n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+}
+
+static void dwconv_bwd(const gs_op_call *c) {
+    const gs_node *n = c->n, *x = c->x[0];
+    depthwise_backward(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2],
+                       x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+}
+
+// BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C).
+static void bn_fwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
+    if (c->training) {
+        GS_ASSERT(c->save);
+        batchnorm_forward_train(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1], M, C,
+                                n->eps, n->momentum, n->act);
+    } else {
+        batchnorm_forward_infer(c->out, c->in[0], c->p[0], c->p[1], c->p[2], c->p[3], M, C, n->eps, n->act);
+    }
+}
+
+static void bn_bwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
+    batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0], M, C,
+                       n->act);
+}
+
+static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], numel(c)); }
+
+static void add_bwd(const gs_op_call *c) { add_backward(c->din[0], c->din[1], c->dout, numel(c)); }
+
+static void gap_fwd(const gs_op_call *c) {
+    const gs_node *x = c->x[0];
+    avgpool_forward(c->out, c->in[0], c->rows, x->shape[1] * x->shape[2], x->shape[3]);
+}
+
+static void gap_bwd(const gs_op_call *c) {
+    const gs_node *x = c->x[0];
+    avgpool_backward(c->din[0], c->dout, c->rows, x->shape[1] * x->shape[2], x->shape[3]);
+}
+
+// Both directions write their final states into one (B,2H) row: forward [0,H), backward [H,2H).
+static void bigru_fwd(const gs_op_call *c) {
+    const gs_model_arch *a = c->arch;
+    int B = c->batch, T = a->frames, D = c->x[0]->shape[1], H = a->gru_units;
+    size_t cache = gru_cache_floats(a->batch, T, H);
+    for (int d = 0; d < 2; d++)
+        gru_forward(c->out + d * H, c->save + d * cache, c->in[0], c->p[3 * d], c->p[3 * d + 1], c->p[3 * d + 2], B, T,
+                    D, H, 2 * H, d);
+}
+
+static void bigru_bwd(const gs_op_call *c) {
+    const gs_model_arch *a = c->arch;
+    int B = c->batch, T = a->frames, D = c->x[0]->shape[1], H = a->gru_units;
+    size_t cache = gru_cache_floats(a->batch, T, H);
+    for (int d = 0; d < 2; d++)
+        gru_backward(c->din[0], c->g[3 * d], c->g[3 * d + 1], c->g[3 * d + 2], c->dout + d * H, c->save + d * cache,
+                     c->in[0], c->p[3 * d], c->p[3 * d + 1], B, T, D, H, 2 * H, d);
+}
+
+static void dropout_fwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    if (c->training && n->rate > 0)
+        dropout_forward(c->out, c->in[0], numel(c), n->rate, c->state->dropout_key[n->ordinal]);
+    else
+        memcpy(c->out, c->in[0], numel(c) * sizeof(float));
+}
+
+static void dropout_bwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    size_t cnt = numel(c);
+    if (n->rate > 0) {
+        dropout_backward(c->din[0], c->dout, cnt, n->rate, c->state->dropout_key[n->ordinal]);
+    } else {
+        for (size_t i = 0; i < cnt; i++) c->din[0][i] += c->dout[i];
+    }
+}
+
+static void dense_fwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    matmul_forward(c->out, c->in[0], c->p[0], c->p[1], c->rows, c->x[0]->shape[1], n->shape[1]);
+    if (n->act == GS_ACT_RELU) relu_forward(c->out, c->out, numel(c));
+}
+
+static void dense_bwd(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    // ReLU mask applied in place: this gradient buffer belongs to this node alone
+    if (n->act == GS_ACT_RELU)
+        for (size_t i = 0; i < numel(c); i++)
+            if (c->out[i] <= 0.0f) c->dout[i] = 0.0f;
+    matmul_backward(c->din[0], c->g[0], c->g[1], c->dout, c->in[0], c->p[0], c->rows, c->x[0]->shape[1],
+                    n->shape[1]);
+}
+
+static void loss_fwd(const gs_op_call *c) {
+    // without labels only the probabilities matter: label 0 stands in, the loss is discarded
+    if (!c->have_labels) memset(c->labels, 0, (size_t)c->rows * sizeof(int));
+    *c->ce_loss = softmax_ce_forward(c->out, c->save, c->in[0], c->labels, c->rows, c->n->shape[1]);
+}
+
+static void loss_bwd(const gs_op_call *c) {
+    softmax_ce_backward(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], 1.0f);
+}
+
+static const gs_op_kernels cpu_kernels[] = {
+    {NODE_INPUT, nothing, nothing},
+    {NODE_CONV, conv_fwd, conv_bwd},
+    {NODE_PWCONV, pwconv_fwd, pwconv_bwd},
+    {NODE_DWCONV, dwconv_fwd, dwconv_bwd},
+    {NODE_BN, bn_fwd, bn_bwd},
+    {NODE_ADD, add_fwd, add_bwd},
+    {NODE_GAP, gap_fwd, gap_bwd},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd},
+    {NODE_DENSE, dense_fwd, dense_bwd},
+    {NODE_LOSS, loss_fwd, loss_bwd},
+};
+_Static_assert(sizeof cpu_kernels / sizeof cpu_kernels[0] == NODE_COUNT,
+               "the CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
+
+// ---- host memory ----
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+
+static void l2_fwd(float *loss, const float *w, size_t n, float l2) { *loss += l2_forward(w, n, l2); }
+
+static void adam(gs_exec *e, float lr, float beta1, float beta2, float eps, long t) {
+    adam_update(e->params, e->adam_m, e->adam_v, e->grad, e->m->params.numel_trainable, lr, beta1, beta2, eps, t);
+}
+
+static void publish(gs_exec *e) { (void)e; }  // the kernels read state_host itself
+
+static void read_loss(gs_exec *e, float loss[2]) { memcpy(loss, e->loss, 2 * sizeof(float)); }
+
+static const gs_backend cpu_backend = {
+    .name = "cpu",
+    .kernels = cpu_kernels,
+    .zero = zero,
+    .l2_forward = l2_fwd,
+    .l2_backward = l2_backward,
+    .adam = adam,
+    .publish_state = publish,
+    .read_loss = read_loss,
+};
+
+// The host executor lives with the model (its step state must survive from forward to backward);
+// its pointers are refreshed on every call, so a gs_model copied by value still runs on its own.
+typedef struct {
+    gs_exec e;
+    float loss[2];
+} host_exec;
+
+static gs_exec *host(gs_model *m) {
+    model_ensure_arena(m);
+    if (!m->host) {
+        host_exec *h = gs_calloc(1, sizeof *h);
+        h->e.be = &cpu_backend;
+        m->host = &h->e;
+        h->e.m = m;
+        if (exec_check(&h->e)) gs_fatal("%s", gs_last_error());
+    }
+    gs_exec *e = m->host;
+    e->m = m;
+    e->arena = m->arena;
+    e->params = m->params.data;
+    e->grad = m->params.grad;
+    e->adam_m = m->params.m;
+    e->adam_v = m->params.v;
+    e->labels = m->labels;
+    e->loss = ((host_exec *)e)->loss;
+    e->state = &e->state_host;
+    return e;
+}
+
+void model_exec_free(gs_model *m) {
+    free(m->host);
+    m->host = NULL;
+}
+
+void model_forward(gs_model *m, int batch, int training, int have_labels) {
+    gs_exec *e = host(m);
+    exec_forward(e, batch, training, have_labels);
+    exec_read_loss(e);
+}
+
+void model_backward(gs_model *m) { exec_backward(host(m)); }
+
+void model_adam_step(gs_model *m, float lr, float beta1, float beta2, float eps) {
+    gs_exec *e = host(m);
+    exec_adam_begin(e, lr, beta1, beta2);
+    exec_adam_queue(e, lr, beta1, beta2, eps);
+}

@@ -1,0 +1,187 @@
+// The one walker over the planned graph (gesture/exec.h): every backend's forward, backward and
+// Adam step go through here; a backend only supplies kernels and memory.
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "gesture/exec.h"
+#include "gesture/ops.h"
+#include "gesture/optable.h"
+#include "gesture/rng.h"
+#include "gesture/runtime.h"
+
+// Rows of a node's output for the current batch: the leading dim scales with clips in the step.
+static int rows(const gs_model *m, const gs_node *n) { return n->shape[0] / m->cfg.batch * m->cur_batch; }
+
+static size_t row_numel(const gs_node *n) {
+    size_t s = 1;
+    for (int i = 1; i < n->ndim; i++) s *= (size_t)n->shape[i];
+    return s;
+}
+
+static float *at(const gs_exec *e, size_t off) { return off == GS_NO_MEM ? NULL : e->arena + off; }
+
+int exec_check(const gs_exec *e) {
+    if (optable_check()) return -1;
+    const gs_op_kernels *k = e->be->kernels;
+    for (int i = 0; i < NODE_COUNT; i++)
+        if (k[i].op != (gs_node_op)i)
+            return gs_error("%s backend: kernel row %d holds op %s (rows must follow the gs_node_op enum)",
+                            e->be->name, i, op_info(k[i].op)->name);
+    for (int i = 0; i < e->m->n_nodes; i++) {
+        const gs_node *n = &e->m->nodes[i];
+        if (!k[n->op].forward || !k[n->op].backward)
+            return gs_error("the %s backend has no %s op (layer %s)", e->be->name, op_info(n->op)->name, n->name);
+        if (n->op == NODE_DROPOUT && (n->ordinal < 0 || n->ordinal >= GS_MAX_DROPOUT))
+            return gs_error("layer %s: dropout ordinal %d outside [0, %d)", n->name, n->ordinal, GS_MAX_DROPOUT);
+    }
+    return 0;
+}
+
+static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
+    const gs_model *m = e->m;
+    memset(c, 0, sizeof *c);
+    c->n = n;
+    c->arch = &m->cfg;
+    for (int k = 0; k < n->n_in; k++) {
+        const gs_node *x = &m->nodes[n->in[k]];
+        c->x[k] = x;
+        c->in[k] = at(e, x->out_off);
+        c->din[k] = at(e, x->grad_off);
+    }
+    c->out = at(e, n->out_off);
+    c->dout = at(e, n->grad_off);
+    c->save = at(e, n->save_off);
+    for (int k = 0; k < 8; k++) {
+        if (n->p[k] < 0) continue;
+        const gs_param *p = &m->params.p[n->p[k]];
+        c->p[k] = e->params + p->offset;
+        c->g[k] = p->trainable ? e->grad + p->offset : NULL;
+    }
+    c->rows = rows(m, n);
+    c->batch = m->cur_batch;
+    c->labels = e->labels;
+    c->state = e->state;
+    c->ce_loss = e->loss;
+}
+
+// Per-op wall time when m->profile is set (the backend's queue is drained around each op).
+static double tick(const gs_exec *e) {
+    if (!e->m->profile) return 0;
+    if (e->be->sync) e->be->sync();
+    return runtime_now();
+}
+
+static void range_push(const gs_exec *e, const char *name) {
+    if (e->be->range_push) e->be->range_push(name);
+}
+
+static void range_pop(const gs_exec *e) {
+    if (e->be->range_pop) e->be->range_pop();
+}
+
+// Host side of a forward; training: the next step's dropout keys into state_host (not yet published).
+static void begin(gs_exec *e, int batch, int training, int have_labels) {
+    gs_model *m = e->m;
+    GS_ASSERT(batch >= 1 && batch <= m->cfg.batch);
+    m->cur_batch = batch;
+    e->have_labels = have_labels;
+    if (!training) return;
+    m->step++;  // dropout masks of this step use the new value (backward too)
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].op == NODE_DROPOUT)
+            e->state_host.dropout_key[m->nodes[i].ordinal] = gs_key(m->seed, (uint64_t)m->nodes[i].ordinal,
+                                                                    (uint64_t)m->step);
+}
+
+void exec_forward_begin(gs_exec *e, int batch, int training, int have_labels) {
+    begin(e, batch, training, have_labels);
+    if (training) e->be->publish_state(e);
+}
+
+void exec_forward_queue(gs_exec *e, int training, int have_labels) {
+    gs_model *m = e->m;
+    range_push(e, "forward");
+    for (int i = 0; i < m->n_nodes; i++) {
+        const gs_node *n = &m->nodes[i];
+        gs_op_call c;
+        call_init(&c, e, n);
+        c.training = training;
+        c.have_labels = have_labels;
+        double t0 = tick(e);
+        range_push(e, n->name);
+        e->be->kernels[n->op].forward(&c);
+        range_pop(e);
+        if (m->profile) m->op_seconds[n->op][0] += tick(e) - t0;
+    }
+    e->be->zero(e->loss + 1, 1);
+    for (int i = 0; i < m->params.n; i++) {
+        const gs_param *p = &m->params.p[i];
+        if (p->l2 > 0) e->be->l2_forward(e->loss + 1, e->params + p->offset, p->numel, p->l2);
+    }
+    range_pop(e);
+}
+
+void exec_forward(gs_exec *e, int batch, int training, int have_labels) {
+    exec_forward_begin(e, batch, training, have_labels);
+    exec_forward_queue(e, training, have_labels);
+}
+
+void exec_backward(gs_exec *e) {
+    gs_model *m = e->m;
+    range_push(e, "backward");
+    e->be->zero(e->grad, m->params.numel_trainable);
+    for (int j = m->n_nodes - 1; j >= 0; j--) {
+        const gs_node *n = &m->nodes[j];
+        // gradients that come alive at this step start from zero (ops accumulate)
+        for (int k = 0; k < n->n_in; k++) {
+            const gs_node *x = &m->nodes[n->in[k]];
+            if (x->last_consumer == j && x->grad_off != GS_NO_MEM)
+                e->be->zero(e->arena + x->grad_off, (size_t)rows(m, x) * row_numel(x));
+        }
+        gs_op_call c;
+        call_init(&c, e, n);
+        c.training = 1;
+        c.have_labels = 1;
+        double t0 = tick(e);
+        range_push(e, n->name);
+        e->be->kernels[n->op].backward(&c);
+        range_pop(e);
+        if (m->profile) m->op_seconds[n->op][1] += tick(e) - t0;
+    }
+    for (int i = 0; i < m->params.n; i++) {
+        const gs_param *p = &m->params.p[i];
+        if (p->l2 > 0) e->be->l2_backward(e->grad + p->offset, e->params + p->offset, p->numel, p->l2);
+    }
+    range_pop(e);
+}
+
+static void adam_set(gs_exec *e, float lr, float beta1, float beta2) {
+    e->m->adam_t++;
+    e->state_host.adam_alpha = adam_step_size(lr, beta1, beta2, e->m->adam_t);
+}
+
+void exec_adam_begin(gs_exec *e, float lr, float beta1, float beta2) {
+    adam_set(e, lr, beta1, beta2);
+    e->be->publish_state(e);
+}
+
+void exec_adam_queue(gs_exec *e, float lr, float beta1, float beta2, float eps) {
+    range_push(e, "adam");
+    e->be->adam(e, lr, beta1, beta2, eps, e->m->adam_t);
+    range_pop(e);
+}
+
+void exec_train_begin(gs_exec *e, int batch, float lr, float beta1, float beta2) {
+    begin(e, batch, 1, 1);
+    adam_set(e, lr, beta1, beta2);
+    e->be->publish_state(e);
+}
+
+void exec_read_loss(gs_exec *e) {
+    float l[2];
+    e->be->read_loss(e, l);
+    gs_model *m = e->m;
+    m->ce_loss = e->have_labels ? l[0] : 0.0f;
+    m->l2_loss = l[1];
+    m->loss = m->ce_loss + m->l2_loss;
+}

@@ -1,0 +1,37 @@
+// The GPU side of training and evaluation as the core sees it: the registered device backend
+// (gesture/device.h) behind the trainer's device functions (gesture/trainer.h). Without a
+// registered backend every call says so in one line.
+#include <stdio.h>
+
+#include "gesture/device.h"
+#include "gesture/errors.h"
+#include "gesture/trainer.h"
+
+static const gs_device_backend *gpu;
+
+void device_register_gpu(const gs_device_backend *d) { gpu = d; }
+
+const gs_device_backend *device_gpu(void) { return gpu; }
+
+static int missing(void) {
+    return gs_error("this binary was built without the CUDA backend (configure with -DGESTURE_CUDA=ON on a "
+                    "machine with nvcc and cuDNN)");
+}
+
+int train_cuda_available(void) { return gpu && gpu->count() > 0; }
+
+int train_cuda_open(void) { return gpu ? gpu->open() : missing(); }
+
+void train_cuda_close(void) {
+    if (gpu) gpu->close();
+}
+
+void train_cuda_loader_memory(gs_loader_config *lc) {
+    if (!gpu) return;
+    lc->host_alloc = gpu->host_alloc;
+    lc->host_free = gpu->host_free;
+}
+
+int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
+    return gpu ? gpu->train_init(be, m, use_graph) : missing();
+}
