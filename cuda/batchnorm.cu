@@ -6,7 +6,7 @@
 // partials; one thread per channel then sums the chunks in order (double). As on the CPU, sums are
 // taken relative to row 0 (a pivot) so E[d^2]-E[d]^2 does not cancel when |mean| >> std.
 // Three launches per op (partials, per-channel finalize, elementwise apply); fusing the statistics
-// into the producer's epilogue is the known next step (performance-anchors.md section 4).
+// into the producer's epilogue is the known next step (cuda/README.md, known limits).
 #include "cuda_common.h"
 
 #define BN_LANES 8

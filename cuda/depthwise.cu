@@ -8,7 +8,7 @@
 //            memory in fixed order and writes one partial (K*K, 32) per chunk; a second kernel sums
 //            the chunks in order (double) into dw. The chunking depends only on the shape.
 // First cut: correct and coalesced, not tiled (each input value is re-read by up to K*K threads
-// through L1/L2). See reference/performance-anchors.md section 3.4 for the tiled design.
+// through L1/L2). The planned tiled design: cuda/README.md, known limits.
 #include <stdint.h>
 
 #include "cuda_common.h"

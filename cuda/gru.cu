@@ -3,8 +3,8 @@
 // Forward: the input projections of all timesteps are one cuBLAS GEMM; each step is one small
 // GEMM (h_prev @ U) plus one gate kernel. Backward (BPTT): one gate-gradient kernel plus one
 // GEMM (dh_prev += drec @ U^T) per step, then the weight gradients and dx as one GEMM each.
-// About 2 launches per step per direction: latency-bound at B=4, H=128 (performance-anchors.md
-// section 5); a persistent per-direction kernel holding U on chip is the planned replacement.
+// About 2 launches per step per direction: latency-bound at B=4, H=128; a persistent
+// per-direction kernel holding U on chip is the planned replacement (cuda/README.md, known limits).
 #include "cuda_common.h"
 #include "gesture/gru_cache.h"
 

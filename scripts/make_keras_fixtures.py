@@ -171,7 +171,7 @@ def randomize_backbone(base, rng, calib, layers):
 
 
 def gesture_name(keras_layer, var, is_depthwise):
-    """Parameter name in our own checkpoints (DESIGN.md §2)."""
+    """Parameter name in our own checkpoints (docs/formats.md, Checkpoint)."""
     head = {"batch_normalization": "head_bn", "forward_gru": "gru_forward", "backward_gru": "gru_backward",
             "dense": "dense_hidden", "dense_1": "dense_out"}
     if is_depthwise and var == "kernel":
@@ -180,7 +180,7 @@ def gesture_name(keras_layer, var, is_depthwise):
 
 
 def mobl_name(name):
-    """Keras MobileNetV2 layer name -> name in JonathanCMitchell's ImageNet files (keras-semantics §2.1)."""
+    """Keras MobileNetV2 layer name -> name in JonathanCMitchell's ImageNet files (docs/formats.md, Keras files)."""
     import re
     kinds = {"expand": "expand", "depthwise": "depthwise", "project": "project"}
     m = re.fullmatch(r"(?:block_(\d+)|expanded_conv)_(expand|depthwise|project)(_BN)?", name)
@@ -191,12 +191,12 @@ def mobl_name(name):
 
 
 def to_unit(pixels):
-    """DESIGN §3 `unit` normalization of uint8 pixels, float32 arithmetic."""
+    """`data.normalize = unit` (docs/keras.md, Data) of uint8 pixels, float32 arithmetic."""
     return pixels.astype(F32) / F32(255.0)
 
 
 def to_sym(pixels):
-    """DESIGN §3 `symmetric` (= Keras mobilenet_v2.preprocess_input: x/127.5 - 1), float32 arithmetic."""
+    """`data.normalize = symmetric` (= Keras mobilenet_v2.preprocess_input: x/127.5 - 1), float32 arithmetic."""
     return pixels.astype(F32) / F32(127.5) - F32(1.0)
 
 
@@ -235,7 +235,7 @@ def keras_h5(path):
 # 1. seed model
 # ----------------------------------------------------------------------------------------------
 def doc_expected_paths():
-    """keras-semantics.md §3.3 table, spelled out: h5 path -> (Keras layer name, variable name)."""
+    """The Keras 3 path table of docs/formats.md, spelled out: h5 path -> (Keras layer name, variable name)."""
     P = "layers/time_distributed/layer/layers/"
     exp = {}
 
@@ -298,9 +298,9 @@ def weight_index(model, path, keras, layers):
         if name_attrs.get(group) != owner.name:
             notes.append(f"{group}: name attr {name_attrs.get(group)!r} != owning layer {owner.name!r}")
         if exp.get(p) != (klayer, v.name):
-            notes.append(f"DIFF {p}: keras-semantics §3.3 says {exp.get(p)}, actual {(klayer, v.name)}")
+            notes.append(f"DIFF {p}: the docs/formats.md path table says {exp.get(p)}, actual {(klayer, v.name)}")
     for p in set(exp) - set(by_var.values()):
-        notes.append(f"DIFF {p}: in keras-semantics §3.3 table but not in the file")
+        notes.append(f"DIFF {p}: in the docs/formats.md path table but not in the file")
     return rows, notes, sorted(dsets), name_attrs
 
 
@@ -595,7 +595,7 @@ def main():
         print("seed_small.keras h5 datasets (abbreviated):")
         for r in info["rows"][:6] + info["rows"][-16:]:
             print(f"  {r['h5_path']:<62} {r['keras_layer']:<28} {r['keras_var']:<16} {r['shape']}")
-        print("differences from keras-semantics.md §3.3 / name-attr checks:" + ("" if info["notes"] else " none"))
+        print("differences from the docs/formats.md path table / name-attr checks:" + ("" if info["notes"] else " none"))
         for n in info["notes"]:
             print("  " + n)
         print("vars-group `name` attrs (non-backbone):")

@@ -1,7 +1,7 @@
 """Whole-model PyTorch reference: the seed network (MobileNetV2 -> head BN -> GAP -> BiGRU -> Dropout ->
 Dense ReLU -> Dropout -> Dense -> softmax CE + L2) at a small size, in float64.
 
-Built here from the Keras definitions (keras-semantics.md), independently of the C graph: leaf tensors are
+Built here from the Keras definitions (docs/keras.md), independently of the C graph: leaf tensors are
 Keras-layout weights with Keras names, so gradients come out in Keras layout. torch does the math:
 F.conv2d (with Keras' asymmetric 'same' padding), F.batch_norm (momentum/eps mapped, unbiased running
 variance converted to Keras' biased update), nn.GRU through functional_call (gate order mapped),

@@ -141,7 +141,7 @@ def _l2(w, gen):
 
 
 def _adam_keras(p, g_steps, lr, b1, b2, eps):
-    """The Keras form straight from keras-semantics.md section 6, in float64."""
+    """The Keras form (include/gesture/ops.h adam_update, docs/keras.md), in float64."""
     p = p.clone()
     m = torch.zeros_like(p)
     v = torch.zeros_like(p)

@@ -131,7 +131,7 @@ static void test_experiments(void) {
               s15.callbacks.reduce_lr_monitor == GS_MONITOR_VAL_LOSS && s15.callbacks.reduce_lr_factor == 0.5 &&
               s15.callbacks.reduce_lr_patience == 3 && s15.callbacks.reduce_lr_min_delta == 1e-4 &&
               s15.callbacks.min_lr == 1e-7 && s15.callbacks.checkpoint_monitor == GS_MONITOR_VAL_ACCURACY,
-          "seed_15f.ini callbacks as in DESIGN section 4");
+          "seed_15f.ini callbacks as in the seed (docs/keras.md)");
     char name[256];
     check(!strcmp(config_run_name(&s15, name, sizeof name), "seed_15f"), "run name derived from file: %s", name);
 

@@ -1,5 +1,5 @@
 // Training checkpoints (checkpoints/last.h5, best.h5): everything needed to resume a run exactly
-// or to run inference, in one HDF5 file readable by h5py/HDFView (DESIGN.md §5).
+// or to run inference, in one HDF5 file readable by h5py/HDFView (docs/formats.md).
 //
 // Layout:
 //   /weights/<layer>/<var>          float32, Keras shapes, every variable (BN moving stats too)

@@ -126,6 +126,9 @@ int config_load_string(gs_config *c, const char *text, const char *origin);
 char *config_to_ini(const gs_config *c);
 // Every key: section, name, type, default, range/choices, one-line help.
 void config_print_help(FILE *f);
+// The same as a Markdown page, one table per section: docs/config.md is this output
+// (`gesture train --help-config=markdown`; tests/test_config_doc.sh compares them).
+void config_print_help_markdown(FILE *f);
 // Per-key ranges (values may have been set in code) and cross-key checks. Call after all files
 // and overrides are applied. 0 ok, -1 + gs_error("config: message").
 int config_validate(const gs_config *c);

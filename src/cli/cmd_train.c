@@ -16,11 +16,20 @@ static int exists(const char *p) {
 }
 
 int cmd_train(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help-config")) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help-config") || !strcmp(argv[i], "--help-config=text")) {
             config_print_help(stdout);
             return 0;
         }
+        if (!strcmp(argv[i], "--help-config=markdown")) {  // docs/config.md
+            config_print_help_markdown(stdout);
+            return 0;
+        }
+        if (!strncmp(argv[i], "--help-config=", 14)) {
+            fprintf(stderr, "gesture train: --help-config=%s: use text or markdown\n", argv[i] + 14);
+            return 2;
+        }
+    }
     if (cli_wants_help(argc, argv)) {
         cli_print_usage("train");
         printf("\nOptions:\n"
@@ -29,7 +38,8 @@ int cmd_train(int argc, char **argv) {
                "                           name from the config file; a suffix _2, _3... avoids overwriting)\n"
                "  --resume D               continue the run in D from D/checkpoints/last.h5 (its config.ini;\n"
                "                           CONFIG.ini may be omitted)\n"
-               "  --help-config            list every config key with type, default, range and help\n"
+               "  --help-config[=markdown] list every config key with type, default, range and help\n"
+               "                           (markdown: the page docs/config.md)\n"
                "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n");
         return 0;
     }

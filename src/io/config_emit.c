@@ -1,5 +1,7 @@
-// The config going out: defaults, resolved INI text, --help-config, whole-config validation,
-// per-key access and diffs. Everything iterates the schema table, so a new key needs no code here.
+// The config going out: defaults, resolved INI text, --help-config (as text, and as the Markdown
+// of docs/config.md), whole-config validation, per-key access and diffs. Everything iterates the
+// schema table, so a new key needs no code here.
+#include <stdbool.h>
 #include <string.h>
 
 #include "config_schema.h"
@@ -36,27 +38,91 @@ char *config_to_ini(const gs_config *c) {
     return out;
 }
 
-void config_print_help(FILE *f) {
-    fprintf(f,
-            "Configuration keys. Files are INI: [section], key = value, comments start with ';' or '#'\n"
-            "(inline: whitespace then ';'). Switches are on|off (true|false also accepted); strings may be\n"
-            "\"quoted\". `%%include FILE` or `include = FILE` loads FILE (relative to the including file) at\n"
-            "that point; later lines override earlier ones. Override any key with --set section.key=value.\n");
+static const char HELP_INTRO[] =
+    "Configuration keys. Files are INI: [section], key = value, comments start with ';' or '#'\n"
+    "(inline: whitespace then ';'). Switches are on|off (true|false also accepted); strings may be\n"
+    "\"quoted\". `%include FILE` or `include = FILE` loads FILE (relative to the including file) at\n"
+    "that point; later lines override earlier ones. Override any key with --set section.key=value.\n";
+
+// The page docs/config.md is: this text, HELP_INTRO, then one table per section.
+static const char MD_HEAD[] =
+    "# Configuration reference\n\n"
+    "Generated from the key table in `src/io/config_schema.c` by `gesture train --help-config=markdown`;\n"
+    "do not edit by hand. After changing a key, regenerate it with\n"
+    "`build/gesture train --help-config=markdown > docs/config.md` (`tests/test_config_doc.sh` fails\n"
+    "while this page and the binary disagree). `gesture train --help-config` prints the same as text.\n\n";
+
+// Checks across keys, made by config_validate below once every file and --set is applied.
+static const char MD_CROSS[] =
+    "\nBesides each key's own range, a config is refused when `callbacks.min_lr` is above\n"
+    "`train.learning_rate`, when stride sampling needs clips longer than 1024 frames\n"
+    "(`(data.frames - 1) * data.frame_step + 1 + data.augment_temporal_jitter`), or when\n"
+    "`runtime.cuda_graph = on` is combined with `runtime.device = cpu`.\n"
+    "`experiments/seed_15f.ini` is the seed notebook's configuration, every key written out (its\n"
+    "ImageNet weights are not shipped: set `model.pretrained`); a run directory's `config.ini` holds\n"
+    "the fully resolved config of that run.\n";
+
+// A Markdown table cell: '|' is escaped everywhere (GFM splits cells on it, inside code spans
+// too); outside `code` spans '<' and '*' are escaped so no text reads as an HTML tag or emphasis.
+static void md_cell(FILE *f, const char *s) {
+    int code = 0;
+    for (; *s; s++) {
+        if (*s == '`') code = !code;
+        if (*s == '|') fputs("\\|", f);
+        else if (!code && *s == '<') fputs("&lt;", f);
+        else if (!code && *s == '*') fputs("\\*", f);
+        else fputc(*s, f);
+    }
+}
+
+static void md_code_cell(FILE *f, const char *s) {
+    if (!*s) {
+        fputs("(empty)", f);
+        return;
+    }
+    fputc('`', f);
+    md_cell(f, s);
+    fputc('`', f);
+}
+
+// Every key with its type, default (the schema's, as INI text), range and help; text or Markdown.
+static void print_help(FILE *f, bool markdown) {
     char desc[160], def[VALUE_MAX], head[VALUE_MAX + 64];
     gs_config d;
     config_defaults(&d);
+    if (markdown) fputs(MD_HEAD, f);
+    fputs(HELP_INTRO, f);
+    if (markdown) fputs(MD_CROSS, f);
     for (int s = 0; CONFIG_SECTIONS[s]; s++) {
-        fprintf(f, "\n[%s]\n", CONFIG_SECTIONS[s]);
+        if (markdown)
+            fprintf(f, "\n## [%s]\n\n| key | type / allowed | default | meaning |\n|---|---|---|---|\n",
+                    CONFIG_SECTIONS[s]);
+        else
+            fprintf(f, "\n[%s]\n", CONFIG_SECTIONS[s]);
         for (int i = 0; i < CONFIG_NKEYS; i++) {
             const config_key *k = &CONFIG_KEYS[i];
             if (strcmp(k->section, CONFIG_SECTIONS[s])) continue;
             config_key_describe(k, desc, sizeof desc);
             config_key_format(k, &d, def, sizeof def);
-            snprintf(head, sizeof head, "%s = %s", k->name, def);
-            fprintf(f, "  %-38s %s\n      %s\n", head, desc, k->help);
+            if (!markdown) {
+                snprintf(head, sizeof head, "%s = %s", k->name, def);
+                fprintf(f, "  %-38s %s\n      %s\n", head, desc, k->help);
+                continue;
+            }
+            fprintf(f, "| `%s.%s` | ", k->section, k->name);
+            md_code_cell(f, desc);
+            fputs(" | ", f);
+            md_code_cell(f, def);
+            fputs(" | ", f);
+            md_cell(f, k->help);
+            fputs(" |\n", f);
         }
     }
 }
+
+void config_print_help(FILE *f) { print_help(f, false); }
+
+void config_print_help_markdown(FILE *f) { print_help(f, true); }
 
 int config_validate(const gs_config *c) {
     char msg[1024];

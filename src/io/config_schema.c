@@ -103,9 +103,11 @@ const config_key CONFIG_KEYS[] = {
     ENUM(runtime, device, "auto", DEVICE, "backend: auto uses CUDA when a GPU is present"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
-    BOOL(runtime, deterministic, "off", "bitwise reproducible runs (slower kernels, fixed reduction order)"),
+    BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),
     {"runtime", "profile_steps", CK_STEPS, OFF(runtime.profile_start), OFF(runtime.profile_count), "", 0, 0, 0,
-     NULL, "profile COUNT training steps from step START (NVTX/timers); empty = off"},
+     NULL,
+     "gesture bench on the GPU: train steps START..START+COUNT-1 (counted from 0, warm-up included) run "
+     "between cudaProfilerStart/Stop, for scripts/profile.sh; empty = off"},
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof CONFIG_KEYS[0]);
 
