@@ -30,7 +30,7 @@ typedef struct {
     gs_show_shape show;
 } gs_op_info;
 
-extern const gs_op_info gs_op_table[NODE_COUNT];
+extern const gs_op_info gs_op_table[];  // NODE_COUNT rows (asserted where it is defined)
 
 static inline const gs_op_info *op_info(gs_node_op op) { return &gs_op_table[op]; }
 
