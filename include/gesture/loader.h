@@ -64,6 +64,11 @@ typedef struct {
 } gs_loader_config;
 
 void loader_config_defaults(gs_loader_config *c);
+struct gs_config;
+// Defaults, then every loader field the run's config sets: data.root + split, clip shape, batch
+// size, seed, workers, cache, on_bad_clip and the augmentation ranges. train = 1 shuffles and
+// augments (the train split of a run); 0 keeps the data set's order without augmentation.
+void loader_config_from(gs_loader_config *lc, const struct gs_config *cfg, const char *split, int train);
 
 typedef struct {
     float *x;        // (B,T,S,S,3) NHWC per frame, normalized; rows >= n are stale

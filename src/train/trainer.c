@@ -50,30 +50,6 @@ static int make_dir(const char *path) {
     return 0;
 }
 
-static void loader_from_config(gs_loader_config *lc, const gs_config *cfg, const char *split, int train) {
-    loader_config_defaults(lc);
-    lc->root = cfg->data.root;
-    lc->split = split;
-    lc->frames = cfg->data.frames;
-    lc->sampling = cfg->data.sampling;
-    lc->frame_step = cfg->data.frame_step;
-    lc->size = cfg->data.size;
-    lc->normalize = cfg->data.normalize;
-    lc->batch_size = cfg->train.batch_size;
-    lc->shuffle = train;
-    lc->augment = train;
-    lc->aug.flip = cfg->data.augment_flip;
-    lc->aug.crop_scale = (float)cfg->data.augment_crop_scale;  // both: largest fraction of the side cropped
-    lc->aug.shift = (float)cfg->data.augment_shift;
-    lc->aug.brightness = (float)cfg->data.augment_brightness;
-    lc->aug.contrast = (float)cfg->data.augment_contrast;
-    lc->aug.temporal_jitter = cfg->data.augment_temporal_jitter;
-    lc->seed = cfg->train.seed;
-    lc->workers = cfg->data.workers;
-    lc->cache = cfg->data.cache;
-    lc->on_bad_clip = cfg->data.on_bad_clip;
-}
-
 // Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
 typedef struct {
     double loss_sum, correct;
@@ -237,8 +213,8 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     if (train_device_open(cfg->runtime.device, &use_cuda)) return fprintf(stderr, "gesture: %s\n", gs_last_error()), 1;
 
     gs_loader_config lt, lv;
-    loader_from_config(&lt, cfg, "train", 1);
-    loader_from_config(&lv, cfg, "val", 0);
+    loader_config_from(&lt, cfg, "train", 1);
+    loader_config_from(&lv, cfg, "val", 0);
     if (use_cuda) {  // batch slots in pinned memory: uploads run asynchronously at full speed
         train_cuda_loader_memory(&lt);
         train_cuda_loader_memory(&lv);
