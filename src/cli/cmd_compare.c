@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/fsutil.h"
 #include "cli.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/plots.h"
 #include "gesture/trainlog.h"
 

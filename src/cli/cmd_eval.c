@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/fsutil.h"
 #include "cli.h"
 #include "cli_checkpoint.h"
 #include "gesture/errors.h"
 #include "gesture/evaluate.h"
+#include "gesture/fsutil.h"
 #include "gesture/loader.h"
 #include "gesture/plots.h"
 #include "gesture/trainer.h"

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "draw.h"
-#include "fsutil.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/image.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fsutil.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
 #include "synth_internal.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../data/fsutil.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/metrics.h"
 #include "gesture/runtime.h"
 

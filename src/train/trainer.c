@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gesture/callbacks.h"
 #include "gesture/checkpoint.h"
 #include "gesture/csvlog.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/keras.h"
 #include "gesture/loader.h"
 #include "gesture/model.h"
@@ -34,20 +34,6 @@ static void on_sigint(int sig) {
 static const char *path_in(char *buf, size_t n, const char *dir, const char *name) {
     if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n) gs_fatal("path too long: %s/%s", dir, name);
     return buf;
-}
-
-// mkdir -p
-static int make_dir(const char *path) {
-    char buf[4200];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) return gs_error("%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) return gs_error("%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST) return gs_error("%s: cannot create directory: %s", buf, strerror(errno));
-    return 0;
 }
 
 // Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
@@ -245,7 +231,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     model_ok = 1;
     model_init_weights(&m, cfg->train.seed);
     if (cfg->model.pretrained[0] && keras_load_backbone_h5(&m, cfg->model.pretrained)) goto fail;
-    if (make_dir(run_dir) || make_dir(p_ck)) goto fail;
+    if (fs_mkdir_p(p_ck)) goto fail;  // and run_dir above it
     ini = config_to_ini(cfg);
 
     gs_callbacks cb;
