@@ -5,7 +5,6 @@
 #include "gesture/trainer.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,37 +143,6 @@ static int evaluate(gs_train_backend *be, gs_loader *l, double *loss, double *ac
     return 0;
 }
 
-static void state_from_callbacks(gs_train_state *st, const gs_callbacks *cb) {
-    // "no best yet" travels as NaN (checkpoint_state_init's convention)
-    st->es_best = cb->es.has_best ? cb->es.best : NAN;
-    st->es_wait = cb->es.wait;
-    st->es_best_epoch = cb->es.has_snapshot ? cb->es.best_epoch : -1;
-    st->rlr_best = cb->rlr.has_best ? cb->rlr.best : NAN;
-    st->rlr_wait = cb->rlr.wait;
-    st->rlr_cooldown = cb->rlr.cooldown_counter;
-    st->ckpt_best = cb->best.best;
-    st->ckpt_best_epoch = cb->best.best_epoch;
-}
-
-static int callbacks_from_state(gs_callbacks *cb, const gs_train_state *st) {
-    double s[GS_CALLBACKS_STATE_LEN];
-    callbacks_state_get(s, cb);
-    s[0] = st->es_wait;
-    s[1] = st->es_best;
-    s[2] = st->es_best_epoch >= 0 ? st->es_best_epoch : 0;
-    s[3] = st->es_best_epoch >= 0;
-    s[5] = st->rlr_wait;
-    s[6] = st->rlr_best;
-    s[7] = st->rlr_cooldown;
-    s[8] = st->ckpt_best;
-    s[9] = st->ckpt_best_epoch;
-    s[10] = !isnan(st->es_best);
-    s[11] = !isnan(st->rlr_best);
-    if (isnan(st->es_best)) s[1] = cb->es.best;
-    if (isnan(st->rlr_best)) s[6] = cb->rlr.best;
-    return callbacks_state_set(cb, s);
-}
-
 static long peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -240,9 +208,9 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     snapshot = gs_aligned_alloc(m.params.numel * sizeof(float));
     if (resume) {
         if (checkpoint_load(p_last, &m, &st, NULL, NULL, NULL)) goto fail;
-        if (callbacks_from_state(&cb, &st)) goto fail;
+        if (callbacks_state_set(&cb, &st.callbacks)) goto fail;
         lr = (float)st.learning_rate;
-        if (st.es_best_epoch >= 0 && cb.es.restore_best) {
+        if (st.callbacks.early_stopping.has_snapshot && cb.es.restore_best) {
             gs_model tmp = m;  // same layout: load the snapshot's weights through a copy of the table
             tmp.params.data = snapshot;
             if (checkpoint_load_weights_only(p_snap, &tmp)) goto fail;
@@ -311,7 +279,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
                 st.part_loss_sum = s.loss_sum;
                 st.part_correct = s.correct;
                 st.part_seen = s.seen;
-                state_from_callbacks(&st, &cb);
+                callbacks_state_get(&st.callbacks, &cb);
                 if (checkpoint_save(p_last, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes))
                     goto fail_sig;
                 printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train --resume %s\n",
@@ -343,7 +311,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         st.part_loss_sum = st.part_correct = 0;
         st.part_seen = 0;
         st.learning_rate = lr;
-        state_from_callbacks(&st, &cb);
+        callbacks_state_get(&st.callbacks, &cb);
         if (act.snapshot_best) {
             memcpy(snapshot, m.params.data, m.params.numel * sizeof(float));
             if (cb.es.restore_best &&
