@@ -30,7 +30,8 @@
 #define GS_CHECKPOINT_FORMAT "gesture-checkpoint"
 #define GS_CHECKPOINT_VERSION 1
 
-// Trainer state besides the tensors; round-trips exactly through save/load.
+// Trainer state besides the tensors; round-trips exactly through save/load, except that a callback
+// best that is NaN (a NaN first val_loss) reads back as no best yet: the file's "none" is NaN.
 typedef struct {
     int epoch;             // completed epochs: a resumed run starts at epoch index `epoch` (0-based)
     long step;             // loader cursor: batches of epoch `epoch` already consumed (0 at a boundary)
