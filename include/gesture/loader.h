@@ -101,8 +101,6 @@ int loader_steps_per_epoch(const gs_loader *l);
 const gs_dataset *loader_dataset(const gs_loader *l);
 // Distinct clips dropped so far (on_bad_clip = skip).
 long loader_bad_clips(const gs_loader *l);
-// Bytes of decoded frames held by the cache.
-size_t loader_cache_bytes(const gs_loader *l);
 
 // One clip, synchronously, without augmentation: x (T,S,S,3) per c's frames / sampling /
 // frame_step / size / normalize. For `gesture predict` and tools. 0 or -1 (gs_error names the file).

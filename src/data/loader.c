@@ -424,8 +424,6 @@ long loader_bad_clips(const gs_loader *l) {
     return n;
 }
 
-size_t loader_cache_bytes(const gs_loader *l) { return frame_cache_bytes(l->cache); }
-
 int loader_load_clip(float *x, const gs_clip *clip, const gs_loader_config *c) {
     if (validate_clip_params(c) != 0) return -1;
     clip_scratch s = {0};
