@@ -24,7 +24,7 @@ for cfg in "seed B4 T15 S224 a1.0|" "small B4 T8 S96 a0.35|--set data.size=96 --
   read -r _ B T S A <<<"$label"
   B=${B#B}; T=${T#T}; S=${S#S}; A=${A#a}
   ours=$(OMP_NUM_THREADS=$THREADS $G bench experiments/seed_15f.ini --steps "$STEPS" --set runtime.threads="$THREADS" $sets)
-  peer=$(OMP_NUM_THREADS=$THREADS /usr/bin/python3 benchmarks/peer_torch.py --alpha "$A" --size "$S" --frames "$T" --batch "$B" --threads "$THREADS" --steps "$STEPS")
+  peer=$(OMP_NUM_THREADS=$THREADS ${PYTHON:-/usr/bin/python3} benchmarks/peer_torch.py --alpha "$A" --size "$S" --frames "$T" --batch "$B" --threads "$THREADS" --steps "$STEPS")
   echo "$ours"; echo "$peer"
   for phase in train inference; do
     o=$(echo "$ours" | field $phase); p=$(echo "$peer" | field $phase)
@@ -41,7 +41,7 @@ if ((WRITE)); then
     echo "# CPU benchmark: gesture vs PyTorch (same machine, same thread count)"
     echo
     echo "Measured $(date -u +%Y-%m-%d) on $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), ${THREADS} threads,"
-    echo "PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') (Debian python3-torch), ${STEPS} timed steps after 1 warm-up."
+    echo "PyTorch $(${PYTHON:-/usr/bin/python3} -c 'import torch; print(torch.__version__)') (Debian python3-torch), ${STEPS} timed steps after 1 warm-up."
     echo "Command: \`benchmarks/run_cpu.sh --threads ${THREADS} --steps ${STEPS} --write\`"
     echo
     echo "$table"

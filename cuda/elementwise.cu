@@ -6,18 +6,6 @@
 
 #define EW_THREADS 256
 
-__global__ void relu6_forward_kernel(float *out, const float *inp, size_t n) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float y = inp[i] < 0.0f ? 0.0f : inp[i];
-        out[i] = y > 6.0f ? 6.0f : y;
-    }
-}
-
-__global__ void relu6_backward_kernel(float *dinp, const float *dout, const float *out, size_t n) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        dinp[i] += (out[i] > 0.0f && out[i] < 6.0f) ? dout[i] : 0.0f;
-}
-
 __global__ void relu_forward_kernel(float *out, const float *inp, size_t n) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         out[i] = inp[i] < 0.0f ? 0.0f : inp[i];
@@ -94,17 +82,6 @@ __global__ void avgpool_backward_kernel(float *dinp, const float *dout, int N, i
     do {                                                                                          \
         if ((n) > 0) kernel<<<gs_cuda_blocks((n), EW_THREADS), EW_THREADS, 0, gs_cuda_stream()>>>(__VA_ARGS__); \
     } while (0)
-
-extern "C" void relu6_forward_cuda(float *out, const float *inp, size_t n) {
-    LAUNCH(relu6_forward_kernel, n, out, inp, n);
-    GS_CUDA_OP_DONE("relu6_forward_cuda");
-}
-
-extern "C" void relu6_backward_cuda(float *dinp, const float *dout, const float *out, size_t n) {
-    if (!dinp) return;
-    LAUNCH(relu6_backward_kernel, n, dinp, dout, out, n);
-    GS_CUDA_OP_DONE("relu6_backward_cuda");
-}
 
 extern "C" void relu_forward_cuda(float *out, const float *inp, size_t n) {
     LAUNCH(relu_forward_kernel, n, out, inp, n);

@@ -223,8 +223,6 @@ extern "C" void *gs_cuda_arena_alloc(gs_cuda_arena *a, size_t bytes) {
     return p;
 }
 
-extern "C" void gs_cuda_arena_reset(gs_cuda_arena *a) { a->used = 0; }
-
 extern "C" void gs_cuda_arena_free(gs_cuda_arena *a) {
     if (a->base) CUDA_CHECK(cudaFree(a->base));
     memset(a, 0, sizeof *a);

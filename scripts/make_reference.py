@@ -3,7 +3,7 @@
 
 Runs on Debian's interpreter (/usr/bin/python3 with python3-torch). Each ref_*.py module has a
 `write(out_dir, seed)` that writes its own file(s); tests read them by dataset name.
-  ref_ops_cnn.py  -> ops_cnn.h5   (conv2d, depthwise, batchnorm, relu6, add, avgpool, matmul)
+  ref_ops_cnn.py  -> ops_cnn.h5   (conv2d, depthwise, batchnorm+ReLU6, relu, add, avgpool, matmul)
   ref_ops_head.py -> ops_head.h5  (gru, dropout, relu, softmax-CE, L2, Adam)
   ref_model.py    -> model.h5     (whole MobileNetV2 + BiGRU model: forward, grads, 3 Adam steps)
 """

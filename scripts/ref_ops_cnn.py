@@ -1,4 +1,4 @@
-"""PyTorch references for the CNN ops (conv2d, depthwise, batchnorm, relu6/relu/add, avgpool,
+"""PyTorch references for the CNN ops (conv2d, depthwise, batchnorm (+ReLU6/ReLU), relu/add, avgpool,
 matmul) -> ops_cnn.h5. Computed in float64 from float32-representable inputs; every gradient comes
 from torch autograd of L = sum(out * dout) with a random upstream gradient dout.
 
@@ -13,7 +13,7 @@ sizes, so tests/test_ops_cnn.c loops over cases without knowing them):
       bn/case{i}/{inp (M,C), gamma, beta, moving_mean0, moving_var0 (before), dout,
                   out, mean, invstd (saved), moving_mean, moving_var (after, Keras biased update),
                   dinp, dgamma, dbeta, out_infer (inference with moving_mean0/moving_var0)}
-  relu6|relu|add/n_cases, .../case{i}/{inp | a,b, dout, out, dinp | da,db}
+  relu|add/n_cases, .../case{i}/{inp | a,b, dout, out, dinp | da,db}
   avgpool/n_cases, avgpool/case{i}/dims (int64) [N,HW,C], {inp (N,HW,C), dout (N,C), out, dinp}
   matmul/n_cases, matmul/case{i}/dims (int64) [M,K,Nout,has_bias],
       {inp (M,K), w (K,Nout), bias (Nout; zeros when has_bias=0), dout, out, dinp, dw, dbias}
@@ -171,7 +171,7 @@ def _bn_case(w, gen, i, M, C, act, eps, momentum):
 
 
 def _elementwise(w, gen):
-    for op in ("relu6", "relu", "add"):
+    for op in ("relu", "add"):
         w.put(f"{op}/n_cases", np.array([len(ELEM_SIZES)], dtype=np.int64))
         for i, n in enumerate(ELEM_SIZES):
             p = f"{op}/case{i}"
@@ -185,11 +185,11 @@ def _elementwise(w, gen):
                                 ("db", b.grad)):
                     w.put(f"{p}/{name}", v)
                 continue
-            x = _f32(torch.rand(n, generator=gen) * 12 - 3)  # spans both ReLU6 kinks
-            x = _f32(torch.where((x.abs() < 1e-3) | ((x - 6).abs() < 1e-3), x + 0.01, x))
-            assert not _near(x, (0.0, 6.0), 1e-4).any()
+            x = _f32(torch.rand(n, generator=gen) * 12 - 3)  # both sides of the kink
+            x = _f32(torch.where(x.abs() < 1e-3, x + 0.01, x))
+            assert not _near(x, (0.0,), 1e-4).any()
             x.requires_grad_(True)
-            out = F.relu6(x) if op == "relu6" else F.relu(x)
+            out = F.relu(x)
             (out * dout).sum().backward()
             for name, v in (("inp", x), ("dout", dout), ("out", out), ("dinp", x.grad)):
                 w.put(f"{p}/{name}", v)

@@ -76,7 +76,7 @@ static void test_early_stopping(void) {
     a = early_stopping_on_epoch_end(&es, 0, f32(1.0));
     b = early_stopping_on_epoch_end(&es, 1, f32(0.995));
     c = early_stopping_on_epoch_end(&es, 2, f32(0.985));
-    check(a.improved && !b.improved && c.improved && es.wait == 0, "min_delta 0.01 on val_loss");
+    check(a.improved && !b.improved && c.improved && es.state.wait == 0, "min_delta 0.01 on val_loss");
     // A negative min_delta means the same (Keras takes abs()).
     early_stopping_init(&es, GS_MONITOR_VAL_LOSS, 5, -0.01, false);
     early_stopping_on_epoch_end(&es, 0, f32(1.0));
@@ -124,7 +124,7 @@ static void test_early_stopping(void) {
     reduce_lr_init(&r, GS_MONITOR_VAL_LOSS, 0.5, 1, 1e-4, 0, 0.0);
     float lr = 1e-3f;
     reduce_lr_on_epoch_end(&r, &lr, (double)b7);
-    check(reduce_lr_on_epoch_end(&r, &lr, (double)cur) && lr == 5e-4f && r.best == (double)b7,
+    check(reduce_lr_on_epoch_end(&r, &lr, (double)cur) && lr == 5e-4f && r.state.best == (double)b7,
           "ReduceLROnPlateau compares in float32 (a tie, so patience 1 reduces)");
 }
 
@@ -210,7 +210,7 @@ static void test_model_checkpoint(void) {
     epochs_t saved = 0;
     for (int e = 0; e < 6; e++)
         if (model_checkpoint_on_epoch_end(&c, e, f32(acc[e]))) saved |= E(e);
-    check(saved == (E(0) | E(1) | E(4)) && c.best_epoch == 4, "best val_accuracy saves at 0,1,4 (ties skip)");
+    check(saved == (E(0) | E(1) | E(4)) && c.state.best_epoch == 4, "best val_accuracy saves at 0,1,4 (ties skip)");
 
     model_checkpoint_init(&c, GS_MONITOR_VAL_LOSS, true);
     const double loss[] = {1.0, 1.0, 0.9, NAN, 0.8};
@@ -320,11 +320,11 @@ static void test_state(void) {
         gs_epoch_logs l = scripted(e);
         callbacks_on_epoch_end(&a, e, &l, &lra);
     }
-    double st[GS_CALLBACKS_STATE_LEN];
-    callbacks_state_get(st, &a);
+    gs_callbacks_state st;
+    callbacks_state_get(&st, &a);
     callbacks_init(&b, &cfg.callbacks);
     float lrb = lra;
-    check(callbacks_state_set(&b, st) == 0, "state set");
+    check(callbacks_state_set(&b, &st) == 0, "state set");
     int same = 1;
     for (int e = 9; e < 30; e++) {
         gs_epoch_logs l = scripted(e);
@@ -336,29 +336,34 @@ static void test_state(void) {
     int ba, bb;
     check(same && callbacks_on_train_end(&a, &ba) == callbacks_on_train_end(&b, &bb) && ba == bb,
           "a run resumed from saved callback state decides the same");
-    double bad[GS_CALLBACKS_STATE_LEN];
-    memcpy(bad, st, sizeof bad);
-    bad[0] = 2.5;
-    check(callbacks_state_set(&b, bad) == -1 && strstr(gs_last_error(), "early_stopping_wait"),
-          "non-integer counter rejected: %s", gs_last_error());
-    memcpy(bad, st, sizeof bad);
-    bad[7] = -1;
-    check(callbacks_state_set(&b, bad) == -1, "negative cooldown rejected: %s", gs_last_error());
-    memcpy(bad, st, sizeof bad);
-    bad[10] = 2;
-    check(callbacks_state_set(&b, bad) == -1, "flag other than 0/1 rejected: %s", gs_last_error());
+    gs_callbacks_state bad = st;
+    bad.early_stopping.wait = -1;
+    check(callbacks_state_set(&b, &bad) == -1 && strstr(gs_last_error(), "early_stopping.wait"),
+          "negative wait rejected: %s", gs_last_error());
+    bad = st;
+    bad.reduce_lr.cooldown_counter = -1;
+    check(callbacks_state_set(&b, &bad) == -1 && strstr(gs_last_error(), "reduce_lr.cooldown_counter"),
+          "negative cooldown rejected: %s", gs_last_error());
+    bad = st;
+    bad.checkpoint.best_epoch = -2;
+    check(callbacks_state_set(&b, &bad) == -1 && strstr(gs_last_error(), "checkpoint.best_epoch"),
+          "checkpoint best epoch below -1 rejected: %s", gs_last_error());
     // The has_best flags are part of the state: with them dropped, the next epoch would count
     // as an improvement whatever its value (Keras' best None).
     callbacks_init(&b, &cfg.callbacks);
-    memcpy(bad, st, sizeof bad);
-    bad[10] = bad[11] = 0;
-    callbacks_state_set(&b, bad);
+    bad = st;
+    bad.early_stopping.has_best = bad.reduce_lr.has_best = false;
+    check(callbacks_state_set(&b, &bad) == 0, "state without bests set");
     gs_epoch_logs worse = scripted(0);
     float lrc = 1e-4f;
-    check(callbacks_on_epoch_end(&b, 9, &worse, &lrc).snapshot_best, "has_best 0 means best None");
-    check(strcmp(callbacks_state_names[9], "checkpoint_best_epoch") == 0 &&
-              strcmp(callbacks_state_names[GS_CALLBACKS_STATE_LEN - 1], "reduce_lr_has_best") == 0,
-          "state names");
+    check(callbacks_on_epoch_end(&b, 9, &worse, &lrc).snapshot_best, "has_best false means best None");
+    // a fresh state is what the callbacks start from
+    gs_callbacks_state fresh;
+    callbacks_state_init(&fresh);
+    callbacks_init(&b, &cfg.callbacks);
+    callbacks_state_get(&st, &b);
+    check(same_callbacks_state(&fresh, &st) && !fresh.early_stopping.has_best && fresh.checkpoint.best_epoch == -1,
+          "callbacks_state_init = the state callbacks_init sets");
 }
 
 int main(void) {

@@ -4,7 +4,7 @@
 # config, classes) as text, and the log's columns. The files come from test_checkpoint --write-sample.
 set -u
 BIN="$(dirname "${GESTURE:?}")/tests/test_checkpoint"
-PY=/usr/bin/python3
+PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
 [ -x "$BIN" ] || { echo "FAIL test_checkpoint not built at $BIN"; exit 1; }
 $PY -c 'import h5py' 2>/dev/null || { echo "skip: Debian python3-h5py not installed"; exit 77; }
 DIR=$(mktemp -d)

@@ -4,7 +4,7 @@
 # loss, the report against scikit-learn, predict against eval, and failures that name the culprit.
 set -u
 G=${GESTURE:?}
-PY=/usr/bin/python3
+PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
 

@@ -5,7 +5,7 @@
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
 FX="$SRC/tests/fixtures/keras"
-PY=/usr/bin/python3
+PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0

@@ -4,6 +4,7 @@
 # run's (CPU determinism: loader order, dropout, Adam, callbacks and partial-epoch metrics all resume).
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
+PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
@@ -41,7 +42,7 @@ ok "Ctrl-C left a loadable last.h5" "[ -s '$T/cut/checkpoints/last.h5' ]"
 ok "resume exits 0" "[ $? -eq 0 ]"
 ok "resumed log identical to the uninterrupted one" "cmp -s '$T/full/training_log.csv' '$T/cut/training_log.csv'"
 if ! cmp -s "$T/full/training_log.csv" "$T/cut/training_log.csv"; then diff "$T/full/training_log.csv" "$T/cut/training_log.csv" | head; fi
-ok "resumed weights identical (last.h5 /weights)" "/usr/bin/python3 - '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' <<'PY'
+ok "resumed weights identical (last.h5 /weights)" "$PY - '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
 names = []

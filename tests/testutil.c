@@ -116,6 +116,18 @@ int check_close(const char *what, const float *got, const double *want, size_t n
     return ok;
 }
 
+static int same_double(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+int same_callbacks_state(const gs_callbacks_state *a, const gs_callbacks_state *b) {
+    const gs_early_stopping_state *ea = &a->early_stopping, *eb = &b->early_stopping;
+    const gs_reduce_lr_state *ra = &a->reduce_lr, *rb = &b->reduce_lr;
+    const gs_model_checkpoint_state *ca = &a->checkpoint, *cb = &b->checkpoint;
+    return ea->wait == eb->wait && ea->has_best == eb->has_best && same_double(ea->best, eb->best) &&
+           ea->best_epoch == eb->best_epoch && ea->has_snapshot == eb->has_snapshot && ra->wait == rb->wait &&
+           ra->cooldown_counter == rb->cooldown_counter && ra->has_best == rb->has_best &&
+           same_double(ra->best, rb->best) && same_double(ca->best, cb->best) && ca->best_epoch == cb->best_epoch;
+}
+
 int check(int ok, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "gesture/callbacks.h"
+
 // Path of a fixture file inside $GESTURE_FIXTURES (static buffer, valid until next call).
 const char *fx_path(const char *file);
 // Read dataset `name` from `file` as doubles (any numeric type). Aborts the test, naming the
@@ -21,6 +23,8 @@ size_t fx_numel(const char *file, const char *name);
 // Error of got against want relative to the reference's scale: max|got-want| / max|want|
 // (max|want| floored at 1e-12). Prints one line "ok/FAIL what: err (tol)" and records it.
 int check_close(const char *what, const float *got, const double *want, size_t n, double tol);
+// Field by field equality of two callback states (NaN bests equal NaN).
+int same_callbacks_state(const gs_callbacks_state *a, const gs_callbacks_state *b);
 // Record a boolean check with a printf-style description.
 int check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // Print "N passed, N failed" and return the process exit code (0 iff nothing failed).

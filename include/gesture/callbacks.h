@@ -55,6 +55,37 @@ gs_monitor_mode callbacks_monitor_mode(gs_monitor m);
 // The logged value a monitor watches.
 double callbacks_monitor_value(const gs_epoch_logs *logs, gs_monitor m);
 
+// ---- the state each callback carries from epoch to epoch (a checkpoint stores it) ----
+typedef struct {
+    int wait;
+    bool has_best;      // false = Keras' best None (before the first epoch)
+    double best;        // NaN while !has_best
+    int best_epoch;     // epoch of the snapshot / last improvement (0 before any)
+    bool has_snapshot;  // a best-weights snapshot exists
+} gs_early_stopping_state;
+
+typedef struct {
+    int wait;
+    int cooldown_counter;
+    bool has_best;  // false = Keras' best None (before the first epoch)
+    double best;    // NaN while !has_best
+} gs_reduce_lr_state;
+
+typedef struct {
+    double best;     // NaN while best_epoch < 0
+    int best_epoch;  // -1 = Keras' best None (nothing saved yet)
+} gs_model_checkpoint_state;
+
+// All of it, by name: what a resumed run needs to make the same decisions.
+typedef struct {
+    gs_early_stopping_state early_stopping;
+    gs_reduce_lr_state reduce_lr;
+    gs_model_checkpoint_state checkpoint;
+} gs_callbacks_state;
+
+// The state before the first epoch (no best, counters 0), as the *_init functions set it.
+void callbacks_state_init(gs_callbacks_state *s);
+
 // ---- EarlyStopping ----
 typedef struct {
     gs_monitor monitor;
@@ -62,13 +93,8 @@ typedef struct {
     int patience;
     double min_delta;  // as Keras keeps it: -|min_delta| in min mode, +|min_delta| in max mode
     bool restore_best;
-    // state
-    int wait;
-    bool has_best;      // false = Keras' best None (before the first epoch)
-    double best;
-    int best_epoch;     // epoch of the snapshot / last improvement (0 before any)
-    bool has_snapshot;  // a best-weights snapshot exists
-    int stopped_epoch;  // -1 until it stops
+    gs_early_stopping_state state;
+    int stopped_epoch;  // -1 until it stops (not saved: a run that stopped is over)
 } gs_early_stopping;
 
 typedef struct {
@@ -93,11 +119,7 @@ typedef struct {
     double min_delta;
     int cooldown;
     double min_lr;
-    // state
-    int wait;
-    int cooldown_counter;
-    bool has_best;  // false = Keras' best None (before the first epoch)
-    double best;
+    gs_reduce_lr_state state;
 } gs_reduce_lr;
 
 void reduce_lr_init(gs_reduce_lr *r, gs_monitor monitor, double factor, int patience,
@@ -111,9 +133,7 @@ typedef struct {
     gs_monitor monitor;
     gs_monitor_mode mode;
     bool save_best_only;
-    // state (save_best_only)
-    double best;     // meaningful once best_epoch >= 0
-    int best_epoch;  // -1 = Keras' best None (nothing saved yet)
+    gs_model_checkpoint_state state;  // used with save_best_only
 } gs_model_checkpoint;
 
 void model_checkpoint_init(gs_model_checkpoint *c, gs_monitor monitor, bool save_best_only);
@@ -147,15 +167,11 @@ gs_epoch_actions callbacks_on_epoch_end(gs_callbacks *cb, int epoch, const gs_ep
 // epoch (may be NULL).
 bool callbacks_on_train_end(const gs_callbacks *cb, int *best_epoch);
 
-// The mutable state as named doubles, for checkpoints (resume continues the same decisions):
-// store all GS_CALLBACKS_STATE_LEN entries (e.g. as attributes named by callbacks_state_names)
-// and give them all back; entries 10-11 (has_best flags: Keras' best is None before the first
-// epoch) matter too. A resumed run with restore_best must also restore the snapshot weights.
-#define GS_CALLBACKS_STATE_LEN 12
-extern const char *const callbacks_state_names[GS_CALLBACKS_STATE_LEN];
-void callbacks_state_get(double *state, const gs_callbacks *cb);  // state (GS_CALLBACKS_STATE_LEN)
-// Load state into cb (initialised with callbacks_init from the run's config). Returns 0, or -1 +
-// gs_error if a value is out of range (a counter negative or not an integer).
-int callbacks_state_set(gs_callbacks *cb, const double *state);
+// The callbacks' state, for checkpoints (resume continues the same decisions). A resumed run with
+// restore_best must also restore the snapshot weights (state.early_stopping.has_snapshot).
+void callbacks_state_get(gs_callbacks_state *s, const gs_callbacks *cb);
+// Load s into cb (initialised with callbacks_init from the run's config). Returns 0, or -1 +
+// gs_error naming the field if a counter or epoch is out of range (cb is then unchanged).
+int callbacks_state_set(gs_callbacks *cb, const gs_callbacks_state *s);
 
 #endif

@@ -7,7 +7,9 @@
 //   /optimizer/v/<layer>/<var>      float32 Adam second moments (trainables only)
 //   /optimizer  attrs iterations (int64, Adam step t), learning_rate (float64, current LR)
 //   /callbacks  attrs early_stopping_{best,wait,best_epoch}, reduce_lr_{best,wait,cooldown},
-//               checkpoint_{best,best_epoch}, partial_epoch_{loss_sum,correct,seen}
+//               checkpoint_{best,best_epoch}, partial_epoch_{loss_sum,correct,seen}; a best is NaN
+//               while there is none (Keras' best None), early_stopping_best_epoch -1 while there
+//               is no snapshot, checkpoint_best_epoch -1 while nothing was saved
 //   /history/{epoch,accuracy,learning_rate,loss,val_accuracy,val_loss}   per-epoch metric rows
 //   /           attrs format = "gesture-checkpoint", format_version = 1, epoch (completed epochs),
 //               loader_step (batches of epoch `epoch` already consumed: the loader's cursor, as the
@@ -21,29 +23,20 @@
 #ifndef GESTURE_CHECKPOINT_H
 #define GESTURE_CHECKPOINT_H
 
+#include "gesture/callbacks.h"
 #include "gesture/model.h"
 #include "gesture/trainlog.h"
 
 #define GS_CHECKPOINT_FORMAT "gesture-checkpoint"
 #define GS_CHECKPOINT_VERSION 1
 
-// Trainer state besides the tensors; round-trips exactly through save/load.
+// Trainer state besides the tensors; round-trips exactly through save/load, except that a callback
+// best that is NaN (a NaN first val_loss) reads back as no best yet: the file's "none" is NaN.
 typedef struct {
     int epoch;             // completed epochs: a resumed run starts at epoch index `epoch` (0-based)
     long step;             // loader cursor: batches of epoch `epoch` already consumed (0 at a boundary)
     double learning_rate;  // current LR (after ReduceLROnPlateau)
-    // Callback state. Best values are NaN while there is none yet (Keras' best = None).
-    // EarlyStopping (Keras: best, wait, best_epoch)
-    double es_best;
-    int es_wait;
-    int es_best_epoch;  // -1: none yet
-    // ReduceLROnPlateau (Keras: best, wait, cooldown_counter)
-    double rlr_best;
-    int rlr_wait;
-    int rlr_cooldown;
-    // ModelCheckpoint: best monitored value saved to best.h5 so far
-    double ckpt_best;
-    int ckpt_best_epoch;  // -1: none yet
+    gs_callbacks_state callbacks;  // EarlyStopping, ReduceLROnPlateau, ModelCheckpoint (best.h5)
     // Running sums of an interrupted epoch (step > 0), so a resumed epoch reports what an
     // uninterrupted one would: loss summed over clips, correct clips, clips seen.
     double part_loss_sum, part_correct;
@@ -54,8 +47,8 @@ typedef struct {
     int n_history;
 } gs_train_state;
 
-// A fresh state: zero counters and partial sums, best epochs -1, best values NaN (none yet), no
-// history.
+// A fresh state: zero counters and partial sums, callbacks before their first epoch
+// (callbacks_state_init), no history.
 void checkpoint_state_init(gs_train_state *st, double learning_rate);
 // Frees st->history and re-initialises st's history fields.
 void checkpoint_state_free(gs_train_state *st);

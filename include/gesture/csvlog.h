@@ -7,7 +7,7 @@
 //   - values printed as Python's repr of a float (shortest digits that read back to the same
 //     double: 0.5, 1.0, 1e-07, 0.0010000000474974513 for the float32 learning rate 1e-3), nan and
 //     inf as Python prints them;
-//   - lines end in "\r\n" (Python's csv module, excel dialect).
+//   - lines end in "\r\n" (Python's csv module, excel dialect); fields quoted as it quotes them.
 // Unlike Keras, every row is flushed and fsynced, and a resumed run first drops rows of epochs the
 // checkpoint does not cover (a crash between the log write and the checkpoint write would
 // otherwise leave duplicate epochs).
@@ -39,7 +39,8 @@ typedef struct {
 int csvlog_float_repr(char *buf, double x);
 
 // Open the log at path with the given keys (any order; columns are sorted by name). Keys must
-// be non-empty, unique, and free of separators, quotes and line breaks.
+// be non-empty and unique; one holding a comma, quote or line break is quoted in the header as
+// Keras' CSVLogger (Python's csv module) quotes it (csv_write_field).
 // resume_epoch == 0: start a new file (an existing one is replaced) and write the header.
 // resume_epoch  > 0: continue a run whose checkpoint covers epochs < resume_epoch: the existing
 // file must have this header; its rows for epochs >= resume_epoch are dropped (the file is

@@ -64,6 +64,11 @@ typedef struct {
 } gs_loader_config;
 
 void loader_config_defaults(gs_loader_config *c);
+struct gs_config;
+// Defaults, then every loader field the run's config sets: data.root + split, clip shape, batch
+// size, seed, workers, cache, on_bad_clip and the augmentation ranges. train = 1 shuffles and
+// augments (the train split of a run); 0 keeps the data set's order without augmentation.
+void loader_config_from(gs_loader_config *lc, const struct gs_config *cfg, const char *split, int train);
 
 typedef struct {
     float *x;        // (B,T,S,S,3) NHWC per frame, normalized; rows >= n are stale
@@ -96,8 +101,6 @@ int loader_steps_per_epoch(const gs_loader *l);
 const gs_dataset *loader_dataset(const gs_loader *l);
 // Distinct clips dropped so far (on_bad_clip = skip).
 long loader_bad_clips(const gs_loader *l);
-// Bytes of decoded frames held by the cache.
-size_t loader_cache_bytes(const gs_loader *l);
 
 // One clip, synchronously, without augmentation: x (T,S,S,3) per c's frames / sampling /
 // frame_step / size / normalize. For `gesture predict` and tools. 0 or -1 (gs_error names the file).

@@ -16,9 +16,8 @@
 enum { GS_ACT_NONE = 0, GS_ACT_RELU6 = 1, GS_ACT_RELU = 2 };
 
 // Output size and leading pad of a Keras-style 'same' conv (TF rule: pad_total split with the
-// extra pixel after), and of 'valid'.
+// extra pixel after).
 void conv_same_geometry(int *out_size, int *pad_before, int in_size, int K, int stride);
-void conv_valid_geometry(int *out_size, int in_size, int K, int stride);
 
 // ---- matmul (1x1 conv as GEMM, dense layers, GRU input projections) ----
 // out = inp @ w (+ bias). OpenBLAS sgemm.
@@ -99,9 +98,8 @@ void batchnorm_backward(float *dinp,          // (M,C) or NULL, +=
                         int M, int C, int act);
 
 // ---- elementwise ----
-void relu6_forward(float *out, const float *inp, size_t n);
-// Mask taken from the forward output: gradient passes where 0 < out < 6.
-void relu6_backward(float *dinp, const float *dout, const float *out, size_t n);
+// ReLU (Dense+ReLU); ReLU6 is fused into batchnorm_*. Backward mask from the forward output: the
+// gradient passes where out > 0.
 void relu_forward(float *out, const float *inp, size_t n);
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 void add_forward(float *out, const float *a, const float *b, size_t n);

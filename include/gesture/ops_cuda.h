@@ -53,14 +53,13 @@ void gs_cuda_copies_after_compute(void);
 void *gs_cuda_host_alloc(size_t bytes);
 void gs_cuda_host_free(void *p);
 
-// Device arena: one cudaMalloc, bump allocation (256-byte aligned), reset as a whole.
+// Device arena: one cudaMalloc, bump allocation (256-byte aligned), freed as a whole.
 typedef struct {
     char *base;
     size_t cap, used, peak;
 } gs_cuda_arena;
 int gs_cuda_arena_init(gs_cuda_arena *a, size_t bytes);  // 0 ok, -1 + gs_error (out of memory)
 void *gs_cuda_arena_alloc(gs_cuda_arena *a, size_t bytes);  // fatal when full (a planning bug)
-void gs_cuda_arena_reset(gs_cuda_arena *a);
 void gs_cuda_arena_free(gs_cuda_arena *a);
 
 // Ops borrow temporaries (reduction partials, padded inputs, GRU BPTT buffers, cuDNN workspace)
@@ -106,8 +105,6 @@ void batchnorm_backward_cuda(float *dinp, float *dgamma, float *dbeta, const flo
                              const float *inp, const float *mean, const float *invstd, const float *gamma, int M,
                              int C, int act);
 
-void relu6_forward_cuda(float *out, const float *inp, size_t n);
-void relu6_backward_cuda(float *dinp, const float *dout, const float *out, size_t n);
 void relu_forward_cuda(float *out, const float *inp, size_t n);
 void relu_backward_cuda(float *dinp, const float *dout, const float *out, size_t n);
 // GPU-only helper: g[i] = out[i] > 0 ? g[i] : 0 in place (the CPU executor's loop over a Dense+ReLU

@@ -21,9 +21,6 @@ typedef struct {
 
 // Write rows[0..n) as the whole log (atomic replace). 0 ok, -1 + gs_error.
 int trainlog_write(const char *path, const gs_epoch_row *rows, int n);
-// Add one row: reads the existing log if there is one (creating it otherwise), drops rows whose
-// epoch is >= row->epoch (a resumed run re-running an epoch replaces it) and rewrites atomically.
-int trainlog_append(const char *path, const gs_epoch_row *row);
 // All rows (malloc'd, *n may be 0). Checks the format attribute, column presence, types and
 // equal lengths; errors name the file and dataset.
 int trainlog_read(const char *path, gs_epoch_row **rows, int *n);

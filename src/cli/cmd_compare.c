@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/fsutil.h"
 #include "cli.h"
 #include "gesture/config.h"
+#include "gesture/csv.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/plots.h"
 #include "gesture/trainlog.h"
 
@@ -162,17 +163,13 @@ static const char *csv_value(const run_row *r, int c) {
     return strcmp(v[c], "-") ? v[c] : "";
 }
 
-static void csv_cell(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
+// One line of compare.csv: r's values, or the header when r is NULL.
+static void csv_line(FILE *f, const run_row *r) {
+    for (int c = 0; c < N_CSV_COLS; c++) {
+        if (c) fputc(',', f);
+        csv_write_field(f, r ? csv_value(r, c) : CSV_HEADERS[c], ',');
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    fputc('\n', f);
 }
 
 int cmd_compare(int argc, char **argv) {
@@ -239,12 +236,8 @@ int cmd_compare(int argc, char **argv) {
             png = fs_join(out, "compare.png");
             FILE *f = fopen(csv, "w");
             if (f) {
-                for (int c = 0; c < N_CSV_COLS; c++) fputs(c ? "," : "", f), csv_cell(f, CSV_HEADERS[c]);
-                fputc('\n', f);
-                for (int i = 0; i < ok; i++) {
-                    for (int c = 0; c < N_CSV_COLS; c++) fputs(c ? "," : "", f), csv_cell(f, csv_value(&rows[i], c));
-                    fputc('\n', f);
-                }
+                csv_line(f, NULL);
+                for (int i = 0; i < ok; i++) csv_line(f, &rows[i]);
             }
             if (!f || fclose(f) != 0) {
                 fprintf(stderr, "gesture compare: cannot write %s\n", csv);

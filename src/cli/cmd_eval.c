@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/fsutil.h"
 #include "cli.h"
 #include "cli_checkpoint.h"
 #include "gesture/errors.h"
 #include "gesture/evaluate.h"
+#include "gesture/fsutil.h"
 #include "gesture/loader.h"
 #include "gesture/plots.h"
 #include "gesture/trainer.h"
@@ -131,19 +131,9 @@ int cmd_eval(int argc, char **argv) {
     }
     const gs_config *c = &im.cfg;
     gs_loader_config lc;
-    loader_config_defaults(&lc);
-    lc.dataset = &ds;
-    lc.frames = c->data.frames;
-    lc.sampling = c->data.sampling;
-    lc.frame_step = c->data.frame_step;
-    lc.size = c->data.size;
-    lc.normalize = c->data.normalize;
-    lc.batch_size = c->train.batch_size;
-    lc.shuffle = 0;
-    lc.augment = 0;
-    lc.seed = c->train.seed;
-    lc.workers = c->data.workers;
-    lc.on_bad_clip = c->data.on_bad_clip;
+    loader_config_from(&lc, c, split, 0);
+    lc.dataset = &ds;  // loaded above, from --data when given
+    lc.cache = 0;      // one pass over the split: cached frames would never be read again
     // the device before the loader, so its batch slots can be pinned for the uploads
     if (train_device_open(device >= 0 ? (gs_device)device : c->runtime.device, &use_cuda) != 0) {
         fprintf(stderr, "gesture eval: %s\n", gs_last_error());

@@ -2,7 +2,6 @@
 // `.weights.h5`) becomes a gesture checkpoint (weights, Adam state when the file has it, resolved
 // config, class names) for eval / predict / train --resume; a legacy MobileNetV2 no-top `.h5` (the
 // ImageNet file) is verified against the model and written as a gesture-backbone file.
-#include <errno.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/keras.h"
 #include "gesture/model.h"
 #include "gesture/synth.h"
@@ -88,12 +88,9 @@ static int make_run_dir(char *out, size_t n, const char *dir, const char *ini) {
     struct stat st;
     if (stat(out, &st) == 0) return gs_error("%s already holds a run (%s exists)", dir, out);
     snprintf(p, sizeof p, "%s/checkpoints", dir);
-    if ((mkdir(dir, 0755) && errno != EEXIST) || (mkdir(p, 0755) && errno != EEXIST))
-        return gs_error("%s: cannot create: %s", p, strerror(errno));
+    if (fs_mkdir_p(p) != 0) return -1;
     snprintf(p, sizeof p, "%s/config.ini", dir);
-    FILE *f = fopen(p, "w");
-    if (!f || fputs(ini, f) < 0 || fclose(f)) return gs_error("%s: cannot write: %s", p, strerror(errno));
-    return 0;
+    return fs_write_text(p, ini);
 }
 
 static int import_model(const char *file, const char *out_arg, const char *run_dir, gs_config *cfg,

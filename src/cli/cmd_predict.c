@@ -121,12 +121,8 @@ int cmd_predict(int argc, char **argv) {
     }
     const gs_config *c = &im.cfg;
     gs_loader_config lc;
-    loader_config_defaults(&lc);
-    lc.frames = c->data.frames;
-    lc.sampling = c->data.sampling;
-    lc.frame_step = c->data.frame_step;
-    lc.size = c->data.size;
-    lc.normalize = c->data.normalize;
+    // loader_load_clip reads only the clip shape (frames, sampling, size, normalize) from it
+    loader_config_from(&lc, c, NULL, 0);
     int B = im.model.cfg.batch, K = im.n_classes;
     size_t clip_floats = (size_t)lc.frames * lc.size * lc.size * 3;
     printer pr = {(const char *const *)im.classes, K, json, 0, 4};

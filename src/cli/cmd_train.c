@@ -8,6 +8,7 @@
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/trainer.h"
 
 static int exists(const char *p) {
@@ -89,7 +90,10 @@ int cmd_train(int argc, char **argv) {
         config_run_name(&cfg, name, sizeof name);
         snprintf(dir, sizeof dir, "%s/%s", cfg.output.runs_dir, name);
         for (int k = 2; exists(dir); k++) snprintf(dir, sizeof dir, "%s/%s_%d", cfg.output.runs_dir, name, k);
-        mkdir(cfg.output.runs_dir, 0755);
+        if (fs_mkdir_p(cfg.output.runs_dir) != 0) {  // fail before the data set and model load
+            fprintf(stderr, "gesture train: %s\n", gs_last_error());
+            return 1;
+        }
         run_dir = dir;
         // the run directory's name is the run's name from now on
         snprintf(cfg.output.name, sizeof cfg.output.name, "%s", strrchr(dir, '/') + 1);

@@ -49,8 +49,6 @@ void frame_cache_free(frame_cache *fc) {
     free(fc);
 }
 
-size_t frame_cache_bytes(const frame_cache *fc) { return fc ? atomic_load(&((frame_cache *)fc)->used) : 0; }
-
 // Store a decoded frame if the budget allows. Two threads racing on one slot (only possible if a
 // caller loads the same clip concurrently) keep the first copy.
 static void cache_put(frame_cache *fc, size_t slot, const uint8_t *rgb, int w, int h) {

@@ -10,8 +10,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "fsutil.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 
 int natural_compare(const char *a, const char *b) {
     const char *pa = a, *pb = b;

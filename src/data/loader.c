@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gesture/config.h"
 #include "gesture/errors.h"
 #include "gesture/rng.h"
 #include "loader_internal.h"
@@ -78,6 +79,30 @@ void loader_config_defaults(gs_loader_config *c) {
     c->batch_size = 4;
     c->shuffle = 1;
     c->seed = 1337;
+}
+
+void loader_config_from(gs_loader_config *lc, const gs_config *cfg, const char *split, int train) {
+    loader_config_defaults(lc);
+    lc->root = cfg->data.root;
+    lc->split = split;
+    lc->frames = cfg->data.frames;
+    lc->sampling = cfg->data.sampling;
+    lc->frame_step = cfg->data.frame_step;
+    lc->size = cfg->data.size;
+    lc->normalize = cfg->data.normalize;
+    lc->batch_size = cfg->train.batch_size;
+    lc->shuffle = train;
+    lc->augment = train;
+    lc->aug.flip = cfg->data.augment_flip;
+    lc->aug.crop_scale = (float)cfg->data.augment_crop_scale;  // both: largest fraction of the side cropped
+    lc->aug.shift = (float)cfg->data.augment_shift;
+    lc->aug.brightness = (float)cfg->data.augment_brightness;
+    lc->aug.contrast = (float)cfg->data.augment_contrast;
+    lc->aug.temporal_jitter = cfg->data.augment_temporal_jitter;
+    lc->seed = cfg->train.seed;
+    lc->workers = cfg->data.workers;
+    lc->cache = cfg->data.cache;
+    lc->on_bad_clip = cfg->data.on_bad_clip;
 }
 
 // The fields that shape one clip's tensor (shared with loader_load_clip).
@@ -398,8 +423,6 @@ long loader_bad_clips(const gs_loader *l) {
     pthread_mutex_unlock((pthread_mutex_t *)&l->mu);
     return n;
 }
-
-size_t loader_cache_bytes(const gs_loader *l) { return frame_cache_bytes(l->cache); }
 
 int loader_load_clip(float *x, const gs_clip *clip, const gs_loader_config *c) {
     if (validate_clip_params(c) != 0) return -1;

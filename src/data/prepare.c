@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "draw.h"
-#include "fsutil.h"
+#include "gesture/csv.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/image.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
@@ -140,21 +141,6 @@ static int write_clip(const char *out, const gs_raw_dataset *raw, const out_clip
     return rc;
 }
 
-// CSV field, quoted when it holds a comma, quote or newline.
-static void csv_field(FILE *f, const char *s, const char *sep) {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
-    fputs(sep, f);
-}
-
 static const char *rel_source(const gs_raw_dataset *raw, const gs_raw_clip *c) {
     size_t n = strlen(raw->root);
     if (!strncmp(c->dir, raw->root, n)) return c->dir + n + (c->dir[n] == '/');
@@ -173,10 +159,12 @@ static int write_manifest(const char *out, const gs_raw_dataset *raw, const out_
     for (int i = 0; i < n; i++) {
         const gs_raw_clip *c = &raw->clips[oc[i].raw];
         fprintf(f, "%s,%d,", SPLITS[oc[i].split], oc[i].label);
-        csv_field(f, raw->classes[oc[i].label], ",");
-        csv_field(f, oc[i].name, ",");
-        fprintf(f, "%d,%d,%d,", c->n_frames, c->w, c->h);
-        csv_field(f, rel_source(raw, c), "\n");
+        csv_write_field(f, raw->classes[oc[i].label], ',');
+        fputc(',', f);
+        csv_write_field(f, oc[i].name, ',');
+        fprintf(f, ",%d,%d,%d,", c->n_frames, c->w, c->h);
+        csv_write_field(f, rel_source(raw, c), ',');
+        fputc('\n', f);
     }
     int rc = fclose(f) == 0 ? 0 : gs_error("%s: write error", path);
     free(path);

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fsutil.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/png.h"
 #include "gesture/prepare.h"
 

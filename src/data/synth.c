@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fsutil.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
 #include "synth_internal.h"
@@ -116,6 +116,8 @@ int synth_write(const char *out, const gs_synth_opts *o) {
         if (!f) rc = gs_error("%s: cannot create: %s", path, strerror(errno));
         for (int k = 0; f && k < total; k++) {
             const synth_job *j = &jobs[order[k]];
+            // the Kaggle index format, read by raw.c split on ';' without quoting; generated names
+            // never hold ';', quotes or line breaks, so no field would need csv_write_field's quotes
             if (j->val == s) fprintf(f, "%s;%s_new;%d\n", j->folder, GS_SYNTH_CLASS_NAMES[j->label], j->label);
         }
         if (f && fclose(f) != 0) rc = gs_error("%s: write error", path);

@@ -13,8 +13,7 @@
 void checkpoint_state_init(gs_train_state *st, double learning_rate) {
     memset(st, 0, sizeof *st);
     st->learning_rate = learning_rate;
-    st->es_best = st->rlr_best = st->ckpt_best = NAN;
-    st->es_best_epoch = st->ckpt_best_epoch = -1;
+    callbacks_state_init(&st->callbacks);
 }
 
 void checkpoint_state_free(gs_train_state *st) {
@@ -94,17 +93,22 @@ fail:
     return -1;
 }
 
+// The callback state as attributes; "none yet" as NaN bests and -1 epochs (checkpoint.h), the
+// encoding of the first format, which checkpoint_load decodes.
 static int write_callbacks(const char *file, hid_t fid, const gs_train_state *st) {
+    const gs_early_stopping_state *es = &st->callbacks.early_stopping;
+    const gs_reduce_lr_state *rl = &st->callbacks.reduce_lr;
+    const gs_model_checkpoint_state *ck = &st->callbacks.checkpoint;
     hid_t g = group_open_or_create(file, fid, "callbacks");
     if (g < 0) return -1;
-    int rc = (h5_attr_write_f64(file, g, "early_stopping_best", st->es_best) != 0 ||
-              h5_attr_write_i64(file, g, "early_stopping_wait", st->es_wait) != 0 ||
-              h5_attr_write_i64(file, g, "early_stopping_best_epoch", st->es_best_epoch) != 0 ||
-              h5_attr_write_f64(file, g, "reduce_lr_best", st->rlr_best) != 0 ||
-              h5_attr_write_i64(file, g, "reduce_lr_wait", st->rlr_wait) != 0 ||
-              h5_attr_write_i64(file, g, "reduce_lr_cooldown", st->rlr_cooldown) != 0 ||
-              h5_attr_write_f64(file, g, "checkpoint_best", st->ckpt_best) != 0 ||
-              h5_attr_write_i64(file, g, "checkpoint_best_epoch", st->ckpt_best_epoch) != 0 ||
+    int rc = (h5_attr_write_f64(file, g, "early_stopping_best", es->has_best ? es->best : NAN) != 0 ||
+              h5_attr_write_i64(file, g, "early_stopping_wait", es->wait) != 0 ||
+              h5_attr_write_i64(file, g, "early_stopping_best_epoch", es->has_snapshot ? es->best_epoch : -1) != 0 ||
+              h5_attr_write_f64(file, g, "reduce_lr_best", rl->has_best ? rl->best : NAN) != 0 ||
+              h5_attr_write_i64(file, g, "reduce_lr_wait", rl->wait) != 0 ||
+              h5_attr_write_i64(file, g, "reduce_lr_cooldown", rl->cooldown_counter) != 0 ||
+              h5_attr_write_f64(file, g, "checkpoint_best", ck->best_epoch >= 0 ? ck->best : NAN) != 0 ||
+              h5_attr_write_i64(file, g, "checkpoint_best_epoch", ck->best_epoch) != 0 ||
               h5_attr_write_f64(file, g, "partial_epoch_loss_sum", st->part_loss_sum) != 0 ||
               h5_attr_write_f64(file, g, "partial_epoch_correct", st->part_correct) != 0 ||
               h5_attr_write_i64(file, g, "partial_epoch_seen", st->part_seen) != 0)

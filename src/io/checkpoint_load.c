@@ -2,6 +2,7 @@
 // exact shape and dtype float32, nothing unexpected, each problem named by file and tensor.
 // Everything is validated and read into scratch memory first, so a failed load changes nothing.
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -188,6 +189,30 @@ static int read_int(int *v, const char *file, const char *where, hid_t loc, cons
     return 0;
 }
 
+// The callback attributes of /callbacks (g) into named state, decoding "none yet" (NaN bests, -1
+// epochs; write_callbacks in checkpoint.c).
+static int read_callbacks(gs_callbacks_state *s, const char *file, hid_t g) {
+    const char *w = "/callbacks";
+    gs_early_stopping_state *es = &s->early_stopping;
+    gs_reduce_lr_state *rl = &s->reduce_lr;
+    gs_model_checkpoint_state *ck = &s->checkpoint;
+    int es_epoch = -1;
+    if (h5_attr_read_f64(&es->best, file, w, g, "early_stopping_best") != 0 ||
+        read_int(&es->wait, file, w, g, "early_stopping_wait") != 0 ||
+        read_int(&es_epoch, file, w, g, "early_stopping_best_epoch") != 0 ||
+        h5_attr_read_f64(&rl->best, file, w, g, "reduce_lr_best") != 0 ||
+        read_int(&rl->wait, file, w, g, "reduce_lr_wait") != 0 ||
+        read_int(&rl->cooldown_counter, file, w, g, "reduce_lr_cooldown") != 0 ||
+        h5_attr_read_f64(&ck->best, file, w, g, "checkpoint_best") != 0 ||
+        read_int(&ck->best_epoch, file, w, g, "checkpoint_best_epoch") != 0)
+        return -1;
+    es->has_best = !isnan(es->best);
+    es->has_snapshot = es_epoch >= 0;
+    es->best_epoch = es->has_snapshot ? es_epoch : 0;
+    rl->has_best = !isnan(rl->best);
+    return 0;
+}
+
 static int read_state(gs_train_state *st, int64_t *iterations, uint64_t *rng_seed, int64_t *rng_step, const char *file,
                       hid_t f) {
     int64_t step;
@@ -210,14 +235,7 @@ static int read_state(gs_train_state *st, int64_t *iterations, uint64_t *rng_see
         goto out;
     }
     const char *w = "/callbacks";
-    if (h5_attr_read_f64(&st->es_best, file, w, cb, "early_stopping_best") != 0 ||
-        read_int(&st->es_wait, file, w, cb, "early_stopping_wait") != 0 ||
-        read_int(&st->es_best_epoch, file, w, cb, "early_stopping_best_epoch") != 0 ||
-        h5_attr_read_f64(&st->rlr_best, file, w, cb, "reduce_lr_best") != 0 ||
-        read_int(&st->rlr_wait, file, w, cb, "reduce_lr_wait") != 0 ||
-        read_int(&st->rlr_cooldown, file, w, cb, "reduce_lr_cooldown") != 0 ||
-        h5_attr_read_f64(&st->ckpt_best, file, w, cb, "checkpoint_best") != 0 ||
-        read_int(&st->ckpt_best_epoch, file, w, cb, "checkpoint_best_epoch") != 0 ||
+    if (read_callbacks(&st->callbacks, file, cb) != 0 ||
         h5_attr_read_f64(&st->part_loss_sum, file, w, cb, "partial_epoch_loss_sum") != 0 ||
         h5_attr_read_f64(&st->part_correct, file, w, cb, "partial_epoch_correct") != 0 ||
         h5_attr_read_i64(&st->part_seen, file, w, cb, "partial_epoch_seen") != 0)

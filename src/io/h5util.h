@@ -58,7 +58,7 @@ int h5_attr_write_u64(const char *file, hid_t loc, const char *name, uint64_t va
 int h5_attr_write_f64(const char *file, hid_t loc, const char *name, double value);
 
 // Readers: a missing attribute or one of the wrong kind is an error naming file, object and
-// attribute ("ckpt.h5: attribute /callbacks@es_wait missing"). `where` is the object's path for
+// attribute ("ckpt.h5: attribute /callbacks@early_stopping_wait missing"). `where` is the object's path for
 // messages. Integers accept any integer type and are range-checked; strings accept fixed or
 // variable length (result malloc'd).
 int h5_attr_exists(hid_t loc, const char *name);

@@ -1,11 +1,9 @@
 // The HDF5 training log (log.h5) and the metric-history tables it shares with checkpoints.
 #include "gesture/trainlog.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "gesture/errors.h"
 #include "h5util.h"
@@ -159,26 +157,5 @@ int trainlog_read(const char *path, gs_epoch_row **rows, int *n) {
     }
     free(format);
     H5Fclose(f);
-    return rc;
-}
-
-int trainlog_append(const char *path, const gs_epoch_row *row) {
-    gs_epoch_row *rows = NULL;
-    int n = 0;
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        if (trainlog_read(path, &rows, &n) != 0) return -1;
-    } else if (errno != ENOENT) {
-        return gs_error("%s: %s", path, strerror(errno));
-    }
-    int keep = 0;
-    for (int i = 0; i < n; i++)
-        if (rows[i].epoch < row->epoch) rows[keep++] = rows[i];
-    gs_epoch_row *all = gs_malloc((size_t)(keep + 1) * sizeof *all);
-    if (keep) memcpy(all, rows, (size_t)keep * sizeof *all);
-    all[keep] = *row;
-    int rc = trainlog_write(path, all, keep + 1);
-    free(rows);
-    free(all);
     return rc;
 }

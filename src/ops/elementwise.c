@@ -1,23 +1,10 @@
-// Elementwise ops: ReLU6 / ReLU (backward masks taken from the forward output) and the residual
-// add. Large tensors are split over OpenMP threads; every loop vectorizes (no fminf/fmaxf,
+// Elementwise ops: ReLU (Dense+ReLU; backward mask taken from the forward output) and the residual
+// add. ReLU6 is fused into batchnorm.c. Large tensors are split over OpenMP threads; every loop vectorizes (no fminf/fmaxf,
 // whose IEEE NaN rules block vectorization).
 #include "gesture/ops.h"
 
 // Below this many elements a parallel region costs more than it saves.
 #define PAR_MIN ((size_t)1 << 15)
-
-void relu6_forward(float *out, const float *inp, size_t n) {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float y = inp[i] < 0.0f ? 0.0f : inp[i];
-        out[i] = y > 6.0f ? 6.0f : y;
-    }
-}
-
-void relu6_backward(float *dinp, const float *dout, const float *out, size_t n) {
-#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) dinp[i] += ((out[i] > 0.0f) & (out[i] < 6.0f)) ? dout[i] : 0.0f;
-}
 
 void relu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)

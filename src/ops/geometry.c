@@ -1,4 +1,4 @@
-// Output size and padding of Keras/TF 'same' and 'valid' convolutions. TF splits an odd pad
+// Output size and padding of Keras/TF 'same' convolutions. TF splits an odd pad
 // total with the extra pixel AFTER, so stride-2 layers on even sizes pad 0 before / 1 after.
 #include "gesture/errors.h"
 #include "gesture/ops.h"
@@ -10,9 +10,4 @@ void conv_same_geometry(int *out_size, int *pad_before, int in_size, int K, int 
     if (total < 0) total = 0;
     *out_size = out;
     *pad_before = total / 2;
-}
-
-void conv_valid_geometry(int *out_size, int in_size, int K, int stride) {
-    GS_ASSERT(in_size >= K && K > 0 && stride > 0);
-    *out_size = (in_size - K) / stride + 1;
 }

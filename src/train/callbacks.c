@@ -35,6 +35,18 @@ static double signed_delta(gs_monitor_mode mode, double min_delta) {
     return mode == GS_MODE_MIN ? -fabs(min_delta) : fabs(min_delta);
 }
 
+// ---- state ----
+
+static const gs_early_stopping_state EARLY_STOPPING_FRESH = {.best = NAN};
+static const gs_reduce_lr_state REDUCE_LR_FRESH = {.best = NAN};
+static const gs_model_checkpoint_state MODEL_CHECKPOINT_FRESH = {.best = NAN, .best_epoch = -1};
+
+void callbacks_state_init(gs_callbacks_state *s) {
+    s->early_stopping = EARLY_STOPPING_FRESH;
+    s->reduce_lr = REDUCE_LR_FRESH;
+    s->checkpoint = MODEL_CHECKPOINT_FRESH;
+}
+
 // ---- EarlyStopping ----
 
 void early_stopping_init(gs_early_stopping *es, gs_monitor monitor, int patience, double min_delta,
@@ -45,33 +57,30 @@ void early_stopping_init(gs_early_stopping *es, gs_monitor monitor, int patience
     es->patience = patience;
     es->min_delta = signed_delta(es->mode, min_delta);
     es->restore_best = restore_best;
-    es->wait = 0;
-    es->has_best = false;
-    es->best = 0.0;
-    es->best_epoch = 0;
-    es->has_snapshot = false;
+    es->state = EARLY_STOPPING_FRESH;
     es->stopped_epoch = -1;
 }
 
 gs_early_stopping_step early_stopping_on_epoch_end(gs_early_stopping *es, int epoch, double current) {
     gs_early_stopping_step st = {false, false, false};
-    if (es->restore_best && !es->has_snapshot) {
+    gs_early_stopping_state *s = &es->state;
+    if (es->restore_best && !s->has_snapshot) {
         // Keras: "If best weights were never set, then the current weights are the best."
         st.snapshot = true;
-        es->has_snapshot = true;
-        es->best_epoch = epoch;
+        s->has_snapshot = true;
+        s->best_epoch = epoch;
     }
-    es->wait++;
-    if (keras_improved(es->mode, es->min_delta, current, es->has_best, es->best)) {
-        es->has_best = true;
-        es->best = current;
-        es->best_epoch = epoch;
+    s->wait++;
+    if (keras_improved(es->mode, es->min_delta, current, s->has_best, s->best)) {
+        s->has_best = true;
+        s->best = current;
+        s->best_epoch = epoch;
         if (es->restore_best) st.snapshot = true;
-        es->wait = 0;
+        s->wait = 0;
         st.improved = true;
         return st;
     }
-    if (es->wait >= es->patience && epoch > 0) {
+    if (s->wait >= es->patience && epoch > 0) {
         es->stopped_epoch = epoch;
         st.stop = true;
     }
@@ -79,8 +88,8 @@ gs_early_stopping_step early_stopping_on_epoch_end(gs_early_stopping *es, int ep
 }
 
 bool early_stopping_on_train_end(const gs_early_stopping *es, int *best_epoch) {
-    if (best_epoch) *best_epoch = es->best_epoch;
-    return es->restore_best && es->has_snapshot;
+    if (best_epoch) *best_epoch = es->state.best_epoch;
+    return es->restore_best && es->state.has_snapshot;
 }
 
 // ---- ReduceLROnPlateau ----
@@ -96,32 +105,30 @@ void reduce_lr_init(gs_reduce_lr *r, gs_monitor monitor, double factor, int pati
     r->min_delta = signed_delta(r->mode, min_delta);
     r->cooldown = cooldown;
     r->min_lr = min_lr;
-    r->wait = 0;
-    r->cooldown_counter = 0;
-    r->has_best = false;
-    r->best = 0.0;
+    r->state = REDUCE_LR_FRESH;
 }
 
 bool reduce_lr_on_epoch_end(gs_reduce_lr *r, float *lr, double current) {
-    if (r->cooldown_counter > 0) {
-        r->cooldown_counter--;
-        r->wait = 0;
+    gs_reduce_lr_state *s = &r->state;
+    if (s->cooldown_counter > 0) {
+        s->cooldown_counter--;
+        s->wait = 0;
     }
-    if (keras_improved(r->mode, r->min_delta, current, r->has_best, r->best)) {
-        r->has_best = true;
-        r->best = current;
-        r->wait = 0;
+    if (keras_improved(r->mode, r->min_delta, current, s->has_best, s->best)) {
+        s->has_best = true;
+        s->best = current;
+        s->wait = 0;
         return false;
     }
-    if (r->cooldown_counter > 0) return false;
-    r->wait++;
-    if (r->wait < r->patience) return false;
+    if (s->cooldown_counter > 0) return false;
+    s->wait++;
+    if (s->wait < r->patience) return false;
     double old_lr = (double)*lr;
     if (!(old_lr > (double)(float)r->min_lr)) return false;  // `old_lr > np.float32(min_lr)`
     double new_lr = fmax(old_lr * r->factor, r->min_lr);      // Python floats
     *lr = (float)new_lr;  // assigning to the float32 optimizer variable rounds
-    r->cooldown_counter = r->cooldown;
-    r->wait = 0;
+    s->cooldown_counter = r->cooldown;
+    s->wait = 0;
     return true;
 }
 
@@ -131,15 +138,15 @@ void model_checkpoint_init(gs_model_checkpoint *c, gs_monitor monitor, bool save
     c->monitor = monitor;
     c->mode = callbacks_monitor_mode(monitor);
     c->save_best_only = save_best_only;
-    c->best = 0.0;
-    c->best_epoch = -1;
+    c->state = MODEL_CHECKPOINT_FRESH;
 }
 
 bool model_checkpoint_on_epoch_end(gs_model_checkpoint *c, int epoch, double current) {
     if (!c->save_best_only) return true;
-    if (!keras_improved(c->mode, 0.0, current, c->best_epoch >= 0, c->best)) return false;
-    c->best = current;
-    c->best_epoch = epoch;
+    gs_model_checkpoint_state *s = &c->state;
+    if (!keras_improved(c->mode, 0.0, current, s->best_epoch >= 0, s->best)) return false;
+    s->best = current;
+    s->best_epoch = epoch;
     return true;
 }
 
@@ -184,56 +191,27 @@ bool callbacks_on_train_end(const gs_callbacks *cb, int *best_epoch) {
 
 // ---- state for checkpoints ----
 
-// Entries 0-9 keep the order of the first version of this table (the trainer indexes them); the
-// has_best flags came later and are appended.
-const char *const callbacks_state_names[GS_CALLBACKS_STATE_LEN] = {
-    "early_stopping_wait",      "early_stopping_best",        "early_stopping_best_epoch",
-    "early_stopping_snapshot",  "early_stopping_stopped_epoch", "reduce_lr_wait",
-    "reduce_lr_best",           "reduce_lr_cooldown_counter", "checkpoint_best",
-    "checkpoint_best_epoch",    "early_stopping_has_best",    "reduce_lr_has_best",
-};
-
-void callbacks_state_get(double *s, const gs_callbacks *cb) {
-    s[0] = cb->es.wait;
-    s[1] = cb->es.best;
-    s[2] = cb->es.best_epoch;
-    s[3] = cb->es.has_snapshot;
-    s[4] = cb->es.stopped_epoch;
-    s[5] = cb->rlr.wait;
-    s[6] = cb->rlr.best;
-    s[7] = cb->rlr.cooldown_counter;
-    s[8] = cb->best.best;
-    s[9] = cb->best.best_epoch;
-    s[10] = cb->es.has_best;
-    s[11] = cb->rlr.has_best;
+void callbacks_state_get(gs_callbacks_state *s, const gs_callbacks *cb) {
+    s->early_stopping = cb->es.state;
+    s->reduce_lr = cb->rlr.state;
+    s->checkpoint = cb->best.state;
 }
 
-// A counter stored as a double: an integer in [lo, hi].
-static int counter(int *dst, const double *s, int idx, int lo, int hi) {
-    double v = s[idx];
-    if (!(v >= lo && v <= hi && v == floor(v)))
-        return gs_error("callback state %s = %g is not an integer in [%d, %d]", callbacks_state_names[idx], v,
-                        lo, hi);
-    *dst = (int)v;
+// A counter or epoch of a loaded state: an integer in [lo, 1e9].
+static int in_range(int v, int lo, const char *name) {
+    if (v < lo || v > 1000000000) return gs_error("callback state %s = %d is out of range [%d, 1e9]", name, v, lo);
     return 0;
 }
 
-int callbacks_state_set(gs_callbacks *cb, const double *s) {
-    const int big = 1000000000;
-    gs_callbacks t = *cb;
-    int snap = 0, es_has = 0, rlr_has = 0;
-    if (counter(&t.es.wait, s, 0, 0, big) || counter(&t.es.best_epoch, s, 2, 0, big) ||
-        counter(&snap, s, 3, 0, 1) || counter(&t.es.stopped_epoch, s, 4, -1, big) ||
-        counter(&t.rlr.wait, s, 5, 0, big) || counter(&t.rlr.cooldown_counter, s, 7, 0, big) ||
-        counter(&t.best.best_epoch, s, 9, -1, big) || counter(&es_has, s, 10, 0, 1) ||
-        counter(&rlr_has, s, 11, 0, 1))
+int callbacks_state_set(gs_callbacks *cb, const gs_callbacks_state *s) {
+    const gs_early_stopping_state *es = &s->early_stopping;
+    const gs_reduce_lr_state *rl = &s->reduce_lr;
+    if (in_range(es->wait, 0, "early_stopping.wait") || in_range(es->best_epoch, 0, "early_stopping.best_epoch") ||
+        in_range(rl->wait, 0, "reduce_lr.wait") || in_range(rl->cooldown_counter, 0, "reduce_lr.cooldown_counter") ||
+        in_range(s->checkpoint.best_epoch, -1, "checkpoint.best_epoch"))
         return -1;
-    t.es.best = s[1];
-    t.es.has_snapshot = snap;
-    t.es.has_best = es_has;
-    t.rlr.best = s[6];
-    t.rlr.has_best = rlr_has;
-    t.best.best = s[8];
-    *cb = t;
+    cb->es.state = *es;
+    cb->rlr.state = *rl;
+    cb->best.state = s->checkpoint;
     return 0;
 }

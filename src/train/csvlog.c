@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gesture/csv.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 
 // ---- Python float repr ----
 
@@ -120,11 +122,20 @@ int csvlog_float_repr(char *buf, double x) {
 
 // ---- the log file ----
 
-static void header_line(const gs_csvlog *log, char *buf, size_t n) {
-    size_t k = (size_t)snprintf(buf, n, "epoch");
-    for (int j = 0; j < log->nkeys && k < n; j++)
-        k += (size_t)snprintf(buf + k, n - k, ",%s", log->keys[log->order[j]]);
-    if (k < n) snprintf(buf + k, n - k, "\r\n");
+// "epoch,<keys in column order>\r\n" (malloc'd); keys quoted as Python's csv module quotes them.
+static char *header_line(const gs_csvlog *log) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) gs_fatal("open_memstream failed");
+    fputs("epoch", f);
+    for (int j = 0; j < log->nkeys; j++) {
+        fputc(',', f);
+        csv_write_field(f, log->keys[log->order[j]], ',');
+    }
+    fputs("\r\n", f);
+    if (fclose(f) != 0) gs_fatal("open_memstream: write failed");
+    return text;
 }
 
 static int sync_file(FILE *f, const char *path) {
@@ -132,49 +143,13 @@ static int sync_file(FILE *f, const char *path) {
     return 0;
 }
 
-// Whole file into memory (NUL-terminated); *len gets its size. NULL + gs_error if unreadable,
-// NULL with *missing set (and no message) if it does not exist.
-static char *slurp(const char *path, size_t *len, bool *missing) {
-    *missing = false;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            *missing = true;
-        else
-            gs_error("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = gs_malloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            cap *= 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) gs_fatal("out of memory reading %s", path);
-            buf = nb;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        gs_error("%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 // Keep the header and the rows of epochs < resume_epoch of an existing log; rewritten atomically.
 // Returns 0, 1 if there is no file, -1 + gs_error.
 static int truncate_rows(gs_csvlog *log, const char *header, int resume_epoch) {
     size_t len = 0;
-    bool missing;
-    char *text = slurp(log->path, &len, &missing);
-    if (!text) return missing ? 1 : -1;
+    char *text;
+    if (access(log->path, F_OK) != 0 && errno == ENOENT) return 1;
+    if (fs_read_text(&text, &len, log->path) != 0) return -1;
     if (len == 0) {  // created but never written: start over
         free(text);
         return 1;
@@ -236,9 +211,8 @@ int csvlog_open(gs_csvlog *log, const char *path, const char *const *keys, int n
         return gs_error("%s: a log needs 1..%d keys, got %d", path, GS_CSVLOG_MAX_KEYS, nkeys);
     for (int i = 0; i < nkeys; i++) {
         size_t kl = strlen(keys[i]);
-        if (kl == 0 || kl >= GS_CSVLOG_KEY_MAX || strpbrk(keys[i], ",\"\r\n"))
-            return gs_error("%s: log key '%s' must be 1..%d characters without , \" or line breaks",
-                            path, keys[i], GS_CSVLOG_KEY_MAX - 1);
+        if (kl == 0 || kl >= GS_CSVLOG_KEY_MAX)
+            return gs_error("%s: log key '%s' must be 1..%d characters", path, keys[i], GS_CSVLOG_KEY_MAX - 1);
         if (strcmp(keys[i], "epoch") == 0) return gs_error("%s: 'epoch' is not a log key", path);
         for (int j = 0; j < i; j++)
             if (strcmp(keys[i], keys[j]) == 0) return gs_error("%s: log key '%s' given twice", path, keys[i]);
@@ -256,31 +230,17 @@ int csvlog_open(gs_csvlog *log, const char *path, const char *const *keys, int n
     log->path = strdup(path);
     if (!log->path) gs_fatal("out of memory");
 
-    char header[GS_CSVLOG_MAX_KEYS * (GS_CSVLOG_KEY_MAX + 1) + 16];
-    header_line(log, header, sizeof header);
-    int fresh = 1;
-    if (resume_epoch > 0) {
-        fresh = truncate_rows(log, header, resume_epoch);
-        if (fresh < 0) {
-            csvlog_close(log);
-            return -1;
-        }
-    }
-    log->f = fopen(path, fresh ? "wb" : "ab");
-    if (!log->f) {
-        int rc = gs_error("%s: cannot open for writing: %s", path, strerror(errno));
-        csvlog_close(log);
-        return rc;
-    }
-    if (fresh) {
-        int rc = fputs(header, log->f) == EOF ? gs_error("%s: write failed: %s", path, strerror(errno))
-                                              : sync_file(log->f, path);
-        if (rc != 0) {
-            csvlog_close(log);
-            return -1;
-        }
-    }
-    return 0;
+    char *header = header_line(log);
+    int fresh = resume_epoch > 0 ? truncate_rows(log, header, resume_epoch) : 1;
+    int rc = fresh < 0 ? -1 : 0;
+    if (rc == 0 && !(log->f = fopen(path, fresh ? "wb" : "ab")))
+        rc = gs_error("%s: cannot open for writing: %s", path, strerror(errno));
+    if (rc == 0 && fresh)
+        rc = fputs(header, log->f) == EOF ? gs_error("%s: write failed: %s", path, strerror(errno))
+                                          : sync_file(log->f, path);
+    free(header);
+    if (rc != 0) csvlog_close(log);
+    return rc;
 }
 
 int csvlog_append(gs_csvlog *log, int epoch, const double *values) {

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../data/fsutil.h"
+#include "gesture/csv.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/metrics.h"
 #include "gesture/runtime.h"
 
@@ -85,20 +86,6 @@ fail:
     return -1;
 }
 
-// One CSV field, quoted (RFC 4180) when it holds a separator, quote or line break.
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 // A string builder over open_memstream; finish() returns the text (malloc'd).
 typedef struct {
     FILE *f;
@@ -154,10 +141,10 @@ int evaluate_write(const char *dir, const gs_eval_result *r, const gs_dataset *d
     }
     f = text_open(&t);
     fputs("true\\pred", f);
-    for (int k = 0; k < K; k++) fputc(',', f), csv_field(f, classes[k]);
+    for (int k = 0; k < K; k++) fputc(',', f), csv_write_field(f, classes[k], ',');
     fputc('\n', f);
     for (int i = 0; i < K; i++) {
-        csv_field(f, classes[i]);
+        csv_write_field(f, classes[i], ',');
         for (int k = 0; k < K; k++) fprintf(f, ",%ld", cm[(size_t)i * K + k]);
         fputc('\n', f);
     }
@@ -174,19 +161,19 @@ int evaluate_write(const char *dir, const gs_eval_result *r, const gs_dataset *d
         char col[512];
         snprintf(col, sizeof col, "prob_%s", classes[k]);
         fputc(',', f);
-        csv_field(f, col);
+        csv_write_field(f, col, ',');
     }
     fputc('\n', f);
     for (int c = 0; c < ds->n_clips; c++) {
         int i = row_of[c];
         if (i < 0) continue;
-        csv_field(f, ds->clips[c].name);
+        csv_write_field(f, ds->clips[c].name, ',');
         fputc(',', f);
-        csv_field(f, ds->clips[c].dir);
+        csv_write_field(f, ds->clips[c].dir, ',');
         fputc(',', f);
-        csv_field(f, classes[r->y_true[i]]);
+        csv_write_field(f, classes[r->y_true[i]], ',');
         fputc(',', f);
-        csv_field(f, classes[r->y_pred[i]]);
+        csv_write_field(f, classes[r->y_pred[i]], ',');
         for (int k = 0; k < K; k++) fprintf(f, ",%.6f", (double)r->probs[(size_t)i * K + k]);
         fputc('\n', f);
     }

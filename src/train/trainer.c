@@ -5,19 +5,18 @@
 #include "gesture/trainer.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gesture/callbacks.h"
 #include "gesture/checkpoint.h"
 #include "gesture/csvlog.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/keras.h"
 #include "gesture/loader.h"
 #include "gesture/model.h"
@@ -34,44 +33,6 @@ static void on_sigint(int sig) {
 static const char *path_in(char *buf, size_t n, const char *dir, const char *name) {
     if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n) gs_fatal("path too long: %s/%s", dir, name);
     return buf;
-}
-
-// mkdir -p
-static int make_dir(const char *path) {
-    char buf[4200];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) return gs_error("%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) && errno != EEXIST) return gs_error("%s: cannot create directory: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) && errno != EEXIST) return gs_error("%s: cannot create directory: %s", buf, strerror(errno));
-    return 0;
-}
-
-static void loader_from_config(gs_loader_config *lc, const gs_config *cfg, const char *split, int train) {
-    loader_config_defaults(lc);
-    lc->root = cfg->data.root;
-    lc->split = split;
-    lc->frames = cfg->data.frames;
-    lc->sampling = cfg->data.sampling;
-    lc->frame_step = cfg->data.frame_step;
-    lc->size = cfg->data.size;
-    lc->normalize = cfg->data.normalize;
-    lc->batch_size = cfg->train.batch_size;
-    lc->shuffle = train;
-    lc->augment = train;
-    lc->aug.flip = cfg->data.augment_flip;
-    lc->aug.crop_scale = (float)cfg->data.augment_crop_scale;  // both: largest fraction of the side cropped
-    lc->aug.shift = (float)cfg->data.augment_shift;
-    lc->aug.brightness = (float)cfg->data.augment_brightness;
-    lc->aug.contrast = (float)cfg->data.augment_contrast;
-    lc->aug.temporal_jitter = cfg->data.augment_temporal_jitter;
-    lc->seed = cfg->train.seed;
-    lc->workers = cfg->data.workers;
-    lc->cache = cfg->data.cache;
-    lc->on_bad_clip = cfg->data.on_bad_clip;
 }
 
 // Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
@@ -182,37 +143,6 @@ static int evaluate(gs_train_backend *be, gs_loader *l, double *loss, double *ac
     return 0;
 }
 
-static void state_from_callbacks(gs_train_state *st, const gs_callbacks *cb) {
-    // "no best yet" travels as NaN (checkpoint_state_init's convention)
-    st->es_best = cb->es.has_best ? cb->es.best : NAN;
-    st->es_wait = cb->es.wait;
-    st->es_best_epoch = cb->es.has_snapshot ? cb->es.best_epoch : -1;
-    st->rlr_best = cb->rlr.has_best ? cb->rlr.best : NAN;
-    st->rlr_wait = cb->rlr.wait;
-    st->rlr_cooldown = cb->rlr.cooldown_counter;
-    st->ckpt_best = cb->best.best;
-    st->ckpt_best_epoch = cb->best.best_epoch;
-}
-
-static int callbacks_from_state(gs_callbacks *cb, const gs_train_state *st) {
-    double s[GS_CALLBACKS_STATE_LEN];
-    callbacks_state_get(s, cb);
-    s[0] = st->es_wait;
-    s[1] = st->es_best;
-    s[2] = st->es_best_epoch >= 0 ? st->es_best_epoch : 0;
-    s[3] = st->es_best_epoch >= 0;
-    s[5] = st->rlr_wait;
-    s[6] = st->rlr_best;
-    s[7] = st->rlr_cooldown;
-    s[8] = st->ckpt_best;
-    s[9] = st->ckpt_best_epoch;
-    s[10] = !isnan(st->es_best);
-    s[11] = !isnan(st->rlr_best);
-    if (isnan(st->es_best)) s[1] = cb->es.best;
-    if (isnan(st->rlr_best)) s[6] = cb->rlr.best;
-    return callbacks_state_set(cb, s);
-}
-
 static long peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -237,8 +167,8 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     if (train_device_open(cfg->runtime.device, &use_cuda)) return fprintf(stderr, "gesture: %s\n", gs_last_error()), 1;
 
     gs_loader_config lt, lv;
-    loader_from_config(&lt, cfg, "train", 1);
-    loader_from_config(&lv, cfg, "val", 0);
+    loader_config_from(&lt, cfg, "train", 1);
+    loader_config_from(&lv, cfg, "val", 0);
     if (use_cuda) {  // batch slots in pinned memory: uploads run asynchronously at full speed
         train_cuda_loader_memory(&lt);
         train_cuda_loader_memory(&lv);
@@ -269,7 +199,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     model_ok = 1;
     model_init_weights(&m, cfg->train.seed);
     if (cfg->model.pretrained[0] && keras_load_backbone_h5(&m, cfg->model.pretrained)) goto fail;
-    if (make_dir(run_dir) || make_dir(p_ck)) goto fail;
+    if (fs_mkdir_p(p_ck)) goto fail;  // and run_dir above it
     ini = config_to_ini(cfg);
 
     gs_callbacks cb;
@@ -278,9 +208,9 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     snapshot = gs_aligned_alloc(m.params.numel * sizeof(float));
     if (resume) {
         if (checkpoint_load(p_last, &m, &st, NULL, NULL, NULL)) goto fail;
-        if (callbacks_from_state(&cb, &st)) goto fail;
+        if (callbacks_state_set(&cb, &st.callbacks)) goto fail;
         lr = (float)st.learning_rate;
-        if (st.es_best_epoch >= 0 && cb.es.restore_best) {
+        if (st.callbacks.early_stopping.has_snapshot && cb.es.restore_best) {
             gs_model tmp = m;  // same layout: load the snapshot's weights through a copy of the table
             tmp.params.data = snapshot;
             if (checkpoint_load_weights_only(p_snap, &tmp)) goto fail;
@@ -349,7 +279,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
                 st.part_loss_sum = s.loss_sum;
                 st.part_correct = s.correct;
                 st.part_seen = s.seen;
-                state_from_callbacks(&st, &cb);
+                callbacks_state_get(&st.callbacks, &cb);
                 if (checkpoint_save(p_last, &m, &st, ini, (const char *const *)ds->classes, ds->n_classes))
                     goto fail_sig;
                 printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train --resume %s\n",
@@ -381,7 +311,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
         st.part_loss_sum = st.part_correct = 0;
         st.part_seen = 0;
         st.learning_rate = lr;
-        state_from_callbacks(&st, &cb);
+        callbacks_state_get(&st.callbacks, &cb);
         if (act.snapshot_best) {
             memcpy(snapshot, m.params.data, m.params.numel * sizeof(float));
             if (cb.es.restore_best &&

@@ -1,6 +1,7 @@
-// File-system helpers shared by the data modules (internal; not part of the public API).
-#ifndef GESTURE_DATA_FSUTIL_H
-#define GESTURE_DATA_FSUTIL_H
+// File-system helpers shared by every module and the CLI: paths, mkdir -p, whole-file reads and
+// writes. Errors are gs_error lines naming the path.
+#ifndef GESTURE_FSUTIL_H
+#define GESTURE_FSUTIL_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
-// File-system helpers for the data modules (see fsutil.h).
-#include "fsutil.h"
+// File-system helpers (see gesture/fsutil.h).
+#include "gesture/fsutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,21 +32,22 @@ int fs_is_file(const char *path) {
 }
 
 int fs_mkdir_p(const char *path) {
-    char *p = strdup(path);
-    for (char *s = p + 1; *s; s++) {
+    size_t n = strlen(path);
+    if (n == 0) return gs_error("cannot create a folder with an empty name");
+    char *p = gs_malloc(n + 1);
+    memcpy(p, path, n + 1);
+    int rc = 0;
+    // every parent first ("a", "a/b", ...), then the path itself; existing ones are fine
+    for (char *s = p + 1; rc == 0 && *s; s++) {
         if (*s != '/') continue;
         *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            gs_error("%s: cannot create folder: %s", p, strerror(e));
-            free(p);
-            return -1;
-        }
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) rc = gs_error("%s: cannot create folder: %s", p, strerror(errno));
         *s = '/';
     }
-    int rc = 0;
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) rc = gs_error("%s: cannot create folder: %s", p, strerror(errno));
-    else if (!fs_is_dir(p)) rc = gs_error("%s: exists and is not a folder", p);
+    if (rc == 0 && mkdir(p, 0777) != 0 && errno != EEXIST)
+        rc = gs_error("%s: cannot create folder: %s", p, strerror(errno));
+    else if (rc == 0 && !fs_is_dir(p))
+        rc = gs_error("%s: exists and is not a folder", p);
     free(p);
     return rc;
 }
