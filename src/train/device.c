@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "gesture/device.h"
+#include "gesture/config.h"
 #include "gesture/errors.h"
 #include "gesture/trainer.h"
 
@@ -34,4 +35,12 @@ void train_cuda_loader_memory(gs_loader_config *lc) {
 
 int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return gpu ? gpu->train_init(be, m, use_graph) : missing();
+}
+
+int train_device_open(gs_device device, int *use_cuda) {
+    // auto: the GPU when this binary has the CUDA backend and a device is present
+    *use_cuda = device == GS_DEVICE_CUDA || (device == GS_DEVICE_AUTO && train_cuda_available());
+    if (*use_cuda && train_cuda_open())
+        return gs_error("runtime.device = %s: %s", config_device_name(device), gs_last_error());
+    return 0;
 }

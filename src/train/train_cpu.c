@@ -1,0 +1,51 @@
+// The CPU side of `gesture train` / `gesture eval` (gs_train_backend, gesture/trainer.h): the step
+// runs to completion in step_start on the host model (model_forward/backward/adam_step); there is
+// nothing to prefetch or to copy back.
+#include <stdio.h>
+#include <string.h>
+
+#include "gesture/trainer.h"
+
+static void feed(gs_model *m, const gs_batch *b) {
+    const gs_model_arch *a = &m->cfg;
+    size_t per_clip = (size_t)a->frames * a->size * a->size * 3;
+    memcpy(model_input(m), b->x, (size_t)b->n * per_clip * sizeof(float));
+    memcpy(m->labels, b->labels, (size_t)b->n * sizeof(int));
+}
+
+static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
+    feed(be->m, b);
+    model_forward(be->m, b->n, 1, 1);
+    model_backward(be->m);
+    model_adam_step(be->m, lr, beta1, beta2, eps);
+}
+
+static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
+    (void)be;
+    (void)next;
+}
+
+static const float *cpu_step_finish(gs_train_backend *be) { return model_probs(be->m); }
+
+static const float *cpu_eval_batch(gs_train_backend *be, const gs_batch *b) {
+    feed(be->m, b);
+    model_forward(be->m, b->n, 0, 1);
+    return model_probs(be->m);
+}
+
+static void cpu_sync_host(gs_train_backend *be) { (void)be; }
+
+static void cpu_free(gs_train_backend *be) { (void)be; }
+
+void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
+    memset(be, 0, sizeof *be);
+    snprintf(be->device, sizeof be->device, "cpu");
+    be->kind = "cpu";
+    be->m = m;
+    be->step_start = cpu_step_start;
+    be->prefetch = cpu_prefetch;
+    be->step_finish = cpu_step_finish;
+    be->eval_batch = cpu_eval_batch;
+    be->sync_host = cpu_sync_host;
+    be->free = cpu_free;
+}
