@@ -25,7 +25,7 @@ static int n_live;
 
 static inline float *hrand(size_t n, float lo, float hi) {
     float *x = gs_malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) x[i] = gs_rng_range(&rng, lo, hi);
+    test_fill_uniform(x, &rng, lo, hi, n);
     return x;
 }
 
@@ -75,11 +75,8 @@ static inline float *download(const float *d, size_t n) {
 
 static inline void expect(const char *what, const float *d, const float *cpu, size_t n, double tol) {
     float *g = download(d, n);
-    double *w = gs_malloc((n ? n : 1) * sizeof(double));
-    for (size_t i = 0; i < n; i++) w[i] = cpu[i];
-    check_close(what, g, w, n, tol);
+    check_close_f32(what, g, cpu, n, tol);
     free(g);
-    free(w);
 }
 
 static inline void expect_bitwise(const char *what, const float *d1, const float *d2, size_t n) {

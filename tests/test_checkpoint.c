@@ -18,6 +18,7 @@
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/model.h"
 #include "gesture/trainlog.h"
 #include "testutil.h"
@@ -120,44 +121,9 @@ static int verify(const char *path) {
 
 // ---- unit tests ----
 
-static char dir[256];
+static const char *dir;  // scratch folder of the unit tests, or --write-sample's DIR
 
-static const char *tpath(const char *name) {
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", dir, name);
-    return p;
-}
-
-static long file_size(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-static void copy_prefix(const char *dst, const char *src, long n) {
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    GS_ASSERT(in && out);
-    char *buf = gs_malloc((size_t)n);
-    GS_ASSERT(fread(buf, 1, (size_t)n, in) == (size_t)n);
-    GS_ASSERT(fwrite(buf, 1, (size_t)n, out) == (size_t)n);
-    free(buf);
-    fclose(in);
-    fclose(out);
-}
-
-static void copy_file(const char *dst, const char *src) { copy_prefix(dst, src, file_size(src)); }
-
-static int same_bytes(const char *a, const char *b) {
-    long n = file_size(a);
-    if (n != file_size(b)) return 0;
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = 1;
-    for (long i = 0; i < n && same; i++) same = fgetc(fa) == fgetc(fb);
-    fclose(fa);
-    fclose(fb);
-    return same;
-}
+static const char *tpath(const char *name) { return test_path(dir, name); }
 
 static int count_tmp_files(void) {
     char cmd[600];
@@ -248,7 +214,7 @@ static void test_roundtrip(void) {
     st1.n_history = 3;
     const char *p = tpath("ckpt.h5");
     int rc = checkpoint_save(p, &m1, &st1, ini, CLASSES, 5);
-    check(rc == 0, "save %s (%ld bytes) %s", p, file_size(p), rc ? gs_last_error() : "");
+    check(rc == 0, "save %s (%ld bytes) %s", p, test_file_size(p), rc ? gs_last_error() : "");
     check(count_tmp_files() == 0, "no temp file left after save");
 
     gs_train_state st2;
@@ -300,7 +266,7 @@ static void test_roundtrip(void) {
               !back.callbacks.reduce_lr.has_best && back.callbacks.checkpoint.best_epoch == -1 && back.n_history == 0 &&
               back.learning_rate == 1e-4,
           "fresh state (NaN bests, -1 epochs, empty history) round trip");
-    check(same_bytes(tpath("fresh.h5"), tpath("fresh2.h5")), "saving the same content twice gives identical bytes");
+    check(test_same_bytes(tpath("fresh.h5"), tpath("fresh2.h5")), "saving the same content twice gives identical bytes");
 
     // Overwrite in place: the target is replaced, not appended to.
     checkpoint_state_free(&back);
@@ -322,20 +288,19 @@ static void test_roundtrip(void) {
 
 static void test_errors(void) {
     gs_model_arch a = small_arch();
-    char good[512];
-    snprintf(good, sizeof good, "%s", tpath("ckpt.h5"));
+    const char *good = tpath("ckpt.h5");
     hsize_t dims[4];
     hid_t f;
 
     const char *p = tpath("missing.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Ldelete(f, "/weights/head_bn/gamma", H5P_DEFAULT);
     H5Fclose(f);
     expect_load_error("missing tensor", p, &a, ": missing /weights/head_bn/gamma");
 
     p = tpath("extra.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     dims[0] = 3;
     add_dataset(f, "/weights/foo/bar", H5T_IEEE_F32LE, 1, dims);
@@ -343,7 +308,7 @@ static void test_errors(void) {
     expect_load_error("extra tensor", p, &a, ": unexpected tensor /weights/foo/bar");
 
     p = tpath("shape.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Ldelete(f, "/weights/dense_out/kernel", H5P_DEFAULT);
     dims[0] = 8, dims[1] = 4;
@@ -352,7 +317,7 @@ static void test_errors(void) {
     expect_load_error("wrong shape", p, &a, ": /weights/dense_out/kernel has shape (8, 4), the model expects (8, 5)");
 
     p = tpath("dtype.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Ldelete(f, "/weights/dense_out/bias", H5P_DEFAULT);
     dims[0] = 5;
@@ -361,7 +326,7 @@ static void test_errors(void) {
     expect_load_error("wrong dtype", p, &a, ": /weights/dense_out/bias has dtype float64, expected float32");
 
     p = tpath("optm.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Ldelete(f, "/optimizer/v/gru_forward/recurrent_kernel", H5P_DEFAULT);
     dims[0] = 2;
@@ -376,7 +341,7 @@ static void test_errors(void) {
     model_free(&mw);
 
     p = tpath("noformat.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Adelete(f, "format");
     H5Fclose(f);
@@ -386,7 +351,7 @@ static void test_errors(void) {
     check(rc == -1 && strstr(gs_last_error(), "not a gesture checkpoint"), "read_config checks the format too");
 
     p = tpath("newer.h5");
-    copy_file(p, good);
+    GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     long long seven = 7;
     hid_t at = H5Aopen(f, "format_version", H5P_DEFAULT);
@@ -396,7 +361,7 @@ static void test_errors(void) {
     expect_load_error("newer version", p, &a, ": format_version 7 is newer than this gesture (1)");
 
     p = tpath("truncated.h5");
-    copy_prefix(p, good, file_size(good) / 2);
+    test_copy_prefix(p, good, test_file_size(good) / 2);
     expect_load_error("truncated file", p, &a, ": cannot open as HDF5 (truncated or corrupt?)");
 
     p = tpath("text.h5");
@@ -430,9 +395,8 @@ static void test_errors(void) {
           "save into a missing directory -> %s", gs_last_error());
 
     // A write that fails midway (file-size limit, as on a full disk): error, the old target intact.
-    char full[512];
-    snprintf(full, sizeof full, "%s", tpath("full.h5"));
-    copy_file(full, good);
+    const char *full = tpath("full.h5");
+    GS_ASSERT(fs_copy_file(full, good) == 0);
     model_init_weights(&m, 99);
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
@@ -444,7 +408,7 @@ static void test_errors(void) {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", gs_last_error());
     setrlimit(RLIMIT_FSIZE, &old);
-    check(rc == -1 && strstr(msg, "File too large") && same_bytes(full, good) && count_tmp_files() == 0,
+    check(rc == -1 && strstr(msg, "File too large") && test_same_bytes(full, good) && count_tmp_files() == 0,
           "failed write keeps the old file, removes the temp -> %s", msg);
     model_free(&m);
 }
@@ -477,7 +441,7 @@ static void test_trainlog(void) {
 }
 
 static int write_sample(const char *out) {
-    snprintf(dir, sizeof dir, "%s", out);
+    dir = out;
     gs_model m;
     gs_model_arch a = small_arch();
     make_model(&m, &a);
@@ -502,13 +466,9 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "--writer-loop")) return writer_loop(argv[2], argc >= 4 ? atol(argv[3]) : 0);
     if (argc >= 3 && !strcmp(argv[1], "--verify")) return verify(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "--write-sample")) return write_sample(argv[2]);
-    snprintf(dir, sizeof dir, "%s/gs_ckpt_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) gs_fatal("mkdtemp failed");
+    dir = test_make_tmpdir("ckpt");
     test_roundtrip();
     test_errors();
     test_trainlog();
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("warning: could not remove %s\n", dir);
     return test_finish();
 }

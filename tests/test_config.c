@@ -11,27 +11,16 @@
 
 #include "gesture/config.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "testutil.h"
 
-static char tmpdir[256];
-static char created[64][512];
-static int n_created;
+static const char *tmpdir;
 
-// Write `text` to tmpdir/name; returns the full path (static storage per file).
+// Write `text` to tmpdir/name; returns the full path.
 static const char *write_file(const char *name, const char *text) {
-    GS_ASSERT(n_created < 64);
-    char *path = created[n_created++];
-    snprintf(path, 512, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    GS_ASSERT(f);
-    fputs(text, f);
-    fclose(f);
+    const char *path = test_path(tmpdir, name);
+    GS_ASSERT(fs_write_text(path, text) == 0);
     return path;
-}
-
-static const char *source_dir(void) {
-    const char *d = getenv("GESTURE_SOURCE_DIR");
-    return d && *d ? d : GESTURE_SOURCE_DIR;
 }
 
 // The last error, when rc says there was one (gs_last_error keeps stale messages).
@@ -117,7 +106,7 @@ static void test_experiments(void) {
     int rc;
     gs_config s15, s30, q;
     config_defaults(&s15);
-    snprintf(path, sizeof path, "%s/experiments/seed_15f.ini", source_dir());
+    snprintf(path, sizeof path, "%s/experiments/seed_15f.ini", test_source_dir());
     rc = config_load(&s15, path) || config_validate(&s15);
     check(rc == 0, "load seed_15f.ini (%s)", err_if(rc));
     check(s15.model.alpha == 1.0 && s15.data.size == 224 && s15.data.frames == 15 &&
@@ -136,7 +125,7 @@ static void test_experiments(void) {
     check(!strcmp(config_run_name(&s15, name, sizeof name), "seed_15f"), "run name derived from file: %s", name);
 
     config_defaults(&s30);
-    snprintf(path, sizeof path, "%s/experiments/seed_30f.ini", source_dir());
+    snprintf(path, sizeof path, "%s/experiments/seed_30f.ini", test_source_dir());
     rc = config_load(&s30, path) || config_validate(&s30);
     check(rc == 0, "load seed_30f.ini (%s)", err_if(rc));
     int nd = config_diff(&s15, &s30, msg, sizeof msg);
@@ -144,7 +133,7 @@ static void test_experiments(void) {
           "seed_30f.ini differs from seed_15f only in frame selection:\n%s", msg);
 
     config_defaults(&q);
-    snprintf(path, sizeof path, "%s/experiments/quickstart.ini", source_dir());
+    snprintf(path, sizeof path, "%s/experiments/quickstart.ini", test_source_dir());
     rc = config_load(&q, path) || config_validate(&q);
     check(rc == 0, "load quickstart.ini (%s)", err_if(rc));
     check(!strcmp(q.data.root, "data/synth_prepared") && (q.data.size == 64 || q.data.size == 96) &&
@@ -153,7 +142,7 @@ static void test_experiments(void) {
           "quickstart.ini is CPU-sized");
 
     // Every shipped experiment (including ones added later) must load and validate.
-    snprintf(path, sizeof path, "%s/experiments", source_dir());
+    snprintf(path, sizeof path, "%s/experiments", test_source_dir());
     DIR *dir = opendir(path);
     int n = 0, bad = 0;
     for (struct dirent *e; dir && (e = readdir(dir));) {
@@ -214,9 +203,7 @@ static void test_includes(void) {
           "%%include order: base overrides earlier lines, later lines override base (%s)", err_if(rc));
 
     // include = key form inside a section, a relative path from a subdirectory, nested includes.
-    char sub[512];
-    snprintf(sub, sizeof sub, "%s/sub", tmpdir);
-    if (access(sub, F_OK)) GS_ASSERT(mkdir(sub, 0755) == 0);
+    GS_ASSERT(fs_mkdir_p(test_path(tmpdir, "sub")) == 0);
     write_file("sub/mid.ini", "[model]\ninclude = ../base.ini\n[model]\ngru_units = 64\n");
     const char *top2 = write_file("top2.ini", "include = sub/mid.ini\n[train]\nbatch_size = 2\n");
     config_defaults(&c);
@@ -397,14 +384,12 @@ static void test_errors(void) {
     rc = config_load(&c, top);
     check(rc == 0 && !strcmp(c.data.root, root) && c.data.frames == 12, "long lines and long include paths (%s)",
           err_if(rc));
-    rmdir(incdir);
     check(config_load(&c, "/nonexistent/x.ini") == -1 && strstr(gs_last_error(), "/nonexistent/x.ini: cannot open"),
           "missing config file -> %s", gs_last_error());
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gesture_test_config_XXXXXX");
-    GS_ASSERT(mkdtemp(tmpdir));
+    tmpdir = test_make_tmpdir("test_config");
     test_defaults();
     test_experiments();
     test_set();
@@ -412,10 +397,5 @@ int main(void) {
     test_round_trip();
     test_validate();
     test_errors();
-    for (int i = n_created - 1; i >= 0; i--) unlink(created[i]);
-    char sub[512];
-    snprintf(sub, sizeof sub, "%s/sub", tmpdir);
-    rmdir(sub);
-    rmdir(tmpdir);
     return test_finish();
 }

@@ -27,13 +27,6 @@ int main(void) { test_skip("CUDA backend not built (configure with -DGESTURE_CUD
 #include "gesture/model.h"
 #include "gesture/model_cuda.h"
 
-static void compare_host(const char *what, const float *gpu, const float *cpu, size_t n, double tol) {
-    double *w = gs_malloc((n ? n : 1) * sizeof(double));
-    for (size_t i = 0; i < n; i++) w[i] = cpu[i];
-    check_close(what, gpu, w, n, tol);
-    free(w);
-}
-
 // Moving means of BNs whose input has zero mean in exact arithmetic (every expand conv of a zero-beta
 // project BN's output) are float noise near 1e-10: compare them against an absolute floor instead.
 static void compare_floor(const char *what, const float *gpu, const float *cpu, size_t n, double tol, double floor) {
@@ -58,7 +51,7 @@ int main(void) {
     }
     size_t nin = (size_t)cfg->batch * cfg->frames * cfg->size * cfg->size * 3;
     float *x = model_input(&m);
-    for (size_t i = 0; i < nin; i++) x[i] = gs_rng_uniform(&rng);
+    test_fill_uniform(x, &rng, 0.0f, 1.0f, nin);
     gs_cuda_upload(model_cuda_input(&g), x, nin * sizeof(float));
     int labels[2] = {3, 1};
     memcpy(m.labels, labels, sizeof labels);
@@ -82,10 +75,10 @@ int main(void) {
     model_cuda_read_loss(&g);
     check(m.step == step0 + 1, "GPU forward advanced the dropout step (%ld)", m.step);
     model_cuda_read_probs(&g, gprobs, cfg->batch);
-    compare_host("training probabilities", gprobs, model_probs(&m), K, TOL_FWD);
-    compare_host("CE loss", &m.ce_loss, &cpu_ce, 1, TOL_FWD);
-    compare_host("L2 penalty", &m.l2_loss, &cpu_l2, 1, TOL_FWD);
-    compare_host("total loss", &m.loss, &cpu_loss, 1, TOL_FWD);
+    check_close_f32("training probabilities", gprobs, model_probs(&m), K, TOL_FWD);
+    check_close_f32("CE loss", &m.ce_loss, &cpu_ce, 1, TOL_FWD);
+    check_close_f32("L2 penalty", &m.l2_loss, &cpu_l2, 1, TOL_FWD);
+    check_close_f32("total loss", &m.loss, &cpu_loss, 1, TOL_FWD);
     // every node's training-forward output against the CPU's (copied before its backward)
     {
         float *act = gs_malloc(m.arena_floats * sizeof(float));
@@ -127,27 +120,40 @@ int main(void) {
             check(gmax <= 1e-5 * gscale, "%-48s zero in exact arithmetic: GPU %.2e (<= 1e-5 x %.2e)", name, gmax,
                   gscale);
         } else {
-            compare_host(name, ggrad + p->offset, ps->grad + p->offset, p->numel, TOL_GRAD);
+            check_close_f32(name, ggrad + p->offset, ps->grad + p->offset, p->numel, TOL_GRAD);
         }
     }
     printf("(%d gradients are zero in exact arithmetic)\n", zero_grads);
 
-    // Adam from identical gradients and moments: checks the executor's update wiring exactly
+    // Adam from identical gradients and moments: checks the executor's update wiring exactly. Each
+    // tensor's change is compared with the CPU's change (check_update): against the parameters
+    // themselves, a wrong update of a large parameter would hide below the tolerance.
     gs_cuda_upload(g.e.grad, ps->grad, ps->numel_trainable * sizeof(float));
     gs_cuda_upload(g.e.params, ps->data, ps->numel * sizeof(float));
+    float *before = gs_malloc(ps->numel_trainable * sizeof(float));
+    memcpy(before, ps->data, ps->numel_trainable * sizeof(float));
     long t0 = m.adam_t;
     model_adam_step(&m, 1e-3f, 0.9f, 0.999f, 1e-7f);
     m.adam_t = t0;
     model_cuda_adam_step(&g, 1e-3f, 0.9f, 0.999f, 1e-7f);
     gs_cuda_download(gparams, g.e.params, ps->numel * sizeof(float));
-    compare_host("parameters after one Adam step", gparams, ps->data, ps->numel_trainable, TOL_FWD);
+    double *cpu_after = gs_malloc(ps->numel_trainable * sizeof(double));
+    for (size_t k = 0; k < ps->numel_trainable; k++) cpu_after[k] = ps->data[k];
+    for (int i = 0; i < ps->n; i++) {
+        const gs_param *p = &ps->p[i];
+        if (!p->trainable) continue;
+        snprintf(name, sizeof name, "Adam step of %s", p->name);
+        check_update(name, gparams + p->offset, cpu_after + p->offset, before + p->offset, p->numel, TOL_FWD);
+    }
+    free(before);
+    free(cpu_after);
 
     // inference (moving statistics, no dropout) from identical parameters
     gs_cuda_upload(g.e.params, ps->data, ps->numel * sizeof(float));
     model_forward(&m, cfg->batch, 0, 0);
     model_cuda_forward(&g, cfg->batch, 0, 0);
     model_cuda_read_probs(&g, gprobs, cfg->batch);
-    compare_host("inference probabilities", gprobs, model_probs(&m), K, TOL_FWD);
+    check_close_f32("inference probabilities", gprobs, model_probs(&m), K, TOL_FWD);
 
     free(cpu_act);
     free(gprobs);

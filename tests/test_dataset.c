@@ -1,8 +1,6 @@
 // Dataset discovery: natural sort, label cleaning, the CSV-index layout (header, CRLF, blanks,
 // nested train/train/), the class-folder layout, per-clip validation, stratified seeded split
 // assignment, and reading the prepared layout back (class order, clip order, clip folders).
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,31 +8,12 @@
 
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/png.h"
 #include "gesture/prepare.h"
 #include "testutil.h"
 
-static char tmp[256];
-
-// mkdir -p
-static void mk(const char *path) {
-    char p[1200];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++)
-        if (*s == '/') {
-            *s = 0;
-            mkdir(p, 0777);
-            *s = '/';
-        }
-    mkdir(p, 0777);
-}
-
-static void put_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) gs_fatal("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
+static const char *tmp;
 
 // A clip folder with n frames named like the Kaggle set ("..._00001.png") or unpadded.
 static void put_clip(const char *dir, int n, int padded) {
@@ -46,11 +25,6 @@ static void put_clip(const char *dir, int n, int padded) {
         else snprintf(p, sizeof p, "%s/frame%d.png", dir, f);
         if (gs_png_write_rgb8(p, px, 8, 6, 1) != 0) gs_fatal("%s", gs_last_error());
     }
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
 }
 
 static void test_natural_and_labels(void) {
@@ -80,15 +54,15 @@ static void test_csv_layout(void) {
             // train frames nested as in the Kaggle archive (train/train/<folder>), val not.
             if (val) snprintf(p, sizeof p, "%s/val/%s", raw, folder);
             else snprintf(p, sizeof p, "%s/train/train/%s", raw, folder);
-            mk(p);
+            GS_ASSERT(fs_mkdir_p(p) == 0);
             put_clip(p, 5 + k % 2, k % 2);
             snprintf(line, sizeof line, "%s;%s;%d  \r\n\n", folder, cls[c], idx[c]);
             strcat(val ? val_csv : train_csv, line);
         }
     snprintf(p, sizeof p, "%s/train.csv", raw);
-    put_file(p, train_csv);
+    GS_ASSERT(fs_write_text(p, train_csv) == 0);
     snprintf(p, sizeof p, "%s/val.csv", raw);
-    put_file(p, val_csv);
+    GS_ASSERT(fs_write_text(p, val_csv) == 0);
 
     gs_raw_dataset r;
     int rc = raw_dataset_scan(&r, raw);
@@ -154,7 +128,7 @@ static void test_csv_layout(void) {
 
     // A val label never seen in train is a clip problem ("unknown label"), not a crash.
     snprintf(p, sizeof p, "%s/val.csv", raw);
-    put_file(p, "WIN_0_5_Thumbs_Up_new;Wave_new;9\n");
+    GS_ASSERT(fs_write_text(p, "WIN_0_5_Thumbs_Up_new;Wave_new;9\n") == 0);
     rc = raw_dataset_scan(&r, raw);
     const char *problem = rc == 0 ? r.clips[r.n_clips - 1].problem : NULL;
     check(problem && strstr(problem, "unknown label 'Wave_new'"), "unknown label recorded: %s", problem ? problem : gs_last_error());
@@ -169,7 +143,7 @@ static void test_folder_layout_and_prepared(void) {
         for (int c = 0; c < 3; c++)
             for (int k = 0; k < (s ? 1 : 3); k++) {
                 snprintf(p, sizeof p, "%s/%s/%s/sample%d", raw, s ? "val" : "train", cls[c], 10 - k);
-                mk(p);
+                GS_ASSERT(fs_mkdir_p(p) == 0);
                 put_clip(p, 3, 0);
             }
     gs_raw_dataset r;
@@ -221,11 +195,9 @@ static void test_folder_layout_and_prepared(void) {
 }
 
 int main(void) {
-    snprintf(tmp, sizeof tmp, "/tmp/gesture_test_dataset_XXXXXX");
-    if (!mkdtemp(tmp)) gs_fatal("mkdtemp failed");
+    tmp = test_make_tmpdir("test_dataset");
     test_natural_and_labels();
     test_csv_layout();
     test_folder_layout_and_prepared();
-    nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_finish();
 }

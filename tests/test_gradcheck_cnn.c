@@ -22,13 +22,12 @@
 
 static gs_rng RNG;
 
+// n floats, scale * N(0,1) from RNG.
 static float *randn(size_t n, float scale) {
     float *p = gs_malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = scale * gs_rng_normal(&RNG);
+    test_fill_normal(p, &RNG, scale, n);
     return p;
 }
-
-static float *zeros(size_t n) { return gs_calloc(n, sizeof(float)); }
 
 // A forward pass under test writes `out` (n_out floats) from the current parameter values.
 typedef struct {
@@ -48,7 +47,7 @@ static double loss(const problem *p, float *out) {
 // Central differences for every element of `param` against `analytic`.
 static void gradcheck(const char *what, const problem *p, float *param, size_t n,
                       const float *analytic) {
-    float *out = zeros(p->n_out), *fd = zeros(n);
+    float *out = test_zeros(p->n_out), *fd = test_zeros(n);
     double *an = gs_malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         float v = param[i];
@@ -90,7 +89,7 @@ static void check_conv(int depthwise, int N, int H, int W, int Ci, int Co, int K
     size_t nw = depthwise ? (size_t)K * K * Ci : (size_t)K * K * Ci * Co;
     q.inp = randn(ni, 1.0f);
     q.w = randn(nw, 0.5f);
-    float *R = randn(no, 1.0f), *dinp = zeros(ni), *dw = zeros(nw);
+    float *R = randn(no, 1.0f), *dinp = test_zeros(ni), *dw = test_zeros(nw);
     if (depthwise)
         depthwise_backward(dinp, dw, R, q.inp, q.w, N, H, W, Ci, K, s, q.pt, q.pl, q.Ho, q.Wo);
     else
@@ -133,9 +132,9 @@ static int usable_preactivation(const float *y, size_t n, int act) {
 static void check_bn(int M, int C, int act) {
     bn_ctx q = {.M = M, .C = C, .act = act};
     size_t n = (size_t)M * C;
-    q.mean = zeros(C), q.invstd = zeros(C), q.mm = zeros(C), q.mv = zeros(C);
-    q.gamma = zeros(C), q.beta = zeros(C);
-    float *out = zeros(n);
+    q.mean = test_zeros(C), q.invstd = test_zeros(C), q.mm = test_zeros(C), q.mv = test_zeros(C);
+    q.gamma = test_zeros(C), q.beta = test_zeros(C);
+    float *out = test_zeros(n);
     q.inp = NULL;
     for (int tries = 0;; tries++) {  // redraw until the linear output avoids the kinks
         GS_ASSERT(tries < 1000);
@@ -151,7 +150,7 @@ static void check_bn(int M, int C, int act) {
         q.act = save;
         if (act == GS_ACT_NONE || usable_preactivation(out, n, act)) break;
     }
-    float *R = randn(n, 1.0f), *dinp = zeros(n), *dgamma = zeros(C), *dbeta = zeros(C);
+    float *R = randn(n, 1.0f), *dinp = test_zeros(n), *dgamma = test_zeros(C), *dbeta = test_zeros(C);
     bn_fwd(&q, out);
     batchnorm_backward(dinp, dgamma, dbeta, R, out, q.inp, q.mean, q.invstd, q.gamma, M, C, act);
     problem p = {bn_fwd, &q, n, R};
@@ -180,8 +179,8 @@ static void mm_fwd(void *c, float *out) {
 static void check_matmul(int M, int K, int N) {
     mm_ctx q = {randn((size_t)M * K, 1.0f), randn((size_t)K * N, 1.0f), randn(N, 1.0f), M, K, N};
     size_t no = (size_t)M * N;
-    float *R = randn(no, 1.0f), *dinp = zeros((size_t)M * K), *dw = zeros((size_t)K * N);
-    float *db = zeros(N);
+    float *R = randn(no, 1.0f), *dinp = test_zeros((size_t)M * K), *dw = test_zeros((size_t)K * N);
+    float *db = test_zeros(N);
     matmul_backward(dinp, dw, db, R, q.inp, q.w, M, K, N);
     problem p = {mm_fwd, &q, no, R};
     gradcheck("matmul dinp", &p, q.inp, (size_t)M * K, dinp);
@@ -208,8 +207,8 @@ static void ew_fwd(void *c, float *out) {
 
 static void check_elementwise(void) {
     size_t n = 48;
-    float *out = zeros(n), *R = randn(n, 1.0f), *g = zeros(n), *g2 = zeros(n);
-    float *a = zeros(n), *b = randn(n, 1.0f);
+    float *out = test_zeros(n), *R = randn(n, 1.0f), *g = test_zeros(n), *g2 = test_zeros(n);
+    float *a = test_zeros(n), *b = randn(n, 1.0f);
     for (size_t i = 0; i < n; i++) {  // spread over [-3,9], nudged off the kink
         float v = gs_rng_range(&RNG, -3.0f, 9.0f);
         if (fabsf(v) < KINK_GAP) v += 2 * KINK_GAP;

@@ -15,10 +15,6 @@
 #define FD_STEP 2e-3f
 #define FD_TOL 5e-3
 
-static void fill_normal(float *a, size_t n, float scale, gs_rng *rng) {
-    for (size_t i = 0; i < n; i++) a[i] = scale * gs_rng_normal(rng);
-}
-
 static double dot(const float *a, const float *b, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
@@ -68,11 +64,11 @@ static void test_gru(int reverse) {
     p.dout = gs_calloc(no, sizeof(float));
     p.out = gs_calloc(no, sizeof(float));
     p.cache = gs_malloc(gru_cache_floats(p.B, p.T, p.H) * sizeof(float));
-    fill_normal(p.x, nx, 1.0f, &rng);
-    fill_normal(p.k, nk, 0.6f, &rng);
-    fill_normal(p.rk, nr, 0.6f, &rng);
-    fill_normal(p.bias, nb, 0.3f, &rng);
-    for (int b = 0; b < p.B; b++) fill_normal(p.dout + (size_t)b * p.stride, p.H, 1.0f, &rng);
+    test_fill_normal(p.x, &rng, 1.0f, nx);
+    test_fill_normal(p.k, &rng, 0.6f, nk);
+    test_fill_normal(p.rk, &rng, 0.6f, nr);
+    test_fill_normal(p.bias, &rng, 0.3f, nb);
+    for (int b = 0; b < p.B; b++) test_fill_normal(p.dout + (size_t)b * p.stride, &rng, 1.0f, p.H);
 
     float *dx = gs_calloc(nx, sizeof(float)), *dk = gs_calloc(nk, sizeof(float));
     float *dr = gs_calloc(nr, sizeof(float)), *db = gs_calloc(nb, sizeof(float));
@@ -115,7 +111,7 @@ static void test_softmax_ce(void) {
     enum { B = 3, K = 5 };
     float logits[B * K], probs[B * K], dl[B * K] = {0};
     int labels[B] = {4, 0, 2};
-    fill_normal(logits, B * K, 2.0f, &rng);
+    test_fill_normal(logits, &rng, 2.0f, B * K);
     softmax_ce_forward(probs, NULL, logits, labels, B, K);
     softmax_ce_backward(dl, probs, labels, B, K, 1.0f);
     double fd[B * K];
@@ -140,8 +136,8 @@ static void test_dropout(void) {
     const float rate = 0.3f;
     const uint64_t key = gs_key(5, 6, 7);
     float x[N], dout[N], out[N], dinp[N] = {0};
-    fill_normal(x, N, 1.0f, &rng);
-    fill_normal(dout, N, 1.0f, &rng);
+    test_fill_normal(x, &rng, 1.0f, N);
+    test_fill_normal(dout, &rng, 1.0f, N);
     dropout_backward(dinp, dout, N, rate, key);
     double fd[N];
     int dropped = 0;
@@ -170,7 +166,7 @@ static void test_l2(void) {
     enum { N = 20 };
     const float l2 = 0.05f;
     float w[N], dw[N] = {0};
-    fill_normal(w, N, 1.0f, &rng);
+    test_fill_normal(w, &rng, 1.0f, N);
     l2_backward(dw, w, N, l2);
     double fd[N];
     for (int i = 0; i < N; i++) {

@@ -15,38 +15,16 @@
 #include "gesture/model.h"
 #include "testutil.h"
 
-static char FX[2048], TMP[256];
+static const char *FX, *TMP;  // the Keras-made fixtures, a scratch folder
 
-static const char *kx(const char *file) {
-    static char buf[4][2300];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", FX, file);
-    return buf[k];
-}
-
-static const char *tmp(const char *file) {
-    static char buf[4][400];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", TMP, file);
-    return buf[k];
-}
+static const char *kx(const char *file) { return test_path(FX, file); }
+static const char *tmp(const char *file) { return test_path(TMP, file); }
 
 #define FILE_A "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
 
+// dst = the first keep_fraction of src's bytes (1.0: a whole copy).
 static void copy_file(const char *src, const char *dst, double keep_fraction) {
-    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
-    GS_ASSERT(in && out);
-    fseek(in, 0, SEEK_END);
-    long n = ftell(in);
-    fseek(in, 0, SEEK_SET);
-    long keep = (long)(n * keep_fraction);
-    char *buf = gs_malloc((size_t)n);
-    GS_ASSERT(fread(buf, 1, (size_t)n, in) == (size_t)n && fwrite(buf, 1, (size_t)keep, out) == (size_t)keep);
-    free(buf);
-    fclose(in);
-    fclose(out);
+    test_copy_prefix(dst, src, (long)(test_file_size(src) * keep_fraction));
 }
 
 static gs_model_arch arch(float alpha, int gru) {
@@ -175,30 +153,10 @@ static void test_legacy(void) {
 
 // ---- .keras variants ----
 
-static char *read_member(const char *zip_path, const char *member, zip_uint64_t *n) {
-    int err;
-    zip_t *z = zip_open(zip_path, ZIP_RDONLY, &err);
-    GS_ASSERT(z);
-    zip_stat_t st;
-    GS_ASSERT(zip_stat(z, member, 0, &st) == 0);
-    zip_file_t *zf = zip_fopen(z, member, 0);
-    char *buf = gs_malloc(st.size);
-    GS_ASSERT(zip_fread(zf, buf, st.size) == (zip_int64_t)st.size);
-    zip_fclose(zf);
-    zip_discard(z);
-    *n = st.size;
-    return buf;
-}
-
 // seed_small.keras with model.weights.h5 passed through mod().
 static void keras_variant(const char *dst, void (*mod)(hid_t f)) {
     const char *src = kx("seed_small.keras"), *w = tmp("variant_weights.h5");
-    zip_uint64_t n;
-    char *buf = read_member(src, "model.weights.h5", &n);
-    FILE *fp = fopen(w, "wb");
-    GS_ASSERT(fp && fwrite(buf, 1, n, fp) == n);
-    fclose(fp);
-    free(buf);
+    test_zip_extract(w, src, "model.weights.h5");
     hid_t f = H5Fopen(w, H5F_ACC_RDWR, H5P_DEFAULT);
     GS_ASSERT(f >= 0);
     mod(f);
@@ -208,7 +166,8 @@ static void keras_variant(const char *dst, void (*mod)(hid_t f)) {
     GS_ASSERT(z);
     const char *members[2] = {"metadata.json", "config.json"};
     for (int i = 0; i < 2; i++) {
-        char *b = read_member(src, members[i], &n);
+        size_t n;
+        char *b = test_zip_read(&n, src, members[i]);
         zip_source_t *zs = zip_source_buffer(z, b, n, 1);
         GS_ASSERT(zs && zip_file_add(z, members[i], zs, ZIP_FL_OVERWRITE) >= 0);
     }
@@ -310,16 +269,11 @@ static void test_native(void) {
 }
 
 int main(void) {
-    const char *src = getenv("GESTURE_SOURCE_DIR");
-    snprintf(FX, sizeof FX, "%s/tests/fixtures/keras", src ? src : GESTURE_SOURCE_DIR);
+    FX = test_path(test_source_dir(), "tests/fixtures/keras");
     if (access(kx("seed_small.keras"), R_OK) != 0) gs_fatal("%s missing", kx("seed_small.keras"));
-    snprintf(TMP, sizeof TMP, "/tmp/gesture_kerr_XXXXXX");
-    GS_ASSERT(mkdtemp(TMP));
+    TMP = test_make_tmpdir("kerr");
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     test_legacy();
     test_native();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", TMP);
-    if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", TMP);
     return test_finish();
 }

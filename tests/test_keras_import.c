@@ -9,30 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zip.h>
 
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/keras.h"
 #include "gesture/model.h"
 #include "testutil.h"
 
-static char FX[2048], TMP[256];
+static const char *FX, *TMP;  // the Keras-made fixtures, a scratch folder
 
-static const char *kx(const char *file) {
-    static char buf[4][2300];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", FX, file);
-    return buf[k];
-}
-
-static const char *tmp(const char *file) {
-    static char buf[4][400];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", TMP, file);
-    return buf[k];
-}
+static const char *kx(const char *file) { return test_path(FX, file); }
+static const char *tmp(const char *file) { return test_path(TMP, file); }
 
 static gs_model_arch small_arch(int batch, int frames) {
     return (gs_model_arch){.alpha = 0.35f, .size = 96, .frames = frames, .batch = batch, .classes = 5,
@@ -165,10 +152,7 @@ static void backbone_check(const char *file, const char *label, const float *wan
 
 // (a) with layer_names split into layer_names0/1 (what Keras writes past 64 KiB).
 static void make_chunked(const char *dst) {
-    char cmd[4800];
-    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", kx("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"),
-             dst);
-    GS_ASSERT(system(cmd) == 0);
+    GS_ASSERT(fs_copy_file(dst, kx("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5")) == 0);
     hid_t f = H5Fopen(dst, H5F_ACC_RDWR, H5P_DEFAULT), a = H5Aopen(f, "layer_names", H5P_DEFAULT);
     hid_t t = H5Aget_type(a), s = H5Aget_space(a);
     int n = (int)H5Sget_simple_extent_npoints(s);
@@ -264,28 +248,11 @@ static herr_t cmp_obj(hid_t g, const char *name, const H5L_info_t *info, void *d
     return 0;
 }
 
-static void extract_member(const char *zip_path, const char *member, const char *dst) {
-    int err;
-    zip_t *z = zip_open(zip_path, ZIP_RDONLY, &err);
-    GS_ASSERT(z);
-    zip_stat_t st;
-    GS_ASSERT(zip_stat(z, member, 0, &st) == 0);
-    zip_file_t *zf = zip_fopen(z, member, 0);
-    char *buf = gs_malloc(st.size);
-    GS_ASSERT(zip_fread(zf, buf, st.size) == (zip_int64_t)st.size);
-    FILE *fp = fopen(dst, "wb");
-    GS_ASSERT(fp && fwrite(buf, 1, st.size, fp) == st.size);
-    fclose(fp);
-    free(buf);
-    zip_fclose(zf);
-    zip_discard(z);
-}
-
 static void test_export(gs_model *m) {
     const char *out = tmp("seed.weights.h5"), *orig = tmp("orig_model.weights.h5");
     int rc = keras_export_weights(m, out);
     if (!check(rc == 0, "export to %s (%s)", out, rc ? gs_last_error() : "")) return;
-    extract_member(kx("seed_small.keras"), "model.weights.h5", orig);
+    test_zip_extract(orig, kx("seed_small.keras"), "model.weights.h5");
     hid_t fo = H5Fopen(orig, H5F_ACC_RDONLY, H5P_DEFAULT), fe = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     cmp_ctx c1 = {fe, 0, 0, ""}, c2 = {fo, 0, 0, ""};
     H5Lvisit(fo, H5_INDEX_NAME, H5_ITER_INC, cmp_obj, &c1);
@@ -332,11 +299,9 @@ static void test_export(gs_model *m) {
 }
 
 int main(void) {
-    const char *src = getenv("GESTURE_SOURCE_DIR");
-    snprintf(FX, sizeof FX, "%s/tests/fixtures/keras", src ? src : GESTURE_SOURCE_DIR);
+    FX = test_path(test_source_dir(), "tests/fixtures/keras");
     if (access(kx("seed_small.keras"), R_OK) != 0) gs_fatal("%s missing", kx("seed_small.keras"));
-    snprintf(TMP, sizeof TMP, "/tmp/gesture_keras_XXXXXX");
-    GS_ASSERT(mkdtemp(TMP));
+    TMP = test_make_tmpdir("keras");
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 
     gs_model m;
@@ -361,8 +326,5 @@ int main(void) {
         test_export(&m);
         model_free(&m);
     }
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", TMP);
-    if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", TMP);
     return test_finish();
 }

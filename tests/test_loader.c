@@ -3,8 +3,6 @@
 // Left/Right label swap, no augmentation outside train, frame selection, worker errors surfacing
 // with the file name (error mode) or dropped and counted (skip mode), host memory hooks.
 // Builds its own tiny prepared data set in a temp folder (small frames keep it fast under valgrind).
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/loader.h"
 #include "gesture/png.h"
 #include "testutil.h"
@@ -19,11 +18,7 @@
 static const char *CLASSES[] = {"Left_Swipe", "Right_Swipe", "Stop"};
 enum { N_CLASSES = 3, CLIPS_PER_CLASS = 7, N_CLIPS = N_CLASSES * CLIPS_PER_CLASS, T = 4, S = 12, B = 4 };
 
-static char root[256];
-
-static void mkdir_or_die(const char *p) {
-    if (mkdir(p, 0777) != 0) gs_fatal("cannot create %s", p);
-}
+static const char *root;  // the data set: a scratch folder
 
 // Frame f of a clip: R encodes the frame index, G the label, B a left→right gradient (shows flips).
 static void write_frame(const char *dir, int f, int label, int w, int h) {
@@ -42,30 +37,24 @@ static void write_frame(const char *dir, int f, int label, int w, int h) {
 }
 
 static void make_dataset(void) {
-    snprintf(root, sizeof root, "/tmp/gesture_test_loader_XXXXXX");
-    if (!mkdtemp(root)) gs_fatal("mkdtemp failed");
+    root = test_make_tmpdir("test_loader");
     const char *splits[] = {"train", "val"};
     for (int s = 0; s < 2; s++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", root, splits[s]);
-        mkdir_or_die(p);
+        GS_ASSERT(fs_mkdir_p(p) == 0);
         for (int c = 0; c < N_CLASSES; c++) {
             snprintf(p, sizeof p, "%s/%s/%s", root, splits[s], CLASSES[c]);
-            mkdir_or_die(p);
+            GS_ASSERT(fs_mkdir_p(p) == 0);
             int n = s == 0 ? CLIPS_PER_CLASS : 2;
             for (int k = 0; k < n; k++) {
                 snprintf(p, sizeof p, "%s/%s/%s/clip%d", root, splits[s], CLASSES[c], k);
-                mkdir_or_die(p);
+                GS_ASSERT(fs_mkdir_p(p) == 0);
                 int nf = 8 + (k % 3);  // 8..10 frames: stride 2 x 4 frames needs 7
                 for (int f = 0; f < nf; f++) write_frame(p, f, c, k % 2 ? 20 : 13, k % 2 ? 15 : 13);
             }
         }
     }
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
 }
 
 static gs_loader_config base_config(const char *split) {
@@ -271,9 +260,7 @@ static void test_errors_and_hooks(void) {
     // Corrupt one frame of Stop/clip3 and shorten Left_Swipe/clip1 to 3 frames.
     char p[512];
     snprintf(p, sizeof p, "%s/train/Stop/clip3/frame_0002.png", root);
-    FILE *f = fopen(p, "wb");
-    fputs("not a png", f);
-    fclose(f);
+    GS_ASSERT(fs_write_text(p, "not a png") == 0);
     for (int k = 3; k < 9; k++) {
         snprintf(p, sizeof p, "%s/train/Left_Swipe/clip1/frame_%04d.png", root, k);
         remove(p);
@@ -336,6 +323,5 @@ int main(void) {
     test_epochs();
     test_values_and_val_split();
     test_errors_and_hooks();
-    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_finish();
 }

@@ -11,22 +11,9 @@
 #include "gesture/csv.h"
 #include "gesture/csvlog.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/metrics.h"
 #include "testutil.h"
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) gs_fatal("%s: cannot open (run scripts/make_fixtures.sh)", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = gs_malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) gs_fatal("%s: short read", path);
-    fclose(f);
-    buf[n] = '\0';
-    if (len) *len = (size_t)n;
-    return buf;
-}
 
 // Cursor over the fixture text.
 typedef struct {
@@ -89,7 +76,7 @@ static void micro_to_accuracy(char *rep, int K, const char *const *names, int di
 
 static void test_reports(void) {
     const char *file = fx_path("metrics_fixtures.txt");
-    char *text = read_all(file, NULL);
+    char *text = test_read_text(file, NULL);
     cursor c = {text, file};
     int ncases = 0, nfail = 0;
     field(&c, "#");
@@ -154,7 +141,7 @@ static void test_confusion_accuracy(void) {
 
 static void test_float_repr(void) {
     const char *file = fx_path("float_repr_fixtures.txt");
-    char *text = read_all(file, NULL);
+    char *text = test_read_text(file, NULL);
     int n = 0, bad = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         char *sp = strchr(line, ' ');
@@ -207,28 +194,17 @@ static void test_csv_field(void) {
     }
 }
 
-static char tmpdir[64];
+static const char *tmpdir;
 
-static char *tpath(const char *name) {
-    static char buf[4][128];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-    return buf[i];
-}
+static const char *tpath(const char *name) { return test_path(tmpdir, name); }
 
 static int file_is(const char *path, const char *want) {
     size_t n;
-    char *got = read_all(path, &n);
+    char *got = test_read_text(path, &n);
     int ok = n == strlen(want) && memcmp(got, want, n) == 0;
     if (!ok) printf("%s:\n  want [%s]\n  got  [%s]\n", path, want, got);
     free(got);
     return ok;
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    GS_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0);
 }
 
 static void test_csvlog(void) {
@@ -236,7 +212,7 @@ static void test_csvlog(void) {
     const char *keys[] = {"val_loss", "loss", "accuracy", "learning_rate", "val_accuracy"};
     const char *header = "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\r\n";
     gs_csvlog log;
-    char *p = tpath("training_log.csv");
+    const char *p = tpath("training_log.csv");
     check(csvlog_open(&log, p, keys, 5, 0) == 0, "csvlog_open new");
     double r0[] = {(double)0.1f, 0.5, 1.0, (double)1e-3f, 0.25};
     double r1[] = {1e-5, 2.0, 0.0, (double)5e-4f, NAN};
@@ -264,27 +240,27 @@ static void test_csvlog(void) {
     // A torn last line (crash mid-write) is dropped on resume.
     char torn[1024];
     snprintf(torn, sizeof torn, "%s0,1.0,0.5,0.5,0.25,0.1\r\n1,0.5,0.", header);
-    write_text(p, torn);
+    GS_ASSERT(fs_write_text(p, torn) == 0);
     check(csvlog_open(&log, p, keys, 5, 5) == 0, "resume over a torn line");
     csvlog_close(&log);
     snprintf(want, sizeof want, "%s0,1.0,0.5,0.5,0.25,0.1\r\n", header);
     check(file_is(p, want), "torn last line dropped");
 
     // Another run's log is not silently appended to.
-    write_text(p, "epoch,accuracy,loss\r\n0,0.5,1.0\r\n");
+    GS_ASSERT(fs_write_text(p, "epoch,accuracy,loss\r\n0,0.5,1.0\r\n") == 0);
     check(csvlog_open(&log, p, keys, 5, 1) == -1 && strstr(gs_last_error(), "header") != NULL,
           "header mismatch on resume is an error: %s", gs_last_error());
     snprintf(torn, sizeof torn, "%s0,1\r\nx,2\r\n", header);
-    write_text(p, torn);
+    GS_ASSERT(fs_write_text(p, torn) == 0);
     check(csvlog_open(&log, p, keys, 5, 3) == -1 && strstr(gs_last_error(), ":3:") != NULL,
           "garbled row on resume is an error naming its line: %s", gs_last_error());
 
     // Resuming without a log (or with an empty one) starts it.
-    char *q = tpath("fresh.csv");
+    const char *q = tpath("fresh.csv");
     check(csvlog_open(&log, q, keys, 5, 4) == 0, "resume with no file");
     csvlog_close(&log);
     check(file_is(q, header), "missing log on resume gets a header");
-    write_text(q, "");
+    GS_ASSERT(fs_write_text(q, "") == 0);
     check(csvlog_open(&log, q, keys, 5, 4) == 0, "resume with empty file");
     csvlog_close(&log);
     check(file_is(q, header), "empty log on resume gets a header");
@@ -302,18 +278,14 @@ static void test_csvlog(void) {
     check(csvlog_open(&log, tpath("no/such/dir.csv"), keys, 5, 0) == -1, "unwritable path is an error: %s",
           gs_last_error());
     csvlog_close(&log);
-    remove(p);
-    remove(q);
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/gesture_test_metrics_XXXXXX");
-    if (!mkdtemp(tmpdir)) gs_fatal("mkdtemp failed");
+    tmpdir = test_make_tmpdir("test_metrics");
     test_confusion_accuracy();
     test_reports();
     test_float_repr();
     test_csv_field();
     test_csvlog();
-    rmdir(tmpdir);
     return test_finish();
 }

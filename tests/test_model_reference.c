@@ -2,7 +2,6 @@
 // shapes both ways, inference logits, training logits/loss, every parameter gradient, BN moving
 // statistics after one step, and all parameters after three Adam steps.
 #include <hdf5.h>
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,19 +258,7 @@ int main(void) {
             if (is_degenerate(i)) continue;
             snprintf(name, sizeof name, "state%d/weights/%s", t, p->name);
             want = fx_read(FILE_, name, NULL, NULL);
-            // error within 1e-3 of the update's size plus what a float32 weight can record (a few ulps
-            // of the tensor's largest weight)
-            const float *w = params_ptr(&m.params, i);
-            double dmax = 0, wmax = 0, err = 0;
-            for (size_t k = 0; k < p->numel; k++) {
-                double d_want = want[k] - w0[p->offset + k], d_got = (double)w[k] - w0[p->offset + k];
-                dmax = fmax(dmax, fabs(d_want));
-                wmax = fmax(wmax, fabs(want[k]));
-                err = fmax(err, fabs(d_got - d_want));
-            }
-            double allowed = 1e-3 * dmax + 4 * FLT_EPSILON * wmax;
-            check(err <= allowed, "step %d change of %-36s err %.2e <= %.2e (max change %.2e)", t, p->name, err,
-                  allowed, dmax);
+            check_update(name, params_ptr(&m.params, i), want, w0 + p->offset, p->numel, 1e-3);
             free(want);
         }
         free(w0);

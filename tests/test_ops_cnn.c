@@ -16,45 +16,25 @@
 
 static const char *FILE_;
 
+// The references of ops_cnn.h5 (testutil's fixture readers bound to the file).
 static int n_cases(const char *group) {
     char name[128];
     snprintf(name, sizeof name, "%s/n_cases", group);
-    int *v = fx_read_int(FILE_, name, NULL);
-    int n = v[0];
-    free(v);
-    return n;
+    return (int)fx_read_scalar(FILE_, name);
 }
-
-static int *rd_int(const char *group, int i, const char *sub) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/case%d/%s", group, i, sub);
-    return fx_read_int(FILE_, name, NULL);
-}
-
-static float *rd(const char *group, int i, const char *sub, size_t *n) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/case%d/%s", group, i, sub);
-    return fx_read_f32(FILE_, name, n);
-}
-
-static double *rd64(const char *group, int i, const char *sub) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/case%d/%s", group, i, sub);
-    return fx_read(FILE_, name, NULL, NULL);
-}
+static int *rd_int(const char *group, int i, const char *sub) { return fx_read_case_int(FILE_, group, i, sub); }
+static float *rd(const char *group, int i, const char *sub, size_t *n) { return fx_read_case_f32(FILE_, group, i, sub, n); }
 
 // Compare against reference <group>/case<i>/<sub> (times `scale`, for the accumulate check).
 static void cmp(const char *group, int i, const char *sub, const char *tag, const float *got,
                 size_t n, double tol, double scale) {
-    double *want = rd64(group, i, sub);
+    double *want = fx_read_case(FILE_, group, i, sub);
     for (size_t k = 0; k < n; k++) want[k] *= scale;
     char label[128];
     snprintf(label, sizeof label, "%s case%d %s%s", group, i, sub, tag);
     check_close(label, got, want, n, tol);
     free(want);
 }
-
-static float *zeros(size_t n) { return gs_calloc(n ? n : 1, sizeof(float)); }
 
 static void test_geometry(void) {
     // (in, K, stride) -> (out, pad_before): TF puts the odd pad pixel after.
@@ -90,7 +70,7 @@ static void test_conv2d(void) {
         check_case_geometry(g, i, H, W, K, s, pt, pl, Ho, Wo, d[11]);
         size_t ni, nw, no;
         float *inp = rd(g, i, "inp", &ni), *w = rd(g, i, "w", &nw), *dout = rd(g, i, "dout", &no);
-        float *out = zeros(no), *dinp = zeros(ni), *dw = zeros(nw);
+        float *out = test_zeros(no), *dinp = test_zeros(ni), *dw = test_zeros(nw);
         conv2d_forward(out, inp, w, N, H, W, Ci, Co, K, s, pt, pl, Ho, Wo);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
         conv2d_backward(dinp, dw, dout, inp, w, N, H, W, Ci, Co, K, s, pt, pl, Ho, Wo);
@@ -117,7 +97,7 @@ static void test_depthwise(void) {
         check_case_geometry(g, i, H, W, K, s, pt, pl, Ho, Wo, d[10]);
         size_t ni, nw, no;
         float *inp = rd(g, i, "inp", &ni), *w = rd(g, i, "w", &nw), *dout = rd(g, i, "dout", &no);
-        float *out = zeros(no), *dinp = zeros(ni), *dw = zeros(nw);
+        float *out = test_zeros(no), *dinp = test_zeros(ni), *dw = test_zeros(nw);
         depthwise_forward(out, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
         depthwise_backward(dinp, dw, dout, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
@@ -143,15 +123,15 @@ static void test_batchnorm(void) {
     for (int i = 0, nc = n_cases(g); i < nc; i++) {
         int *d = rd_int(g, i, "dims");
         int M = d[0], C = d[1], act = d[2];
-        double *par = rd64(g, i, "params");
+        double *par = fx_read_case(FILE_, g, i, "params");
         float eps = (float)par[0], momentum = (float)par[1];
         size_t n, nc1;
         float *inp = rd(g, i, "inp", &n), *dout = rd(g, i, "dout", NULL);
         float *gamma = rd(g, i, "gamma", &nc1), *beta = rd(g, i, "beta", NULL);
         float *mm = rd(g, i, "moving_mean0", NULL), *mv = rd(g, i, "moving_var0", NULL);
         GS_ASSERT(n == (size_t)M * C && nc1 == (size_t)C);
-        float *out = zeros(n), *dinp = zeros(n), *mean = zeros(C), *invstd = zeros(C);
-        float *dgamma = zeros(C), *dbeta = zeros(C);
+        float *out = test_zeros(n), *dinp = test_zeros(n), *mean = test_zeros(C), *invstd = test_zeros(C);
+        float *dgamma = test_zeros(C), *dbeta = test_zeros(C);
 
         batchnorm_forward_infer(out, inp, gamma, beta, mm, mv, M, C, eps, act);
         cmp(g, i, "out_infer", "", out, n, TOL_FWD, 1);
@@ -188,7 +168,7 @@ static void test_activations(void) {
     for (int i = 0, nc = n_cases("relu"); i < nc; i++) {
         size_t n;
         float *inp = rd("relu", i, "inp", &n), *dout = rd("relu", i, "dout", NULL);
-        float *out = zeros(n), *dinp = zeros(n);
+        float *out = test_zeros(n), *dinp = test_zeros(n);
         relu_forward(out, inp, n);
         cmp("relu", i, "out", "", out, n, TOL_FWD, 1);
         int reps = i == 0 ? 2 : 1;
@@ -200,7 +180,7 @@ static void test_activations(void) {
     for (int i = 0, nc = n_cases(g); i < nc; i++) {
         size_t n;
         float *a = rd(g, i, "a", &n), *b = rd(g, i, "b", NULL), *dout = rd(g, i, "dout", NULL);
-        float *out = zeros(n), *da = zeros(n), *db = zeros(n);
+        float *out = test_zeros(n), *da = test_zeros(n), *db = test_zeros(n);
         add_forward(out, a, b, n);
         cmp(g, i, "out", "", out, n, TOL_FWD, 1);
         add_backward(da, db, dout, n);
@@ -222,7 +202,7 @@ static void test_avgpool(void) {
         int N = d[0], HW = d[1], C = d[2];
         size_t ni, no;
         float *inp = rd(g, i, "inp", &ni), *dout = rd(g, i, "dout", &no);
-        float *out = zeros(no), *dinp = zeros(ni);
+        float *out = test_zeros(no), *dinp = test_zeros(ni);
         avgpool_forward(out, inp, N, HW, C);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
         int reps = i == 0 ? 2 : 1;
@@ -240,7 +220,7 @@ static void test_matmul(void) {
         size_t ni, nw, no;
         float *inp = rd(g, i, "inp", &ni), *w = rd(g, i, "w", &nw), *dout = rd(g, i, "dout", &no);
         float *bias = rd(g, i, "bias", NULL);
-        float *out = zeros(no), *dinp = zeros(ni), *dw = zeros(nw), *dbias = zeros(N);
+        float *out = test_zeros(no), *dinp = test_zeros(ni), *dw = test_zeros(nw), *dbias = test_zeros(N);
         // Poison the output: forward must overwrite, not accumulate.
         for (size_t k = 0; k < no; k++) out[k] = 1e30f;
         matmul_forward(out, inp, w, has_bias ? bias : NULL, M, K, N);

@@ -16,32 +16,10 @@
 
 static const char *FILE_;
 
-static long read_scalar(const char *name) {
-    double *d = fx_read(FILE_, name, NULL, NULL);
-    long v = (long)d[0];
-    free(d);
-    return v;
-}
-
-static double read_double(const char *name) {
-    double *d = fx_read(FILE_, name, NULL, NULL);
-    double v = d[0];
-    free(d);
-    return v;
-}
-
-// Dataset <group>/case<i>/<sub>.
-static float *rd(const char *group, int i, const char *sub) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/case%d/%s", group, i, sub);
-    return fx_read_f32(FILE_, name, NULL);
-}
-
-static double *rd64(const char *group, int i, const char *sub) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/case%d/%s", group, i, sub);
-    return fx_read(FILE_, name, NULL, NULL);
-}
+// The references of ops_head.h5 (testutil's fixture readers bound to the file).
+static double rd_scalar(const char *name) { return fx_read_scalar(FILE_, name); }
+static float *rd(const char *group, int i, const char *sub) { return fx_read_case_f32(FILE_, group, i, sub, NULL); }
+static double *rd64(const char *group, int i, const char *sub) { return fx_read_case(FILE_, group, i, sub); }
 
 static void check_named(const char *group, int i, const char *what, const float *got,
                         const double *want, size_t n, double tol) {
@@ -52,12 +30,7 @@ static void check_named(const char *group, int i, const char *what, const float 
 
 // One Bidirectional GRU: both directions write into one (B,2H) buffer through out_stride.
 static void test_gru_case(int i, int check_contract) {
-    int *dims = NULL;
-    {
-        char name[64];
-        snprintf(name, sizeof name, "gru/case%d/dims", i);
-        dims = fx_read_int(FILE_, name, NULL);
-    }
+    int *dims = fx_read_case_int(FILE_, "gru", i, "dims");
     const int B = dims[0], T = dims[1], D = dims[2], H = dims[3], G = 3 * H;
     free(dims);
     const char *F = "gru";
@@ -138,21 +111,18 @@ static void test_gru_case(int i, int check_contract) {
 }
 
 static void test_dropout(void) {
-    const int n_cases = (int)read_scalar("dropout/n_cases");
+    const int n_cases = (int)rd_scalar("dropout/n_cases");
     const char *F = "dropout";
     for (int i = 0; i < n_cases; i++) {
         size_t n;
-        char name[64];
-        snprintf(name, sizeof name, "dropout/case%d/x", i);
-        float *x = fx_read_f32(FILE_, name, &n);
+        float *x = fx_read_case_f32(FILE_, F, i, "x", &n);
         float *dout = rd(F, i, "dout");
-        int *ka = NULL;
-        snprintf(name, sizeof name, "dropout/case%d/key_args", i);
-        ka = fx_read_int(FILE_, name, NULL);
+        int *ka = fx_read_case_int(FILE_, F, i, "key_args");
         const uint64_t key = gs_key((uint64_t)ka[0], (uint64_t)ka[1], (uint64_t)ka[2]);
         free(ka);
-        snprintf(name, sizeof name, "dropout/case%d/rate", i);
-        const float rate = (float)read_double(name);
+        double *r = rd64(F, i, "rate");
+        const float rate = (float)r[0];
+        free(r);
         float *out = gs_malloc(n * sizeof(float)), *dinp = gs_malloc(n * sizeof(float));
         dropout_forward(out, x, n, rate, key);
         double *w = rd64(F, i, "out");
@@ -206,17 +176,14 @@ static void test_dropout(void) {
 }
 
 static void test_softmax_ce(void) {
-    const int n_cases = (int)read_scalar("softmax_ce/n_cases");
+    const int n_cases = (int)rd_scalar("softmax_ce/n_cases");
     const char *F = "softmax_ce";
     for (int i = 0; i < n_cases; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "softmax_ce/case%d/dims", i);
-        int *dims = fx_read_int(FILE_, name, NULL);
+        int *dims = fx_read_case_int(FILE_, F, i, "dims");
         const int B = dims[0], K = dims[1];
         free(dims);
         float *logits = rd(F, i, "logits");
-        snprintf(name, sizeof name, "softmax_ce/case%d/labels", i);
-        int *labels = fx_read_int(FILE_, name, NULL);
+        int *labels = fx_read_case_int(FILE_, F, i, "labels");
         float *probs = gs_malloc((size_t)B * K * sizeof(float)), *losses = gs_malloc(B * sizeof(float));
         float loss = softmax_ce_forward(probs, losses, logits, labels, B, K);
         double *w = rd64(F, i, "loss");
@@ -248,7 +215,7 @@ static void test_softmax_ce(void) {
 static void test_l2(void) {
     size_t n;
     float *w = fx_read_f32(FILE_, "l2/w", &n);
-    const float l2 = (float)read_double("l2/l2");
+    const float l2 = (float)rd_scalar("l2/l2");
     float loss = l2_forward(w, n, l2);
     double *want = fx_read(FILE_, "l2/loss", NULL, NULL);
     check_close("l2 loss", &loss, want, 1, TOL_FWD);
@@ -263,9 +230,9 @@ static void test_l2(void) {
 }
 
 static void test_adam(void) {
-    const int steps = (int)read_scalar("adam/n_steps");
-    const float lr = (float)read_double("adam/lr"), b1 = (float)read_double("adam/beta1");
-    const float b2 = (float)read_double("adam/beta2"), eps = (float)read_double("adam/eps");
+    const int steps = (int)rd_scalar("adam/n_steps");
+    const float lr = (float)rd_scalar("adam/lr"), b1 = (float)rd_scalar("adam/beta1");
+    const float b2 = (float)rd_scalar("adam/beta2"), eps = (float)rd_scalar("adam/eps");
     size_t n;
     float *p = fx_read_f32(FILE_, "adam/params0", &n);
     float *grads = fx_read_f32(FILE_, "adam/grads", NULL);
@@ -312,7 +279,7 @@ static void test_adam(void) {
 
 int main(void) {
     FILE_ = strdup(fx_path("ops_head.h5"));
-    const int n_gru = (int)read_scalar("gru/n_cases");
+    const int n_gru = (int)rd_scalar("gru/n_cases");
     for (int i = 0; i < n_gru; i++) test_gru_case(i, i == 0);
     test_dropout();
     test_softmax_ce();

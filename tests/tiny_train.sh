@@ -1,6 +1,7 @@
 # Sourced by the `gesture train` script tests (not a test itself): a tiny synthetic set and a config
-# that trains on it in seconds. tiny_setup DIR makes DIR/raw, DIR/prep and DIR/tiny.ini, whose last
-# section is [runtime], so a caller may append runtime keys. Needs $G (the CLI).
+# that trains on it in seconds, and a comparison of two checkpoints. tiny_setup DIR makes DIR/raw,
+# DIR/prep and DIR/tiny.ini, whose last section is [runtime], so a caller may append runtime keys.
+# Needs $G (the CLI) and $PY (Python with h5py).
 tiny_setup() {
   local T=$1
   "$G" synth "$T/raw" --clips-per-class 6 --frames 8 --seed 3 --quiet >/dev/null || { echo "synth failed"; return 1; }
@@ -31,4 +32,17 @@ plots = off
 [runtime]
 threads = 1
 INI
+}
+
+# same_tensors A.h5 B.h5 GROUP...: exit 0 iff every dataset of A under the groups (e.g. weights,
+# optimizer) is in B with identical values, and there is at least one.
+same_tensors() {
+  "$PY" - "$@" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], 'r'), h5py.File(sys.argv[2], 'r')
+groups = tuple(g + '/' for g in sys.argv[3:])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and n.startswith(groups) else None)
+sys.exit(0 if names and all(n in b and np.array_equal(a[n][()], b[n][()]) for n in names) else 1)
+PY
 }
