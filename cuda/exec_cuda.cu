@@ -152,18 +152,20 @@ static void loss_bwd(const gs_op_call *c) {
     softmax_ce_backward_cuda(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], 1.0f);
 }
 
+// Scratch: the CUDA ops borrow theirs from the backend's scratch buffer (gs_cuda_scratch), so no
+// row asks the walker for work memory.
 static const gs_op_kernels cuda_kernels[] = {
-    {NODE_INPUT, nothing, nothing},
-    {NODE_CONV, conv_fwd, conv_bwd},
-    {NODE_PWCONV, pwconv_fwd, pwconv_bwd},
-    {NODE_DWCONV, dwconv_fwd, dwconv_bwd},
-    {NODE_BN, bn_fwd, bn_bwd},
-    {NODE_ADD, add_fwd, add_bwd},
-    {NODE_GAP, gap_fwd, gap_bwd},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd},
-    {NODE_DENSE, dense_fwd, dense_bwd},
-    {NODE_LOSS, loss_fwd, loss_bwd},
+    {NODE_INPUT, nothing, nothing, NULL},
+    {NODE_CONV, conv_fwd, conv_bwd, NULL},
+    {NODE_PWCONV, pwconv_fwd, pwconv_bwd, NULL},
+    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, NULL},
+    {NODE_BN, bn_fwd, bn_bwd, NULL},
+    {NODE_ADD, add_fwd, add_bwd, NULL},
+    {NODE_GAP, gap_fwd, gap_bwd, NULL},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd, NULL},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL},
+    {NODE_DENSE, dense_fwd, dense_bwd, NULL},
+    {NODE_LOSS, loss_fwd, loss_bwd, NULL},
 };
 static_assert(sizeof cuda_kernels / sizeof cuda_kernels[0] == NODE_COUNT,
               "the CUDA backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");

@@ -32,7 +32,7 @@ static void test_depthwise(int N, int H, int W, int C, int K, int stride) {
     float *dx0 = hrand(ni, -1, 1), *dw0 = hrand(nw, -1, 1);
     float *y = gs_malloc(no * sizeof(float)), *dx = hcopy(dx0, ni), *dwc = hcopy(dw0, nw);
     depthwise_forward(y, x, w, N, H, W, C, K, stride, pt, pl, Ho, Wo);
-    depthwise_backward(dx, dwc, g, x, w, N, H, W, C, K, stride, pt, pl, Ho, Wo);
+    depthwise_backward(dx, dwc, g, x, w, test_work(depthwise_work_floats(C, K)), N, H, W, C, K, stride, pt, pl, Ho, Wo);
 
     float *d_x = dev(x, ni), *d_w = dev(w, nw), *d_g = dev(g, no), *d_y = dev_nan(no);
     float *d_dx = dev(dx0, ni), *d_dw = dev(dw0, nw), *d_dw2 = dev(dw0, nw);
@@ -65,9 +65,10 @@ static void test_batchnorm(int M, int C, int act) {
     float *y = gs_malloc(n * sizeof(float)), *yi = gs_malloc(n * sizeof(float));
     float *mean = gs_malloc(C * sizeof(float)), *inv = gs_malloc(C * sizeof(float));
     float *mm = hcopy(mm0, C), *mv = hcopy(mv0, C), *dx = hcopy(dx0, n), *dg = hcopy(dg0, C), *db = hcopy(db0, C);
-    batchnorm_forward_train(y, mean, inv, mm, mv, x, gamma, beta, M, C, 1e-3f, 0.99f, act);
-    batchnorm_forward_infer(yi, x, gamma, beta, mm0, mv0, M, C, 1e-3f, act);
-    batchnorm_backward(dx, dg, db, g, y, x, mean, inv, gamma, M, C, act);
+    batchnorm_forward_train(y, mean, inv, mm, mv, x, gamma, beta, test_work(batchnorm_work_floats(C)), M, C, 1e-3f,
+                            0.99f, act);
+    batchnorm_forward_infer(yi, x, gamma, beta, mm0, mv0, test_work(batchnorm_work_floats(C)), M, C, 1e-3f, act);
+    batchnorm_backward(dx, dg, db, g, y, x, mean, inv, gamma, test_work(batchnorm_work_floats(C)), M, C, act);
 
     float *d_x = dev(x, n), *d_gamma = dev(gamma, C), *d_beta = dev(beta, C);
     float *d_y = dev_nan(n), *d_y2 = dev_nan(n), *d_yi = dev_nan(n), *d_mean = dev_nan(C), *d_inv = dev_nan(C);
@@ -165,7 +166,7 @@ static void test_avgpool(int N, int HW, int C) {
     size_t ni = (size_t)N * HW * C, no = (size_t)N * C;
     float *x = hrand(ni, -1, 1), *g = hrand(no, -1, 1), *dx0 = hrand(ni, -1, 1);
     float *y = gs_malloc(no * sizeof(float)), *dx = hcopy(dx0, ni);
-    avgpool_forward(y, x, N, HW, C);
+    avgpool_forward(y, x, test_work(avgpool_work_floats(C)), N, HW, C);
     avgpool_backward(dx, g, N, HW, C);
     float *d_x = dev(x, ni), *d_y = dev_nan(no), *d_g = dev(g, no), *d_dx = dev(dx0, ni);
     avgpool_forward_cuda(d_y, d_x, N, HW, C);
@@ -190,8 +191,10 @@ static void test_conv2d(int N, int H, int W, int Ci, int Co, int K, int stride) 
     float *x = hrand(ni, -1, 1), *w = hrand(nw, -1, 1), *g = hrand(no, -1, 1);
     float *dx0 = hrand(ni, -1, 1), *dw0 = hrand(nw, -1, 1);
     float *y = gs_malloc(no * sizeof(float)), *dx = hcopy(dx0, ni), *dwc = hcopy(dw0, nw);
-    conv2d_forward(y, x, w, N, H, W, Ci, Co, K, stride, pt, pl, Ho, Wo);
-    conv2d_backward(dx, dwc, g, x, w, N, H, W, Ci, Co, K, stride, pt, pl, Ho, Wo);
+    conv2d_forward(y, x, w, test_work(conv2d_work_floats(Ci, Co, K, Ho, Wo)), N, H, W, Ci, Co, K, stride, pt, pl, Ho,
+                   Wo);
+    conv2d_backward(dx, dwc, g, x, w, test_work(conv2d_work_floats(Ci, Co, K, Ho, Wo)), N, H, W, Ci, Co, K, stride, pt,
+                    pl, Ho, Wo);
 
     float *d_x = dev(x, ni), *d_w = dev(w, nw), *d_g = dev(g, no), *d_y = dev_nan(no);
     float *d_dx = dev(dx0, ni), *d_dw = dev(dw0, nw);

@@ -23,7 +23,7 @@ static void test_matmul(int M, int K, int Nout, int with_bias) {
     float *dx0 = hrand(ni, -1, 1), *dw0 = hrand(nw, -1, 1), *db0 = hrand(Nout, -1, 1);
     float *y = gs_malloc(no * sizeof(float)), *dx = hcopy(dx0, ni), *dw = hcopy(dw0, nw), *db = hcopy(db0, Nout);
     matmul_forward(y, x, w, with_bias ? b : NULL, M, K, Nout);
-    matmul_backward(dx, dw, with_bias ? db : NULL, g, x, w, M, K, Nout);
+    matmul_backward(dx, dw, with_bias ? db : NULL, g, x, w, test_work(matmul_work_floats(K, Nout)), M, K, Nout);
 
     float *d_x = dev(x, ni), *d_w = dev(w, nw), *d_b = dev(b, Nout), *d_g = dev(g, no), *d_y = dev_nan(no);
     float *d_dx = dev(dx0, ni), *d_dw = dev(dw0, nw), *d_db = dev(db0, Nout);
@@ -80,7 +80,8 @@ static void test_gru(int B, int T, int D, int H) {
         gru_forward_cuda(d_y + d * H, d_cache[d], d_x, d_k[d], d_r[d], d_b[d], B, T, D, H, 2 * H, d);
     }
     for (int d = 0; d < 2; d++) {
-        gru_backward(dx, dk[d], dr[d], db[d], g + d * H, cache[d], x, k[d], r[d], B, T, D, H, 2 * H, d);
+        gru_backward(dx, dk[d], dr[d], db[d], g + d * H, cache[d], x, k[d], r[d], test_work(gru_work_floats(B, T, H)),
+                     B, T, D, H, 2 * H, d);
         gru_backward_cuda(d_dx, d_dk[d], d_dr[d], d_db[d], d_g + d * H, d_cache[d], d_x, d_k[d], d_r[d], B, T, D, H,
                           2 * H, d);
     }

@@ -76,8 +76,8 @@ static void conv_fwd(void *c, float *out) {
         depthwise_forward(out, q->inp, q->w, q->N, q->H, q->W, q->Ci, q->K, q->s, q->pt, q->pl,
                           q->Ho, q->Wo);
     else
-        conv2d_forward(out, q->inp, q->w, q->N, q->H, q->W, q->Ci, q->Co, q->K, q->s, q->pt, q->pl,
-                       q->Ho, q->Wo);
+        conv2d_forward(out, q->inp, q->w, test_work(conv2d_work_floats(q->Ci, q->Co, q->K, q->Ho, q->Wo)), q->N, q->H,
+                       q->W, q->Ci, q->Co, q->K, q->s, q->pt, q->pl, q->Ho, q->Wo);
 }
 
 static void check_conv(int depthwise, int N, int H, int W, int Ci, int Co, int K, int s) {
@@ -91,9 +91,11 @@ static void check_conv(int depthwise, int N, int H, int W, int Ci, int Co, int K
     q.w = randn(nw, 0.5f);
     float *R = randn(no, 1.0f), *dinp = test_zeros(ni), *dw = test_zeros(nw);
     if (depthwise)
-        depthwise_backward(dinp, dw, R, q.inp, q.w, N, H, W, Ci, K, s, q.pt, q.pl, q.Ho, q.Wo);
+        depthwise_backward(dinp, dw, R, q.inp, q.w, test_work(depthwise_work_floats(Ci, K)), N, H, W, Ci, K, s, q.pt,
+                           q.pl, q.Ho, q.Wo);
     else
-        conv2d_backward(dinp, dw, R, q.inp, q.w, N, H, W, Ci, Co, K, s, q.pt, q.pl, q.Ho, q.Wo);
+        conv2d_backward(dinp, dw, R, q.inp, q.w, test_work(conv2d_work_floats(Ci, Co, K, q.Ho, q.Wo)), N, H, W, Ci, Co,
+                        K, s, q.pt, q.pl, q.Ho, q.Wo);
     problem p = {conv_fwd, &q, no, R};
     char label[128];
     const char *op = depthwise ? "depthwise" : "conv2d";
@@ -113,8 +115,8 @@ typedef struct {
 static void bn_fwd(void *c, float *out) {
     bn_ctx *q = c;
     for (int i = 0; i < q->C; i++) q->mm[i] = 0.0f, q->mv[i] = 1.0f;
-    batchnorm_forward_train(out, q->mean, q->invstd, q->mm, q->mv, q->inp, q->gamma, q->beta, q->M,
-                            q->C, 1e-3f, 0.99f, q->act);
+    batchnorm_forward_train(out, q->mean, q->invstd, q->mm, q->mv, q->inp, q->gamma, q->beta,
+                            test_work(batchnorm_work_floats(q->C)), q->M, q->C, 1e-3f, 0.99f, q->act);
 }
 
 // Is every pre-activation y at least KINK_GAP away from 0 and 6, with some clipped at 0 (and,
@@ -152,7 +154,8 @@ static void check_bn(int M, int C, int act) {
     }
     float *R = randn(n, 1.0f), *dinp = test_zeros(n), *dgamma = test_zeros(C), *dbeta = test_zeros(C);
     bn_fwd(&q, out);
-    batchnorm_backward(dinp, dgamma, dbeta, R, out, q.inp, q.mean, q.invstd, q.gamma, M, C, act);
+    batchnorm_backward(dinp, dgamma, dbeta, R, out, q.inp, q.mean, q.invstd, q.gamma,
+                       test_work(batchnorm_work_floats(C)), M, C, act);
     problem p = {bn_fwd, &q, n, R};
     char label[128];
     snprintf(label, sizeof label, "batchnorm M%d C%d act%d dinp", M, C, act);
@@ -181,7 +184,7 @@ static void check_matmul(int M, int K, int N) {
     size_t no = (size_t)M * N;
     float *R = randn(no, 1.0f), *dinp = test_zeros((size_t)M * K), *dw = test_zeros((size_t)K * N);
     float *db = test_zeros(N);
-    matmul_backward(dinp, dw, db, R, q.inp, q.w, M, K, N);
+    matmul_backward(dinp, dw, db, R, q.inp, q.w, test_work(matmul_work_floats(K, N)), M, K, N);
     problem p = {mm_fwd, &q, no, R};
     gradcheck("matmul dinp", &p, q.inp, (size_t)M * K, dinp);
     gradcheck("matmul dw", &p, q.w, (size_t)K * N, dw);
@@ -202,7 +205,7 @@ static void ew_fwd(void *c, float *out) {
     ew_ctx *q = c;
     if (q->op == EW_RELU) relu_forward(out, q->a, q->n);
     else if (q->op == EW_ADD) add_forward(out, q->a, q->b, q->n);
-    else avgpool_forward(out, q->a, 2, (int)(q->n / (2 * POOL_C)), POOL_C);
+    else avgpool_forward(out, q->a, test_work(avgpool_work_floats(POOL_C)), 2, (int)(q->n / (2 * POOL_C)), POOL_C);
 }
 
 static void check_elementwise(void) {

@@ -73,8 +73,8 @@ static void test_gru(int reverse) {
     float *dx = gs_calloc(nx, sizeof(float)), *dk = gs_calloc(nk, sizeof(float));
     float *dr = gs_calloc(nr, sizeof(float)), *db = gs_calloc(nb, sizeof(float));
     gru_loss(&p);
-    gru_backward(dx, dk, dr, db, p.dout, p.cache, p.x, p.k, p.rk, p.B, p.T, p.D, p.H, p.stride,
-                 reverse);
+    gru_backward(dx, dk, dr, db, p.dout, p.cache, p.x, p.k, p.rk, test_work(gru_work_floats(p.B, p.T, p.H)), p.B, p.T,
+                 p.D, p.H, p.stride, reverse);
 
     struct {
         const char *name;

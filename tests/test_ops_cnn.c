@@ -23,7 +23,9 @@ static int n_cases(const char *group) {
     return (int)fx_read_scalar(FILE_, name);
 }
 static int *rd_int(const char *group, int i, const char *sub) { return fx_read_case_int(FILE_, group, i, sub); }
-static float *rd(const char *group, int i, const char *sub, size_t *n) { return fx_read_case_f32(FILE_, group, i, sub, n); }
+static float *rd(const char *group, int i, const char *sub, size_t *n) {
+    return fx_read_case_f32(FILE_, group, i, sub, n);
+}
 
 // Compare against reference <group>/case<i>/<sub> (times `scale`, for the accumulate check).
 static void cmp(const char *group, int i, const char *sub, const char *tag, const float *got,
@@ -71,17 +73,21 @@ static void test_conv2d(void) {
         size_t ni, nw, no;
         float *inp = rd(g, i, "inp", &ni), *w = rd(g, i, "w", &nw), *dout = rd(g, i, "dout", &no);
         float *out = test_zeros(no), *dinp = test_zeros(ni), *dw = test_zeros(nw);
-        conv2d_forward(out, inp, w, N, H, W, Ci, Co, K, s, pt, pl, Ho, Wo);
+        conv2d_forward(out, inp, w, test_work(conv2d_work_floats(Ci, Co, K, Ho, Wo)), N, H, W, Ci, Co, K, s, pt, pl, Ho,
+                       Wo);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
-        conv2d_backward(dinp, dw, dout, inp, w, N, H, W, Ci, Co, K, s, pt, pl, Ho, Wo);
+        conv2d_backward(dinp, dw, dout, inp, w, test_work(conv2d_work_floats(Ci, Co, K, Ho, Wo)), N, H, W, Ci, Co, K, s,
+                        pt, pl, Ho, Wo);
         cmp(g, i, "dinp", "", dinp, ni, TOL_GRAD, 1);
         cmp(g, i, "dw", "", dw, nw, TOL_GRAD, 1);
         if (i == 0) {
-            conv2d_backward(dinp, dw, dout, inp, w, N, H, W, Ci, Co, K, s, pt, pl, Ho, Wo);
+            conv2d_backward(dinp, dw, dout, inp, w, test_work(conv2d_work_floats(Ci, Co, K, Ho, Wo)), N, H, W, Ci, Co,
+                            K, s, pt, pl, Ho, Wo);
             cmp(g, i, "dinp", " (2nd call adds)", dinp, ni, TOL_GRAD, 2);
             cmp(g, i, "dw", " (2nd call adds)", dw, nw, TOL_GRAD, 2);
             memset(dw, 0, nw * sizeof(float));
-            conv2d_backward(NULL, dw, dout, inp, w, N, H, W, Ci, Co, K, s, pt, pl, Ho, Wo);
+            conv2d_backward(NULL, dw, dout, inp, w, test_work(conv2d_work_floats(Ci, Co, K, Ho, Wo)), N, H, W, Ci, Co,
+                            K, s, pt, pl, Ho, Wo);
             cmp(g, i, "dw", " (dinp=NULL)", dw, nw, TOL_GRAD, 1);
         }
         free(d), free(inp), free(w), free(dout), free(out), free(dinp), free(dw);
@@ -100,18 +106,22 @@ static void test_depthwise(void) {
         float *out = test_zeros(no), *dinp = test_zeros(ni), *dw = test_zeros(nw);
         depthwise_forward(out, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
-        depthwise_backward(dinp, dw, dout, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
+        depthwise_backward(dinp, dw, dout, inp, w, test_work(depthwise_work_floats(C, K)), N, H, W, C, K, s, pt, pl, Ho,
+                           Wo);
         cmp(g, i, "dinp", "", dinp, ni, TOL_GRAD, 1);
         cmp(g, i, "dw", "", dw, nw, TOL_GRAD, 1);
         if (i == 0) {
-            depthwise_backward(dinp, dw, dout, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
+            depthwise_backward(dinp, dw, dout, inp, w, test_work(depthwise_work_floats(C, K)), N, H, W, C, K, s, pt, pl,
+                               Ho, Wo);
             cmp(g, i, "dinp", " (2nd call adds)", dinp, ni, TOL_GRAD, 2);
             cmp(g, i, "dw", " (2nd call adds)", dw, nw, TOL_GRAD, 2);
             memset(dinp, 0, ni * sizeof(float));
-            depthwise_backward(dinp, NULL, dout, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
+            depthwise_backward(dinp, NULL, dout, inp, w, test_work(depthwise_work_floats(C, K)), N, H, W, C, K, s, pt,
+                               pl, Ho, Wo);
             cmp(g, i, "dinp", " (dw=NULL)", dinp, ni, TOL_GRAD, 1);
             memset(dw, 0, nw * sizeof(float));
-            depthwise_backward(NULL, dw, dout, inp, w, N, H, W, C, K, s, pt, pl, Ho, Wo);
+            depthwise_backward(NULL, dw, dout, inp, w, test_work(depthwise_work_floats(C, K)), N, H, W, C, K, s, pt, pl,
+                               Ho, Wo);
             cmp(g, i, "dw", " (dinp=NULL)", dw, nw, TOL_GRAD, 1);
         }
         free(d), free(inp), free(w), free(dout), free(out), free(dinp), free(dw);
@@ -133,29 +143,32 @@ static void test_batchnorm(void) {
         float *out = test_zeros(n), *dinp = test_zeros(n), *mean = test_zeros(C), *invstd = test_zeros(C);
         float *dgamma = test_zeros(C), *dbeta = test_zeros(C);
 
-        batchnorm_forward_infer(out, inp, gamma, beta, mm, mv, M, C, eps, act);
+        batchnorm_forward_infer(out, inp, gamma, beta, mm, mv, test_work(batchnorm_work_floats(C)), M, C, eps, act);
         cmp(g, i, "out_infer", "", out, n, TOL_FWD, 1);
 
-        batchnorm_forward_train(out, mean, invstd, mm, mv, inp, gamma, beta, M, C, eps, momentum,
-                                act);
+        batchnorm_forward_train(out, mean, invstd, mm, mv, inp, gamma, beta, test_work(batchnorm_work_floats(C)), M, C,
+                                eps, momentum, act);
         cmp(g, i, "out", "", out, n, TOL_FWD, 1);
         cmp(g, i, "mean", "", mean, C, TOL_FWD, 1);
         cmp(g, i, "invstd", "", invstd, C, TOL_FWD, 1);
         cmp(g, i, "moving_mean", "", mm, C, TOL_FWD, 1);
         cmp(g, i, "moving_var", "", mv, C, TOL_FWD, 1);
 
-        batchnorm_backward(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma, M, C, act);
+        batchnorm_backward(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma,
+                           test_work(batchnorm_work_floats(C)), M, C, act);
         cmp(g, i, "dinp", "", dinp, n, TOL_GRAD, 1);
         cmp(g, i, "dgamma", "", dgamma, C, TOL_GRAD, 1);
         cmp(g, i, "dbeta", "", dbeta, C, TOL_GRAD, 1);
         if (i == 0) {
-            batchnorm_backward(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma, M, C, act);
+            batchnorm_backward(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma,
+                               test_work(batchnorm_work_floats(C)), M, C, act);
             cmp(g, i, "dinp", " (2nd call adds)", dinp, n, TOL_GRAD, 2);
             cmp(g, i, "dgamma", " (2nd call adds)", dgamma, C, TOL_GRAD, 2);
             cmp(g, i, "dbeta", " (2nd call adds)", dbeta, C, TOL_GRAD, 2);
             memset(dgamma, 0, C * sizeof(float));
             memset(dbeta, 0, C * sizeof(float));
-            batchnorm_backward(NULL, dgamma, dbeta, dout, out, inp, mean, invstd, gamma, M, C, act);
+            batchnorm_backward(NULL, dgamma, dbeta, dout, out, inp, mean, invstd, gamma,
+                               test_work(batchnorm_work_floats(C)), M, C, act);
             cmp(g, i, "dgamma", " (dinp=NULL)", dgamma, C, TOL_GRAD, 1);
             cmp(g, i, "dbeta", " (dinp=NULL)", dbeta, C, TOL_GRAD, 1);
         }
@@ -203,7 +216,7 @@ static void test_avgpool(void) {
         size_t ni, no;
         float *inp = rd(g, i, "inp", &ni), *dout = rd(g, i, "dout", &no);
         float *out = test_zeros(no), *dinp = test_zeros(ni);
-        avgpool_forward(out, inp, N, HW, C);
+        avgpool_forward(out, inp, test_work(avgpool_work_floats(C)), N, HW, C);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
         int reps = i == 0 ? 2 : 1;
         for (int r = 0; r < reps; r++) avgpool_backward(dinp, dout, N, HW, C);
@@ -225,17 +238,17 @@ static void test_matmul(void) {
         for (size_t k = 0; k < no; k++) out[k] = 1e30f;
         matmul_forward(out, inp, w, has_bias ? bias : NULL, M, K, N);
         cmp(g, i, "out", "", out, no, TOL_FWD, 1);
-        matmul_backward(dinp, dw, dbias, dout, inp, w, M, K, N);
+        matmul_backward(dinp, dw, dbias, dout, inp, w, test_work(matmul_work_floats(K, N)), M, K, N);
         cmp(g, i, "dinp", "", dinp, ni, TOL_GRAD, 1);
         cmp(g, i, "dw", "", dw, nw, TOL_GRAD, 1);
         cmp(g, i, "dbias", "", dbias, N, TOL_GRAD, 1);
         if (i == 0) {
-            matmul_backward(dinp, dw, dbias, dout, inp, w, M, K, N);
+            matmul_backward(dinp, dw, dbias, dout, inp, w, test_work(matmul_work_floats(K, N)), M, K, N);
             cmp(g, i, "dinp", " (2nd call adds)", dinp, ni, TOL_GRAD, 2);
             cmp(g, i, "dw", " (2nd call adds)", dw, nw, TOL_GRAD, 2);
             cmp(g, i, "dbias", " (2nd call adds)", dbias, N, TOL_GRAD, 2);
             memset(dw, 0, nw * sizeof(float));
-            matmul_backward(NULL, dw, NULL, dout, inp, w, M, K, N);
+            matmul_backward(NULL, dw, NULL, dout, inp, w, test_work(matmul_work_floats(K, N)), M, K, N);
             cmp(g, i, "dw", " (dinp=dbias=NULL)", dw, nw, TOL_GRAD, 1);
         }
         free(d), free(inp), free(w), free(dout), free(bias), free(out), free(dinp), free(dw);

@@ -65,7 +65,8 @@ static void test_gru_case(int i, int check_contract) {
         for (size_t j = 0; j < nk; j++) dk[j] = pre;
         for (size_t j = 0; j < nr; j++) dr[j] = pre;
         for (size_t j = 0; j < nb; j++) db[j] = pre;
-        gru_backward(dx, dk, dr, db, dout + d * H, cache[d], x, k[d], rk[d], B, T, D, H, 2 * H, d);
+        gru_backward(dx, dk, dr, db, dout + d * H, cache[d], x, k[d], rk[d], test_work(gru_work_floats(B, T, H)), B, T,
+                     D, H, 2 * H, d);
         const char *gname[3] = {"dkernel", "drecurrent_kernel", "dbias"};
         float *got[3] = {dk, dr, db};
         size_t n[3] = {nk, nr, nb};
@@ -81,8 +82,8 @@ static void test_gru_case(int i, int check_contract) {
         if (check_contract && d == 1) {
             // NULL outputs are skipped and do not change the others.
             float *dk2 = gs_calloc(nk, sizeof(float));
-            gru_backward(NULL, dk2, NULL, NULL, dout + d * H, cache[d], x, k[d], rk[d], B, T, D, H,
-                         2 * H, d);
+            gru_backward(NULL, dk2, NULL, NULL, dout + d * H, cache[d], x, k[d], rk[d],
+                         test_work(gru_work_floats(B, T, H)), B, T, D, H, 2 * H, d);
             double maxdiff = 0;
             for (size_t j = 0; j < nk; j++) maxdiff = fmax(maxdiff, fabs(dk2[j] + pre - dk[j]));
             check(maxdiff < 1e-6, "gru case%d NULL dx/drkernel/dbias skipped, dkernel unchanged "

@@ -136,6 +136,19 @@ void test_fill_uniform(float *a, gs_rng *rng, float lo, float hi, size_t n) {
 
 float *test_zeros(size_t n) { return gs_calloc(n ? n : 1, sizeof(float)); }
 
+static float **works;
+static int n_works;
+
+float *test_work(size_t n) {
+    float *w = gs_aligned_alloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) w[i] = NAN;
+    float **grown = realloc(works, (size_t)(n_works + 1) * sizeof *works);
+    if (!grown) gs_fatal("out of memory");
+    works = grown;
+    works[n_works++] = w;
+    return w;
+}
+
 // ---- fixtures ----
 
 static hid_t open_file(const char *file) {
@@ -312,6 +325,10 @@ int check(int ok, const char *fmt, ...) {
 
 int test_finish(void) {
     printf("%d passed, %d failed\n", n_pass, n_fail);
+    for (int i = 0; i < n_works; i++) free(works[i]);
+    free(works);
+    works = NULL;
+    n_works = 0;
     for (int i = 0; i < n_tmpdirs; i++) {
         if (nftw(tmpdirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) printf("note: could not remove %s\n", tmpdirs[i]);
         free(tmpdirs[i]);

@@ -42,6 +42,9 @@ void test_fill_normal(float *a, gs_rng *rng, float scale, size_t n);
 void test_fill_uniform(float *a, gs_rng *rng, float lo, float hi, size_t n);
 // n zero floats (calloc; n = 0 gives a valid 1-element buffer).
 float *test_zeros(size_t n);
+// An op's `work` buffer of n floats (gesture/ops.h): 64-byte aligned and filled with NaN, so an op
+// that reads its scratch before writing it shows; freed by test_finish.
+float *test_work(size_t n);
 
 // ---- fixtures (abort the test, naming the file and dataset, if one is missing) ----
 // Read dataset `name` from `file` as doubles (any numeric type). shape may be NULL; *ndim gets the

@@ -39,6 +39,7 @@ typedef struct {
     float *din[2];         // the inputs' gradients (NULL: not needed, e.g. below the input)
     float *save;           // n->save_numel floats kept from forward to backward (NULL: none)
     float *p[8], *g[8];    // parameters n->p[k] and their gradients (NULL where unused/frozen)
+    float *work;           // the op's scratch (the backend's kernel row sizes it; NULL: none)
     int rows;              // leading dimension of the output for the current batch
     int batch;             // clips in the current step
     int training;          // forward: batch statistics, dropout on
@@ -50,11 +51,14 @@ typedef struct {
 
 typedef void (*gs_op_fn)(const gs_op_call *c);
 
-// A backend's kernels for one op; NULL = this backend lacks the op (exec_init refuses a model that
-// uses it, naming the op). `op` is the row's own index (checked by exec_init).
+// A backend's kernels for one op; NULL = this backend lacks the op (exec_check refuses a model that
+// uses it, naming the op). `op` is the row's own index (checked by exec_check). `work`: floats of
+// scratch the op's kernels need for node n (NULL: none); the executor sizes one buffer for the
+// largest node, so a step allocates nothing.
 typedef struct {
     gs_node_op op;
     gs_op_fn forward, backward;
+    size_t (*work)(const gs_model *m, const gs_node *n);
 } gs_op_kernels;
 
 typedef struct gs_exec gs_exec;
@@ -84,12 +88,15 @@ struct gs_exec {
     int *labels;              // (cfg.batch)
     float *loss;              // [0] mean CE, [1] L2 penalty
     gs_step_state *state;     // what the kernels read
+    float *work;              // (exec_work_floats) op scratch; NULL when no kernel asks for any
     gs_step_state state_host; // its host value, published at each training forward and Adam step
     int have_labels;          // of the last forward
 };
 
 // Check that the backend has kernels for every op the model uses. 0 ok, -1 + gs_error naming the op.
 int exec_check(const gs_exec *e);
+// Floats of op scratch (e->work) the backend's kernels need for the largest node of the model.
+size_t exec_work_floats(const gs_exec *e);
 
 // The whole forward over the first `batch` clips: exec_forward_begin + exec_forward_queue.
 void exec_forward(gs_exec *e, int batch, int training, int have_labels);

@@ -2,7 +2,8 @@
 // Dropout -> Dense ReLU -> Dropout -> Dense -> softmax cross-entropy.
 // The graph is built once from a gs_model_arch, validated, and planned: every activation, saved
 // tensor and activation gradient is carved from one arena (a per-node memory table), gradient
-// buffers share memory by liveness. forward/backward then walk the node list with no allocation.
+// buffers share memory by liveness. forward/backward then walk the node list allocating nothing:
+// the ops' scratch is one buffer the executor sizes for the largest node on first use.
 #ifndef GESTURE_MODEL_H
 #define GESTURE_MODEL_H
 

@@ -7,6 +7,10 @@
 //  - a NULL gradient output is skipped (e.g. no dinp for the first layer).
 //  - weights are in Keras layout: conv HWIO (K,K,Ci,Co), depthwise (K,K,C), dense (in,out),
 //    GRU kernel (D,3H) / recurrent (H,3H) / bias (2,3H) with gate columns [z|r|h].
+//  - ops that need temporary memory (per-thread partial sums, im2col patches, recurrent
+//    gradients) take it as `work`: at least <op>_work_floats(...) floats, 64-byte aligned, for
+//    the OpenMP thread count at the call (omp_get_max_threads()). They allocate nothing: the
+//    executor carves `work` from its plan (src/model/exec_cpu.c), tests allocate it.
 #ifndef GESTURE_OPS_H
 #define GESTURE_OPS_H
 
@@ -32,7 +36,9 @@ void matmul_backward(float *dinp,        // (M,K) or NULL, +=
                      const float *dout,  // (M,Nout)
                      const float *inp,   // (M,K)
                      const float *w,     // (K,Nout)
+                     float *work,        // matmul_work_floats(K,Nout)
                      int M, int K, int Nout);
+size_t matmul_work_floats(int K, int Nout);
 
 // ---- general KxK convolution, no bias (Conv1: 3x3 stride 2) ----
 // Cross-correlation: out[n,y,x,co] = sum_{i,j,ci} inp_pad[n, s*y+i-pt, s*x+j-pl, ci] * w[i,j,ci,co],
@@ -40,6 +46,7 @@ void matmul_backward(float *dinp,        // (M,K) or NULL, +=
 void conv2d_forward(float *out,        // (N,Ho,Wo,Co)
                     const float *inp,  // (N,H,W,Ci)
                     const float *w,    // (K,K,Ci,Co)
+                    float *work,       // conv2d_work_floats(Ci,Co,K,Ho,Wo)
                     int N, int H, int W, int Ci, int Co, int K, int stride,
                     int pad_top, int pad_left, int Ho, int Wo);
 void conv2d_backward(float *dinp,        // (N,H,W,Ci) or NULL, +=
@@ -47,8 +54,10 @@ void conv2d_backward(float *dinp,        // (N,H,W,Ci) or NULL, +=
                      const float *dout,  // (N,Ho,Wo,Co)
                      const float *inp,   // (N,H,W,Ci)
                      const float *w,     // (K,K,Ci,Co)
+                     float *work,        // conv2d_work_floats(Ci,Co,K,Ho,Wo)
                      int N, int H, int W, int Ci, int Co, int K, int stride,
                      int pad_top, int pad_left, int Ho, int Wo);
+size_t conv2d_work_floats(int Ci, int Co, int K, int Ho, int Wo);
 
 // ---- depthwise KxK convolution, depth multiplier 1, no bias ----
 void depthwise_forward(float *out,        // (N,Ho,Wo,C)
@@ -61,8 +70,10 @@ void depthwise_backward(float *dinp,        // (N,H,W,C) or NULL, +=
                         const float *dout,  // (N,Ho,Wo,C)
                         const float *inp,   // (N,H,W,C)
                         const float *w,     // (K,K,C)
+                        float *work,        // depthwise_work_floats(C,K)
                         int N, int H, int W, int C, int K, int stride,
                         int pad_top, int pad_left, int Ho, int Wo);
+size_t depthwise_work_floats(int C, int K);
 
 // ---- batch normalization over the last axis, rows M = N*H*W, optionally fused activation ----
 // Training: batch mean and BIASED variance over M rows; y = act(gamma*(x-mean)*invstd + beta),
@@ -76,6 +87,7 @@ void batchnorm_forward_train(float *out,          // (M,C)
                              const float *inp,    // (M,C)
                              const float *gamma,  // (C)
                              const float *beta,   // (C)
+                             float *work,         // batchnorm_work_floats(C)
                              int M, int C, float eps, float momentum, int act);
 // Inference: moving statistics, nothing saved or updated.
 void batchnorm_forward_infer(float *out,                // (M,C)
@@ -84,6 +96,7 @@ void batchnorm_forward_infer(float *out,                // (M,C)
                              const float *beta,         // (C)
                              const float *moving_mean,  // (C)
                              const float *moving_var,   // (C)
+                             float *work,               // batchnorm_work_floats(C)
                              int M, int C, float eps, int act);
 // Backward of the training forward. `out` is the forward output, used for the activation mask.
 void batchnorm_backward(float *dinp,          // (M,C) or NULL, +=
@@ -95,7 +108,9 @@ void batchnorm_backward(float *dinp,          // (M,C) or NULL, +=
                         const float *mean,    // (C)
                         const float *invstd,  // (C)
                         const float *gamma,   // (C)
+                        float *work,          // batchnorm_work_floats(C)
                         int M, int C, int act);
+size_t batchnorm_work_floats(int C);
 
 // ---- elementwise ----
 // ReLU (Dense+ReLU); ReLU6 is fused into batchnorm_*. Backward mask from the forward output: the
@@ -108,7 +123,9 @@ void add_backward(float *da, float *db, const float *dout, size_t n);
 // ---- global average pool over H,W ----
 void avgpool_forward(float *out,        // (N,C)
                      const float *inp,  // (N,HW,C)
+                     float *work,       // avgpool_work_floats(C)
                      int N, int HW, int C);
+size_t avgpool_work_floats(int C);
 void avgpool_backward(float *dinp,        // (N,HW,C) +=
                       const float *dout,  // (N,C)
                       int N, int HW, int C);
@@ -136,7 +153,9 @@ void gru_backward(float *dx,             // (B,T,D) or NULL, +=
                   const float *x,        // (B,T,D)
                   const float *kernel,   // (D,3H)
                   const float *rkernel,  // (H,3H)
+                  float *work,           // gru_work_floats(B,T,H)
                   int B, int T, int D, int H, int out_stride, int reverse);
+size_t gru_work_floats(int B, int T, int H);
 
 // ---- inverted dropout; the mask is a pure function of (key, element index) ----
 // keep element i iff gs_counter_uniform(key, i) >= rate; kept values are scaled by 1/(1-rate).

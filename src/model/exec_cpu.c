@@ -1,6 +1,7 @@
 // The CPU backend of the walker (gesture/exec.h): one kernel row per op, each calling the reference
 // op in src/ops/ with the pointers the walker resolved from the host arena, and the host-memory
 // side (zeroing, L2, Adam, loss scalars). model_forward/backward/adam_step run the walker on it.
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,14 +23,14 @@ static void nothing(const gs_op_call *c) { (void)c; }
 
 static void conv_fwd(const gs_op_call *c) {
     const gs_node *n = c->n, *x = c->x[0];
-    conv2d_forward(c->out, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3], n->shape[3], n->k,
-                   n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+    conv2d_forward(c->out, c->in[0], c->p[0], c->work, c->rows, x->shape[1], x->shape[2], x->shape[3], n->shape[3],
+                   n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
 }
 
 static void conv_bwd(const gs_op_call *c) {
     const gs_node *n = c->n, *x = c->x[0];
-    conv2d_backward(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3],
-                    n->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+    conv2d_backward(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->work, c->rows, x->shape[1], x->shape[2],
+                    x->shape[3], n->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
 }
 
 static void pwconv_fwd(const gs_op_call *c) {
@@ -40,8 +41,8 @@ static void pwconv_fwd(const gs_op_call *c) {
 
 static void pwconv_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    matmul_backward(c->din[0], c->g[0], NULL, c->dout, c->in[0], c->p[0], c->rows * n->shape[1] * n->shape[2],
-                    c->x[0]->shape[3], n->shape[3]);
+    matmul_backward(c->din[0], c->g[0], NULL, c->dout, c->in[0], c->p[0], c->work,
+                    c->rows * n->shape[1] * n->shape[2], c->x[0]->shape[3], n->shape[3]);
 }
 
 static void dwconv_fwd(const gs_op_call *c) {
@@ -52,8 +53,9 @@ static void dwconv_fwd(const gs_op_call *c) {
 
 static void dwconv_bwd(const gs_op_call *c) {
     const gs_node *n = c->n, *x = c->x[0];
-    depthwise_backward(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2],
-                       x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+    depthwise_backward(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->work, c->rows, x->shape[1],
+                       x->shape[2], x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1],
+                       n->shape[2]);
 }
 
 // BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C).
@@ -62,18 +64,19 @@ static void bn_fwd(const gs_op_call *c) {
     int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
     if (c->training) {
         GS_ASSERT(c->save);
-        batchnorm_forward_train(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1], M, C,
-                                n->eps, n->momentum, n->act);
+        batchnorm_forward_train(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
+                                c->work, M, C, n->eps, n->momentum, n->act);
     } else {
-        batchnorm_forward_infer(c->out, c->in[0], c->p[0], c->p[1], c->p[2], c->p[3], M, C, n->eps, n->act);
+        batchnorm_forward_infer(c->out, c->in[0], c->p[0], c->p[1], c->p[2], c->p[3], c->work, M, C, n->eps,
+                                n->act);
     }
 }
 
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
-    batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0], M, C,
-                       n->act);
+    batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
+                       c->work, M, C, n->act);
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], numel(c)); }
@@ -82,7 +85,7 @@ static void add_bwd(const gs_op_call *c) { add_backward(c->din[0], c->din[1], c-
 
 static void gap_fwd(const gs_op_call *c) {
     const gs_node *x = c->x[0];
-    avgpool_forward(c->out, c->in[0], c->rows, x->shape[1] * x->shape[2], x->shape[3]);
+    avgpool_forward(c->out, c->in[0], c->work, c->rows, x->shape[1] * x->shape[2], x->shape[3]);
 }
 
 static void gap_bwd(const gs_op_call *c) {
@@ -106,7 +109,7 @@ static void bigru_bwd(const gs_op_call *c) {
     size_t cache = gru_cache_floats(a->batch, T, H);
     for (int d = 0; d < 2; d++)
         gru_backward(c->din[0], c->g[3 * d], c->g[3 * d + 1], c->g[3 * d + 2], c->dout + d * H, c->save + d * cache,
-                     c->in[0], c->p[3 * d], c->p[3 * d + 1], B, T, D, H, 2 * H, d);
+                     c->in[0], c->p[3 * d], c->p[3 * d + 1], c->work, B, T, D, H, 2 * H, d);
 }
 
 static void dropout_fwd(const gs_op_call *c) {
@@ -139,8 +142,8 @@ static void dense_bwd(const gs_op_call *c) {
     if (n->act == GS_ACT_RELU)
         for (size_t i = 0; i < numel(c); i++)
             if (c->out[i] <= 0.0f) c->dout[i] = 0.0f;
-    matmul_backward(c->din[0], c->g[0], c->g[1], c->dout, c->in[0], c->p[0], c->rows, c->x[0]->shape[1],
-                    n->shape[1]);
+    matmul_backward(c->din[0], c->g[0], c->g[1], c->dout, c->in[0], c->p[0], c->work, c->rows,
+                    c->x[0]->shape[1], n->shape[1]);
 }
 
 static void loss_fwd(const gs_op_call *c) {
@@ -153,18 +156,52 @@ static void loss_bwd(const gs_op_call *c) {
     softmax_ce_backward(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], 1.0f);
 }
 
+// ---- scratch per node (floats), for the kernels above ----
+
+static size_t conv_work(const gs_model *m, const gs_node *n) {
+    return conv2d_work_floats(m->nodes[n->in[0]].shape[3], n->shape[3], n->k, n->shape[1], n->shape[2]);
+}
+
+static size_t pwconv_work(const gs_model *m, const gs_node *n) {
+    return matmul_work_floats(m->nodes[n->in[0]].shape[3], n->shape[3]);
+}
+
+static size_t dwconv_work(const gs_model *m, const gs_node *n) {
+    (void)m;
+    return depthwise_work_floats(n->shape[3], n->k);
+}
+
+static size_t bn_work(const gs_model *m, const gs_node *n) {
+    (void)m;
+    return batchnorm_work_floats(n->shape[n->ndim - 1]);
+}
+
+static size_t gap_work(const gs_model *m, const gs_node *n) {
+    (void)m;
+    return avgpool_work_floats(n->shape[1]);
+}
+
+static size_t bigru_work(const gs_model *m, const gs_node *n) {
+    (void)n;
+    return gru_work_floats(m->cfg.batch, m->cfg.frames, m->cfg.gru_units);
+}
+
+static size_t dense_work(const gs_model *m, const gs_node *n) {
+    return matmul_work_floats(m->nodes[n->in[0]].shape[1], n->shape[1]);
+}
+
 static const gs_op_kernels cpu_kernels[] = {
-    {NODE_INPUT, nothing, nothing},
-    {NODE_CONV, conv_fwd, conv_bwd},
-    {NODE_PWCONV, pwconv_fwd, pwconv_bwd},
-    {NODE_DWCONV, dwconv_fwd, dwconv_bwd},
-    {NODE_BN, bn_fwd, bn_bwd},
-    {NODE_ADD, add_fwd, add_bwd},
-    {NODE_GAP, gap_fwd, gap_bwd},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd},
-    {NODE_DENSE, dense_fwd, dense_bwd},
-    {NODE_LOSS, loss_fwd, loss_bwd},
+    {NODE_INPUT, nothing, nothing, NULL},
+    {NODE_CONV, conv_fwd, conv_bwd, conv_work},
+    {NODE_PWCONV, pwconv_fwd, pwconv_bwd, pwconv_work},
+    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, dwconv_work},
+    {NODE_BN, bn_fwd, bn_bwd, bn_work},
+    {NODE_ADD, add_fwd, add_bwd, NULL},
+    {NODE_GAP, gap_fwd, gap_bwd, gap_work},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL},
+    {NODE_DENSE, dense_fwd, dense_bwd, dense_work},
+    {NODE_LOSS, loss_fwd, loss_bwd, NULL},
 };
 _Static_assert(sizeof cpu_kernels / sizeof cpu_kernels[0] == NODE_COUNT,
                "the CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
@@ -196,9 +233,12 @@ static const gs_backend cpu_backend = {
 
 // The host executor lives with the model (its step state must survive from forward to backward);
 // its pointers are refreshed on every call, so a gs_model copied by value still runs on its own.
+// The op scratch is sized for the OpenMP thread count it was made for: a change of thread count
+// (runtime_set_threads between steps) re-sizes it before the next pass, never inside one.
 typedef struct {
     gs_exec e;
     float loss[2];
+    int work_threads;
 } host_exec;
 
 static gs_exec *host(gs_model *m) {
@@ -210,20 +250,28 @@ static gs_exec *host(gs_model *m) {
         h->e.m = m;
         if (exec_check(&h->e)) gs_fatal("%s", gs_last_error());
     }
-    gs_exec *e = m->host;
+    host_exec *h = (host_exec *)m->host;
+    gs_exec *e = &h->e;
     e->m = m;
+    if (h->work_threads != omp_get_max_threads()) {
+        free(e->work);
+        h->work_threads = omp_get_max_threads();
+        size_t n = exec_work_floats(e);
+        e->work = n ? gs_aligned_alloc(n * sizeof(float)) : NULL;
+    }
     e->arena = m->arena;
     e->params = m->params.data;
     e->grad = m->params.grad;
     e->adam_m = m->params.m;
     e->adam_v = m->params.v;
     e->labels = m->labels;
-    e->loss = ((host_exec *)e)->loss;
+    e->loss = h->loss;
     e->state = &e->state_host;
     return e;
 }
 
 void model_exec_free(gs_model *m) {
+    if (m->host) free(m->host->work);
     free(m->host);
     m->host = NULL;
 }

@@ -37,6 +37,17 @@ int exec_check(const gs_exec *e) {
     return 0;
 }
 
+size_t exec_work_floats(const gs_exec *e) {
+    size_t most = 0;
+    for (int i = 0; i < e->m->n_nodes; i++) {
+        const gs_node *n = &e->m->nodes[i];
+        const gs_op_kernels *k = &e->be->kernels[n->op];
+        size_t w = k->work ? k->work(e->m, n) : 0;
+        if (w > most) most = w;
+    }
+    return most;
+}
+
 static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
     const gs_model *m = e->m;
     memset(c, 0, sizeof *c);
@@ -62,6 +73,7 @@ static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
     c->labels = e->labels;
     c->state = e->state;
     c->ce_loss = e->loss;
+    c->work = e->work;
 }
 
 // Per-op wall time when m->profile is set (the backend's queue is drained around each op).

@@ -1,15 +1,30 @@
 // Global average pool over the spatial positions of (N,HW,C): mean per image and channel,
 // summed in double (HW is 49 in the seed, but nothing stops a caller from pooling 112x112).
+#include <omp.h>
 #include <stdlib.h>
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "work.h"
 
-void avgpool_forward(float *out, const float *inp, int N, int HW, int C) {
-    GS_ASSERT(N >= 0 && HW > 0 && C > 0);
+// One double accumulator row (C) per thread.
+static double *avgpool_layout(work_plan *w, int C) {
+    return work_piece(w, (size_t)omp_get_max_threads() * C * sizeof(double));
+}
+
+size_t avgpool_work_floats(int C) {
+    work_plan w = {0};
+    avgpool_layout(&w, C);
+    return w.used;
+}
+
+void avgpool_forward(float *out, const float *inp, float *work, int N, int HW, int C) {
+    GS_ASSERT(N >= 0 && HW > 0 && C > 0 && work);
+    work_plan wp = {work, 0};
+    double *accs = avgpool_layout(&wp, C);
 #pragma omp parallel if ((size_t)N * HW * C > (1u << 16))
     {
-        double *acc = gs_malloc((size_t)C * sizeof(double));
+        double *acc = accs + (size_t)omp_get_thread_num() * C;
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
             for (int c = 0; c < C; c++) acc[c] = 0;
@@ -18,7 +33,6 @@ void avgpool_forward(float *out, const float *inp, int N, int HW, int C) {
                 for (int c = 0; c < C; c++) acc[c] += x[(size_t)p * C + c];
             for (int c = 0; c < C; c++) out[(size_t)n * C + c] = (float)(acc[c] / HW);
         }
-        free(acc);
     }
 }
 

@@ -12,6 +12,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "work.h"
 
 #define ROW_BLOCK 64
 
@@ -66,13 +67,39 @@ static void affine_act(float *out, const float *inp, const float *sub, const flo
     }
 }
 
+// Per-thread partial sums (2C doubles: statistics of x, or of dy and dy*xhat) and their float
+// row-block accumulators (2C floats), then 3C floats of per-channel coefficients.
+typedef struct {
+    double *part;
+    float *blk, *coef;
+} bn_work;
+
+static bn_work bn_layout(work_plan *w, int C) {
+    size_t nt = (size_t)omp_get_max_threads(), c2 = 2 * (size_t)C;
+    bn_work b;
+    b.part = work_piece(w, nt * c2 * sizeof(double));
+    b.blk = work_piece(w, nt * c2 * sizeof(float));
+    b.coef = work_piece(w, 3 * (size_t)C * sizeof(float));
+    return b;
+}
+
+size_t batchnorm_work_floats(int C) {
+    work_plan w = {0};
+    bn_layout(&w, C);
+    return w.used;
+}
+
 void batchnorm_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
                              float *moving_var, const float *inp, const float *gamma,
-                             const float *beta, int M, int C, float eps, float momentum, int act) {
-    GS_ASSERT(M > 0 && C > 0);
+                             const float *beta, float *work, int M, int C, float eps, float momentum,
+                             int act) {
+    GS_ASSERT(M > 0 && C > 0 && work);
     int nt = pick_threads(M, C);
-    double *part = gs_calloc((size_t)nt * 2 * C, sizeof(double));
-    float *blk = gs_malloc((size_t)nt * 2 * C * sizeof(float));
+    work_plan wp = {work, 0};
+    bn_work bw = bn_layout(&wp, C);
+    double *part = bw.part;
+    float *blk = bw.blk;
+    memset(part, 0, (size_t)nt * 2 * C * sizeof(double));
     const float *pivot = inp;  // row 0
 #pragma omp parallel num_threads(nt)
     {
@@ -98,7 +125,7 @@ void batchnorm_forward_train(float *out, float *mean, float *invstd, float *movi
             }
         }
     }
-    float *scale = gs_malloc((size_t)C * sizeof(float));
+    float *scale = bw.coef;
     for (int c = 0; c < C; c++) {
         double s = 0, q = 0;
         for (int t = 0; t < nt; t++) {
@@ -117,19 +144,16 @@ void batchnorm_forward_train(float *out, float *mean, float *invstd, float *movi
         moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
     }
     affine_act(out, inp, mean, scale, beta, M, C, act);
-    free(scale);
-    free(part);
-    free(blk);
 }
 
 void batchnorm_forward_infer(float *out, const float *inp, const float *gamma, const float *beta,
-                             const float *moving_mean, const float *moving_var, int M, int C,
-                             float eps, int act) {
-    GS_ASSERT(M >= 0 && C > 0);
-    float *scale = gs_malloc((size_t)C * sizeof(float));
+                             const float *moving_mean, const float *moving_var, float *work, int M,
+                             int C, float eps, int act) {
+    GS_ASSERT(M >= 0 && C > 0 && work);
+    work_plan wp = {work, 0};
+    float *scale = bn_layout(&wp, C).coef;
     for (int c = 0; c < C; c++) scale[c] = (float)(gamma[c] / sqrt((double)moving_var[c] + eps));
     affine_act(out, inp, moving_mean, scale, beta, M, C, act);
-    free(scale);
 }
 
 // Per-thread sums of dy and dy*(x-mean) over its rows (dy = masked dout).
@@ -179,12 +203,15 @@ static inline void bwd_dinp_rows(float *dinp, const float *dout, const float *ou
 
 void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                         const float *out, const float *inp, const float *mean,
-                        const float *invstd, const float *gamma, int M, int C, int act) {
-    GS_ASSERT(M > 0 && C > 0);
+                        const float *invstd, const float *gamma, float *work, int M, int C, int act) {
+    GS_ASSERT(M > 0 && C > 0 && work);
     GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
     int nt = pick_threads(M, C);
-    double *part = gs_calloc((size_t)nt * 2 * C, sizeof(double));
-    float *blk = gs_malloc((size_t)nt * 2 * C * sizeof(float));
+    work_plan wp = {work, 0};
+    bn_work bw = bn_layout(&wp, C);
+    double *part = bw.part;
+    float *blk = bw.blk;
+    memset(part, 0, (size_t)nt * 2 * C * sizeof(double));
 #pragma omp parallel num_threads(nt)
     {
         int m0, m1;
@@ -199,7 +226,7 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
         else
             bwd_reduce_rows(ps, pxs, bs, bx, dout, out, inp, mean, m0, m1, C, GS_ACT_NONE);
     }
-    float *k = gs_malloc(3 * (size_t)C * sizeof(float));
+    float *k = bw.coef;
     float *mdy = k + C, *mdyxh = k + 2 * C;
     for (int c = 0; c < C; c++) {
         double s = 0, sx = 0;
@@ -230,7 +257,4 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
                               GS_ACT_NONE);
         }
     }
-    free(k);
-    free(part);
-    free(blk);
 }

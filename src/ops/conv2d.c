@@ -14,6 +14,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "work.h"
 
 // Output pixels per chunk: the patch buffer (~4096 x K*K*Ci floats) stays in L2 for Conv1.
 #define CHUNK_PIXELS 4096
@@ -76,16 +77,40 @@ static void col2im_add(float *dinp_n, const float *dpatches, const conv_geom *g,
     }
 }
 
-void conv2d_forward(float *out, const float *inp, const float *w, int N, int H, int W, int Ci,
-                    int Co, int K, int stride, int pad_top, int pad_left, int Ho, int Wo) {
-    GS_ASSERT(N >= 0 && H > 0 && W > 0 && Ci > 0 && Co > 0 && K > 0 && stride > 0);
+// Per thread: a patch buffer of one chunk (R*Wo, K*K*Ci), then a dw partial (K*K*Ci, Co).
+typedef struct {
+    float *patches, *part;
+    size_t patch_floats;  // per thread
+} conv_work;
+
+static conv_work conv_layout(work_plan *w, const conv_geom *g) {
+    size_t nt = (size_t)omp_get_max_threads(), KKC = (size_t)g->K * g->K * g->Ci;
+    conv_work c;
+    c.patch_floats = (size_t)chunk_rows(g) * g->Wo * KKC;
+    c.patches = work_piece(w, nt * c.patch_floats * sizeof(float));
+    c.part = work_piece(w, nt * KKC * g->Co * sizeof(float));
+    return c;
+}
+
+size_t conv2d_work_floats(int Ci, int Co, int K, int Ho, int Wo) {
+    conv_geom g = {0, 0, Ci, Co, K, 1, 0, 0, Ho, Wo};
+    work_plan w = {0};
+    conv_layout(&w, &g);
+    return w.used;
+}
+
+void conv2d_forward(float *out, const float *inp, const float *w, float *work, int N, int H, int W,
+                    int Ci, int Co, int K, int stride, int pad_top, int pad_left, int Ho, int Wo) {
+    GS_ASSERT(N >= 0 && H > 0 && W > 0 && Ci > 0 && Co > 0 && K > 0 && stride > 0 && work);
     GS_ASSERT(pad_top >= 0 && pad_left >= 0 && Ho > 0 && Wo > 0);
     pthread_once(&blas_once, blas_single_thread);
     conv_geom g = {H, W, Ci, Co, K, stride, pad_top, pad_left, Ho, Wo};
     int R = chunk_rows(&g), chunks = (Ho + R - 1) / R, KKC = K * K * Ci;
+    work_plan wp = {work, 0};
+    conv_work cw = conv_layout(&wp, &g);
 #pragma omp parallel
     {
-        float *patches = gs_malloc((size_t)R * Wo * KKC * sizeof(float));
+        float *patches = cw.patches + (size_t)omp_get_thread_num() * cw.patch_floats;
 #pragma omp for collapse(2) schedule(static)
         for (int n = 0; n < N; n++) {
             for (int c = 0; c < chunks; c++) {
@@ -95,16 +120,15 @@ void conv2d_forward(float *out, const float *inp, const float *w, int N, int H, 
                             KKC, w, Co, 0.0f, out + (((size_t)n * Ho + y0) * Wo) * Co, Co);
             }
         }
-        free(patches);
     }
 }
 
 // Images are split statically over threads: each image's dinp is written by one thread (the
 // col2im scatter of neighbouring chunks overlaps), and dw partials are per thread.
 void conv2d_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                     int N, int H, int W, int Ci, int Co, int K, int stride, int pad_top,
+                     float *work, int N, int H, int W, int Ci, int Co, int K, int stride, int pad_top,
                      int pad_left, int Ho, int Wo) {
-    GS_ASSERT(N >= 0 && H > 0 && W > 0 && Ci > 0 && Co > 0 && K > 0 && stride > 0);
+    GS_ASSERT(N >= 0 && H > 0 && W > 0 && Ci > 0 && Co > 0 && K > 0 && stride > 0 && work);
     GS_ASSERT(pad_top >= 0 && pad_left >= 0 && Ho > 0 && Wo > 0);
     if (!dinp && !dw) return;
     pthread_once(&blas_once, blas_single_thread);
@@ -112,12 +136,15 @@ void conv2d_backward(float *dinp, float *dw, const float *dout, const float *inp
     int R = chunk_rows(&g), chunks = (Ho + R - 1) / R, KKC = K * K * Ci;
     size_t nw = (size_t)KKC * Co;
     int nt = imax(1, imin(omp_get_max_threads(), N));
-    float *part = dw ? gs_calloc((size_t)nt * nw, sizeof(float)) : NULL;
+    work_plan wp = {work, 0};
+    conv_work cw = conv_layout(&wp, &g);
+    float *part = dw ? cw.part : NULL;
+    if (part) memset(part, 0, (size_t)nt * nw * sizeof(float));
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
         int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
-        float *buf = gs_malloc((size_t)R * Wo * KKC * sizeof(float));
+        float *buf = cw.patches + (size_t)t * cw.patch_floats;
         for (int n = n0; n < n1; n++) {
             for (int c = 0; c < chunks; c++) {
                 int y0 = c * R, y1 = imin(Ho, y0 + R), P = (y1 - y0) * Wo;
@@ -134,7 +161,6 @@ void conv2d_backward(float *dinp, float *dw, const float *dout, const float *inp
                 }
             }
         }
-        free(buf);
     }
     if (dw) {
         for (size_t k = 0; k < nw; k++) {
@@ -143,5 +169,4 @@ void conv2d_backward(float *dinp, float *dw, const float *dout, const float *inp
             dw[k] += s;
         }
     }
-    free(part);
 }

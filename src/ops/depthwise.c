@@ -8,6 +8,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "work.h"
 
 #define C_BLOCK 32
 
@@ -78,17 +79,35 @@ static inline void dw_pixel_backward(float *restrict dinp_n, float *restrict ra,
 // Images are split statically over threads (each image's dinp is owned by one thread, so the
 // scatter has no races); dw sums per output row in float, per thread in double, and the thread
 // partials are reduced in thread order: deterministic for a given thread count.
+// Per thread: dw partials in double (K*K*C) and one output row's float accumulator (K*K*C).
+static double *dw_layout(work_plan *w, float **rowacc, int C, int K) {
+    size_t nt = (size_t)omp_get_max_threads(), nw = (size_t)K * K * C;
+    double *part = work_piece(w, nt * nw * sizeof(double));
+    *rowacc = work_piece(w, nt * nw * sizeof(float));
+    return part;
+}
+
+size_t depthwise_work_floats(int C, int K) {
+    work_plan w = {0};
+    float *rowacc;
+    dw_layout(&w, &rowacc, C, K);
+    return w.used;
+}
+
 void depthwise_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
-                        int N, int H, int W, int C, int K, int stride, int pad_top, int pad_left,
-                        int Ho, int Wo) {
-    GS_ASSERT(N >= 0 && H > 0 && W > 0 && C > 0 && K > 0 && stride > 0);
+                        float *work, int N, int H, int W, int C, int K, int stride, int pad_top,
+                        int pad_left, int Ho, int Wo) {
+    GS_ASSERT(N >= 0 && H > 0 && W > 0 && C > 0 && K > 0 && stride > 0 && work);
     GS_ASSERT(pad_top >= 0 && pad_left >= 0 && Ho > 0 && Wo > 0);
     if (!dinp && !dw) return;
     size_t nw = (size_t)K * K * C;
     int nt = omp_get_max_threads();
     if (nt > N) nt = N > 0 ? N : 1;
-    double *part = dw ? gs_calloc((size_t)nt * nw, sizeof(double)) : NULL;
-    float *rowacc = dw ? gs_aligned_alloc((size_t)nt * nw * sizeof(float)) : NULL;
+    work_plan wp = {work, 0};
+    float *rowacc;
+    double *part = dw_layout(&wp, &rowacc, C, K);
+    if (!dw) part = NULL, rowacc = NULL;
+    if (part) memset(part, 0, (size_t)nt * nw * sizeof(double));
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -120,6 +139,4 @@ void depthwise_backward(float *dinp, float *dw, const float *dout, const float *
             dw[k] += (float)s;
         }
     }
-    free(part);
-    free(rowacc);
 }

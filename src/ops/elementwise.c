@@ -1,6 +1,6 @@
 // Elementwise ops: ReLU (Dense+ReLU; backward mask taken from the forward output) and the residual
-// add. ReLU6 is fused into batchnorm.c. Large tensors are split over OpenMP threads; every loop vectorizes (no fminf/fmaxf,
-// whose IEEE NaN rules block vectorization).
+// add. ReLU6 is fused into batchnorm.c. Large tensors are split over OpenMP threads; every loop
+// vectorizes (no fminf/fmaxf, whose IEEE NaN rules block vectorization).
 #include "gesture/ops.h"
 
 // Below this many elements a parallel region costs more than it saves.

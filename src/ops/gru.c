@@ -10,6 +10,7 @@
 #include "gesture/gru_cache.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "work.h"
 
 // Cache layout: include/gesture/gru_cache.h ("step" s is the processing order, t the time index;
 // for reverse=1, t = T-1-s; hs[s-1] is step s's h_prev, so backward needs no h0).
@@ -72,20 +73,35 @@ static void colsum_add(float *acc, const float *m, size_t rows, int n) {
     }
 }
 
+// Pre-activation gradients: dxproj in x's row order (b*T+t) for the dx/dkernel GEMMs, drec in
+// step order (s*B+b) for the per-step dh GEMM and the drkernel GEMM, both (B*T, 3H); dh (B,H).
+static float *gru_layout(work_plan *w, float **drec, float **dh, int B, int T, int H) {
+    size_t BTG = (size_t)B * T * 3 * H;
+    float *dxproj = work_piece(w, BTG * sizeof(float));
+    *drec = work_piece(w, BTG * sizeof(float));
+    *dh = work_piece(w, (size_t)B * H * sizeof(float));
+    return dxproj;
+}
+
+size_t gru_work_floats(int B, int T, int H) {
+    work_plan w = {0};
+    float *drec, *dh;
+    gru_layout(&w, &drec, &dh, B, T, H);
+    return w.used;
+}
+
 void gru_backward(float *dx, float *dkernel, float *drkernel, float *dbias, const float *dout,
                   const float *cache, const float *x, const float *kernel, const float *rkernel,
-                  int B, int T, int D, int H, int out_stride, int reverse) {
-    GS_ASSERT(B > 0 && T > 0 && D > 0 && H > 0 && out_stride >= H);
+                  float *work, int B, int T, int D, int H, int out_stride, int reverse) {
+    GS_ASSERT(B > 0 && T > 0 && D > 0 && H > 0 && out_stride >= H && work);
     const int G = 3 * H;
     const size_t BH = (size_t)B * H, BG = (size_t)B * G, BT = (size_t)B * T;
     // The view is only read; the cast drops const to share the layout helper.
     gru_cache_view c = gru_cache_split((float *)cache, B, T, H);
 
-    // Pre-activation gradients: dxproj in x's row order (b*T+t) for the dx/dkernel GEMMs,
-    // drec in step order (s*B+b) for the per-step dh GEMM and the drkernel GEMM.
-    float *dxproj = gs_malloc(BT * G * sizeof(float));
-    float *drec = gs_malloc(BT * G * sizeof(float));
-    float *dh = gs_malloc(BH * sizeof(float));
+    work_plan wp = {work, 0};
+    float *drec, *dh;
+    float *dxproj = gru_layout(&wp, &drec, &dh, B, T, H);
     for (int b = 0; b < B; b++)
         memcpy(dh + (size_t)b * H, dout + (size_t)b * out_stride, (size_t)H * sizeof(float));
 
@@ -136,7 +152,4 @@ void gru_backward(float *dx, float *dkernel, float *drkernel, float *dbias, cons
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)BT, D, G, 1.0f, dxproj, G, kernel,
                     G, 1.0f, dx, D);
-    free(dh);
-    free(drec);
-    free(dxproj);
 }

@@ -13,6 +13,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "work.h"
 
 // Below this many multiply-adds (or rows per thread) one sgemm call on the calling thread wins.
 #define SPLIT_MIN_MACS (1 << 20)
@@ -57,16 +58,40 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
     }
 }
 
+// Per-thread partials: dw (K,Nout) in float from sgemm, dbias (Nout) in double with a float block
+// accumulator (Nout).
+typedef struct {
+    float *pw, *blk;
+    double *pb;
+} mm_work;
+
+static mm_work mm_layout(work_plan *w, int K, int Nout) {
+    size_t nt = (size_t)omp_get_max_threads();
+    mm_work m;
+    m.pw = work_piece(w, nt * K * Nout * sizeof(float));
+    m.pb = work_piece(w, nt * Nout * sizeof(double));
+    m.blk = work_piece(w, nt * Nout * sizeof(float));
+    return m;
+}
+
+size_t matmul_work_floats(int K, int Nout) {
+    work_plan w = {0};
+    mm_layout(&w, K, Nout);
+    return w.used;
+}
+
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                     const float *w, int M, int K, int Nout) {
-    GS_ASSERT(M >= 0 && K >= 0 && Nout > 0);
+                     const float *w, float *work, int M, int K, int Nout) {
+    GS_ASSERT(M >= 0 && K >= 0 && Nout > 0 && work);
     if (M == 0) return;
     int nt = split_threads(M, K, Nout);
     size_t nw = (size_t)K * Nout;
-    // Per-thread partials: dw (K,Nout) in float from sgemm, dbias (Nout) in double.
-    float *pw = dw && K > 0 ? gs_malloc((size_t)nt * nw * sizeof(float)) : NULL;
-    double *pb = dbias ? gs_calloc((size_t)nt * Nout, sizeof(double)) : NULL;
-    float *blk = dbias ? gs_malloc((size_t)nt * Nout * sizeof(float)) : NULL;
+    work_plan wp = {work, 0};
+    mm_work mw = mm_layout(&wp, K, Nout);
+    float *pw = dw && K > 0 ? mw.pw : NULL;
+    double *pb = dbias ? mw.pb : NULL;
+    float *blk = dbias ? mw.blk : NULL;
+    if (pb) memset(pb, 0, (size_t)nt * Nout * sizeof(double));
 #pragma omp parallel num_threads(nt)
     {
         int m0, m1, t = omp_get_thread_num();
@@ -112,7 +137,4 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
             dbias[j] += (float)s;
         }
     }
-    free(pw);
-    free(pb);
-    free(blk);
 }
