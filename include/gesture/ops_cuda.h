@@ -63,8 +63,10 @@ void *gs_cuda_arena_alloc(gs_cuda_arena *a, size_t bytes);  // fatal when full (
 void gs_cuda_arena_free(gs_cuda_arena *a);
 
 // Ops borrow temporaries (reduction partials, padded inputs, GRU BPTT buffers, cuDNN workspace)
-// from one scratch buffer owned by the backend. Reserve the largest need at plan time so no
-// step allocates; a too-small scratch grows (a device sync + cudaMalloc) and is counted.
+// from one scratch buffer owned by the backend. A too-small scratch grows (a device sync +
+// cudaMalloc, counted): the executor's first full-batch step sizes it (model_cuda_train_step's
+// eager warm-up), so later steps and a captured graph allocate nothing. reserve() grows it up
+// front (tests use it to move the buffer on purpose).
 void gs_cuda_scratch_reserve(size_t bytes);
 int gs_cuda_scratch_grow_count(void);
 
