@@ -14,14 +14,6 @@ extern "C" {
 }
 #include "gesture/model_cuda.h"
 
-static size_t row_numel(const gs_node *n) {
-    size_t s = 1;
-    for (int i = 1; i < n->ndim; i++) s *= (size_t)n->shape[i];
-    return s;
-}
-
-static size_t numel(const gs_op_call *c) { return (size_t)c->rows * row_numel(c->n); }
-
 // ---- kernels, one forward/backward pair per op (exec_cpu.c's rows, on the device) ----
 
 static void nothing(const gs_op_call *c) { (void)c; }
@@ -64,7 +56,7 @@ static void dwconv_bwd(const gs_op_call *c) {
 
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
+    int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
     if (c->training) {
         GS_ASSERT(c->save);
         batchnorm_forward_train_cuda(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1], M, C,
@@ -76,14 +68,14 @@ static void bn_fwd(const gs_op_call *c) {
 
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
+    int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
     batchnorm_backward_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0], M,
                             C, n->act);
 }
 
-static void add_fwd(const gs_op_call *c) { add_forward_cuda(c->out, c->in[0], c->in[1], numel(c)); }
+static void add_fwd(const gs_op_call *c) { add_forward_cuda(c->out, c->in[0], c->in[1], c->numel); }
 
-static void add_bwd(const gs_op_call *c) { add_backward_cuda(c->din[0], c->din[1], c->dout, numel(c)); }
+static void add_bwd(const gs_op_call *c) { add_backward_cuda(c->din[0], c->din[1], c->dout, c->numel); }
 
 static void gap_fwd(const gs_op_call *c) {
     const gs_node *x = c->x[0];
@@ -117,27 +109,27 @@ static void bigru_bwd(const gs_op_call *c) {
 static void dropout_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     if (c->training)
-        dropout_forward_state_cuda(c->out, c->in[0], numel(c), n->rate, &c->state->dropout_key[n->ordinal]);
+        dropout_forward_state_cuda(c->out, c->in[0], c->numel, n->rate, &c->state->dropout_key[n->ordinal]);
     else
-        dropout_forward_cuda(c->out, c->in[0], numel(c), 0.0f, 0);
+        dropout_forward_cuda(c->out, c->in[0], c->numel, 0.0f, 0);
 }
 
 // rate 0 adds dout through; the key is the forward's (same step state)
 static void dropout_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    dropout_backward_state_cuda(c->din[0], c->dout, numel(c), n->rate, &c->state->dropout_key[n->ordinal]);
+    dropout_backward_state_cuda(c->din[0], c->dout, c->numel, n->rate, &c->state->dropout_key[n->ordinal]);
 }
 
 static void dense_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     matmul_forward_cuda(c->out, c->in[0], c->p[0], c->p[1], c->rows, c->x[0]->shape[1], n->shape[1]);
-    if (n->act == GS_ACT_RELU) relu_forward_cuda(c->out, c->out, numel(c));
+    if (n->act == GS_ACT_RELU) relu_forward_cuda(c->out, c->out, c->numel);
 }
 
 static void dense_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     // ReLU mask applied in place: this gradient buffer belongs to this node alone
-    if (n->act == GS_ACT_RELU) relu_mask_cuda(c->dout, c->out, numel(c));
+    if (n->act == GS_ACT_RELU) relu_mask_cuda(c->dout, c->out, c->numel);
     matmul_backward_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->in[0], c->p[0], c->rows, c->x[0]->shape[1],
                          n->shape[1]);
 }

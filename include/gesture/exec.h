@@ -41,6 +41,7 @@ typedef struct {
     float *p[8], *g[8];    // parameters n->p[k] and their gradients (NULL where unused/frozen)
     float *work;           // the op's scratch (the backend's kernel row sizes it; NULL: none)
     int rows;              // leading dimension of the output for the current batch
+    size_t numel;          // elements of the output for the current batch
     int batch;             // clips in the current step
     int training;          // forward: batch statistics, dropout on
     int have_labels;       // forward: labels were given (else the loss is discarded)

@@ -9,14 +9,6 @@
 #include "gesture/exec.h"
 #include "gesture/ops.h"
 
-static size_t row_numel(const gs_node *n) {
-    size_t s = 1;
-    for (int i = 1; i < n->ndim; i++) s *= (size_t)n->shape[i];
-    return s;
-}
-
-static size_t numel(const gs_op_call *c) { return (size_t)c->rows * row_numel(c->n); }
-
 // ---- kernels, one forward/backward pair per op ----
 
 static void nothing(const gs_op_call *c) { (void)c; }
@@ -61,7 +53,7 @@ static void dwconv_bwd(const gs_op_call *c) {
 // BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C).
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
+    int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
     if (c->training) {
         GS_ASSERT(c->save);
         batchnorm_forward_train(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
@@ -74,14 +66,14 @@ static void bn_fwd(const gs_op_call *c) {
 
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    int C = n->shape[n->ndim - 1], M = (int)(numel(c) / (size_t)C);
+    int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
     batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
                        c->work, M, C, n->act);
 }
 
-static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], numel(c)); }
+static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], c->numel); }
 
-static void add_bwd(const gs_op_call *c) { add_backward(c->din[0], c->din[1], c->dout, numel(c)); }
+static void add_bwd(const gs_op_call *c) { add_backward(c->din[0], c->din[1], c->dout, c->numel); }
 
 static void gap_fwd(const gs_op_call *c) {
     const gs_node *x = c->x[0];
@@ -115,14 +107,14 @@ static void bigru_bwd(const gs_op_call *c) {
 static void dropout_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     if (c->training && n->rate > 0)
-        dropout_forward(c->out, c->in[0], numel(c), n->rate, c->state->dropout_key[n->ordinal]);
+        dropout_forward(c->out, c->in[0], c->numel, n->rate, c->state->dropout_key[n->ordinal]);
     else
-        memcpy(c->out, c->in[0], numel(c) * sizeof(float));
+        memcpy(c->out, c->in[0], c->numel * sizeof(float));
 }
 
 static void dropout_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    size_t cnt = numel(c);
+    size_t cnt = c->numel;
     if (n->rate > 0) {
         dropout_backward(c->din[0], c->dout, cnt, n->rate, c->state->dropout_key[n->ordinal]);
     } else {
@@ -133,14 +125,14 @@ static void dropout_bwd(const gs_op_call *c) {
 static void dense_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     matmul_forward(c->out, c->in[0], c->p[0], c->p[1], c->rows, c->x[0]->shape[1], n->shape[1]);
-    if (n->act == GS_ACT_RELU) relu_forward(c->out, c->out, numel(c));
+    if (n->act == GS_ACT_RELU) relu_forward(c->out, c->out, c->numel);
 }
 
 static void dense_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     // ReLU mask applied in place: this gradient buffer belongs to this node alone
     if (n->act == GS_ACT_RELU)
-        for (size_t i = 0; i < numel(c); i++)
+        for (size_t i = 0; i < c->numel; i++)
             if (c->out[i] <= 0.0f) c->dout[i] = 0.0f;
     matmul_backward(c->din[0], c->g[0], c->g[1], c->dout, c->in[0], c->p[0], c->work, c->rows,
                     c->x[0]->shape[1], n->shape[1]);

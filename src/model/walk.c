@@ -69,6 +69,7 @@ static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
         c->g[k] = p->trainable ? e->grad + p->offset : NULL;
     }
     c->rows = rows(m, n);
+    c->numel = (size_t)c->rows * row_numel(n);
     c->batch = m->cur_batch;
     c->labels = e->labels;
     c->state = e->state;
