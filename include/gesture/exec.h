@@ -116,7 +116,8 @@ void exec_train_begin(gs_exec *e, int batch, float lr, float beta1, float beta2)
 // Wait for the step and set m->loss / ce_loss / l2_loss.
 void exec_read_loss(gs_exec *e);
 
-// The CPU executor of a model (src/model/exec_cpu.c) is made on first use; model_free frees it.
+// The CPU executor of a model and its host arena (src/model/exec_cpu.c) are made on first use;
+// model_free frees both.
 void model_exec_free(gs_model *m);
 
 #ifdef __cplusplus

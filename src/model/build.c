@@ -331,16 +331,15 @@ int model_init(gs_model *m, const gs_model_arch *cfg) {
     m->act_floats = off;
     m->grad_floats = plan_grads(m, off);
     m->arena_floats = m->act_floats + m->grad_floats;
-    m->arena = NULL;  // allocated on first use: `gesture summary` of a big config needs none
+    m->arena = NULL;  // allocated on first use (exec_cpu.c): `gesture summary` of a big config needs none
     m->labels = gs_calloc((size_t)cfg->batch, sizeof(int));
     m->cur_batch = cfg->batch;
     return 0;
 }
 
 void model_free(gs_model *m) {
-    model_exec_free(m);
+    model_exec_free(m);  // and the host arena it runs on
     free(m->nodes);
-    free(m->arena);
     free(m->labels);
     params_free(&m->params);
     memset(m, 0, sizeof *m);
@@ -351,18 +350,3 @@ int model_find_node(const gs_model *m, const char *name) {
         if (!strcmp(m->nodes[i].name, name)) return i;
     return -1;
 }
-
-void model_ensure_arena(gs_model *m) {
-    // every op writes its outputs before they are read and gradients are zeroed when they come
-    // alive, so the arena needs no clearing
-    if (!m->arena) m->arena = gs_aligned_alloc(m->arena_floats * sizeof(float));
-}
-
-float *model_input(gs_model *m) {
-    model_ensure_arena(m);
-    return m->arena + m->nodes[0].out_off;
-}
-
-const float *model_probs(const gs_model *m) { return m->arena + m->nodes[m->n_nodes - 1].out_off; }
-
-const float *model_logits(const gs_model *m) { return m->arena + m->nodes[m->n_nodes - 2].out_off; }

@@ -266,7 +266,27 @@ void model_exec_free(gs_model *m) {
     if (m->host) free(m->host->work);
     free(m->host);
     m->host = NULL;
+    free(m->arena);
+    m->arena = NULL;
 }
+
+// ---- the host arena (the plan's memory on the CPU) ----
+
+void model_ensure_arena(gs_model *m) {
+    // every op writes its outputs before they are read and gradients are zeroed when they come
+    // alive, so the arena needs no clearing
+    if (!m->arena) m->arena = gs_aligned_alloc(m->arena_floats * sizeof(float));
+}
+
+float *model_input(gs_model *m) {
+    model_ensure_arena(m);
+    return m->arena + m->nodes[0].out_off;
+}
+
+const float *model_probs(const gs_model *m) { return m->arena + m->nodes[m->n_nodes - 1].out_off; }
+
+const float *model_logits(const gs_model *m) { return m->arena + m->nodes[m->n_nodes - 2].out_off; }
+
 
 void model_forward(gs_model *m, int batch, int training, int have_labels) {
     gs_exec *e = host(m);
