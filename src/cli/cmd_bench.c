@@ -53,7 +53,8 @@ static int bench_parse_args(bench_options *o, int argc, char **argv) {
 }
 
 // Random inputs and labels: the timings do not depend on what the clips show.
-static void bench_fill_inputs(gs_model *m, const gs_model_arch *arch) {
+static void bench_fill_inputs(gs_model *m) {
+    const gs_model_arch *arch = &m->cfg;
     gs_rng rng;
     gs_rng_seed(&rng, 1);
     float *x = model_input(m);
@@ -106,20 +107,18 @@ static void bench_print_profile(gs_model *m, const gs_config *cfg, int batch, in
 // The CPU benchmark of cfg's model; returns the exit code.
 static int bench_cpu(const gs_config *cfg, const bench_options *o) {
     int threads = runtime_set_threads(cfg->runtime.threads);
-    gs_model_arch arch;
-    model_arch_from_config(&arch, cfg);
     gs_model m;
-    if (model_init(&m, &arch)) {
+    if (model_init_from_config(&m, cfg)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }
-    model_init_weights(&m, cfg->train.seed);
-    bench_fill_inputs(&m, &arch);
-    int images = arch.batch * arch.frames;
-    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), %d threads, cpu\n", arch.alpha, arch.size,
-           arch.frames, arch.batch, images, threads);
-    bench_time_phases(&m, cfg, arch.batch, images, o->steps);
-    if (o->profile) bench_print_profile(&m, cfg, arch.batch, o->steps);
+    bench_fill_inputs(&m);
+    const gs_model_arch *arch = &m.cfg;
+    int images = arch->batch * arch->frames;
+    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), %d threads, cpu\n", arch->alpha, arch->size,
+           arch->frames, arch->batch, images, threads);
+    bench_time_phases(&m, cfg, arch->batch, images, o->steps);
+    if (o->profile) bench_print_profile(&m, cfg, arch->batch, o->steps);
     model_free(&m);
     return 0;
 }
