@@ -24,14 +24,12 @@ int bench_cuda(const gs_config *cfg, int steps) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }
-    gs_model_arch arch;
-    model_arch_from_config(&arch, cfg);
     gs_model m;
-    if (model_init(&m, &arch)) {
+    if (model_init_from_config(&m, cfg)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }
-    model_init_weights(&m, cfg->train.seed);
+    const gs_model_arch arch = m.cfg;
     gs_model_cuda g;
     if (model_cuda_init(&g, &m)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());

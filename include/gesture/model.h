@@ -89,6 +89,9 @@ void model_free(gs_model *m);
 // Keras default initializers (glorot_uniform kernels, orthogonal recurrent kernels, zero biases,
 // BN gamma 1, beta 0, mean 0, var 1) from one seeded stream.
 void model_init_weights(gs_model *m, uint64_t seed);
+// model_init of model_arch_from_config(c), then model_init_weights with c's train.seed: the fresh
+// model training and `gesture bench` start from. 0 ok, -1 + gs_error.
+int model_init_from_config(gs_model *m, const struct gs_config *c);
 
 // Allocate the arena if not yet done (model_input/model_forward do it).
 void model_ensure_arena(gs_model *m);

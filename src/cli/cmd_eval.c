@@ -44,14 +44,35 @@ static int check_classes(const gs_dataset *ds, char **classes, int K, const char
                     ds->root, a, ckpt, b);
 }
 
-int cmd_eval(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        cli_print_usage("eval");
-        fputs(OPTIONS, stdout);
-        return 0;
-    }
-    const char *target = NULL, *split = "test", *data = NULL, *out_opt = NULL;
-    int batch = 0, threads = -1, digits = 2, plots = 1, device = -1;  // -1: the config's runtime.device
+// What the command line asked for.
+typedef struct {
+    const char *target, *split, *data, *out;  // data, out: NULL when not given
+    int batch, threads, digits, plots;        // batch 0, threads -1: the config's
+    int device;                               // a gs_device, or -1: the config's runtime.device
+} eval_options;
+
+// Everything eval opens, in one place so one function closes it whichever step failed.
+typedef struct {
+    char ckpt[PATH_MAX], out_dir[PATH_MAX];
+    cli_inference_model im;
+    gs_dataset ds;
+    gs_loader_config lc;
+    gs_train_backend be;
+    gs_loader *l;
+    int cuda_open;
+    gs_eval_result r;
+    char *eval_dir;  // <out>/eval/<split>
+} eval_session;
+
+// Print the last error as eval's and return -1.
+static int eval_fail(void) {
+    fprintf(stderr, "gesture eval: %s\n", gs_last_error());
+    return -1;
+}
+
+// argv -> options. 0, or -1 after a message on stderr (exit code 2).
+static int eval_parse_args(eval_options *o, int argc, char **argv) {
+    *o = (eval_options){.split = "test", .threads = -1, .digits = 2, .plots = 1, .device = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int with_value = !strcmp(a, "--split") || !strcmp(a, "--data") || !strcmp(a, "--batch") ||
@@ -59,130 +80,152 @@ int cmd_eval(int argc, char **argv) {
                          !strcmp(a, "--device");
         if (with_value && i + 1 >= argc) {
             fprintf(stderr, "gesture eval: %s needs a value (see gesture eval --help)\n", a);
-            return 2;
+            return -1;
         }
         const char *v = with_value ? argv[++i] : NULL;
         if (!strcmp(a, "--split")) {
             if (strcmp(v, "test") && strcmp(v, "val") && strcmp(v, "train")) {
                 fprintf(stderr, "gesture eval: --split must be test, val or train (got '%s')\n", v);
-                return 2;
+                return -1;
             }
-            split = v;
-        } else if (!strcmp(a, "--data")) data = v;
-        else if (!strcmp(a, "--out")) out_opt = v;
-        else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 4096, &batch)) {
+            o->split = v;
+        } else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--batch") && cli_parse_int(v, 1, 4096, &o->batch)) {
             fprintf(stderr, "gesture eval: --batch wants an integer in 1..4096 (got '%s')\n", v);
-            return 2;
-        } else if (!strcmp(a, "--threads") && cli_parse_int(v, 0, 1024, &threads)) {
+            return -1;
+        } else if (!strcmp(a, "--threads") && cli_parse_int(v, 0, 1024, &o->threads)) {
             fprintf(stderr, "gesture eval: --threads wants an integer in 0..1024 (got '%s')\n", v);
-            return 2;
-        } else if (!strcmp(a, "--digits") && cli_parse_int(v, 0, 10, &digits)) {
+            return -1;
+        } else if (!strcmp(a, "--digits") && cli_parse_int(v, 0, 10, &o->digits)) {
             fprintf(stderr, "gesture eval: --digits wants an integer in 0..10 (got '%s')\n", v);
-            return 2;
+            return -1;
         } else if (!strcmp(a, "--device")) {
-            if (!strcmp(v, "auto")) device = GS_DEVICE_AUTO;
-            else if (!strcmp(v, "cpu")) device = GS_DEVICE_CPU;
-            else if (!strcmp(v, "cuda")) device = GS_DEVICE_CUDA;
+            if (!strcmp(v, "auto")) o->device = GS_DEVICE_AUTO;
+            else if (!strcmp(v, "cpu")) o->device = GS_DEVICE_CPU;
+            else if (!strcmp(v, "cuda")) o->device = GS_DEVICE_CUDA;
             else {
                 fprintf(stderr, "gesture eval: --device must be auto, cpu or cuda (got '%s')\n", v);
-                return 2;
+                return -1;
             }
-        } else if (!strcmp(a, "--no-plots")) plots = 0;
-        else if (!with_value && (a[0] == '-' || target)) {
+        } else if (!strcmp(a, "--no-plots")) o->plots = 0;
+        else if (!with_value && (a[0] == '-' || o->target)) {
             fprintf(stderr, "gesture eval: unexpected argument '%s' (see gesture eval --help)\n", a);
-            return 2;
-        } else if (!with_value) target = a;
+            return -1;
+        } else if (!with_value) o->target = a;
     }
-    if (!target) {
+    if (!o->target) {
         fprintf(stderr, "gesture eval: missing RUN_DIR or CHECKPOINT (e.g. gesture eval runs/quickstart)\n");
-        return 2;
+        return -1;
     }
+    return 0;
+}
 
-    char ckpt[PATH_MAX], out_dir[PATH_MAX];
-    if (cli_resolve_checkpoint(ckpt, out_dir, sizeof ckpt, target, "eval") != 0) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        return 1;
-    }
-    if (out_opt) snprintf(out_dir, sizeof out_dir, "%s", out_opt);
-    cli_inference_model im;
-    if (cli_inference_model_load(&im, ckpt, batch, threads) != 0) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        return 1;
-    }
-    const char *root = data ? data : im.cfg.data.root;
-    int rc = 1, use_cuda = 0, cuda_open = 0;
-    gs_train_backend be = {0};
-    gs_dataset ds = {0};
-    gs_loader *l = NULL;
-    gs_eval_result r = {0};
-    char *report = NULL, *eval_dir = NULL, *plots_dir = NULL;
+// The checkpoint, where outputs go, and the model rebuilt from it. 0, or -1 after a message.
+static int eval_open_model(eval_session *e, const eval_options *o) {
+    if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval") != 0) return eval_fail();
+    if (o->out) snprintf(e->out_dir, sizeof e->out_dir, "%s", o->out);
+    if (cli_inference_model_load(&e->im, e->ckpt, o->batch, o->threads) != 0) return eval_fail();
+    return 0;
+}
+
+// The split of the prepared data set, checked against the model's classes, and the loader's
+// settings for it. 0, or -1 after a message.
+static int eval_open_data(eval_session *e, const eval_options *o) {
+    const char *root = o->data ? o->data : e->im.cfg.data.root;
     if (!*root) {
         fprintf(stderr, "gesture eval: %s has no data.root; pass --data ROOT (a folder made by gesture prepare)\n",
-                ckpt);
-        goto done;
+                e->ckpt);
+        return -1;
     }
-    if (dataset_load_prepared(&ds, root, split) != 0) {
+    if (dataset_load_prepared(&e->ds, root, o->split) != 0) {
         fprintf(stderr, "gesture eval: %s\n(pass --data ROOT to point at the prepared data set)\n", gs_last_error());
-        goto done;
+        return -1;
     }
-    if (check_classes(&ds, im.classes, im.n_classes, ckpt) != 0) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        goto done;
-    }
-    const gs_config *c = &im.cfg;
-    gs_loader_config lc;
-    loader_config_from(&lc, c, split, 0);
-    lc.dataset = &ds;  // loaded above, from --data when given
-    lc.cache = 0;      // one pass over the split: cached frames would never be read again
-    // the device before the loader, so its batch slots can be pinned for the uploads
-    if (train_device_open(device >= 0 ? (gs_device)device : c->runtime.device, &use_cuda) != 0) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        goto done;
-    }
-    cuda_open = use_cuda;
-    if (use_cuda) train_cuda_loader_memory(&lc);
-    if (use_cuda ? train_backend_cuda_init(&be, &im.model, 0) : (train_backend_cpu_init(&be, &im.model), 0)) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        goto done;
-    }
-    printf("evaluating %s on %s\n", split, be.device);
-    if (loader_init(&l, &lc) != 0 || evaluate_model(&r, &be, l, 0, 1) != 0) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        goto done;
-    }
-    if (r.n < ds.n_clips)
-        fprintf(stderr, "gesture eval: %d bad clips skipped (data.on_bad_clip = skip)\n", ds.n_clips - r.n);
+    if (check_classes(&e->ds, e->im.classes, e->im.n_classes, e->ckpt) != 0) return eval_fail();
+    loader_config_from(&e->lc, &e->im.cfg, o->split, 0);
+    e->lc.dataset = &e->ds;  // loaded above, from --data when given
+    e->lc.cache = 0;         // one pass over the split: cached frames would never be read again
+    return 0;
+}
 
-    eval_dir = gs_malloc(strlen(out_dir) + strlen(split) + 8);
-    sprintf(eval_dir, "%s/eval/%s", out_dir, split);
-    if (evaluate_write(eval_dir, &r, &ds, (const char *const *)im.classes, ckpt, split, digits, &report) != 0) {
-        fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        goto done;
+// The device and the backend that runs the forward passes on it. Called before the loader is made,
+// so its batch slots can be pinned for the uploads. 0, or -1 after a message.
+static int eval_open_device(eval_session *e, int device) {
+    int use_cuda = 0;
+    if (train_device_open(device >= 0 ? (gs_device)device : e->im.cfg.runtime.device, &use_cuda) != 0)
+        return eval_fail();
+    e->cuda_open = use_cuda;
+    if (!use_cuda) {
+        train_backend_cpu_init(&e->be, &e->im.model);
+        return 0;
+    }
+    train_cuda_loader_memory(&e->lc);
+    return train_backend_cuda_init(&e->be, &e->im.model, 0) != 0 ? eval_fail() : 0;
+}
+
+// One pass over the split into e->r. 0, or -1 after a message.
+static int eval_score(eval_session *e, const char *split) {
+    printf("evaluating %s on %s\n", split, e->be.device);
+    if (loader_init(&e->l, &e->lc) != 0 || evaluate_model(&e->r, &e->be, e->l, 0, 1) != 0) return eval_fail();
+    if (e->r.n < e->ds.n_clips)
+        fprintf(stderr, "gesture eval: %d bad clips skipped (data.on_bad_clip = skip)\n", e->ds.n_clips - e->r.n);
+    return 0;
+}
+
+// <out>/eval/<split>/ files, and the report and timing on stdout. 0, or -1 after a message.
+static int eval_write_results(eval_session *e, const eval_options *o) {
+    e->eval_dir = gs_malloc(strlen(e->out_dir) + strlen(o->split) + 8);
+    sprintf(e->eval_dir, "%s/eval/%s", e->out_dir, o->split);
+    char *report = NULL;
+    if (evaluate_write(e->eval_dir, &e->r, &e->ds, (const char *const *)e->im.classes, e->ckpt, o->split, o->digits,
+                       &report) != 0) {
+        free(report);
+        return eval_fail();
     }
     fputs(report, stdout);
     printf("\n%d clips in %.1f s (%.1f clips/s, %d threads); wrote %s/{report.txt,confusion.csv,predictions.csv,"
            "metrics.ini}\n",
-           r.n, r.seconds, r.n / (r.seconds > 0 ? r.seconds : 1e-9), im.threads, eval_dir);
-    if (plots) {
-        plots_dir = fs_join(out_dir, "plots");
-        char *samples = fs_join(plots_dir, "samples.png");
-        const char *args[] = {"eval", eval_dir, samples, "--title", split};
-        int bad = fs_mkdir_p(plots_dir) != 0 || plots_run(args, 5) != 0;
-        if (bad) fprintf(stderr, "gesture eval: %s\n", gs_last_error());
-        else printf("plots: %s/confusion.png, %s\n", eval_dir, samples);
-        free(samples);
-        if (bad) goto done;
-    }
-    rc = 0;
-done:
+           e->r.n, e->r.seconds, e->r.n / (e->r.seconds > 0 ? e->r.seconds : 1e-9), e->im.threads, e->eval_dir);
     free(report);
-    free(eval_dir);
+    return 0;
+}
+
+// confusion.png beside the results and <out>/plots/samples.png. 0, or -1 after a message.
+static int eval_write_plots(const eval_session *e, const char *split) {
+    char *plots_dir = fs_join(e->out_dir, "plots");
+    char *samples = fs_join(plots_dir, "samples.png");
+    const char *args[] = {"eval", e->eval_dir, samples, "--title", split};
+    int bad = fs_mkdir_p(plots_dir) != 0 || plots_run(args, 5) != 0;
+    if (bad) eval_fail();
+    else printf("plots: %s/confusion.png, %s\n", e->eval_dir, samples);
+    free(samples);
     free(plots_dir);
-    evaluate_result_free(&r);
-    if (be.free) be.free(&be);
-    if (l) loader_free(l);
-    if (cuda_open) train_cuda_close();  // after the loader: its pinned slots are freed through CUDA
-    dataset_free(&ds);
-    cli_inference_model_free(&im);
-    return rc;
+    return bad ? -1 : 0;
+}
+
+static void eval_close(eval_session *e) {
+    free(e->eval_dir);
+    evaluate_result_free(&e->r);
+    if (e->be.free) e->be.free(&e->be);
+    if (e->l) loader_free(e->l);
+    if (e->cuda_open) train_cuda_close();  // after the loader: its pinned slots are freed through CUDA
+    dataset_free(&e->ds);
+    cli_inference_model_free(&e->im);
+}
+
+int cmd_eval(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        cli_print_usage("eval");
+        fputs(OPTIONS, stdout);
+        return 0;
+    }
+    eval_options o;
+    if (eval_parse_args(&o, argc, argv) != 0) return 2;
+    eval_session e = {0};
+    if (eval_open_model(&e, &o) != 0) return 1;
+    int bad = eval_open_data(&e, &o) || eval_open_device(&e, o.device) || eval_score(&e, o.split) ||
+              eval_write_results(&e, &o) || (o.plots && eval_write_plots(&e, o.split));
+    eval_close(&e);
+    return bad ? 1 : 0;
 }

@@ -62,6 +62,109 @@ static int parse_int(const char *s, int *v) {
     return 0;
 }
 
+// One CSV file being read into clips of `split`.
+typedef struct {
+    gs_raw_dataset *raw;
+    int *cap;  // raw->clips capacity (add_clip)
+    const char *split;
+    const char *path;          // <root>/<split>.csv, for messages
+    char *split_dir, *nested;  // <root>/<split> and <root>/<split>/<split>: where clip folders may be
+    csv_label **labels;        // (*n_labels) labels seen so far, in order of first appearance
+    int *n_labels;
+    int define_labels;  // train.csv: a new label is a new class
+    int first_clip;     // this file's clips are raw->clips[first_clip..]
+} csv_reader;
+
+// Split ln at ';' into at most 4 fields (a 4th means too many); returns how many.
+static int csv_split_fields(char *f[4], char *ln) {
+    int nf = 0;
+    for (char *p = ln; nf < 4;) {
+        f[nf++] = p;
+        char *semi = strchr(p, ';');
+        if (!semi) break;
+        *semi = 0;
+        p = semi + 1;
+    }
+    return nf;
+}
+
+// The label named cls with this index: its position in r->labels, or -1 when not seen yet.
+// A name seen with another index, or an index seen with another name, is an error.
+static int csv_find_label(int *label, const csv_reader *r, const char *cls, int index, int line) {
+    *label = -1;
+    for (int k = 0; k < *r->n_labels; k++) {
+        const csv_label *L = &(*r->labels)[k];
+        if (!strcmp(L->name, cls) && L->index != index)
+            return gs_error("%s:%d: label '%s' has index %d, but %d on an earlier line", r->path, line, cls, index,
+                            L->index);
+        if (strcmp(L->name, cls) && L->index == index)
+            return gs_error("%s:%d: labels '%s' and '%s' share index %d", r->path, line, cls, L->name, index);
+        if (!strcmp(L->name, cls)) *label = k;
+    }
+    return 0;
+}
+
+// A clip for folder with label (-1: unknown, a clip problem), its folder found under split_dir or
+// nested (missing: a clip problem), and its frames listed.
+static void csv_add_clip(csv_reader *r, const char *folder, const char *label_name, int label, int line) {
+    gs_raw_clip *c = add_clip(r->raw, r->cap);
+    c->split = strdup(r->split);
+    c->name = strdup(folder);
+    c->label = label;  // a temporary index into labels; remapped to sorted classes later
+    char msg[4400];
+    if (label < 0) {
+        snprintf(msg, sizeof msg, "%s:%d: unknown label '%s' for folder '%s' (not in train.csv)", r->path, line,
+                 label_name, folder);
+        set_problem(c, msg);
+    }
+    char *direct = fs_join(r->split_dir, folder);
+    char *deep = fs_join(r->nested, folder);
+    if (fs_is_dir(direct)) c->dir = direct, direct = NULL;
+    else if (fs_is_dir(deep)) c->dir = deep, deep = NULL;
+    else {
+        snprintf(msg, sizeof msg, "%s: missing clip folder (listed at %s:%d; also tried %s/%s)", direct, r->path,
+                 line, r->nested, folder);
+        set_problem(c, msg);
+    }
+    free(direct);
+    free(deep);
+    if (c->dir) list_clip_frames(c);
+}
+
+// One trimmed, non-empty line 'folder;label_name;label_index' into a clip; the first such line
+// (content_line 1) may be a header, whose index is not a number. 0, or -1 + gs_error.
+static int csv_read_line(csv_reader *r, char *ln, int line, int content_line) {
+    char *f[4] = {0};
+    int nf = csv_split_fields(f, ln);
+    if (nf != 3)
+        return gs_error("%s:%d: expected 'folder;label_name;label_index', got %d field%s", r->path, line, nf,
+                        nf == 1 ? "" : "s");
+    for (int i = 0; i < 3; i++) trim(&f[i]);
+    int index;
+    if (parse_int(f[2], &index) != 0) {
+        if (content_line == 1) return 0;  // a header line
+        return gs_error("%s:%d: label index '%s' is not a non-negative integer", r->path, line, f[2]);
+    }
+    if (!*f[0] || strchr(f[0], '/') || f[0][0] == '.')
+        return gs_error("%s:%d: invalid folder name '%s'", r->path, line, f[0]);
+    char cls[256];
+    label_clean(cls, sizeof cls, f[1]);
+    if (!*cls) return gs_error("%s:%d: empty label name", r->path, line);
+    int label;
+    if (csv_find_label(&label, r, cls, index, line) != 0) return -1;
+    for (int i = r->first_clip; i < r->raw->n_clips; i++)
+        if (!strcmp(r->raw->clips[i].name, f[0]))
+            return gs_error("%s:%d: folder '%s' listed twice", r->path, line, f[0]);
+    if (label < 0 && r->define_labels) {
+        *r->labels = realloc(*r->labels, sizeof(csv_label) * (size_t)(*r->n_labels + 1));
+        if (!*r->labels) gs_fatal("out of memory");
+        (*r->labels)[*r->n_labels] = (csv_label){strdup(cls), index, line};
+        label = (*r->n_labels)++;
+    }
+    csv_add_clip(r, f[0], f[1], label, line);
+    return 0;
+}
+
 // Parse one CSV file into clips of `split`. Labels of train.csv define the classes (labels
 // array grows); for other splits a label not seen in train is recorded as a clip problem.
 static int scan_csv(gs_raw_dataset *raw, int *cap, const char *split, csv_label **labels, int *n_labels,
@@ -74,12 +177,12 @@ static int scan_csv(gs_raw_dataset *raw, int *cap, const char *split, csv_label 
         free(path);
         return -1;
     }
-    char *split_dir = fs_join(raw->root, split);
-    char *nested = fs_join(split_dir, split);
-    int first_clip = raw->n_clips;
-    int rc = 0, line = 0;
+    csv_reader r = {.raw = raw, .cap = cap, .split = split, .path = path, .labels = labels, .n_labels = n_labels,
+                    .define_labels = define_labels, .first_clip = raw->n_clips};
+    r.split_dir = fs_join(raw->root, split);
+    r.nested = fs_join(r.split_dir, split);
+    int rc = 0, line = 0, content_lines = 0;
     char *save = NULL;
-    int content_lines = 0;
     for (char *ln = text; ln && rc == 0; ln = save) {
         char *nl = strchr(ln, '\n');
         save = nl ? nl + 1 : NULL;
@@ -87,91 +190,13 @@ static int scan_csv(gs_raw_dataset *raw, int *cap, const char *split, csv_label 
         line++;
         trim(&ln);
         if (!*ln) continue;
-        content_lines++;
-        char *f[4] = {0};
-        int nf = 0;
-        for (char *p = ln; nf < 4;) {
-            f[nf++] = p;
-            char *semi = strchr(p, ';');
-            if (!semi) break;
-            *semi = 0;
-            p = semi + 1;
-        }
-        if (nf != 3) {
-            rc = gs_error("%s:%d: expected 'folder;label_name;label_index', got %d field%s", path, line, nf,
-                          nf == 1 ? "" : "s");
-            break;
-        }
-        for (int i = 0; i < 3; i++) trim(&f[i]);
-        int index;
-        if (parse_int(f[2], &index) != 0) {
-            if (content_lines == 1) continue;  // a header line
-            rc = gs_error("%s:%d: label index '%s' is not a non-negative integer", path, line, f[2]);
-            break;
-        }
-        if (!*f[0] || strchr(f[0], '/') || f[0][0] == '.') {
-            rc = gs_error("%s:%d: invalid folder name '%s'", path, line, f[0]);
-            break;
-        }
-        char cls[256];
-        label_clean(cls, sizeof cls, f[1]);
-        if (!*cls) {
-            rc = gs_error("%s:%d: empty label name", path, line);
-            break;
-        }
-        int label = -1;
-        for (int k = 0; k < *n_labels; k++) {
-            csv_label *L = &(*labels)[k];
-            if (!strcmp(L->name, cls) && L->index != index) {
-                rc = gs_error("%s:%d: label '%s' has index %d, but %d on an earlier line", path, line, cls, index, L->index);
-                break;
-            }
-            if (strcmp(L->name, cls) && L->index == index) {
-                rc = gs_error("%s:%d: labels '%s' and '%s' share index %d", path, line, cls, L->name, index);
-                break;
-            }
-            if (!strcmp(L->name, cls)) label = k;
-        }
-        if (rc) break;
-        for (int i = first_clip; i < raw->n_clips; i++)
-            if (!strcmp(raw->clips[i].name, f[0])) {
-                rc = gs_error("%s:%d: folder '%s' listed twice", path, line, f[0]);
-                break;
-            }
-        if (rc) break;
-        if (label < 0 && define_labels) {
-            *labels = realloc(*labels, sizeof(csv_label) * (size_t)(*n_labels + 1));
-            if (!*labels) gs_fatal("out of memory");
-            (*labels)[*n_labels] = (csv_label){strdup(cls), index, line};
-            label = (*n_labels)++;
-        }
-        gs_raw_clip *c = add_clip(raw, cap);
-        c->split = strdup(split);
-        c->name = strdup(f[0]);
-        c->label = label;  // a temporary index into labels; remapped to sorted classes later
-        char msg[4400];
-        if (label < 0) {
-            snprintf(msg, sizeof msg, "%s:%d: unknown label '%s' for folder '%s' (not in train.csv)", path, line, f[1], f[0]);
-            set_problem(c, msg);
-        }
-        char *direct = fs_join(split_dir, f[0]);
-        char *deep = fs_join(nested, f[0]);
-        if (fs_is_dir(direct)) c->dir = direct, direct = NULL;
-        else if (fs_is_dir(deep)) c->dir = deep, deep = NULL;
-        else {
-            snprintf(msg, sizeof msg, "%s: missing clip folder (listed at %s:%d; also tried %s/%s)", direct, path, line,
-                     nested, f[0]);
-            set_problem(c, msg);
-        }
-        free(direct);
-        free(deep);
-        if (c->dir) list_clip_frames(c);
+        rc = csv_read_line(&r, ln, line, ++content_lines);
     }
-    if (rc == 0 && raw->n_clips == first_clip) rc = gs_error("%s: no clips listed", path);
+    if (rc == 0 && raw->n_clips == r.first_clip) rc = gs_error("%s: no clips listed", path);
     free(text);
     free(path);
-    free(split_dir);
-    free(nested);
+    free(r.split_dir);
+    free(r.nested);
     return rc;
 }
 

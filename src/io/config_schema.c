@@ -331,125 +331,146 @@ int config_key_check(const config_key *k, const gs_config *c, char *msg, size_t 
     return 0;
 }
 
-int config_key_parse(const config_key *k, gs_config *c, const char *value, char *msg, size_t n) {
-    gs_config tmp = *c;  // parse into a copy so a rejected value leaves c untouched
-    char *base = (char *)&tmp;
+// One parse_*_value per key kind: value -> the key's field(s) in base (a gs_config's bytes). 0, or
+// -1 with the message in msg (n bytes) and base untouched. config_key_parse then checks the result.
+
+static int parse_int_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
     char desc[160];
     config_key_describe(k, desc, sizeof desc);
-    switch (k->kind) {
-    case CK_INT: {
-        long long v;
-        if (parse_ll(value, &v)) {
-            snprintf(msg, n, "%s.%s = '%s' is not an integer (write a whole number, %s)%s", k->section, k->name,
-                     value, desc, hash_hint(value));
-            return -1;
-        }
-        if (v < (long long)k->lo || v > (long long)k->hi) {  // checked here: v may not fit an int
-            snprintf(msg, n, "%s.%s = %s is out of range (allowed: %s)", k->section, k->name, value, desc);
-            return -1;
-        }
-        *(int *)(base + k->offset) = (int)v;
-        break;
+    long long v;
+    if (parse_ll(value, &v)) {
+        snprintf(msg, n, "%s.%s = '%s' is not an integer (write a whole number, %s)%s", k->section, k->name, value,
+                 desc, hash_hint(value));
+        return -1;
     }
-    case CK_U64: {
-        unsigned long long v = 0;
-        int bad = !*value || *value == '-';
-        for (const char *p = value + (*value == '+'); *p && !bad; p++) bad = !isdigit((unsigned char)*p);
-        if (!bad) {
-            errno = 0;
-            char *end;
-            v = strtoull(value, &end, 10);
-            bad = errno || *end;
+    if (v < (long long)k->lo || v > (long long)k->hi) {  // checked here: v may not fit an int
+        snprintf(msg, n, "%s.%s = %s is out of range (allowed: %s)", k->section, k->name, value, desc);
+        return -1;
+    }
+    *(int *)(base + k->offset) = (int)v;
+    return 0;
+}
+
+static int parse_u64_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
+    unsigned long long v = 0;
+    int bad = !*value || *value == '-';
+    for (const char *p = value + (*value == '+'); *p && !bad; p++) bad = !isdigit((unsigned char)*p);
+    if (!bad) {
+        errno = 0;
+        char *end;
+        v = strtoull(value, &end, 10);
+        bad = errno || *end;
+    }
+    if (bad) {
+        snprintf(msg, n, "%s.%s = '%s' is not an unsigned 64-bit integer (0..18446744073709551615)%s", k->section,
+                 k->name, value, hash_hint(value));
+        return -1;
+    }
+    *(uint64_t *)(base + k->offset) = (uint64_t)v;
+    return 0;
+}
+
+static int parse_float_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
+    char desc[160];
+    config_key_describe(k, desc, sizeof desc);
+    double v;
+    if (parse_double(value, &v)) {
+        snprintf(msg, n, "%s.%s = '%s' is not a number (write e.g. 0.25 or 1e-4; allowed: %s)%s", k->section,
+                 k->name, value, desc, hash_hint(value));
+        return -1;
+    }
+    // Widths are matched exactly, so "1.00" and "1" both mean the 1.0 model.
+    *(double *)(base + k->offset) = v;
+    return 0;
+}
+
+static int parse_bool_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
+    bool v;
+    if (!strcmp(value, "on") || !strcmp(value, "true")) v = true;
+    else if (!strcmp(value, "off") || !strcmp(value, "false")) v = false;
+    else {
+        snprintf(msg, n, "%s.%s = '%s' is not a switch (use on or off; true/false also accepted)%s", k->section,
+                 k->name, value, hash_hint(value));
+        return -1;
+    }
+    *(bool *)(base + k->offset) = v;
+    return 0;
+}
+
+static int parse_enum_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
+    int idx = -1, count = 0;
+    for (; k->choices[count]; count++)
+        if (!strcmp(k->choices[count], value)) idx = count;
+    if (idx < 0) {
+        const char *near = config_closest(value, k->choices, count);
+        char alt[96] = "";
+        if (near) snprintf(alt, sizeof alt, "; did you mean '%s'?", near);
+        char list[160];
+        join_choices(list, sizeof list, k->choices, ", ");
+        snprintf(msg, n, "%s.%s = '%s' is not a valid choice (choose one of: %s)%s%s", k->section, k->name, value,
+                 list, alt, hash_hint(value));
+        return -1;
+    }
+    *(int *)(base + k->offset) = idx;
+    return 0;
+}
+
+static int parse_str_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
+    size_t len = strlen(value);
+    // One pair of surrounding double quotes is syntax, so `""` is the empty string.
+    if (len >= 2 && value[0] == '"' && value[len - 1] == '"') value++, len -= 2;
+    if (len >= GS_CONFIG_STR_MAX) {
+        snprintf(msg, n, "%s.%s is %zu characters long; the limit is %d", k->section, k->name, len,
+                 GS_CONFIG_STR_MAX - 1);
+        return -1;
+    }
+    memcpy(base + k->offset, value, len);
+    base[k->offset + len] = '\0';
+    return 0;
+}
+
+// START:COUNT into offset and offset2; empty is 0:0 (off).
+static int parse_steps_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
+    int start = 0, count = 0;
+    if (*value) {
+        const char *colon = strchr(value, ':');
+        char a[32], b[32];
+        long long s = -1, cnt = -1;
+        int ok = colon && (size_t)(colon - value) < sizeof a && strlen(colon + 1) < sizeof b;
+        if (ok) {
+            memcpy(a, value, (size_t)(colon - value));
+            a[colon - value] = '\0';
+            strcpy(b, colon + 1);
+            ok = !parse_ll(a, &s) && !parse_ll(b, &cnt) && s >= 0 && cnt >= 1 && s <= INT_MAX && cnt <= INT_MAX;
         }
-        if (bad) {
-            snprintf(msg, n, "%s.%s = '%s' is not an unsigned 64-bit integer (0..18446744073709551615)%s",
+        if (!ok) {
+            snprintf(msg, n,
+                     "%s.%s = '%s' is not START:COUNT (write e.g. 10:5 to profile 5 steps from step 10, "
+                     "or leave it empty)%s",
                      k->section, k->name, value, hash_hint(value));
             return -1;
         }
-        *(uint64_t *)(base + k->offset) = (uint64_t)v;
-        break;
+        start = (int)s, count = (int)cnt;
     }
-    case CK_FLOAT: {
-        double v;
-        if (parse_double(value, &v)) {
-            snprintf(msg, n, "%s.%s = '%s' is not a number (write e.g. 0.25 or 1e-4; allowed: %s)%s", k->section,
-                     k->name, value, desc, hash_hint(value));
-            return -1;
-        }
-        // Widths are matched exactly, so "1.00" and "1" both mean the 1.0 model.
-        *(double *)(base + k->offset) = v;
-        break;
+    *(int *)(base + k->offset) = start;
+    *(int *)(base + k->offset2) = count;
+    return 0;
+}
+
+int config_key_parse(const config_key *k, gs_config *c, const char *value, char *msg, size_t n) {
+    gs_config tmp = *c;  // parse into a copy so a rejected value leaves c untouched
+    char *base = (char *)&tmp;
+    int rc = -1;
+    switch (k->kind) {
+    case CK_INT: rc = parse_int_value(base, k, value, msg, n); break;
+    case CK_U64: rc = parse_u64_value(base, k, value, msg, n); break;
+    case CK_FLOAT: rc = parse_float_value(base, k, value, msg, n); break;
+    case CK_BOOL: rc = parse_bool_value(base, k, value, msg, n); break;
+    case CK_ENUM: rc = parse_enum_value(base, k, value, msg, n); break;
+    case CK_STR: rc = parse_str_value(base, k, value, msg, n); break;
+    case CK_STEPS: rc = parse_steps_value(base, k, value, msg, n); break;
     }
-    case CK_BOOL: {
-        bool v;
-        if (!strcmp(value, "on") || !strcmp(value, "true")) v = true;
-        else if (!strcmp(value, "off") || !strcmp(value, "false")) v = false;
-        else {
-            snprintf(msg, n, "%s.%s = '%s' is not a switch (use on or off; true/false also accepted)%s", k->section,
-                     k->name, value, hash_hint(value));
-            return -1;
-        }
-        *(bool *)(base + k->offset) = v;
-        break;
-    }
-    case CK_ENUM: {
-        int idx = -1, count = 0;
-        for (; k->choices[count]; count++)
-            if (!strcmp(k->choices[count], value)) idx = count;
-        if (idx < 0) {
-            const char *near = config_closest(value, k->choices, count);
-            char alt[96] = "";
-            if (near) snprintf(alt, sizeof alt, "; did you mean '%s'?", near);
-            char list[160];
-            join_choices(list, sizeof list, k->choices, ", ");
-            snprintf(msg, n, "%s.%s = '%s' is not a valid choice (choose one of: %s)%s%s", k->section, k->name,
-                     value, list, alt, hash_hint(value));
-            return -1;
-        }
-        *(int *)(base + k->offset) = idx;
-        break;
-    }
-    case CK_STR: {
-        size_t len = strlen(value);
-        // One pair of surrounding double quotes is syntax, so `""` is the empty string.
-        if (len >= 2 && value[0] == '"' && value[len - 1] == '"') value++, len -= 2;
-        if (len >= GS_CONFIG_STR_MAX) {
-            snprintf(msg, n, "%s.%s is %zu characters long; the limit is %d", k->section, k->name, len,
-                     GS_CONFIG_STR_MAX - 1);
-            return -1;
-        }
-        memcpy(base + k->offset, value, len);
-        base[k->offset + len] = '\0';
-        break;
-    }
-    case CK_STEPS: {
-        int start = 0, count = 0;
-        if (*value) {
-            const char *colon = strchr(value, ':');
-            char a[32], b[32];
-            long long s = -1, cnt = -1;
-            int ok = colon && (size_t)(colon - value) < sizeof a && strlen(colon + 1) < sizeof b;
-            if (ok) {
-                memcpy(a, value, (size_t)(colon - value));
-                a[colon - value] = '\0';
-                strcpy(b, colon + 1);
-                ok = !parse_ll(a, &s) && !parse_ll(b, &cnt) && s >= 0 && cnt >= 1 && s <= INT_MAX && cnt <= INT_MAX;
-            }
-            if (!ok) {
-                snprintf(msg, n,
-                         "%s.%s = '%s' is not START:COUNT (write e.g. 10:5 to profile 5 steps from step 10, "
-                         "or leave it empty)%s",
-                         k->section, k->name, value, hash_hint(value));
-                return -1;
-            }
-            start = (int)s, count = (int)cnt;
-        }
-        *(int *)(base + k->offset) = start;
-        *(int *)(base + k->offset2) = count;
-        break;
-    }
-    }
-    if (config_key_check(k, &tmp, msg, n)) return -1;
+    if (rc || config_key_check(k, &tmp, msg, n)) return -1;
     *c = tmp;
     return 0;
 }

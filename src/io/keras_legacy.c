@@ -86,110 +86,127 @@ static int load_ours(gs_model *m, float *stage, const char *path, hid_t f, int *
     return 0;
 }
 
-// Load into stage (a copy of m's parameter data). *n_ok counts the layers that matched before the
-// first error, so a caller trying several widths can report the closest one.
-static int load_legacy(gs_model *m, float *stage, const char *path, int *n_ok) {
-    *n_ok = 0;
-    hid_t f = h5_open(path, 0), root = -1;
-    if (f < 0) return -1;
-    int rc = -1, n_names = 0, n_file = 0;
-    char **names = NULL;
-    file_layer *fl = NULL;
-    const char *where = "/";
-    root = f;
-    if (has_format(f, GS_BACKBONE_FORMAT)) {
-        rc = load_ours(m, stage, path, f, n_ok);
-        goto out;
-    }
+// The layers of a legacy file that have weights, in layer_names order.
+typedef struct {
+    char **names;  // (n_names) layer_names; file_layer.layer points into it
+    int n_names;
+    file_layer *fl;  // (n_file)
+    int n_file;
+    int whole_model;  // names a time_distributed or bidirectional layer: a legacy save of a whole model
+} legacy_layers;
+
+static void legacy_layers_free(legacy_layers *L) {
+    for (int i = 0; i < L->n_file; i++) k_strs_free(L->fl[i].weights, L->fl[i].n_weights);
+    free(L->fl);
+    k_strs_free(L->names, L->n_names);
+}
+
+// Where the layer groups are: / or, in a whole-model save, /model_weights. *root is f or a group
+// the caller closes (when >= 0 and not f), also after an error. 0, or -1 + gs_error.
+static int legacy_find_root(hid_t *root, const char **where, hid_t f, const char *path) {
+    *root = f;
+    *where = "/";
     if (!h5_attr_exists(f, "layer_names") && !h5_attr_exists(f, "layer_names0") &&
         k_path_exists(f, "model_weights")) {
-        if ((root = H5Gopen2(f, "model_weights", H5P_DEFAULT)) < 0) {
-            h5_error_here(path, "H5Gopen(model_weights)", __FILE__, __LINE__);
-            goto out;
-        }
-        where = "/model_weights";
+        if ((*root = H5Gopen2(f, "model_weights", H5P_DEFAULT)) < 0)
+            return h5_error_here(path, "H5Gopen(model_weights)", __FILE__, __LINE__);
+        *where = "/model_weights";
     }
-    if (!h5_attr_exists(root, "layer_names") && !h5_attr_exists(root, "layer_names0")) {
-        gs_error("%s: no layer_names attribute at / or /model_weights: not a legacy Keras weight file "
-                 "(a Keras 3 .weights.h5 or .keras goes through keras_load_model_file)", path);
-        goto out;
-    }
-    if (read_name_list(&names, &n_names, path, where, root, "layer_names")) goto out;
-    fl = gs_calloc((size_t)n_names + 1, sizeof *fl);
-    int whole_model = 0;
-    for (int i = 0; i < n_names; i++) {
-        if (!strcmp(names[i], "time_distributed") || !strcmp(names[i], "bidirectional")) whole_model = 1;
-        if (!names[i][0] || !k_path_exists(root, names[i])) {
-            gs_error("%s: layer '%s' listed in %s@layer_names has no group", path, names[i], where);
-            goto out;
-        }
-        hid_t g = H5Gopen2(root, names[i], H5P_DEFAULT);
-        if (g < 0) {
-            gs_error("%s: %s/%s is not a group", path, where, names[i]);
-            goto out;
-        }
+    if (!h5_attr_exists(*root, "layer_names") && !h5_attr_exists(*root, "layer_names0"))
+        return gs_error("%s: no layer_names attribute at / or /model_weights: not a legacy Keras weight file "
+                        "(a Keras 3 .weights.h5 or .keras goes through keras_load_model_file)", path);
+    return 0;
+}
+
+// layer_names of root, and the weight_names of each layer that has weights. 0, or -1 + gs_error;
+// either way legacy_layers_free releases L.
+static int legacy_read_layers(legacy_layers *L, hid_t root, const char *path, const char *where) {
+    if (read_name_list(&L->names, &L->n_names, path, where, root, "layer_names")) return -1;
+    L->fl = gs_calloc((size_t)L->n_names + 1, sizeof *L->fl);
+    for (int i = 0; i < L->n_names; i++) {
+        char *name = L->names[i];
+        if (!strcmp(name, "time_distributed") || !strcmp(name, "bidirectional")) L->whole_model = 1;
+        if (!name[0] || !k_path_exists(root, name))
+            return gs_error("%s: layer '%s' listed in %s@layer_names has no group", path, name, where);
+        hid_t g = H5Gopen2(root, name, H5P_DEFAULT);
+        if (g < 0) return gs_error("%s: %s/%s is not a group", path, where, name);
         char gw[256];
-        snprintf(gw, sizeof gw, "%s/%s", where[1] ? where : "", names[i]);
+        snprintf(gw, sizeof gw, "%s/%s", where[1] ? where : "", name);
         char **wn;
         int nw;
         int r = read_name_list(&wn, &nw, path, gw, g, "weight_names");
         H5Gclose(g);
-        if (r) goto out;
+        if (r) return -1;
         if (nw == 0) {
             k_strs_free(wn, nw);
             continue;
         }
-        fl[n_file++] = (file_layer){names[i], wn, nw};
+        L->fl[L->n_file++] = (file_layer){name, wn, nw};
     }
+    return 0;
+}
 
+// As many weighted layers in the file as in the model? If not, the error guesses what the file is.
+static int legacy_check_count(const legacy_layers *L, int n_model, const char *path) {
+    if (L->n_file == n_model) return 0;
+    return gs_error("%s: %d layers with weights, a MobileNetV2 without top has %d%s", path, L->n_file, n_model,
+                    L->n_file == n_model + 1 ? " (an include_top file? use the _no_top one)"
+                    : L->whole_model ? " (a legacy save of a whole model, not MobileNetV2 weights: save it as .keras)"
+                                     : " (not a MobileNetV2 no-top weight file)");
+}
+
+// The file's weighted layer k into node's parameters in stage (a copy of m's parameter data).
+// 0, or -1 + gs_error.
+static int legacy_load_layer(float *stage, const gs_model *m, const gs_node *node, hid_t root,
+                             const legacy_layers *L, int k, const char *path) {
+    const file_layer *fl = &L->fl[k];
+    int prm[8];
+    int np = k_node_params(node, prm);
+    if (fl->n_weights != np)
+        return gs_error("%s: layer '%s' (weighted layer %d of %d) has %d arrays, but the model's layer %d is %s "
+                        "with %d (not a MobileNetV2 file, or a different layer order)",
+                        path, fl->layer, k + 1, L->n_file, fl->n_weights, k + 1, node->name, np);
+    hid_t g = H5Gopen2(root, fl->layer, H5P_DEFAULT);
+    if (g < 0) return h5_error_here(path, "H5Gopen(layer)", __FILE__, __LINE__);
+    int rc = 0;
+    for (int j = 0; j < np && rc == 0; j++) {
+        const gs_param *p = &m->params.p[prm[j]];
+        char w[512];
+        snprintf(w, sizeof w, "layer '%s' (weighted layer %d = our %s) array '%s'", fl->layer, k + 1, node->name,
+                 fl->weights[j]);
+        if (!k_path_exists(g, fl->weights[j]))
+            rc = gs_error("%s: array '%s' listed in weight_names of layer '%s' is missing (renamed or deleted?)",
+                          path, fl->weights[j], fl->layer);
+        else if (k_read_param(stage + p->offset, g, fl->weights[j], p, path, w))
+            rc = -1;
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+// Load into stage (a copy of m's parameter data). *n_ok counts the layers that matched before the
+// first error, so a caller trying several widths can report the closest one.
+static int load_legacy(gs_model *m, float *stage, const char *path, int *n_ok) {
+    *n_ok = 0;
+    hid_t f = h5_open(path, 0);
+    if (f < 0) return -1;
+    if (has_format(f, GS_BACKBONE_FORMAT)) {
+        int rc = load_ours(m, stage, path, f, n_ok);
+        H5Fclose(f);
+        return rc;
+    }
+    hid_t root;
+    const char *where;
+    legacy_layers L = {0};
     int idx[MAX_WEIGHTED];
-    int n_model = k_backbone_weighted(m, idx, MAX_WEIGHTED);
-    if (n_file != n_model) {
-        gs_error("%s: %d layers with weights, a MobileNetV2 without top has %d%s", path, n_file, n_model,
-                 n_file == n_model + 1 ? " (an include_top file? use the _no_top one)"
-                 : whole_model        ? " (a legacy save of a whole model, not MobileNetV2 weights: save it as .keras)"
-                                      : " (not a MobileNetV2 no-top weight file)");
-        goto out;
+    int rc = legacy_find_root(&root, &where, f, path);
+    if (rc == 0) rc = legacy_read_layers(&L, root, path, where);
+    if (rc == 0) rc = legacy_check_count(&L, k_backbone_weighted(m, idx, MAX_WEIGHTED), path);
+    for (int k = 0; rc == 0 && k < L.n_file; k++) {
+        rc = legacy_load_layer(stage, m, &m->nodes[idx[k]], root, &L, k, path);
+        if (rc == 0) *n_ok = k + 1;
     }
-    for (int k = 0; k < n_file; k++) {
-        const gs_node *node = &m->nodes[idx[k]];
-        int prm[8];
-        int np = k_node_params(node, prm);
-        if (fl[k].n_weights != np) {
-            gs_error("%s: layer '%s' (weighted layer %d of %d) has %d arrays, but the model's layer %d is %s "
-                     "with %d (not a MobileNetV2 file, or a different layer order)",
-                     path, fl[k].layer, k + 1, n_file, fl[k].n_weights, k + 1, node->name, np);
-            goto out;
-        }
-        hid_t g = H5Gopen2(root, fl[k].layer, H5P_DEFAULT);
-        if (g < 0) {
-            h5_error_here(path, "H5Gopen(layer)", __FILE__, __LINE__);
-            goto out;
-        }
-        for (int j = 0; j < np; j++) {
-            const gs_param *p = &m->params.p[prm[j]];
-            char w[512];
-            snprintf(w, sizeof w, "layer '%s' (weighted layer %d = our %s) array '%s'", fl[k].layer, k + 1,
-                     node->name, fl[k].weights[j]);
-            if (!k_path_exists(g, fl[k].weights[j])) {
-                gs_error("%s: array '%s' listed in weight_names of layer '%s' is missing (renamed or deleted?)",
-                         path, fl[k].weights[j], fl[k].layer);
-                H5Gclose(g);
-                goto out;
-            }
-            if (k_read_param(stage + p->offset, g, fl[k].weights[j], p, path, w)) {
-                H5Gclose(g);
-                goto out;
-            }
-        }
-        H5Gclose(g);
-        *n_ok = k + 1;
-    }
-    rc = 0;
-out:
-    for (int i = 0; i < n_file; i++) k_strs_free(fl[i].weights, fl[i].n_weights);
-    free(fl);
-    k_strs_free(names, n_names);
+    legacy_layers_free(&L);
     if (root >= 0 && root != f) H5Gclose(root);
     H5Fclose(f);
     return rc;

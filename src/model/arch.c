@@ -1,4 +1,5 @@
-// Maps a resolved INI config onto the model architecture description.
+// Maps a resolved INI config onto the model architecture description, and builds a fresh model
+// from it.
 #include "gesture/config.h"
 #include "gesture/model.h"
 
@@ -13,4 +14,12 @@ void model_arch_from_config(gs_model_arch *a, const gs_config *c) {
     a->dropout = (float)c->model.dropout;
     a->l2 = (float)c->train.l2;
     a->bn_momentum = (float)c->model.bn_momentum;
+}
+
+int model_init_from_config(gs_model *m, const gs_config *c) {
+    gs_model_arch arch;
+    model_arch_from_config(&arch, c);
+    if (model_init(m, &arch)) return -1;
+    model_init_weights(m, c->train.seed);
+    return 0;
 }

@@ -153,11 +153,8 @@ static int open_data(trainer *t) {
 // last.h5 (resume) or a fresh config.ini; last, the step backend, which uploads what the model holds.
 static int open_model(trainer *t, int resume) {
     const gs_config *cfg = t->cfg;
-    gs_model_arch arch;
-    model_arch_from_config(&arch, cfg);
-    if (model_init(&t->m, &arch)) return -1;
+    if (model_init_from_config(&t->m, cfg)) return -1;
     t->model_ok = 1;
-    model_init_weights(&t->m, cfg->train.seed);
     if (cfg->model.pretrained[0] && keras_load_backbone_h5(&t->m, cfg->model.pretrained)) return -1;
     if (fs_mkdir_p(t->path.ck)) return -1;  // and the run directory above it
     t->ini = config_to_ini(cfg);
