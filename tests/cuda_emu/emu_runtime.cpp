@@ -25,7 +25,7 @@ thread_local uint3 threadIdx, blockIdx;
 thread_local dim3 blockDim, gridDim;
 
 static int g_failed;  // a fatal report was made: skip the exit-time checks
-[[noreturn]] void gs_emu_fatal(const char *fmt, ...) {
+void gs_emu_fatal(const char *fmt, ...) {
     g_failed = 1;
     va_list ap;
     va_start(ap, fmt);
