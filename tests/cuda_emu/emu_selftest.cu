@@ -369,6 +369,7 @@ static void row_capture(void) {
     REFUSED_IN_CAPTURE(cs, cudaStreamSynchronize(cs), "cudaStreamSynchronize");
     REFUSED_IN_CAPTURE(cs, cudaDeviceSynchronize(), "cudaDeviceSynchronize");
     REFUSED_IN_CAPTURE(cs, cudaMemcpy(&h, dst, sizeof h, cudaMemcpyDeviceToHost), "cudaMemcpy");
+    REFUSED_IN_CAPTURE(cs, cudaMemset(dst, 0, sizeof(float)), "cudaMemset");
     REFUSED_IN_CAPTURE(cs, cudaMalloc((void **)&p, 64), "cudaMalloc");
     REFUSED_IN_CAPTURE(cs, cudaFree(src), "cudaFree");
     REFUSED_IN_CAPTURE(cs, cudaMemcpyAsync(&h, dst, sizeof h, cudaMemcpyDeviceToHost, cs), "a pageable D2H copy");
