@@ -8,6 +8,7 @@
 # one-line error with exit 1, auto trains on the CPU -- and the test then exits 77 (skipped).
 set -u
 G=${GESTURE:?}
+PY=${GESTURE_PYTHON:-/usr/bin/python3}  # needs h5py and numpy (gpu_check.sh finds one on a GPU machine)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
@@ -66,7 +67,7 @@ for d in cpu cuda; do
   "$G" eval "$T/gpu" --split val --device $d --no-plots --out "$T/eval_$d" >"$T/eval_$d.out" 2>&1
   ok "eval --device $d exits 0" "[ $? -eq 0 ] && grep -q 'evaluating val on $d' '$T/eval_$d.out'"
 done
-ok "eval on cuda and cpu: same predicted classes, probabilities within 1e-4" "/usr/bin/python3 - '$T' <<'PY'
+ok "eval on cuda and cpu: same predicted classes, probabilities within 1e-4" "$PY - '$T' <<'PY'
 import csv, sys
 rows = [list(csv.reader(open(f'{sys.argv[1]}/eval_{d}/eval/val/predictions.csv'))) for d in ('cpu', 'cuda')]
 a, b = rows
@@ -104,7 +105,7 @@ ok "Ctrl-C on cuda exits 130 and says how to resume" "[ $rc -eq 130 ] && grep -q
 ok "cuda resume exits 0" "[ $? -eq 0 ]"
 ok "resumed cuda log identical to the uninterrupted one" "cmp -s '$T/full/training_log.csv' '$T/cut/training_log.csv'"
 if ! cmp -s "$T/full/training_log.csv" "$T/cut/training_log.csv"; then diff "$T/full/training_log.csv" "$T/cut/training_log.csv" | head; fi
-ok "resumed cuda weights and Adam moments identical (last.h5)" "/usr/bin/python3 - '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' <<'PY'
+ok "resumed cuda weights and Adam moments identical (last.h5)" "$PY - '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
 names = []
