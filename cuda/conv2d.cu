@@ -9,8 +9,10 @@
 // Weights: ours are HWIO (K,K,Ci,Co); cuDNN's NHWC filter layout is (Co,K,K,Ci), so they are
 // transposed into scratch (864 floats for Conv1) and the filter gradient is transposed back (+=).
 // Plans (descriptors, algorithms, workspace sizes) are made once per shape and cached; algorithms
-// come from cuDNN's heuristics, deterministic ones preferred.
+// come from cuDNN's heuristics, deterministic ones preferred. GESTURE_CUDNN_LOG=1 prints each new
+// plan's geometry and chosen algorithms (one stderr line per shape; scripts/gpu_check.sh keeps them).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_common.h"
@@ -64,6 +66,20 @@ static void plan_destroy(conv_plan *p) {
     memset(p, 0, sizeof *p);
 }
 
+// One line per plan with GESTURE_CUDNN_LOG=1: which algorithms cuDNN's heuristics gave this shape.
+static void plan_log(const conv_plan *p, int fwd_det, int data_det, int filter_det, size_t ws_data,
+                     size_t ws_filter) {
+    const char *env = getenv("GESTURE_CUDNN_LOG");
+    if (!env || strcmp(env, "1")) return;
+    const int *k = p->key;
+    fprintf(stderr,
+            "gesture: cudnn conv N=%d in=%dx%dx%d out=%dx%dx%d K=%d stride=%d pad=%d,%d padded=%dx%d: "
+            "fwd algo %d%s ws %zu B, bwd-data algo %d%s ws %zu B, bwd-filter algo %d%s ws %zu B\n",
+            k[0], k[1], k[2], k[3], k[9], k[10], k[4], k[5], k[6], k[7], k[8], p->Hp, p->Wp, (int)p->fwd,
+            fwd_det ? "" : " (non-deterministic)", p->ws_fwd, (int)p->bwd_data, data_det ? "" : " (non-deterministic)",
+            ws_data, (int)p->bwd_filter, filter_det ? "" : " (non-deterministic)", ws_filter);
+}
+
 static void plan_make(conv_plan *p, const int *key) {
     gs_cuda_ctx *cx = gs_cuda_ctx_get();
     int N = key[0], Ci = key[3], Co = key[4], K = key[5], s = key[6], Ho = key[9], Wo = key[10];
@@ -90,6 +106,7 @@ static void plan_make(conv_plan *p, const int *key) {
                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fp));
     PICK_ALGO(fp, n, idx, "forward");
     p->fwd = fp[idx].algo;
+    int fp_det = fp[idx].determinism == CUDNN_DETERMINISTIC;
     CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(cx->cudnn, p->x, p->w, p->conv, p->y, p->fwd, &p->ws_fwd));
 
     cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
@@ -97,6 +114,7 @@ static void plan_make(conv_plan *p, const int *key) {
                                                             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, dp));
     PICK_ALGO(dp, n, idx, "backward-data");
     p->bwd_data = dp[idx].algo;
+    int dp_det = dp[idx].determinism == CUDNN_DETERMINISTIC;
     size_t wd = 0, wf = 0;
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(cx->cudnn, p->w, p->y, p->conv, p->x, p->bwd_data, &wd));
 
@@ -109,6 +127,7 @@ static void plan_make(conv_plan *p, const int *key) {
         cudnnGetConvolutionBackwardFilterWorkspaceSize(cx->cudnn, p->x, p->y, p->conv, p->w, p->bwd_filter, &wf));
     p->ws_bwd = wd > wf ? wd : wf;
     p->used = 1;
+    plan_log(p, fp_det, dp_det, wp[idx].determinism == CUDNN_DETERMINISTIC, wd, wf);
 }
 
 void gs_cuda_conv_plans_free(void) {

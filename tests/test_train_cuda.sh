@@ -8,7 +8,7 @@
 # one-line error with exit 1, auto trains on the CPU -- and the test then exits 77 (skipped).
 set -u
 G=${GESTURE:?}
-PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
+PY=${GESTURE_PYTHON:-${PYTHON:-/usr/bin/python3}}  # needs h5py and numpy (CMake's, or the one gpu_check.sh finds)
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }

@@ -92,6 +92,14 @@ def poison_shared(text):
     return SHARED.sub(lambda m: m.group(0) + f" gs_emu_shared({m.group(2)}, sizeof {m.group(2)});", text)
 
 
+# Appended to every generated file: the stand-ins define none of these, the toolkit's headers do.
+TOOLKIT_CHECK = """
+#if defined(CUDART_VERSION) || defined(CUBLAS_VER_MAJOR) || defined(CUDNN_MAJOR) || defined(NVTX_VERSION)
+#error "a CUDA toolkit header was included instead of the emulator's stand-in (tests/cuda_emu/include)"
+#endif
+"""
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
@@ -104,6 +112,7 @@ def main():
         f.write('#include "emu_device.h"\n')
         f.write(f'#line 1 "{src}"\n')
         f.write(body)
+        f.write(TOOLKIT_CHECK)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 // live thread of the block has reached it. Threads run in index order by default, so a reader
 // that forgets the barrier before reading other threads' shared-memory results sees them
 // unwritten; GESTURE_CUDA_EMU_ORDER=reverse runs threads and blocks in reverse to shake out the
-// opposite mistake. A fault inside a kernel (guard page) names the kernel, block and thread.
+// opposite mistake. A block whose threads passed different numbers of barriers (one some threads
+// never reach) is reported when it ends. A fault inside a kernel (guard page) names the kernel,
+// block and thread.
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ struct fiber {
     jmp_buf jb;
     char *stack;
     int made, state;
+    unsigned barriers;  // __syncthreads passed by this thread in the current block
     uint3 tid;
 };
 
@@ -40,7 +43,7 @@ static int g_cur, g_live, g_arrived;
 static const std::function<void()> *g_body;
 static const char *g_kernel;  // running kernel (for fault reports); NULL outside kernels
 static int g_fibers;          // the running kernel's threads are fibers (it may reach a barrier)
-static int g_reverse = -1;
+static int g_reverse;  // GESTURE_CUDA_EMU_ORDER=reverse, read at every kernel start
 
 // Shared arrays of each kernel (by launch name), poisoned at every block start.
 static std::map<const char *, std::vector<std::pair<void *, size_t>>> g_shared;
@@ -113,6 +116,7 @@ void __syncthreads(void) {
                      "path to a barrier from its body)", g_kernel);
     fiber *f = &g_fib[g_cur];
     f->state = F_BARRIER;
+    f->barriers++;
     g_arrived++;
     if (g_arrived == g_live) release_barrier();
     if (!_setjmp(f->jb)) _longjmp(g_sched_jb, 1);  // the scheduler restores threadIdx when it resumes us
@@ -140,6 +144,19 @@ __attribute__((noinline)) static void fiber_make(int i) {
     f->made = 1;
 }
 
+// On a GPU, a __syncthreads that only some threads of a block reach hangs or silently misbehaves;
+// here the barrier opens when the others exit, so compare what every thread passed.
+static void check_barrier_counts(int nthreads) {
+    for (int i = 1; i < nthreads; i++)
+        if (g_fib[i].barriers != g_fib[0].barriers) {
+            uint3 a = g_fib[0].tid, b = g_fib[i].tid;
+            gs_emu_fatal("kernel %s, block (%u,%u,%u): thread (%u,%u,%u) passed %u __syncthreads but thread "
+                         "(%u,%u,%u) passed %u: a barrier some threads never reach",
+                         g_kernel, blockIdx.x, blockIdx.y, blockIdx.z, a.x, a.y, a.z, g_fib[0].barriers, b.x, b.y,
+                         b.z, g_fib[i].barriers);
+        }
+}
+
 static void run_block(int nthreads) {
     for (auto &e : *g_cur_shared) memset(e.first, 0xFF, e.second);
     g_live = nthreads;
@@ -148,6 +165,7 @@ static void run_block(int nthreads) {
         fiber *f = &g_fib[i];
         if (!f->made) fiber_make(i);
         f->state = F_RUN;
+        f->barriers = 0;
         f->tid.x = i % blockDim.x;
         f->tid.y = (i / blockDim.x) % blockDim.y;
         f->tid.z = i / (blockDim.x * blockDim.y);
@@ -160,10 +178,10 @@ static void run_block(int nthreads) {
             resume(i);
             ran = 1;
         }
-        if (!ran) {
-            gs_emu_fatal("kernel %s deadlocked: threads wait at a barrier others never reach", g_kernel);
-        }
+        // cannot happen: a barrier opens when its last live thread arrives or the others exit
+        if (!ran) gs_emu_fatal("kernel %s: emulator bug, no runnable thread in a block", g_kernel);
     }
+    check_barrier_counts(nthreads);
 }
 
 // A barrier-free block: its threads one after another as plain calls.
@@ -180,10 +198,8 @@ static void run_block_direct(int nthreads, const std::function<void()> &body) {
 
 static void run_kernel(const char *kernel, int fibers, dim3 grid, dim3 block, const std::function<void()> &body) {
     install_fault_handler();
-    if (g_reverse < 0) {
-        const char *o = getenv("GESTURE_CUDA_EMU_ORDER");
-        g_reverse = o && !strcmp(o, "reverse");
-    }
+    const char *o = getenv("GESTURE_CUDA_EMU_ORDER");
+    g_reverse = o && !strcmp(o, "reverse");
     const char *outer = g_kernel;
     if (outer) {
         gs_emu_fatal("kernel %s launched from inside kernel %s (not supported)", kernel, outer);

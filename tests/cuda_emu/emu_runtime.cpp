@@ -25,7 +25,7 @@ thread_local uint3 threadIdx, blockIdx;
 thread_local dim3 blockDim, gridDim;
 
 static int g_failed;  // a fatal report was made: skip the exit-time checks
-[[noreturn]] void gs_emu_fatal(const char *fmt, ...) {
+void gs_emu_fatal(const char *fmt, ...) {
     g_failed = 1;
     va_list ap;
     va_start(ap, fmt);
@@ -167,11 +167,12 @@ static void slack_check(const dev_alloc &d, const char *when) {
 }
 
 static void flush_all(void);
+static cudaError_t capture_violation(cudaStream_t s);
 
 cudaError_t cudaMalloc(void **p, size_t bytes) {
     LOCK;
     *p = nullptr;
-    if (g_capturing) return fail(cudaErrorStreamCaptureUnsupported);
+    if (g_capturing) return capture_violation(nullptr);
     size_t pg = page_size();
     size_t user_span = (bytes + 255) & ~(size_t)255;
     size_t rw = (user_span + pg - 1) / pg * pg;
@@ -200,7 +201,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
 cudaError_t cudaFree(void *p) {
     LOCK;
     if (!p) return cudaSuccess;
-    if (g_capturing) return fail(cudaErrorStreamCaptureUnsupported);
+    if (g_capturing) return capture_violation(nullptr);
     auto it = g_dev.find((uintptr_t)p);
     if (it == g_dev.end()) return fail(cudaErrorInvalidValue);
     flush_all();  // cudaFree waits for the device
@@ -294,6 +295,8 @@ void gs_emu_enqueue(cudaStream_t st, const char *what, std::function<void()> fn)
         return;
     }
     if (s == &g_null_stream) {  // the legacy default stream: after everything queued before it
+        // on a GPU this is cudaErrorStreamCaptureImplicit and invalidates the capture
+        if (g_capturing) gs_emu_fatal("%s on the legacy default stream while a stream captures", what);
         flush_all();
         fn();
         s->enq++;
@@ -304,7 +307,7 @@ void gs_emu_enqueue(cudaStream_t st, const char *what, std::function<void()> fn)
     s->enq++;
 }
 
-static cudaError_t capture_violation(gs_emu_stream *s) {
+static cudaError_t capture_violation(cudaStream_t s) {
     // global capture mode: a synchronizing call while any stream captures invalidates the capture
     if (s && s->capturing) s->invalidated = true;
     for (gs_emu_stream *t : g_streams)
@@ -506,6 +509,8 @@ cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t st)
     return cudaSuccess;
 }
 cudaError_t cudaMemset(void *dst, int value, size_t bytes) {
+    LOCK;
+    if (g_capturing) return capture_violation(nullptr);
     cudaError_t e = cudaMemsetAsync(dst, value, bytes, 0);
     flush_all();
     return e;

@@ -20,6 +20,9 @@ typedef enum {
 } cublasMath_t;
 typedef struct gs_emu_cublas *cublasHandle_t;
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 const char *cublasGetStatusString(cublasStatus_t s);
 cublasStatus_t cublasCreate(cublasHandle_t *h);
 cublasStatus_t cublasDestroy(cublasHandle_t h);
@@ -29,4 +32,7 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void *ws, size_t bytes);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                            const float *alpha, const float *A, int lda, const float *B, int ldb, const float *beta,
                            float *C, int ldc);
+#ifdef __cplusplus
+}
+#endif
 #endif

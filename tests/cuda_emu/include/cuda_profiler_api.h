@@ -2,6 +2,12 @@
 #ifndef GS_EMU_CUDA_PROFILER_API_H
 #define GS_EMU_CUDA_PROFILER_API_H
 #include "cuda_runtime.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 cudaError_t cudaProfilerStart(void);
 cudaError_t cudaProfilerStop(void);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -45,6 +45,9 @@ typedef struct gs_emu_tensor_desc *cudnnTensorDescriptor_t;
 typedef struct gs_emu_filter_desc *cudnnFilterDescriptor_t;
 typedef struct gs_emu_conv_desc *cudnnConvolutionDescriptor_t;
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 const char *cudnnGetErrorString(cudnnStatus_t s);
 cudnnStatus_t cudnnCreate(cudnnHandle_t *h);
 cudnnStatus_t cudnnDestroy(cudnnHandle_t h);
@@ -103,4 +106,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void *alpha,
                                              cudnnConvolutionDescriptor_t cd, cudnnConvolutionBwdFilterAlgo_t algo,
                                              void *ws, size_t ws_bytes, const void *beta,
                                              cudnnFilterDescriptor_t dwd, void *dw);
+#ifdef __cplusplus
+}
+#endif
 #endif
