@@ -1,8 +1,9 @@
 // The GPU executor (cuda/exec_cuda.cu) against the CPU executor (src/model/exec_cpu.c), both run
 // by the one walker (src/model/walk.c), on one small model (alpha 0.35, 64x64 frames, T=3, B=2,
-// every layer type of the seed network) from the same weights and inputs: training forward (every node's output, probabilities, CE and L2 losses, BN
-// moving statistics after the update), every parameter gradient, one Adam step from the same
-// gradients, and an inference forward. Forward within 1e-4, gradients within 1e-3 of the CPU result;
+// every layer type of the seed network) from the same weights and inputs: training forward (every
+// node's output, probabilities, CE and L2 losses, BN moving statistics after the update), every
+// parameter gradient, one Adam step from the same gradients, and an inference forward. Forward
+// within 1e-4, gradients within 1e-3 of the CPU result;
 // gradients that are zero in exact arithmetic (a BN beta followed by another BN) must be negligible
 // on both sides instead.
 // The backward runs from the CPU's forward state (its arena uploaded: activations, saved BN
