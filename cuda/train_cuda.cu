@@ -76,6 +76,9 @@ static void cuda_free(gs_train_backend *be) {
     be->ctx = NULL;
 }
 
+static const gs_train_ops cuda_ops = {cuda_step_start, cuda_prefetch, cuda_step_finish,
+                                      cuda_eval_batch, cuda_sync_host, cuda_free};
+
 static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph) {
     cuda_ctx *c = (cuda_ctx *)gs_calloc(1, sizeof *c);
     if (model_cuda_init(&c->g, m)) {
@@ -92,12 +95,7 @@ static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph) {
     be->m = m;
     be->ctx = c;
     be->graph_steps = 0;
-    be->step_start = cuda_step_start;
-    be->prefetch = cuda_prefetch;
-    be->step_finish = cuda_step_finish;
-    be->eval_batch = cuda_eval_batch;
-    be->sync_host = cuda_sync_host;
-    be->free = cuda_free;
+    be->ops = &cuda_ops;
     return 0;
 }
 

@@ -18,12 +18,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume);
 // The loop calls, per batch b: step_start(b); loader_next -> prefetch(next); step_finish(); then
 // releases b. The host parameters of `m` are the checkpointed ones: sync_host makes them current.
 typedef struct gs_train_backend gs_train_backend;
-struct gs_train_backend {
-    char device[400];  // for the banner: "cpu" or "cuda: <device name>"
-    const char *kind;  // "cpu" or "cuda" (timing.ini)
-    gs_model *m;
-    void *ctx;
-    long graph_steps;  // train steps replayed as a CUDA graph so far
+typedef struct {
     // Start a training step on b (forward with labels, backward, Adam at lr): run it (CPU) or queue it (GPU).
     void (*step_start)(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps);
     // Start moving `next` towards the device while the step runs (CPU: nothing to do).
@@ -36,6 +31,15 @@ struct gs_train_backend {
     // Make the host parameters, moving statistics and Adam moments current (before checkpoint_save).
     void (*sync_host)(gs_train_backend *be);
     void (*free)(gs_train_backend *be);
+} gs_train_ops;
+
+struct gs_train_backend {
+    char device[400];  // for the banner: "cpu" or "cuda: <device name>"
+    const char *kind;  // "cpu" or "cuda" (timing.ini)
+    gs_model *m;
+    void *ctx;
+    long graph_steps;  // train steps replayed as a CUDA graph so far
+    const gs_train_ops *ops;  // NULL until a backend is set up
 };
 
 // Resolve runtime.device (auto: CUDA when train_cuda_available()) and, for CUDA, open the backend

@@ -207,7 +207,7 @@ static int eval_write_plots(const eval_session *e, const char *split) {
 static void eval_close(eval_session *e) {
     free(e->eval_dir);
     evaluate_result_free(&e->r);
-    if (e->be.free) e->be.free(&e->be);
+    if (e->be.ops) e->be.ops->free(&e->be);
     if (e->l) loader_free(e->l);
     if (e->cuda_open) train_cuda_close();  // after the loader: its pinned slots are freed through CUDA
     dataset_free(&e->ds);

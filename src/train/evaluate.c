@@ -52,7 +52,7 @@ int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int ep
                 loader_release(l, b);
                 goto fail;
             }
-        const float *p = be->eval_batch(be, b);  // (n,K); m->loss and ce_loss of this batch
+        const float *p = be->ops->eval_batch(be, b);  // (n,K); m->loss and ce_loss of this batch
         for (int i = 0; i < b->n; i++) {
             int row = r->n + i, best = 0;
             for (int k = 1; k < K; k++)

@@ -37,15 +37,13 @@ static void cpu_sync_host(gs_train_backend *be) { (void)be; }
 
 static void cpu_free(gs_train_backend *be) { (void)be; }
 
+static const gs_train_ops cpu_ops = {cpu_step_start, cpu_prefetch, cpu_step_finish,
+                                     cpu_eval_batch, cpu_sync_host, cpu_free};
+
 void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
     memset(be, 0, sizeof *be);
     snprintf(be->device, sizeof be->device, "cpu");
     be->kind = "cpu";
     be->m = m;
-    be->step_start = cpu_step_start;
-    be->prefetch = cpu_prefetch;
-    be->step_finish = cpu_step_finish;
-    be->eval_batch = cpu_eval_batch;
-    be->sync_host = cpu_sync_host;
-    be->free = cpu_free;
+    be->ops = &cpu_ops;
 }

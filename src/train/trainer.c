@@ -190,7 +190,7 @@ static int open_model(trainer *t, int resume) {
 // Ctrl-C mid-epoch: last.h5 with the loader cursor and the epoch's partial sums.
 static int save_interrupted(trainer *t, int epoch, int step, const epoch_sums *s) {
     gs_train_state *st = &t->st;
-    t->be.sync_host(&t->be);
+    t->be.ops->sync_host(&t->be);
     st->epoch = epoch;
     st->step = step;
     st->learning_rate = t->lr;
@@ -223,13 +223,13 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
     int tty = isatty(2), steps = loader_steps_per_epoch(t->train);
     gs_batch *b = NULL, *next = NULL;
     int r = loader_next(t->train, &b);
-    if (r == 1) be->prefetch(be, b);
+    if (r == 1) be->ops->prefetch(be, b);
     while (r == 1) {
         // the next batch is fetched and (GPU) uploaded while this step computes
-        be->step_start(be, b, t->lr, beta1, beta2, eps);
+        be->ops->step_start(be, b, t->lr, beta1, beta2, eps);
         r = loader_next(t->train, &next);
-        if (r == 1) be->prefetch(be, next);
-        const float *probs = be->step_finish(be);
+        if (r == 1) be->ops->prefetch(be, next);
+        const float *probs = be->ops->step_finish(be);
         sums_add(s, &t->m, probs, b);
         loader_release(t->train, b);
         b = r == 1 ? next : NULL;  // still held on an interrupt: loader_free takes it back
@@ -256,7 +256,7 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     gs_epoch_logs logs = {.loss = s->loss_sum / s->seen, .accuracy = s->correct / s->seen, .val_loss = val.loss,
                           .val_accuracy = val.accuracy};
     evaluate_result_free(&val);
-    t->be.sync_host(&t->be);  // host parameters current for the snapshot and the checkpoints below
+    t->be.ops->sync_host(&t->be);  // host parameters current for the snapshot and the checkpoints below
     gs_epoch_actions act = callbacks_on_epoch_end(&t->cb, epoch, &logs, &t->lr);
     gs_epoch_row row = {epoch, logs.accuracy, act.lr_used, logs.loss, logs.val_accuracy, logs.val_loss};
     double vals[5] = {row.accuracy, row.learning_rate, row.loss, row.val_accuracy, row.val_loss};
@@ -316,7 +316,7 @@ static void close_all(trainer *t) {
     free(t->snapshot);
     free(t->ini);
     checkpoint_state_free(&t->st);
-    if (t->be.free) t->be.free(&t->be);
+    if (t->be.ops) t->be.ops->free(&t->be);
     if (t->model_ok) model_free(&t->m);
     if (t->train) loader_free(t->train);
     if (t->val) loader_free(t->val);
