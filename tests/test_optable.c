@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gesture/errors.h"
+#include "gesture/exec.h"
 #include "gesture/model.h"
 #include "gesture/optable.h"
 #include "testutil.h"
@@ -85,6 +86,25 @@ static void check_files(const char *what, const char *files, const char *fn, gs_
     check(found, "%s: %s is %s in %s", op_info(op)->name, fn, what, files);
 }
 
+static void noop(const gs_op_call *c) { (void)c; }
+
+// A backend that lacks one op (or lists its rows out of order) is refused by exec_check, by name.
+static void check_refusal(gs_model *m) {
+    gs_op_kernels rows[NODE_COUNT];
+    for (int i = 0; i < NODE_COUNT; i++) rows[i] = (gs_op_kernels){(gs_node_op)i, noop, noop, NULL};
+    gs_backend be = {.name = "test", .kernels = rows};
+    gs_exec e = {.be = &be, .m = m};
+    check(exec_check(&e) == 0, "a backend with every kernel is accepted");
+    rows[NODE_BN].backward = NULL;
+    check(exec_check(&e) == -1 && strstr(gs_last_error(), "no BatchNormalization op") &&
+              strstr(gs_last_error(), "bn_Conv1"),
+          "a backend without BN backward is refused, naming the op and layer: %s", gs_last_error());
+    rows[NODE_BN].backward = noop;
+    rows[NODE_GAP].op = NODE_ADD;
+    check(exec_check(&e) == -1 && strstr(gs_last_error(), "row 6"), "a misordered kernel row is refused: %s",
+          gs_last_error());
+}
+
 int main(void) {
     check(optable_check() == 0, "op table rows follow the enum");
     for (int i = 0; i < NODE_COUNT; i++) {
@@ -102,6 +122,7 @@ int main(void) {
     for (int i = 0; i < m.n_nodes; i++) used[m.nodes[i].op] = 1;
     for (int i = 0; i < NODE_COUNT; i++)
         check(used[i], "the test model uses op %s (else no whole-model test runs it)", op_info((gs_node_op)i)->name);
+    check_refusal(&m);
     model_free(&m);
 
     char *cpu_exec = slurp("src/model/exec_cpu.c"), *cuda_exec = slurp("cuda/exec_cuda.cu");
