@@ -29,6 +29,10 @@ v=$(h5 "$T/x.weights.h5" "f['layers/time_distributed/layer/layers/depthwise_conv
 ok "export has Keras' layout and name attributes ($v)" '[ "$v" = "block_3_depthwise out_relu" ]'
 "$G" import-keras "$T/x.weights.h5" "$T/ck2.h5" --set model.alpha=0.35 --set data.size=96 --set data.frames=4 >/dev/null 2>&1
 ok "bare .weights.h5 imports with the model from --set" "[ $? -eq 0 ]"
+err=$("$G" import-keras "$T/x.weights.h5" "$T/ck3.h5" --set model.classes=3 2>&1); rc=$?
+echo "$err"
+ok "bare .weights.h5 of another model: one line naming the keys its shapes imply" \
+   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.alpha=0.35 --set model.classes=5$' <<<\"\$err\""
 same=$("$PY" - "$T/ck.h5" "$T/ck2.h5" <<'EOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
