@@ -169,6 +169,10 @@ ok "compare table shows '-' for the missing test accuracy" "grep '^b ' <<<\"\$ou
 [ $PLOTS = 1 ] && ok "compare draws compare.png" "[ -s cmp/compare.png ]"
 err=$("$G" compare runs/a prep --out cmp --no-plots 2>&1 >/dev/null); rc=$?
 ok "compare with a non-run folder fails naming it" "[ $rc -ne 0 ] && grep -q 'prep: no log.h5' <<<\"\$err\""
+mkdir cmpdef
+out=$(cd cmpdef && "$G" compare ../runs/a ../runs/b --no-plots); rc=$?
+ok "compare without --out writes compare/compare.csv, not ./compare.csv, and names it" \
+   "[ $rc -eq 0 ] && [ -s cmpdef/compare/compare.csv ] && [ ! -e cmpdef/compare.csv ] && grep -q 'wrote compare/compare.csv' <<<\"\$out\""
 
 for c in eval predict compare; do
     ok "$c --help" "\"\$G\" $c --help | grep -q 'usage: gesture $c'"
