@@ -21,7 +21,10 @@ expect '"$GESTURE" prepare --help | grep -q "train/val/test"' "prepare --help sa
 expect '[ "$(wc -l < "$T/raw/train.csv")" -eq 35 ] && [ "$(wc -l < "$T/raw/val.csv")" -eq 10 ]' "synth: 35 train + 10 val CSV rows"
 expect 'grep -q "^WIN_[0-9_]*_Pro_Left_Swipe_new;Left_Swipe_new;0$" "$T/raw/train.csv"' "synth: Kaggle-style folder;label;index lines"
 expect '[ "$(ls "$T/raw/train" | wc -l)" -eq 35 ] && [ "$(ls "$T/raw/train/$(ls "$T/raw/train" | head -1)" | wc -l)" -eq 6 ]' "synth: 35 train folders of 6 frames"
-"$GESTURE" synth "$T/raw_t1" --clips-per-class 9 --val-per-class 2 --frames 6 --seed 3 --quiet --threads 1
+"$GESTURE" synth "$T/raw_t1" --clips-per-class 9 --val-per-class 2 --frames 6 --seed 3 --quiet --threads 1 2>"$T/quiet.err"
+"$GESTURE" synth "$T/raw_p" --clips-per-class 10 --frames 2 --seed 3 >/dev/null 2>"$T/synth.err"
+expect '[ "$(head -1 "$T/synth.err")" = "synth: clips written 0/50" ] && [ "$(grep -c "^synth: clips written" "$T/synth.err")" -eq 11 ] && tail -1 "$T/synth.err" | grep -qx "synth: clips written 50/50" && [ ! -s "$T/quiet.err" ]' \
+    "synth counts clips on stderr, a line per tenth when not a tty; --quiet prints none"
 expect 'diff -r -q "$T/raw" "$T/raw_t1" >/dev/null' "synth: same seed with 1 thread gives identical files"
 
 "$GESTURE" prepare "$T/raw" "$T/p1" --seed 5 --test-per-class 2 > "$T/p1.out"

@@ -17,7 +17,7 @@ static const char *OPTIONS =
     "  --seed S             everything is a function of the seed (default 7)\n"
     "  --level L            PNG zlib level 0-9 (default 1)\n"
     "  --threads N          rendering threads (default: OpenMP's)\n"
-    "  --quiet              no summary line\n";
+    "  --quiet              no progress (stderr) and no summary line\n";
 
 // Whole-string number parsing: "12x" is an error, not 12.
 static int parse_long(const char *s, long lo, long hi, long *v) {

@@ -12,6 +12,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/fsutil.h"
+#include "gesture/progress.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
 #include "synth_internal.h"
@@ -103,9 +104,17 @@ int synth_write(const char *out, const gs_synth_opts *o) {
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    gs_progress bar;
+    if (!o->quiet) progress_begin(&bar, "synth: clips written", total);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < total; i++)
+    for (int i = 0; i < total; i++) {
         if (write_clip(&jobs[i], out, o) != 0) snprintf(jobs[i].err, sizeof jobs[i].err, "%s", gs_last_error());
+        if (!o->quiet) {
+#pragma omp critical(synth_progress)
+            progress_add(&bar, 1);
+        }
+    }
+    if (!o->quiet) progress_end(&bar);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int rc = 0;
     for (int i = 0; i < total && rc == 0; i++)
