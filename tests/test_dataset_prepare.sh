@@ -45,6 +45,26 @@ expect 'cmp -s "$T/p1/manifest.csv" "$T/p2/manifest.csv" && [ "$(tree_of "$T/p1"
 "$GESTURE" prepare "$T/raw" "$T/p_other" --seed 6 --test-per-class 2 --quiet
 expect '! cmp -s "$T/p1/manifest.csv" "$T/p_other/manifest.csv"' "another seed: a different test set"
 
+# --force replaces a previous output of the same command, and nothing else.
+err=$("$GESTURE" prepare "$T/raw" "$T/p_other" --seed 5 --test-per-class 2 --quiet 2>&1); rc=$?
+expect '[ $rc -eq 1 ] && grep -q -- "--force" <<<"$err"' "prepare into a previous output without --force: refused, --force named"
+err=$("$GESTURE" prepare "$T/raw" "$T/p_other" --seed 5 --test-per-class 2 --quiet --force 2>&1); rc=$?
+expect '[ $rc -eq 0 ] && grep -q "replacing the previous prepare output in $T/p_other" <<<"$err" && [ "$(tree_of "$T/p1")" = "$(tree_of "$T/p_other")" ] && [ "$(ls "$T/raw/train" | wc -l)" -eq 35 ] && is_png "$(ls -d "$T"/raw/train/*/* | head -1)"' \
+    "prepare --force: says so, same tree as a fresh run, the linked raw frames untouched"
+touch "$T/p_other/notes.txt"
+err=$("$GESTURE" prepare "$T/raw" "$T/p_other" --quiet --force 2>&1); rc=$?
+expect '[ $rc -eq 1 ] && grep -q "notes.txt" <<<"$err" && [ -e "$T/p_other/notes.txt" ] && [ -e "$T/p_other/manifest.csv" ]' \
+    "prepare --force with a file it did not write: refused naming it, nothing removed"
+err=$("$GESTURE" prepare "$T/raw" "$T/raw_t1" --quiet --force 2>&1); rc=$?
+expect '[ $rc -eq 1 ] && grep -q ".gesture-prepare" <<<"$err" && [ -s "$T/raw_t1/train.csv" ]' \
+    "prepare --force onto a synth folder (no prepare marker): refused, nothing removed"
+"$GESTURE" synth "$T/raw_p" --clips-per-class 3 --frames 2 --seed 3 --quiet --force 2>"$T/force.err"; rc=$?
+expect '[ $rc -eq 0 ] && grep -q "replacing the previous synth output" "$T/force.err" && [ "$(ls "$T/raw_p/train" "$T/raw_p/val" | grep -c WIN_)" -eq 15 ]' \
+    "synth --force over a previous synth output: replaced (15 clips, none left from the 50)"
+err=$("$GESTURE" synth "$T/p1" --clips-per-class 3 --frames 2 --quiet --force 2>&1); rc=$?
+expect '[ $rc -eq 1 ] && grep -q ".gesture-synth" <<<"$err" && [ -s "$T/p1/manifest.csv" ]' \
+    "synth --force onto a prepare output: refused, nothing removed"
+
 # Kaggle archive nesting: RAW/train/train/<folder>.
 mkdir -p "$T/nested" && cp "$T/raw/train.csv" "$T/raw/val.csv" "$T/nested/" && cp -r "$T/raw/val" "$T/nested/val"
 mkdir -p "$T/nested/train" && cp -r "$T/raw/train" "$T/nested/train/train"

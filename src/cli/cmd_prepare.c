@@ -25,7 +25,8 @@ static const char *OPTIONS =
     "  --verify                decode every frame (default: check PNG headers only)\n"
     "  --on-bad-clip error|skip  fail on the first bad clip (default) or leave bad clips out\n"
     "  --threads N             validation threads (default: OpenMP's)\n"
-    "  --quiet                 no table on stdout\n";
+    "  --quiet                 no table on stdout\n"
+    "  --force                 replace OUT if it holds a previous prepare output (and nothing else)\n";
 
 static int parse_num(const char *s, double lo, double hi, double *v) {
     char *end;
@@ -75,6 +76,7 @@ int cmd_prepare(int argc, char **argv) {
         } else if (!strcmp(a, "--copy")) o.copy = 1;
         else if (!strcmp(a, "--verify")) o.verify = 1;
         else if (!strcmp(a, "--quiet")) o.quiet = 1;
+        else if (!strcmp(a, "--force")) o.force = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "gesture prepare: unknown option '%s' (see gesture prepare --help)\n", a);
             return 2;
