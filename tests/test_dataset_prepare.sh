@@ -65,6 +65,19 @@ err=$("$GESTURE" synth "$T/p1" --clips-per-class 3 --frames 2 --quiet --force 2>
 expect '[ $rc -eq 1 ] && grep -q ".gesture-synth" <<<"$err" && [ -s "$T/p1/manifest.csv" ]' \
     "synth --force onto a prepare output: refused, nothing removed"
 
+# The frame rule: clips shorter than a given config reads are bad clips, named; without a config,
+# a note counts the clips shorter than the seed config reads (15 frames every 2nd: 29).
+printf '[data]\nframes = 4\nframe_step = 2\nsampling = stride\n' >"$T/f4.ini"
+out=$("$GESTURE" prepare "$T/raw" "$T/p_rule" --config "$T/f4.ini" --test-per-class 2 2>"$T/rule.err"); rc=$?
+expect '[ $rc -eq 1 ] && grep -q "^frames: 7 per clip at least (data.frames = 4, sampling = stride, frame_step = 2, from $T/f4.ini)" <<<"$out" && grep -q "bad clip: $T/raw/train/WIN_.*: too few frames (6, need at least 7)" "$T/rule.err" && [ ! -e "$T/p_rule" ]' \
+    "prepare --config reading 7 frames of 6-frame clips: rule printed, clips named, nothing written"
+out=$("$GESTURE" prepare "$T/raw" "$T/p_rule" --set data.frames=3 --set data.frame_step=2 --test-per-class 2); rc=$?
+expect '[ $rc -eq 0 ] && grep -q "^frames: 5 per clip at least (data.frames = 3, sampling = stride, frame_step = 2)" <<<"$out"' \
+    "prepare --set data.frames=3 (stride 2, 5 frames) accepts 6-frame clips"
+"$GESTURE" prepare "$T/raw" "$T/p_note" --test-per-class 2 --quiet 2>"$T/note.err"; rc=$?
+expect '[ $rc -eq 0 ] && grep -q "^note: 45 of 45 clips have fewer than the 29 frames the seed config reads" "$T/note.err"' \
+    "prepare without a config: a note counts the clips too short for the seed config"
+
 # Kaggle archive nesting: RAW/train/train/<folder>.
 mkdir -p "$T/nested" && cp "$T/raw/train.csv" "$T/raw/val.csv" "$T/nested/" && cp -r "$T/raw/val" "$T/nested/val"
 mkdir -p "$T/nested/train" && cp -r "$T/raw/train" "$T/nested/train/train"

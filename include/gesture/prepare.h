@@ -62,6 +62,7 @@ typedef struct {
     uint64_t seed;       // chooses which clips move; same seed → identical output
     int copy;            // 0: symlinks to the raw frames (absolute targets), 1: copies
     int min_frames;      // clips with fewer frames are bad (1)
+    int advise_frames;   // > 0: note on stderr how many usable clips are shorter (the seed config's need)
     int verify;          // decode every frame instead of reading PNG headers only
     int skip_bad;        // 0: any bad clip is an error; 1: warn, leave it out, list it
     int quiet;           // no table on stdout

@@ -275,6 +275,21 @@ static int write_validation(const char *out, const gs_raw_dataset *raw, int skip
     return rc;
 }
 
+// Without a config the clips are checked against --min-frames only: say how many are too short
+// for the seed config, so a short set is noticed here rather than when training reads it.
+static void advise_short_clips(const gs_raw_dataset *raw, int need) {
+    int shorter = 0, usable = 0, first = -1;
+    for (int i = 0; i < raw->n_clips; i++) {
+        if (raw->clips[i].problem) continue;
+        usable++;
+        if (raw->clips[i].n_frames < need && shorter++ == 0) first = i;
+    }
+    if (shorter)
+        fprintf(stderr, "note: %d of %d clips have fewer than the %d frames the seed config reads (e.g. %s: %d); "
+                "train with a config that fits them, and pass it as --config to check them here\n", shorter, usable,
+                need, raw->clips[first].dir, raw->clips[first].n_frames);
+}
+
 int prepare_run(const char *raw_root, const char *out_root, const gs_prepare_opts *o) {
     int replace;  // OUT is checked before any work, emptied and written only once the raw set passed
     if (fs_output_check(out_root, PREPARE_MARKER, PREPARE_NAMES, N_PREPARE_NAMES, o->force, &replace) != 0) return -1;
@@ -292,6 +307,7 @@ int prepare_run(const char *raw_root, const char *out_root, const gs_prepare_opt
         if (!o->skip_bad) rc = gs_error("%d bad clip%s; first: %s (--on-bad-clip skip leaves them out)", bad,
                                         bad == 1 ? "" : "s", first);
     }
+    if (rc == 0 && o->advise_frames > 0) advise_short_clips(&raw, o->advise_frames);
     int *dest = gs_malloc(sizeof(int) * (size_t)(raw.n_clips ? raw.n_clips : 1));
     if (rc == 0) rc = prepare_assign_splits(dest, &raw, o);
     out_clip *oc = gs_calloc((size_t)(raw.n_clips ? raw.n_clips : 1), sizeof(out_clip));
