@@ -7,7 +7,8 @@ jax[cpu] there (skipped when the venv already has them) and re-executes itself i
 KERAS_BACKEND=jax. Without --force and with every output present it only re-checks the committed
 files (reload + predict == stored numbers) and rewrites nothing, so re-running causes no git churn.
 
-Round trip of our exporter (manual; ctest has no Keras):
+Round trip of our exporter (manual; ctest has no Keras), for the small test model only (a file of any
+other model is refused, naming the first weight whose shape differs):
   gesture import-keras tests/fixtures/keras/seed_small.keras ck.h5 && gesture export-keras ck.h5 x.weights.h5
   python3 scripts/make_keras_fixtures.py --check-export x.weights.h5 [--expected EXPECTED.h5]
 
@@ -530,10 +531,41 @@ def adam_slot_order(keras, layers):
     return res
 
 
+def _layer_shapes(h5):
+    """{dataset path: shape} of the model weights (layers/...) in an open .weights.h5."""
+    out = {}
+    h5["layers"].visititems(lambda n, o: out.__setitem__(n, o.shape) if isinstance(o, h5py.Dataset) else None)
+    return out
+
+
+def small_model_mismatch(weights, fixture=OUT / "seed_small.keras"):
+    """None when every weight of `weights` has the path and shape of the small test model's (the committed
+    seed_small.keras), else a one-line reason. Needs only h5py: --check-export builds that one model, so a
+    file of any other model (e.g. a user's seed-size run) is refused here rather than failing inside Keras."""
+    with zipfile.ZipFile(fixture) as z, h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as ref:
+        want = _layer_shapes(ref)
+    with h5py.File(weights, "r") as f:
+        if "layers" not in f:
+            return f"{weights}: no layers/ group: not a Keras 3 .weights.h5"
+        got = _layer_shapes(f)
+    for path in sorted(want):
+        if path not in got:
+            return f"{weights}: layers/{path} missing"
+        if got[path] != want[path]:
+            return f"{weights}: layers/{path} has shape {got[path]}, the small test model's is {want[path]}"
+    extra = sorted(set(got) - set(want))
+    return f"{weights}: layers/{extra[0]} is not in the small test model" if extra else None
+
+
 def check_export(keras, weights, expected):
     """Manual round trip of `gesture export-keras` (not run by ctest: needs Keras): build the small seed
     model in Keras, model.load_weights(the exported file), predict, compare with the stored predictions."""
     import warnings
+    why = small_model_mismatch(weights)
+    if why:
+        print(f"check-export: FAIL: {why} (--check-export checks exports of the small test model only: "
+              f"T={T}, S={S}, alpha={ALPHA}, tests/fixtures/keras/seed_small.keras)")
+        return False
     with h5py.File(weights, "r") as f:
         n_opt = len(f["optimizer/vars"]) if "optimizer/vars" in f else 0
     model, _ = build_seed_model(keras)
@@ -573,8 +605,9 @@ def main():
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--facts", action="store_true", help="also print format facts (Adam slots, zip)")
     ap.add_argument("--check-export", type=Path, metavar="FILE.weights.h5",
-                    help="only check that Keras loads this `gesture export-keras` file of the small seed model "
-                         "and reproduces --expected's predictions")
+                    help="only check that Keras loads this `gesture export-keras` file of the small test model "
+                         f"(T={T}, S={S}, alpha={ALPHA}: tests/fixtures/keras/seed_small.keras imported) and "
+                         "reproduces --expected's predictions; a file of any other model is refused")
     ap.add_argument("--expected", type=Path, default=OUT / "seed_small_expected.h5",
                     help="predictions to compare with (default: the committed seed_small_expected.h5)")
     args = ap.parse_args()

@@ -183,6 +183,9 @@ static void test_set(void) {
     expect_set_error("epochs=5", "name the section too: --set train.epochs=5");
     expect_set_error("trian.epochs=5", "unknown section [trian]; did you mean [train]?");
     expect_set_error("train.epoch=5", "unknown key 'epoch' in [train]; did you mean 'epochs'?");
+    expect_set_error("train.lr=1e-3", "unknown key 'lr' in [train]; did you mean 'learning_rate'?");
+    expect_set_error("train.bs=8", "did you mean 'batch_size'?");
+    expect_set_error("data.crop_scale=0.9", "did you mean 'augment_crop_scale'?");
     expect_set_error("train.epochs", "expected section.key=value");
     expect_set_error("data.include=x.ini", "include works only inside config files");
     expect_set_error("model.alpha=0.6", "0.35, 0.5, 0.75, 1.0, 1.3, 1.4");

@@ -144,6 +144,13 @@ for g in got:
     for c, p in g['probabilities'].items():
         assert abs(p - float(r['prob_' + c])) < 1e-5, (c, p, r)
 EOF"
+n_test=$(find prep/test -mindepth 2 -maxdepth 2 -type d | wc -l)
+"$G" predict runs/a prep/test --json >tree.json; rc=$?
+ok "predict of a folder of class folders of clips: one prediction per clip ($n_test)" "[ $rc -eq 0 ] && $PY - tree.json $n_test <<'EOF'
+import json, sys
+got = json.load(open(sys.argv[1]))
+assert len(got) == int(sys.argv[2]) > 0 and all(g['clip'].count('/') == 3 for g in got), got[:2]
+EOF"
 mkdir -p bad/empty bad/corrupt bad/short
 # frames 4 of 8 (uniform) reads frames 1, 3, 5, 7: break one that is read
 cp "$c1"/*.png bad/corrupt/ && printf 'not a png' >"$(ls bad/corrupt/*.png | sed -n 2p)"
@@ -169,6 +176,10 @@ ok "compare table shows '-' for the missing test accuracy" "grep '^b ' <<<\"\$ou
 [ $PLOTS = 1 ] && ok "compare draws compare.png" "[ -s cmp/compare.png ]"
 err=$("$G" compare runs/a prep --out cmp --no-plots 2>&1 >/dev/null); rc=$?
 ok "compare with a non-run folder fails naming it" "[ $rc -ne 0 ] && grep -q 'prep: no log.h5' <<<\"\$err\""
+mkdir cmpdef
+out=$(cd cmpdef && "$G" compare ../runs/a ../runs/b --no-plots); rc=$?
+ok "compare without --out writes compare/compare.csv, not ./compare.csv, and names it" \
+   "[ $rc -eq 0 ] && [ -s cmpdef/compare/compare.csv ] && [ ! -e cmpdef/compare.csv ] && grep -q 'wrote compare/compare.csv' <<<\"\$out\""
 
 for c in eval predict compare; do
     ok "$c --help" "\"\$G\" $c --help | grep -q 'usage: gesture $c'"

@@ -27,8 +27,23 @@ out=$("$G" export-keras "$T/ck.h5" "$T/x.weights.h5" 2>&1); rc=$?
 ok "export-keras exits 0 and says how to load it in Keras" "[ $rc -eq 0 ] && grep -q 'load_weights' <<<\"\$out\""
 v=$(h5 "$T/x.weights.h5" "f['layers/time_distributed/layer/layers/depthwise_conv2d_3/vars'].attrs['name'], f['layers/time_distributed/layer/layers/re_lu_34/vars'].attrs['name']")
 ok "export has Keras' layout and name attributes ($v)" '[ "$v" = "block_3_depthwise out_relu" ]'
+# --check-export's pre-check (h5py only; the Keras part needs the venv and is not run here)
+mismatch() { "$PY" -c 'import sys; sys.path.insert(0, sys.argv[1] + "/scripts")
+import make_keras_fixtures as m; print(m.small_model_mismatch(sys.argv[2]))' "$SRC" "$1"; }
+v=$(mismatch "$T/x.weights.h5")
+ok "check-export pre-check: an export of the small test model passes ($v)" "[ \"\$v\" = None ]"
+cp "$T/x.weights.h5" "$T/other.weights.h5"
+"$PY" -c 'import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+"); del f["layers/dense_1/vars/0"]; f["layers/dense_1/vars/0"] = np.zeros((128, 3), "f4")' "$T/other.weights.h5"
+v=$(mismatch "$T/other.weights.h5")
+ok "check-export pre-check: another model's export is refused naming the weight ($v)" \
+   "grep -q 'layers/dense_1/vars/0 has shape (128, 3), the small test model.s is (128, 5)' <<<\"\$v\""
 "$G" import-keras "$T/x.weights.h5" "$T/ck2.h5" --set model.alpha=0.35 --set data.size=96 --set data.frames=4 >/dev/null 2>&1
 ok "bare .weights.h5 imports with the model from --set" "[ $? -eq 0 ]"
+err=$("$G" import-keras "$T/x.weights.h5" "$T/ck3.h5" --set model.classes=3 2>&1); rc=$?
+echo "$err"
+ok "bare .weights.h5 of another model: one line naming the keys its shapes imply" \
+   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.alpha=0.35 --set model.classes=5$' <<<\"\$err\""
 same=$("$PY" - "$T/ck.h5" "$T/ck2.h5" <<'EOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `gesture summary` and `gesture bench` from the CLI: the seed config's parameter counts match Keras
-# (3,379,525 total, 2,257,984 in MobileNetV2), bad input fails with a message, bench runs.
+# (3,379,525 total, 2,257,984 in MobileNetV2), bad input fails with a message, bench runs and
+# counts its steps on stderr.
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
 
@@ -21,8 +23,10 @@ ok "bad --set value fails with the choices" "[ $rc -ne 0 ] && grep -q '0.35' <<<
 err=$("$G" summary /nonexistent.ini 2>&1 >/dev/null); rc=$?
 ok "missing config fails naming it" "[ $rc -ne 0 ] && grep -q '/nonexistent.ini' <<<\"\$err\""
 ok "summary --help" "\"\$G\" summary --help | grep -q 'usage: gesture summary'"
-b=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 1 --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2)
+b=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 1 --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2 2>"$T/bench.err")
 ok "bench prints train and inference img/s" "grep -q '^train .* img/s' <<<\"\$b\" && grep -q '^inference .* img/s' <<<\"\$b\""
+ok "bench counts its steps on stderr (not a tty: a line per count)" \
+   "grep -qx 'bench: train steps 0/2' \"\$T/bench.err\" && grep -qx 'bench: train steps 2/2' \"\$T/bench.err\" && grep -qx 'bench: inference steps 2/2' \"\$T/bench.err\""
 p=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 1 --profile --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2)
 ok "bench --profile prints the per-op table" "grep -q '^DepthwiseConv2D ' <<<\"\$p\" && grep -q '^Adam (all parameters)' <<<\"\$p\""
 echo "$pass passed, $fail failed"

@@ -5,7 +5,8 @@
 # off writes an identical training log (and the graph really replayed steps); Ctrl-C on CUDA saves
 # last.h5 and --resume continues to the same log and weights as an uninterrupted CUDA run. Without
 # a device (as `gesture info` reports) only the CPU-side behaviour is checked -- device=cuda is a
-# one-line error with exit 1, auto trains on the CPU -- and the test then exits 77 (skipped).
+# one-line error with exit 1 (from a CUDA binary that finds no device, too: the emulator with
+# GESTURE_CUDA_EMU_DEVICES=0), auto trains on the CPU -- and the test then exits 77 (skipped).
 set -u
 G=${GESTURE:?}
 PY=${GESTURE_PYTHON:-${PYTHON:-/usr/bin/python3}}  # needs h5py and numpy (CMake's, or the one gpu_check.sh finds)
@@ -18,12 +19,26 @@ echo "$info" | grep '^cuda'
 . "${GESTURE_SOURCE_DIR:?}/tests/tiny_train.sh"
 tiny_setup "$T" || exit 1
 
+# one_clean_line MSG: a single line that names runtime.device = cuda once, brackets balanced
+one_clean_line() {
+  [ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] && [ "$(grep -o 'runtime.device = cuda' <<<"$1" | wc -l)" -eq 1 ] &&
+    [ "$(tr -cd '(' <<<"$1" | wc -c)" -eq "$(tr -cd ')' <<<"$1" | wc -c)" ]
+}
+# A CUDA binary that finds no device (the emulator told to report none; a real GPU ignores the
+# variable): the CUDA runtime's reason comes after the key, once.
+if GESTURE_CUDA_EMU_DEVICES=0 "$G" info | grep -qx 'cuda devices: 0'; then
+  err=$(GESTURE_CUDA_EMU_DEVICES=0 "$G" train "$T/tiny.ini" --set runtime.device=cuda --run-dir "$T/nodev" 2>&1 >/dev/null)
+  rc=$?
+  echo "$err"
+  ok "cuda backend, no device, device=cuda: exit 1, one clean line with the reason" \
+     "[ $rc -eq 1 ] && one_clean_line \"\$err\" && grep -q 'no CUDA device' <<<\"\$err\""
+fi
+
 if ! grep -q '^cuda devices: [1-9]' <<<"$info"; then
   err=$("$G" train "$T/tiny.ini" --set runtime.device=cuda --run-dir "$T/nodev" 2>&1 >/dev/null); rc=$?
   echo "$err"
   ok "device=cuda without a device: exit 1" "[ $rc -eq 1 ]"
-  ok "device=cuda without a device: one line on stderr naming runtime.device" \
-     "[ \$(printf '%s\n' \"\$err\" | wc -l) -eq 1 ] && grep -q 'runtime.device = cuda' <<<\"\$err\""
+  ok "device=cuda without a device: one clean line on stderr naming runtime.device" "one_clean_line \"\$err\""
   ok "device=cuda without a device: no run directory" "[ ! -e '$T/nodev' ]"
   "$G" train "$T/tiny.ini" --set train.epochs=1 --run-dir "$T/auto" >"$T/auto.out" 2>&1
   ok "device=auto without a device trains on the CPU" \

@@ -46,6 +46,10 @@ gs_clip_aug augment_draw(const gs_augment *a, uint64_t key, int active);
 // Resize parameters for a W x H frame under this augmentation.
 gs_resize_params augment_resize_params(const gs_clip_aug *ca, int W, int H, gs_normalize normalize);
 
+// The fewest frames a clip needs to give T frames: (T - 1) * step + 1 for stride sampling, T for
+// uniform. frames_select refuses shorter clips; `gesture prepare --config` checks them up front.
+int frames_needed(int T, gs_sampling s, int step);
+
 // Frame indices idx (T). jitter = 0 gives the deterministic selection; key feeds the jitter draws.
 // Returns -1 with gs_error("too few frames ...") if the clip is too short (message without a path;
 // callers prefix the clip folder).

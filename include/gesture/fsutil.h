@@ -18,4 +18,15 @@ int fs_read_text(char **text, size_t *n, const char *path);
 // Write text to path (gs_error on failure).
 int fs_write_text(const char *path, const char *text);
 
+// Output folders of the commands that write a whole tree (synth, prepare). Such a folder holds the
+// marker file `marker` (e.g. ".gesture-prepare"), so --force replaces only what the command wrote.
+// Check (changes nothing): 0 when out is absent or empty, or -- with force -- holds the marker and
+// no entries but `names` (n_names of them; *replace = 1 then); otherwise -1 + gs_error naming what
+// is in the way (the folder, or the entry the command did not write).
+int fs_output_check(const char *out, const char *marker, const char *const *names, int n_names, int force,
+                    int *replace);
+// Create out (mkdir -p); with replace, first remove the entries `names` (whole trees; symlinks
+// themselves, never what they point to); then write the marker.
+int fs_output_claim(const char *out, const char *marker, const char *const *names, int n_names, int replace);
+
 #endif

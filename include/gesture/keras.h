@@ -60,6 +60,9 @@ typedef struct {
 // shapes), dropout and l2 (config.json; 0.25 / 0 when absent). batch is set to 1 (any batch works).
 // info may be NULL. 0 ok, -1 + gs_error (e.g. "no Bidirectional GRU: not the seed architecture").
 int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path);
+// What the weight shapes of a `.keras` or Keras 3 `.weights.h5` file say: alpha, gru_units,
+// dense_units and classes; the other fields of *arch are left as they are. 0 ok, -1 + gs_error.
+int keras_weights_arch(gs_model_arch *arch, const char *path);
 
 // Load every weight of a `.keras` file (or of a Keras 3 `.weights.h5`, e.g. from
 // keras_export_weights) into m, built for the same architecture: a different layer set, a renamed

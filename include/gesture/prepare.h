@@ -62,9 +62,11 @@ typedef struct {
     uint64_t seed;       // chooses which clips move; same seed → identical output
     int copy;            // 0: symlinks to the raw frames (absolute targets), 1: copies
     int min_frames;      // clips with fewer frames are bad (1)
+    int advise_frames;   // > 0: note on stderr how many usable clips are shorter (the seed config's need)
     int verify;          // decode every frame instead of reading PNG headers only
     int skip_bad;        // 0: any bad clip is an error; 1: warn, leave it out, list it
     int quiet;           // no table on stdout
+    int force;           // replace OUT when it holds a previous prepare output (its .gesture-prepare marker)
 } gs_prepare_opts;
 
 gs_prepare_opts prepare_default_opts(void);
@@ -73,7 +75,7 @@ gs_prepare_opts prepare_default_opts(void);
 // Stratified per class and a pure function of (clips, opts).
 int prepare_assign_splits(int *dest, const gs_raw_dataset *raw, const gs_prepare_opts *o);
 
-// The whole command. OUT must not exist or be empty. Returns 0 or -1 (gs_error).
+// The whole command. OUT must not exist or be empty, or (force) hold a previous prepare output only. Returns 0 or -1 (gs_error).
 int prepare_run(const char *raw_root, const char *out_root, const gs_prepare_opts *o);
 
 #endif

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t seed;        // (7)
     int png_level;        // zlib level for the frames (1: fast)
     int quiet;
+    int force;  // replace OUT when it holds a previous synth output (its .gesture-synth marker)
 } gs_synth_opts;
 
 gs_synth_opts synth_default_opts(void);

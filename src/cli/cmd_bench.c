@@ -9,6 +9,7 @@
 #include "gesture/device.h"
 #include "gesture/errors.h"
 #include "gesture/model.h"
+#include "gesture/progress.h"
 #include "gesture/rng.h"
 #include "gesture/runtime.h"
 
@@ -72,7 +73,9 @@ static void bench_adam_step(gs_model *m, const gs_config *cfg) {
 static void bench_time_phases(gs_model *m, const gs_config *cfg, int batch, int images, int steps) {
     for (int phase = 0; phase < 2; phase++) {
         double t0 = 0;
-        for (int s = 0; s <= steps; s++) {
+        gs_progress bar;
+        progress_begin(&bar, phase == 0 ? "bench: train steps" : "bench: inference steps", steps + 1);
+        for (int s = 0; s <= steps; s++, progress_add(&bar, 1)) {
             if (s == 1) t0 = runtime_now();  // step 0 warms caches and pages
             if (phase == 0) {
                 model_forward(m, batch, 1, 1);
@@ -83,6 +86,7 @@ static void bench_time_phases(gs_model *m, const gs_config *cfg, int batch, int 
             }
         }
         double dt = (runtime_now() - t0) / steps;
+        progress_end(&bar);
         printf("%-10s %10.1f img/s %10.1f ms/step\n", phase == 0 ? "train" : "inference", images / dt, dt * 1e3);
     }
 }
@@ -92,13 +96,16 @@ static void bench_time_phases(gs_model *m, const gs_config *cfg, int batch, int 
 static void bench_print_profile(gs_model *m, const gs_config *cfg, int batch, int steps) {
     m->profile = 1;
     double adam = 0;
-    for (int s = 0; s < steps; s++) {
+    gs_progress bar;
+    progress_begin(&bar, "bench: profiled steps", steps);
+    for (int s = 0; s < steps; s++, progress_add(&bar, 1)) {
         model_forward(m, batch, 1, 1);
         model_backward(m);
         double t0 = runtime_now();
         bench_adam_step(m, cfg);
         adam += runtime_now() - t0;
     }
+    progress_end(&bar);
     printf("\nwhere a training step's time goes (%d steps):\n", steps);
     model_print_profile(m, stdout);
     printf("%-24s %10.3f\n", "Adam (all parameters)", adam);
@@ -130,7 +137,8 @@ int cmd_bench(int argc, char **argv) {
                "  --set k=v      config override, e.g. --set runtime.threads=2\n"
                "                 (--set runtime.device=cuda benches the GPU backend; auto benches the CPU)\n"
                "  --profile      also print where the time goes, per op type (CPU)\n"
-               "Prints one line per phase: img/s and ms per step (B*T images per step).\n");
+               "Prints one line per phase: img/s and ms per step (B*T images per step); the steps are\n"
+               "counted on stderr as they run (CPU).\n");
         return 0;
     }
     bench_options o;

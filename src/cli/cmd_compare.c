@@ -23,7 +23,7 @@ static const char *OPTIONS =
     "peak memory, written by gesture train); what a run lacks shows as \"-\".\n"
     "\noptions:\n"
     "  --out DIR    where compare.png and compare.csv (the table, one value per column) go\n"
-    "               (default: the current directory)\n"
+    "               (default: compare/ in the current directory, created if needed)\n"
     "  --no-plots   skip compare.png (it needs matplotlib)\n";
 
 #define FIELD_MAX 64
@@ -178,7 +178,7 @@ int cmd_compare(int argc, char **argv) {
         fputs(OPTIONS, stdout);
         return 0;
     }
-    const char *out = ".";
+    const char *out = "compare";  // a folder of its own: the working directory is not cluttered
     int plots = 1, n = 0;
     const char **dirs = gs_calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc; i++) {

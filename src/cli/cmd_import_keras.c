@@ -31,7 +31,8 @@ static const char *OPTIONS =
     "  MODEL.keras   Keras 3 model.save() of the seed architecture (e.g. the seed's best_model.keras)\n"
     "                -> OUT is a gesture checkpoint; a trained file's Adam state and step count come along\n"
     "  X.weights.h5  Keras 3 save_weights() / gesture export-keras -> checkpoint; the file holds no input\n"
-    "                shape, so the model is the one --config/--set describe\n"
+    "                shape, so the model is the one --config/--set describe (a mismatch names the\n"
+    "                --set model.* values its shapes imply)\n"
     "  legacy .h5    MobileNetV2 no-top weights (mobilenet_v2_weights_tf_dim_ordering_tf_kernels_*_no_top.h5)\n"
     "                -> OUT holds only the backbone as /weights/<layer>/<var> (format gesture-backbone),\n"
     "                after checking every shape; OUT works as model.pretrained like the original\n";
@@ -81,6 +82,31 @@ static int import_backbone(const char *file, const char *out, gs_config *cfg) {
     return rc ? fail() : 0;
 }
 
+// A bare .weights.h5 that does not fit the configured model: the file holds no config, so add to the
+// shape error the keys whose values its shapes imply (e.g. --set model.alpha=0.35).
+static void weights_mismatch_hint(const char *file, const gs_config *cfg) {
+    char err[1024];
+    snprintf(err, sizeof err, "%s", gs_last_error());
+    gs_model_arch a;
+    model_arch_from_config(&a, cfg);
+    if (keras_weights_arch(&a, file)) {  // not the seed's head: the shape error is all there is to say
+        gs_error("%s", err);
+        return;
+    }
+    char sets[256] = "";
+    size_t n = 0;
+    double alpha = round(a.alpha * 100.0) / 100.0;
+    if (alpha != cfg->model.alpha) n += (size_t)snprintf(sets + n, sizeof sets - n, " --set model.alpha=%g", alpha);
+    if (a.gru_units != cfg->model.gru_units)
+        n += (size_t)snprintf(sets + n, sizeof sets - n, " --set model.gru_units=%d", a.gru_units);
+    if (a.dense_units != cfg->model.dense_units)
+        n += (size_t)snprintf(sets + n, sizeof sets - n, " --set model.dense_units=%d", a.dense_units);
+    if (a.classes != cfg->model.classes)
+        snprintf(sets + n, sizeof sets - n, " --set model.classes=%d", a.classes);
+    if (sets[0]) gs_error("%s; a .weights.h5 holds no config, and its shapes are those of%s", err, sets);
+    else gs_error("%s", err);
+}
+
 // D/config.ini with the resolved config and D/checkpoints/ for last.h5 (path into out, n bytes).
 static int make_run_dir(char *out, size_t n, const char *dir, const char *ini) {
     char p[4200];
@@ -104,7 +130,12 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
     gs_train_state st;
     double lr = info && isfinite(info->learning_rate) ? info->learning_rate : cfg->train.learning_rate;
     checkpoint_state_init(&st, lr);
-    if (keras_load_model_file(&m, file) || !(classes = make_classes(class_list, arch.classes))) {
+    if (keras_load_model_file(&m, file)) {
+        if (!info) weights_mismatch_hint(file, cfg);
+        fail();
+        goto out;
+    }
+    if (!(classes = make_classes(class_list, arch.classes))) {
         fail();
         goto out;
     }

@@ -1,21 +1,25 @@
 // `gesture predict CHECKPOINT CLIP_DIR...`: the predicted gesture and class probabilities of each clip
 // folder, as a table or JSON. Frames are selected, resized and normalized as the checkpoint's config
 // says (the same path as evaluation, without augmentation).
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "cli_checkpoint.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/fsutil.h"
 #include "gesture/loader.h"
 
 static const char *OPTIONS =
     "\nCHECKPOINT is a .h5 checkpoint or a run directory (its checkpoints/best.h5, else last.h5).\n"
-    "Each CLIP_DIR is a folder of PNG frames (natural order); frame selection, size and normalization\n"
-    "follow the checkpoint's config.\n"
+    "Each CLIP_DIR is a folder of PNG frames (natural order), or a folder of such clip folders (searched\n"
+    "down to 4 levels, e.g. data/prepared/test): one prediction per clip. Frame selection, size and\n"
+    "normalization follow the checkpoint's config.\n"
     "\noptions:\n"
     "  --json       print a JSON array of {\"clip\", \"label\", \"probabilities\": {class: p}}\n"
     "  --batch N    clips per forward pass (default 8)\n"
@@ -34,6 +38,63 @@ static void json_string(const char *s) {
         else putchar(ch);
     }
     putchar('"');
+}
+
+typedef struct {
+    char **v;
+    int n, cap;
+} clip_list;
+
+static void clip_list_add(clip_list *l, char *path) {  // takes path
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = realloc(l->v, (size_t)l->cap * sizeof *l->v);
+        GS_ASSERT(l->v);
+    }
+    l->v[l->n++] = path;
+}
+
+static void clip_list_free(clip_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// dir's PNG count (*n_png) and its subfolders (sorted, hidden ones skipped; *subs malloc'd).
+static int scan_dir(const char *dir, int *n_png, clip_list *subs) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    *n_png = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        char *path = fs_join(dir, e->d_name);
+        size_t len = strlen(e->d_name);
+        if (fs_is_dir(path)) {
+            clip_list_add(subs, path);
+            continue;
+        }
+        if (len > 4 && !strcasecmp(e->d_name + len - 4, ".png")) (*n_png)++;
+        free(path);
+    }
+    closedir(d);
+    qsort(subs->v, (size_t)subs->n, sizeof *subs->v, by_name);
+    return 0;
+}
+
+// One CLIP_DIR argument -> clip folders: a folder with PNG frames is a clip; a folder with none but
+// subfolders holds clips, searched down to 4 levels (data/prepared/test/<class>/<clip>). Anything
+// else (missing, empty) is kept as given, so loading it reports it by name.
+static void add_clips(clip_list *out, const char *arg, int depth) {
+    clip_list subs = {0};
+    int n_png = 0;
+    if (depth < 4 && scan_dir(arg, &n_png, &subs) == 0 && n_png == 0 && subs.n > 0) {
+        for (int i = 0; i < subs.n; i++) add_clips(out, subs.v[i], depth + 1);
+    } else {
+        clip_list_add(out, strdup(arg));
+    }
+    for (int i = 0; i < subs.n; i++) free(subs.v[i]);
+    free(subs.v);
 }
 
 // Width of a class's probability column.
@@ -84,8 +145,8 @@ int cmd_predict(int argc, char **argv) {
         return 0;
     }
     const char *target = NULL;
-    const char **clips = gs_calloc((size_t)argc, sizeof(char *));
-    int n_clips = 0, json = 0, batch = 8, threads = -1;
+    clip_list list = {0};
+    int json = 0, batch = 8, threads = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--batch") || !strcmp(a, "--threads")) {
@@ -93,22 +154,24 @@ int cmd_predict(int argc, char **argv) {
             if (i + 1 >= argc || cli_parse_int(argv[i + 1], a[2] == 'b' ? 1 : 0, a[2] == 'b' ? 4096 : 1024, dst)) {
                 fprintf(stderr, "gesture predict: %s wants a %s integer\n", a,
                         a[2] == 'b' ? "positive" : "non-negative");
-                free(clips);
+                clip_list_free(&list);
                 return 2;
             }
             i++;
         } else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "gesture predict: unknown option '%s' (see gesture predict --help)\n", a);
-            free(clips);
+            clip_list_free(&list);
             return 2;
         } else if (!target) target = a;
-        else clips[n_clips++] = a;
+        else add_clips(&list, a, 0);
     }
+    const char *const *clips = (const char *const *)list.v;
+    int n_clips = list.n;
     if (!target || n_clips == 0) {
         fprintf(stderr, "gesture predict: give a checkpoint and at least one clip folder (e.g. gesture predict "
                         "runs/quickstart/checkpoints/best.h5 data/clip1)\n");
-        free(clips);
+        clip_list_free(&list);
         return 2;
     }
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
@@ -116,7 +179,7 @@ int cmd_predict(int argc, char **argv) {
     if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict") != 0 ||
         cli_inference_model_load(&im, ckpt, batch < n_clips ? batch : n_clips, threads) != 0) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
-        free(clips);
+        clip_list_free(&list);
         return 1;
     }
     const gs_config *c = &im.cfg;
@@ -165,7 +228,7 @@ int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "gesture predict: %d of %d clips could not be read (fix or drop them and rerun)\n", failed,
                 n_clips);
     free(in_batch);
-    free(clips);
+    clip_list_free(&list);
     cli_inference_model_free(&im);
     return failed ? 1 : 0;
 }

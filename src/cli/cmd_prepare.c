@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gesture/augment.h"
+#include "gesture/config.h"
 #include "gesture/errors.h"
 #include "gesture/prepare.h"
 
@@ -21,17 +23,43 @@ static const char *OPTIONS =
     "  --val-frac F            fraction recipe (default 0.15)\n"
     "  --test-frac F           fraction recipe (default 0.05)\n"
     "  --copy                  copy frames instead of symlinking them\n"
-    "  --min-frames N          clips with fewer frames are bad (default 1)\n"
+    "  --config FILE.ini       check every clip has the frames this training config reads (data.frames,\n"
+    "                          data.frame_step, data.sampling; --set overrides them): shorter clips are bad\n"
+    "  --set section.key=value override one key of that config (or of the defaults)\n"
+    "  --min-frames N          clips with fewer frames are bad (default 1; without --config/--set, a note\n"
+    "                          says how many clips are shorter than the seed config reads)\n"
     "  --verify                decode every frame (default: check PNG headers only)\n"
     "  --on-bad-clip error|skip  fail on the first bad clip (default) or leave bad clips out\n"
     "  --threads N             validation threads (default: OpenMP's)\n"
-    "  --quiet                 no table on stdout\n";
+    "  --quiet                 no table on stdout\n"
+    "  --force                 replace OUT if it holds a previous prepare output (and nothing else)\n";
 
 static int parse_num(const char *s, double lo, double hi, double *v) {
     char *end;
     double x = strtod(s, &end);
     if (!*s || *end || x < lo || x > hi) return -1;
     *v = x;
+    return 0;
+}
+
+// The frame rule: with --config or --set, clips shorter than that config reads are bad clips (the
+// rule is printed); without, the seed defaults only feed a note. 0, or -1 + gs_error.
+static int frames_rule(gs_prepare_opts *o, const char *config, int argc, char **argv) {
+    int explicit = config != NULL;
+    for (int i = 1; i < argc; i++) explicit |= !strcmp(argv[i], "--set");
+    gs_config cfg;
+    if (cli_load_config(&cfg, config, argc, argv)) return -1;
+    const gs_data_config *d = &cfg.data;
+    int need = frames_needed(d->frames, d->sampling, d->frame_step);
+    if (!explicit) {
+        o->advise_frames = need;
+        return 0;
+    }
+    if (need > o->min_frames) o->min_frames = need;
+    if (!o->quiet)
+        printf("frames: %d per clip at least (data.frames = %d, sampling = %s, frame_step = %d%s%s); shorter clips "
+               "are bad clips\n", o->min_frames, d->frames, d->sampling == GS_SAMPLING_STRIDE ? "stride" : "uniform",
+               d->frame_step, config ? ", from " : "", config ? config : "");
     return 0;
 }
 
@@ -42,14 +70,15 @@ int cmd_prepare(int argc, char **argv) {
         return 0;
     }
     gs_prepare_opts o = prepare_default_opts();
-    const char *pos[2] = {NULL, NULL};
+    const char *pos[2] = {NULL, NULL}, *config = NULL;
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         double v = 0;
         int with_value = !strcmp(a, "--split") || !strcmp(a, "--seed") || !strcmp(a, "--test-per-class") ||
                          !strcmp(a, "--val-frac") || !strcmp(a, "--test-frac") || !strcmp(a, "--min-frames") ||
-                         !strcmp(a, "--on-bad-clip") || !strcmp(a, "--threads");
+                         !strcmp(a, "--on-bad-clip") || !strcmp(a, "--threads") || !strcmp(a, "--config") ||
+                         !strcmp(a, "--set");
         if (with_value && i + 1 >= argc) {
             fprintf(stderr, "gesture prepare: %s needs a value\n", a);
             return 2;
@@ -72,9 +101,12 @@ int cmd_prepare(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) {
             bad = parse_num(val, 1, 1024, &v) || v != (int)v;
             if (!bad) omp_set_num_threads((int)v);
-        } else if (!strcmp(a, "--copy")) o.copy = 1;
+        } else if (!strcmp(a, "--config")) config = val;
+        else if (!strcmp(a, "--set")) continue;  // read by cli_load_config
+        else if (!strcmp(a, "--copy")) o.copy = 1;
         else if (!strcmp(a, "--verify")) o.verify = 1;
         else if (!strcmp(a, "--quiet")) o.quiet = 1;
+        else if (!strcmp(a, "--force")) o.force = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "gesture prepare: unknown option '%s' (see gesture prepare --help)\n", a);
             return 2;
@@ -91,7 +123,7 @@ int cmd_prepare(int argc, char **argv) {
         fprintf(stderr, "gesture prepare: expected RAW and OUT folders (e.g. gesture prepare data/synth data/prepared)\n");
         return 2;
     }
-    if (prepare_run(pos[0], pos[1], &o) != 0) {
+    if (frames_rule(&o, config, argc, argv) != 0 || prepare_run(pos[0], pos[1], &o) != 0) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }

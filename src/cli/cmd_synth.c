@@ -17,7 +17,8 @@ static const char *OPTIONS =
     "  --seed S             everything is a function of the seed (default 7)\n"
     "  --level L            PNG zlib level 0-9 (default 1)\n"
     "  --threads N          rendering threads (default: OpenMP's)\n"
-    "  --quiet              no summary line\n";
+    "  --quiet              no progress (stderr) and no summary line\n"
+    "  --force              replace OUT if it holds a previous synth output (and nothing else)\n";
 
 // Whole-string number parsing: "12x" is an error, not 12.
 static int parse_long(const char *s, long lo, long hi, long *v) {
@@ -61,6 +62,7 @@ int cmd_synth(int argc, char **argv) {
             o.big_fraction = strtod(val, &end);
             bad = !*val || *end || o.big_fraction < 0 || o.big_fraction > 1;
         } else if (!strcmp(a, "--quiet")) o.quiet = 1;
+        else if (!strcmp(a, "--force")) o.force = 1;
         else if (a[0] == '-') {
             fprintf(stderr, "gesture synth: unknown option '%s' (see gesture synth --help)\n", a);
             return 2;

@@ -20,7 +20,7 @@ static const cli_command COMMANDS[] = {
     {"eval", cmd_eval, "RUN_DIR|CHECKPOINT [--split test|val|train] [--data ROOT] [--batch N] [--no-plots]",
      "Score a trained model on a data split: loss, accuracy, classification report, confusion matrix, plots."},
     {"predict", cmd_predict, "CHECKPOINT|RUN_DIR CLIP_DIR... [--json]",
-     "Predict the gesture of clip folders (PNG frames): label and class probabilities per clip."},
+     "Predict the gesture of clip folders (PNG frames; or folders of them): label and class probabilities per clip."},
     {"compare", cmd_compare, "RUN_DIR RUN_DIR... [--out DIR] [--no-plots]",
      "Compare training runs side by side (best val accuracy/loss, test accuracy, speed) with overlaid curves."},
     {"bench", cmd_bench, "CONFIG.ini [--steps N] [--set section.key=value]...",
@@ -57,20 +57,35 @@ int cli_load_config(gs_config *cfg, const char *path, int argc, char **argv) {
 static void print_main_help(FILE *f) {
     fprintf(f,
             "gesture: train, evaluate and run MobileNetV2 + BiGRU hand-gesture classifiers.\n\n"
-            "usage: gesture <command> [args]   (gesture <command> --help for details)\n\ncommands:\n");
+            "usage: gesture <command> [args]   (gesture <command> --help or gesture help <command> for details;\n"
+            "       gesture --version)\n\ncommands:\n");
     for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+// argv[0] names the subcommand.
+static int run_command(int argc, char **argv) {
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[0], COMMANDS[i].name)) return COMMANDS[i].run(argc, argv);
+    fprintf(stderr, "gesture: unknown command '%s' (run 'gesture --help' for the list)\n", argv[0]);
+    return 2;
 }
 
 int main(int argc, char **argv) {
 #ifdef GESTURE_WITH_CUDA
     gs_cuda_register();  // the core reaches the GPU through gesture/device.h only
 #endif
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        printf("gesture %s\n", GESTURE_VERSION);
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "help")) {  // `gesture help train` = `gesture train --help`
+        static char help_flag[] = "--help";
+        char *sub[] = {argv[2], help_flag, NULL};
+        return run_command(2, sub);
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         print_main_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (int i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "gesture: unknown command '%s' (run 'gesture --help' for the list)\n", argv[1]);
-    return 2;
+    return run_command(argc - 1, argv + 1);
 }

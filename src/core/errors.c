@@ -7,10 +7,14 @@
 static _Thread_local char last_error[1024];
 
 int gs_error(const char *fmt, ...) {
+    // Formatted aside first: callers wrap the previous message, gs_error("x: %s", gs_last_error()),
+    // and formatting straight into last_error would read the buffer it is overwriting.
+    char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     return -1;
 }
 

@@ -1,8 +1,11 @@
 // File-system helpers (see gesture/fsutil.h).
+#define _XOPEN_SOURCE 700  // nftw
 #include "gesture/fsutil.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +131,65 @@ int fs_write_text(const char *path, const char *text) {
     int ok = fwrite(text, 1, n, f) == n;
     ok &= fclose(f) == 0;
     return ok ? 0 : gs_error("%s: write error", path);
+}
+
+static int listed(const char *name, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i])) return 1;
+    return 0;
+}
+
+int fs_output_check(const char *out, const char *marker, const char *const *names, int n_names, int force,
+                    int *replace) {
+    *replace = 0;
+    struct stat st;
+    if (lstat(out, &st) != 0) return errno == ENOENT ? 0 : gs_error("%s: %s", out, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return gs_error("%s: exists and is not a folder", out);
+    DIR *d = opendir(out);
+    if (!d) return gs_error("%s: cannot open folder: %s", out, strerror(errno));
+    int entries = 0, has_marker = 0;
+    char stranger[256] = "";
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        entries++;
+        if (!strcmp(e->d_name, marker)) has_marker = 1;
+        else if (!stranger[0] && !listed(e->d_name, names, n_names))
+            snprintf(stranger, sizeof stranger, "%s", e->d_name);
+    }
+    closedir(d);
+    if (entries == 0) return 0;
+    if (!force) return gs_error("%s: output folder exists and is not empty (choose a new one, or --force to replace "
+                                "a previous output of this command)", out);
+    if (!has_marker) return gs_error("%s: --force replaces only a folder this command wrote (with its %s file); "
+                                     "this one has none: choose a new folder", out, marker);
+    if (stranger[0]) return gs_error("%s: --force refused: '%s' was not written by this command (move it away "
+                                     "or choose a new folder)", out, stranger);
+    *replace = 1;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int fs_output_claim(const char *out, const char *marker, const char *const *names, int n_names, int replace) {
+    if (fs_mkdir_p(out) != 0) return -1;
+    char *path = NULL;
+    int rc = 0;
+    for (int i = 0; replace && rc == 0 && i <= n_names; i++) {
+        free(path);
+        path = fs_join(out, i < n_names ? names[i] : marker);
+        struct stat st;
+        if (lstat(path, &st) != 0) continue;  // an output that stopped before writing it
+        // FTW_PHYS: a symlink (prepare's frames) is removed itself, never followed
+        if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+            rc = gs_error("%s: cannot remove: %s", path, strerror(errno));
+    }
+    free(path);
+    if (rc) return rc;
+    path = fs_join(out, marker);
+    rc = fs_write_text(path, "written by gesture; `--force` may replace this folder\n");
+    free(path);
+    return rc;
 }

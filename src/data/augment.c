@@ -50,10 +50,12 @@ static int draw_int(uint64_t key, uint64_t slot, int lo, int hi) {
     return v > hi ? hi : v;
 }
 
+int frames_needed(int T, gs_sampling s, int step) { return s == GS_SAMPLING_STRIDE ? (T - 1) * step + 1 : T; }
+
 int frames_select(int *idx, int n_frames, int T, gs_sampling s, int step, int jitter, uint64_t key) {
     GS_ASSERT(T >= 1 && step >= 1 && jitter >= 0);
     if (s == GS_SAMPLING_STRIDE) {
-        int span = (T - 1) * step + 1;
+        int span = frames_needed(T, s, step);
         if (n_frames < span)
             return gs_error("too few frames (%d; %d frames every %d need at least %d)", n_frames, T, step, span);
         int room = n_frames - span;

@@ -2,7 +2,6 @@
 // (see gesture/prepare.h). Raw discovery and validation live in raw.c, pictures in draw.c.
 #include "gesture/prepare.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -102,18 +101,11 @@ static int cmp_out(const void *a, const void *b) {
     return natural_compare(x->name, y->name);
 }
 
-// OUT must be absent or empty (checked before any work; created only when writing starts).
-static int out_dir_check(const char *out) {
-    if (!fs_is_dir(out)) return 0;
-    DIR *d = opendir(out);
-    if (!d) return gs_error("%s: cannot open folder: %s", out, strerror(errno));
-    struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    closedir(d);
-    return empty ? 0 : gs_error("%s: output folder exists and is not empty (choose a new one)", out);
-}
+// What a prepare output folder holds: --force replaces it only if it holds nothing else.
+static const char *const PREPARE_NAMES[] = {"train", "val", "test", "manifest.csv", "distribution.txt",
+                                            "distribution.png", "samples.png", "validation.txt"};
+#define N_PREPARE_NAMES (int)(sizeof PREPARE_NAMES / sizeof PREPARE_NAMES[0])
+#define PREPARE_MARKER ".gesture-prepare"
 
 static int write_clip(const char *out, const gs_raw_dataset *raw, const out_clip *oc, int copy) {
     const gs_raw_clip *c = &raw->clips[oc->raw];
@@ -283,8 +275,24 @@ static int write_validation(const char *out, const gs_raw_dataset *raw, int skip
     return rc;
 }
 
+// Without a config the clips are checked against --min-frames only: say how many are too short
+// for the seed config, so a short set is noticed here rather than when training reads it.
+static void advise_short_clips(const gs_raw_dataset *raw, int need) {
+    int shorter = 0, usable = 0, first = -1;
+    for (int i = 0; i < raw->n_clips; i++) {
+        if (raw->clips[i].problem) continue;
+        usable++;
+        if (raw->clips[i].n_frames < need && shorter++ == 0) first = i;
+    }
+    if (shorter)
+        fprintf(stderr, "note: %d of %d clips have fewer than the %d frames the seed config reads (e.g. %s: %d); "
+                "train with a config that fits them, and pass it as --config to check them here\n", shorter, usable,
+                need, raw->clips[first].dir, raw->clips[first].n_frames);
+}
+
 int prepare_run(const char *raw_root, const char *out_root, const gs_prepare_opts *o) {
-    if (out_dir_check(out_root) != 0) return -1;
+    int replace;  // OUT is checked before any work, emptied and written only once the raw set passed
+    if (fs_output_check(out_root, PREPARE_MARKER, PREPARE_NAMES, N_PREPARE_NAMES, o->force, &replace) != 0) return -1;
     gs_raw_dataset raw;
     if (raw_dataset_scan(&raw, raw_root) != 0) return -1;
     int bad = raw_dataset_validate(&raw, o->min_frames, o->verify);
@@ -299,6 +307,7 @@ int prepare_run(const char *raw_root, const char *out_root, const gs_prepare_opt
         if (!o->skip_bad) rc = gs_error("%d bad clip%s; first: %s (--on-bad-clip skip leaves them out)", bad,
                                         bad == 1 ? "" : "s", first);
     }
+    if (rc == 0 && o->advise_frames > 0) advise_short_clips(&raw, o->advise_frames);
     int *dest = gs_malloc(sizeof(int) * (size_t)(raw.n_clips ? raw.n_clips : 1));
     if (rc == 0) rc = prepare_assign_splits(dest, &raw, o);
     out_clip *oc = gs_calloc((size_t)(raw.n_clips ? raw.n_clips : 1), sizeof(out_clip));
@@ -322,7 +331,8 @@ int prepare_run(const char *raw_root, const char *out_root, const gs_prepare_opt
             }
         qsort(oc, (size_t)n, sizeof(out_clip), cmp_out);
     }
-    if (rc == 0) rc = fs_mkdir_p(out_root);
+    if (rc == 0 && replace) fprintf(stderr, "prepare: replacing the previous prepare output in %s (--force)\n", out_root);
+    if (rc == 0) rc = fs_output_claim(out_root, PREPARE_MARKER, PREPARE_NAMES, N_PREPARE_NAMES, replace);
     for (int i = 0; rc == 0 && i < n; i++) rc = write_clip(out_root, &raw, &oc[i], o->copy);
     if (rc == 0) rc = write_manifest(out_root, &raw, oc, n);
     if (rc == 0) {

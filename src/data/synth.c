@@ -3,7 +3,6 @@
 // the output does not depend on the thread count.
 #include "gesture/synth.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/fsutil.h"
+#include "gesture/progress.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
 #include "synth_internal.h"
@@ -34,17 +34,9 @@ typedef struct {
     char err[512];
 } synth_job;
 
-static int dir_empty_or_absent(const char *out) {
-    if (!fs_is_dir(out)) return fs_mkdir_p(out);
-    DIR *d = opendir(out);
-    if (!d) return gs_error("%s: cannot open folder: %s", out, strerror(errno));
-    struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    closedir(d);
-    return empty ? 0 : gs_error("%s: output folder exists and is not empty (choose a new one)", out);
-}
+// What a synth output folder holds: --force replaces it only if it holds nothing else.
+static const char *const SYNTH_NAMES[] = {"train", "val", "train.csv", "val.csv"};
+#define SYNTH_MARKER ".gesture-synth"
 
 static int write_clip(synth_job *j, const char *out, const gs_synth_opts *o) {
     synth_clip c;
@@ -76,7 +68,10 @@ int synth_write(const char *out, const gs_synth_opts *o) {
     int n_val = o->val_per_class >= 0 ? o->val_per_class : N / 5;
     if (N < 1 || n_val < 0 || n_val >= N) return gs_error("synth: need 1 <= clips per class and 0 <= val per class < clips per class (got %d, %d)", N, n_val);
     if (o->frames < 1 || o->frames > 1000) return gs_error("synth: frames must be in 1..1000 (got %d)", o->frames);
-    if (dir_empty_or_absent(out) != 0) return -1;
+    int replace;
+    if (fs_output_check(out, SYNTH_MARKER, SYNTH_NAMES, 4, o->force, &replace) != 0) return -1;
+    if (replace) fprintf(stderr, "synth: replacing the previous synth output in %s (--force)\n", out);
+    if (fs_output_claim(out, SYNTH_MARKER, SYNTH_NAMES, 4, replace) != 0) return -1;
     int total = N * GS_SYNTH_CLASSES;
     synth_job *jobs = gs_calloc((size_t)total, sizeof(synth_job));
     // Recording order: a seeded permutation of all clips gets increasing webcam timestamps.
@@ -103,9 +98,17 @@ int synth_write(const char *out, const gs_synth_opts *o) {
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    gs_progress bar;
+    if (!o->quiet) progress_begin(&bar, "synth: clips written", total);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < total; i++)
+    for (int i = 0; i < total; i++) {
         if (write_clip(&jobs[i], out, o) != 0) snprintf(jobs[i].err, sizeof jobs[i].err, "%s", gs_last_error());
+        if (!o->quiet) {
+#pragma omp critical(synth_progress)
+            progress_add(&bar, 1);
+        }
+    }
+    if (!o->quiet) progress_end(&bar);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int rc = 0;
     for (int i = 0; i < total && rc == 0; i++)

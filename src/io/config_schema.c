@@ -142,18 +142,38 @@ static int edit_distance(const char *a, const char *b) {
     return prev[lb];
 }
 
+// Does `word` spell the initials of name's '_'-separated parts ("lr" for learning_rate)?
+static int is_initials(const char *word, const char *name) {
+    if (strlen(word) < 2 || !strchr(name, '_')) return 0;
+    const char *w = word;
+    for (const char *p = name; *p; p++) {
+        if (p != name && p[-1] != '_') continue;
+        if (tolower((unsigned char)*w++) != tolower((unsigned char)*p)) return 0;
+    }
+    return *w == '\0';
+}
+
+// How `word` is likely meant to be `name`, the most telling first: 0 its initials, 1 the start of
+// it, 2 a part of it, 3 a typo of it (edit distance within a third of the length); 4 none. An
+// abbreviation beats a one-letter typo: "lr" is learning_rate, not l2.
+static int closeness(const char *word, const char *name, int *dist) {
+    size_t wl = strlen(word);
+    *dist = edit_distance(word, name);
+    if (is_initials(word, name)) return 0;
+    if (wl >= 2 && strlen(name) > wl && !strncmp(name, word, wl)) return 1;
+    if (wl >= 3 && strstr(name, word)) return 2;
+    int limit = wl < 6 ? 2 : (int)wl / 3;
+    return *dist <= limit ? 3 : 4;
+}
+
 const char *config_closest(const char *word, const char *const *names, int n) {
     const char *best = NULL;
-    int best_d = 1 << 30;
-    size_t wl = strlen(word);
+    int best_tier = 4, best_d = 1 << 30;
     for (int i = 0; i < n; i++) {
-        int d = edit_distance(word, names[i]);
-        // A clear prefix ("augment_crop" for "augment_crop_scale") is as good as a small typo.
-        if (wl >= 4 && !strncmp(names[i], word, wl)) d = 1;
-        if (d < best_d) best_d = d, best = names[i];
+        int d, tier = closeness(word, names[i], &d);
+        if (tier < best_tier || (tier == best_tier && d < best_d)) best_tier = tier, best_d = d, best = names[i];
     }
-    int limit = wl < 6 ? 2 : (int)wl / 3;
-    return best && best_d <= limit ? best : NULL;
+    return best_tier < 4 ? best : NULL;
 }
 
 // ---- parsing ----

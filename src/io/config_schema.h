@@ -57,8 +57,8 @@ int config_key_check(const config_key *k, const gs_config *c, char *msg, size_t 
 void config_key_format(const config_key *k, const gs_config *c, char *buf, size_t n);
 // Type and allowed values, e.g. "int 1..512", "float (0, 1]", "stride|uniform".
 void config_key_describe(const config_key *k, char *buf, size_t n);
-// The closest name among `names` (n of them) to `word`, if it is close enough to be a likely
-// typo; NULL otherwise.
+// The name among `names` (n of them) that `word` most likely means -- its initials ("lr" for
+// learning_rate), its start, a part of it, else a close typo; NULL when none is likely.
 const char *config_closest(const char *word, const char *const *names, int n);
 
 #endif

@@ -320,76 +320,84 @@ static int config_input(const kfile *kf, int *frames, int *size) {
                     "(%s)", kf->path, SEED_ARCH);
 }
 
+// GRU and dense units and classes (head shapes), then the width whose every shape matches, into a
+// (frames and size untouched: the weights do not depend on them).
+static int weights_arch(const kfile *kf, gs_model_arch *a) {
+    const char *path = kf->path;
+    hsize_t g[8], d1[8], d2[8];
+    if (dims_of(g, kf->f, "layers/bidirectional/forward_layer/cell/vars/1") != 2 || g[1] != 3 * g[0]) {
+        strlist top = {0};
+        char have[512] = "";
+        size_t used = 0;
+        if (k_path_exists(kf->f, "layers") && list_group(&top, kf->f, "layers", 0) == 0)
+            for (int i = 0; i < top.n && used < sizeof have; i++)
+                used += (size_t)snprintf(have + used, sizeof have - used, "%s%s", i ? ", " : "", top.v[i]);
+        strlist_free(&top);
+        return gs_error("%s: no Bidirectional GRU at layers/bidirectional/forward_layer/cell: not the seed "
+                        "architecture (%s); the file's layers: %s", path, SEED_ARCH, have[0] ? have : "none");
+    }
+    a->gru_units = (int)g[0];
+    if (dims_of(d1, kf->f, "layers/dense/vars/0") != 2 || d1[0] != 2 * g[0])
+        return gs_error("%s: layers/dense/vars/0 is not a Dense kernel on the BiGRU output (%d): not the seed "
+                        "architecture (%s)", path, 2 * a->gru_units, SEED_ARCH);
+    a->dense_units = (int)d1[1];
+    if (dims_of(d2, kf->f, "layers/dense_1/vars/0") != 2 || d2[0] != d1[1])
+        return gs_error("%s: layers/dense_1/vars/0 is not the output Dense kernel (%d inputs): not the seed "
+                        "architecture (%s)", path, a->dense_units, SEED_ARCH);
+    a->classes = (int)d2[1];
+    // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5), on the smallest
+    // model of these widths (one 32x32 frame) since the shapes do not depend on frames or size
+    gs_model_arch probe = *a;
+    probe.batch = probe.frames = 1;
+    probe.size = 32;
+    int best_ok = -1;
+    char best_msg[1024] = "";
+    for (int i = 0; i < K_N_WIDTHS; i++) {
+        probe.alpha = K_WIDTHS[i];
+        gs_model m;
+        if (model_init(&m, &probe)) return -1;
+        k3_layout L;
+        k3_layout_build(&L, &m);
+        int n_ok;
+        int r = check_weights(kf, &m, &L, NULL, &n_ok);
+        k3_layout_free(&L);
+        model_free(&m);
+        if (r == 0) {
+            a->alpha = K_WIDTHS[i];
+            return 0;
+        }
+        if (n_ok > best_ok) {
+            best_ok = n_ok;
+            snprintf(best_msg, sizeof best_msg, "%s", gs_last_error());
+        }
+    }
+    return gs_error("%s", best_msg);  // the closest width's first difference names the layer and shapes
+}
+
+int keras_weights_arch(gs_model_arch *arch, const char *path) {
+    kfile kf;
+    if (kfile_open(&kf, path)) return -1;
+    int rc = weights_arch(&kf, arch);
+    kfile_close(&kf);
+    return rc;
+}
+
 int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path) {
     kfile kf;
     if (kfile_open(&kf, path)) return -1;
     int rc = -1;
     gs_model_arch a = {.batch = 1, .dropout = 0.25f, .l2 = 0.0f};
-    hsize_t g[8], d1[8], d2[8];
     if (!kf.config) {
         gs_error("%s: a bare weights file holds no input shape (frames, size): build the model from a config and "
                  "load it with keras_load_model_file", path);
         goto out;
     }
-    if (dims_of(g, kf.f, "layers/bidirectional/forward_layer/cell/vars/1") != 2 || g[1] != 3 * g[0]) {
-        strlist top = {0};
-        char have[512] = "";
-        size_t used = 0;
-        if (k_path_exists(kf.f, "layers") && list_group(&top, kf.f, "layers", 0) == 0)
-            for (int i = 0; i < top.n && used < sizeof have; i++)
-                used += (size_t)snprintf(have + used, sizeof have - used, "%s%s", i ? ", " : "", top.v[i]);
-        strlist_free(&top);
-        gs_error("%s: no Bidirectional GRU at layers/bidirectional/forward_layer/cell: not the seed architecture "
-                 "(%s); the file's layers: %s", path, SEED_ARCH, have[0] ? have : "none");
-        goto out;
-    }
-    a.gru_units = (int)g[0];
-    if (dims_of(d1, kf.f, "layers/dense/vars/0") != 2 || d1[0] != 2 * g[0]) {
-        gs_error("%s: layers/dense/vars/0 is not a Dense kernel on the BiGRU output (%d): not the seed architecture "
-                 "(%s)", path, 2 * a.gru_units, SEED_ARCH);
-        goto out;
-    }
-    a.dense_units = (int)d1[1];
-    if (dims_of(d2, kf.f, "layers/dense_1/vars/0") != 2 || d2[0] != d1[1]) {
-        gs_error("%s: layers/dense_1/vars/0 is not the output Dense kernel (%d inputs): not the seed architecture "
-                 "(%s)", path, a.dense_units, SEED_ARCH);
-        goto out;
-    }
-    a.classes = (int)d2[1];
-    if (config_input(&kf, &a.frames, &a.size)) goto out;
+    if (weights_arch(&kf, &a) || config_input(&kf, &a.frames, &a.size)) goto out;
     double x;
     const char *p = k_json_class(kf.config, "Dropout");
     if (p && k_json_number(k_json_key(p, "rate"), &x) == 0) a.dropout = (float)x;
     p = k_json_class(kf.config, "L2");
     if (p && k_json_number(k_json_key(p, "l2"), &x) == 0) a.l2 = (float)x;
-
-    // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5)
-    int best = -1, best_ok = -1;
-    char best_msg[1024] = "";
-    for (int i = 0; i < K_N_WIDTHS && best_ok < INT32_MAX; i++) {
-        a.alpha = K_WIDTHS[i];
-        gs_model m;
-        if (model_init(&m, &a)) goto out;
-        k3_layout L;
-        k3_layout_build(&L, &m);
-        int n_ok;
-        int r = check_weights(&kf, &m, &L, NULL, &n_ok);
-        k3_layout_free(&L);
-        model_free(&m);
-        if (r == 0) {
-            best = i;
-            best_ok = INT32_MAX;
-        } else if (n_ok > best_ok) {
-            best = i;
-            best_ok = n_ok;
-            snprintf(best_msg, sizeof best_msg, "%s", gs_last_error());
-        }
-    }
-    if (best_ok != INT32_MAX) {
-        gs_error("%s", best_msg);  // the closest width's first difference names the layer and shapes
-        goto out;
-    }
-    a.alpha = K_WIDTHS[best];
     *arch = a;
     if (info) {
         read_info_strings(&kf, info);
