@@ -163,8 +163,17 @@ ok "compare: frames, epochs, test accuracy of a, '-' for b's" "$PY - cmp/compare
 import csv, sys
 a, b = list(csv.DictReader(open(sys.argv[1])))
 assert (a['frames'], b['frames'], a['epochs'], b['epochs']) == ('4', '3', '2', '1'), (a, b)
-assert a['test_accuracy'] != '' and b['test_accuracy'] == '' and a['best_val_loss_epoch'] in ('0', '1')
+assert a['test_accuracy'] != '' and b['test_accuracy'] == '' and a['best_val_loss_epoch'] in ('1', '2')
 EOF"
+# One epoch numbering wherever people read it: the console's last "[best.h5]" epoch (1-based) is the
+# epoch compare's table and the curves' best-accuracy marker name.
+best_ep=$(grep '\[best.h5\]' train_a.log | tail -1 | sed -E 's/^epoch ([0-9]+)\/.*/\1/')
+ok "compare's best val acc epoch = the console's [best.h5] epoch ($best_ep)" \
+    "grep '^a ' <<<\"\$out\" | sed -E 's/^a +[0-9]+ +[0-9.]+ \(([0-9]+)\).*/\\1/' | grep -qx '$best_ep'"
+if [ $PLOTS = 1 ]; then
+    ok "the curves mark the console's [best.h5] epoch" \
+        "$PY \"\$GESTURE_SOURCE_DIR/scripts/plots.py\" best runs/a | grep -x 'val_accuracy [0-9.e-]* $best_ep' >/dev/null"
+fi
 ok "compare table shows '-' for the missing test accuracy" "grep '^b ' <<<\"\$out\" | grep -q ' - '"
 [ $PLOTS = 1 ] && ok "compare draws compare.png" "[ -s cmp/compare.png ]"
 err=$("$G" compare runs/a prep --out cmp --no-plots 2>&1 >/dev/null); rc=$?

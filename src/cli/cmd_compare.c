@@ -18,7 +18,8 @@
 
 static const char *OPTIONS =
     "\nEach RUN_DIR is a training run (runs/<name>/) with log.h5. Read from it: config.ini (frames),\n"
-    "log.h5 (best val_accuracy and lowest val_loss, with their 0-based epochs as in training_log.csv),\n"
+    "log.h5 (best val_accuracy and lowest val_loss with their epochs, counted from 1 as gesture train prints\n"
+    "them; training_log.csv's epoch column is Keras' 0-based index),\n"
     "eval/test/metrics.ini (test accuracy, written by gesture eval) and timing.ini (s/epoch, img/s,\n"
     "peak memory, written by gesture train); what a run lacks shows as \"-\".\n"
     "\noptions:\n"
@@ -101,15 +102,16 @@ static int load_run(run_row *r, const char *dir) {
     snprintf(r->best_acc, FIELD_MAX, "-");
     snprintf(r->best_loss, FIELD_MAX, "-");
     r->acc_value[0] = r->acc_epoch[0] = r->loss_value[0] = r->loss_epoch[0] = '\0';
+    // epochs as the console prints them (1-based); the log's column is Keras' 0-based index
     if (ia >= 0) {
-        snprintf(r->best_acc, FIELD_MAX, "%.4f (%d)", rows[ia].val_accuracy, rows[ia].epoch);
+        snprintf(r->best_acc, FIELD_MAX, "%.4f (%d)", rows[ia].val_accuracy, rows[ia].epoch + 1);
         snprintf(r->acc_value, FIELD_MAX, "%.9g", rows[ia].val_accuracy);
-        snprintf(r->acc_epoch, FIELD_MAX, "%d", rows[ia].epoch);
+        snprintf(r->acc_epoch, FIELD_MAX, "%d", rows[ia].epoch + 1);
     }
     if (il >= 0) {
-        snprintf(r->best_loss, FIELD_MAX, "%.4f (%d)", rows[il].val_loss, rows[il].epoch);
+        snprintf(r->best_loss, FIELD_MAX, "%.4f (%d)", rows[il].val_loss, rows[il].epoch + 1);
         snprintf(r->loss_value, FIELD_MAX, "%.9g", rows[il].val_loss);
-        snprintf(r->loss_epoch, FIELD_MAX, "%d", rows[il].epoch);
+        snprintf(r->loss_epoch, FIELD_MAX, "%d", rows[il].epoch + 1);
     }
     free(rows);
 
