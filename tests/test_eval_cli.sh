@@ -51,6 +51,7 @@ n_test=$(ls -d prep/test/*/* | wc -l)
 # ---- eval ----
 out=$("$G" eval runs/a $NOPLOTS 2>eval.err); rc=$?
 ok "eval RUN_DIR exits 0" "[ $rc -eq 0 ]"
+ok "eval says which checkpoint it uses" "grep -qx 'gesture eval: using runs/a/checkpoints/best.h5' <<<\"\$out\""
 E=runs/a/eval/test
 ok "eval writes report, confusion, predictions, metrics" \
     "[ -s $E/report.txt ] && [ -s $E/confusion.csv ] && [ -s $E/predictions.csv ] && [ -s $E/metrics.ini ]"
@@ -115,7 +116,7 @@ a, b = get(sys.argv[1]), get(sys.argv[2])
 assert abs(float(a['loss']) - float(b['loss'])) < 1e-5 and a['accuracy'] == b['accuracy'], (a, b)
 EOF"
 mkdir -p lastonly/checkpoints && cp runs/a/checkpoints/last.h5 lastonly/checkpoints/
-err=$("$G" eval lastonly --data prep --no-plots 2>&1 >/dev/null); rc=$?
+err=$("$G" eval lastonly --data prep --no-plots 2>&1); rc=$?
 ok "RUN_DIR without best.h5 falls back to last.h5 and says so" "[ $rc -eq 0 ] && grep -q 'last.h5' <<<\"\$err\" && [ -s lastonly/eval/test/report.txt ]"
 err=$("$G" eval runs/nope 2>&1); rc=$?
 ok "eval of a missing run fails naming it" "[ $rc -ne 0 ] && grep -q 'runs/nope' <<<\"\$err\""
@@ -131,7 +132,11 @@ c1=$(ls -d prep/test/Stop/* | head -1)
 c2=$(ls -d prep/test/Left_Swipe/* | head -1)
 out=$("$G" predict runs/a/checkpoints/best.h5 "$c1" "$c2"); rc=$?
 ok "predict prints a table row per clip" "[ $rc -eq 0 ] && [ \$(grep -c 'prep/test/' <<<\"\$out\") -eq 2 ]"
-"$G" predict runs/a/checkpoints/best.h5 "$c1" "$c2" --json >pred.json; rc=$?
+"$G" predict runs/a/checkpoints/best.h5 "$c1" "$c2" --json >pred.json 2>pred.err; rc=$?
+ok "predict says which checkpoint it uses (stderr: stdout stays JSON)" \
+    "grep -qx 'gesture predict: using runs/a/checkpoints/best.h5' pred.err"
+err=$("$G" predict runs/a "$c1" 2>&1 >/dev/null)
+ok "predict RUN_DIR names best.h5" "grep -qx 'gesture predict: using runs/a/checkpoints/best.h5' <<<\"\$err\""
 ok "predict --json parses" "[ $rc -eq 0 ] && $PY -c 'import json,sys; json.load(sys.stdin)' <pred.json"
 ok "predict --json = eval's predictions.csv for the same clips" "$PY - pred.json $E/predictions.csv <<'EOF'
 import csv, json, sys

@@ -123,7 +123,8 @@ static int eval_parse_args(eval_options *o, int argc, char **argv) {
 
 // The checkpoint, where outputs go, and the model rebuilt from it. 0, or -1 after a message.
 static int eval_open_model(eval_session *e, const eval_options *o) {
-    if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval") != 0) return eval_fail();
+    if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval", stdout) != 0)
+        return eval_fail();
     if (o->out) snprintf(e->out_dir, sizeof e->out_dir, "%s", o->out);
     if (cli_inference_model_load(&e->im, e->ckpt, o->batch, o->threads) != 0) return eval_fail();
     return 0;

@@ -34,7 +34,7 @@ static void on_sigint(int sig) {
 
 // The files of a run directory (docs/formats.md).
 typedef struct {
-    char dir[4096], ck[4200], last[4300], best[4300], snap[4300], final[4300];
+    char dir[4096], ck[4200], last[4300], best[4300], snap[4300];
     char csv[4200], h5[4200], cfg[4200], timing[4200];
 } run_paths;
 
@@ -48,7 +48,6 @@ static void run_paths_init(run_paths *p, const char *run_dir) {
     path_in(p->last, sizeof p->last, p->ck, "last.h5");
     path_in(p->best, sizeof p->best, p->ck, "best.h5");
     path_in(p->snap, sizeof p->snap, p->ck, "early_stopping_best.h5");
-    path_in(p->final, sizeof p->final, p->ck, "final.h5");
     path_in(p->csv, sizeof p->csv, run_dir, "training_log.csv");
     path_in(p->h5, sizeof p->h5, run_dir, "log.h5");
     path_in(p->cfg, sizeof p->cfg, run_dir, "config.ini");
@@ -68,7 +67,6 @@ typedef struct {
     gs_train_state st;     // what last.h5 holds
     gs_csvlog csv;
     float lr;
-    float *snapshot;       // EarlyStopping's best weights (restore_best)
     char *ini;             // the resolved config, stored in every checkpoint
     double train_seconds;  // over the epochs of this invocation
     long train_images;
@@ -160,17 +158,11 @@ static int open_model(trainer *t, int resume) {
     t->ini = config_to_ini(cfg);
     callbacks_init(&t->cb, &cfg->callbacks);
     t->lr = (float)cfg->train.learning_rate;
-    t->snapshot = gs_aligned_alloc(t->m.params.numel * sizeof(float));
     if (resume) {
         gs_train_state *st = &t->st;
         if (checkpoint_load(t->path.last, &t->m, st, NULL, NULL, NULL)) return -1;
         if (callbacks_state_set(&t->cb, &st->callbacks)) return -1;
         t->lr = (float)st->learning_rate;
-        if (st->callbacks.early_stopping.has_snapshot && t->cb.es.restore_best) {
-            gs_model tmp = t->m;  // same layout: load the snapshot's weights through a copy of the table
-            tmp.params.data = t->snapshot;
-            if (checkpoint_load_weights_only(t->path.snap, &tmp)) return -1;
-        }
         printf("resuming %s at epoch %d step %ld (lr %g)\n", t->path.dir, st->epoch + 1, st->step, t->lr);
     } else {
         FILE *f = fopen(t->path.cfg, "w");
@@ -273,10 +265,8 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     st->part_seen = 0;
     st->learning_rate = t->lr;
     callbacks_state_get(&st->callbacks, &t->cb);
-    if (act.snapshot_best) {
-        memcpy(t->snapshot, t->m.params.data, t->m.params.numel * sizeof(float));
-        if (t->cb.es.restore_best && save(t, t->path.snap)) return -1;
-    }
+    // EarlyStopping's snapshot is this file: restore_best's weights whatever happens later
+    if (act.snapshot_best && t->cb.es.restore_best && save(t, t->path.snap)) return -1;
     if (act.save_best && save(t, t->path.best)) return -1;
     if (save(t, t->path.last)) return -1;
     t->epochs_run++;
@@ -287,15 +277,13 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     return 0;
 }
 
-// After the last epoch: EarlyStopping's restore_best into final.h5, timing.ini, the curves.
+// After the last epoch: where EarlyStopping's restore_best weights are, timing.ini, the curves.
 static int finish(trainer *t) {
     int best_epoch;
-    if (callbacks_on_train_end(&t->cb, &best_epoch)) {
-        memcpy(t->m.params.data, t->snapshot, t->m.params.numel * sizeof(float));
-        if (save(t, t->path.final)) return -1;
-        printf("restored the weights of epoch %d (best %s) into %s\n", best_epoch + 1,
-               config_monitor_name(t->cfg->callbacks.early_stopping_monitor), t->path.final);
-    }
+    // the snapshot file already holds those weights (saved when the epoch was best): no second copy
+    if (callbacks_on_train_end(&t->cb, &best_epoch))
+        printf("restored the weights of epoch %d (best %s): %s\n", best_epoch + 1,
+               config_monitor_name(t->cfg->callbacks.early_stopping_monitor), t->path.snap);
     FILE *tf = fopen(t->path.timing, "w");
     if (!tf) return gs_error("%s: cannot write: %s", t->path.timing, strerror(errno));
     fprintf(tf, "# written by gesture train (this invocation only when resumed)\nepochs_run = %d\n"
@@ -313,7 +301,6 @@ static int finish(trainer *t) {
 
 static void close_all(trainer *t) {
     csvlog_close(&t->csv);
-    free(t->snapshot);
     free(t->ini);
     checkpoint_state_free(&t->st);
     if (t->be.ops) t->be.ops->free(&t->be);
