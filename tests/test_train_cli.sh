@@ -50,6 +50,15 @@ if ! cmp -s "$T/full/training_log.csv" "$T/cut/training_log.csv"; then diff "$T/
 ok "resumed weights and Adam moments identical (last.h5)" \
   "same_tensors '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' weights optimizer"
 
+# the whole run, not the resumed part: timing.ini's totals and compare's epoch count
+tkey() { sed -n "s/^$2 = //p" "$1/timing.ini"; }
+ok "timing.ini of the resumed run covers all $rows epochs, both invocations" \
+  "[ \"\$(tkey '$T/cut' epochs)\" = $rows ] && [ \"\$(tkey '$T/cut' invocations)\" = 2 ] && [ \"\$(tkey '$T/full' invocations)\" = 1 ]"
+ok "timing.ini: the interrupted and resumed run trained the same frames as the uninterrupted one" \
+  "[ \"\$(tkey '$T/cut' train_images)\" = \"\$(tkey '$T/full' train_images)\" ] && [ \"\$(tkey '$T/full' train_images)\" -gt 0 ]"
+"$G" compare "$T/cut" --out "$T/cmp" --no-plots >"$T/cmp.out" 2>&1
+ok "compare counts the resumed run's $rows epochs" "grep -q '^cut,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,$rows,' '$T/cmp/compare.csv'"
+
 # errors
 err=$("$G" train "$T/tiny.ini" --run-dir "$T/full" 2>&1); rc=$?
 ok "refuses to overwrite a run" "[ $rc -ne 0 ] && grep -q -- '--resume' <<<\"\$err\""

@@ -18,10 +18,11 @@
 
 static const char *OPTIONS =
     "\nEach RUN_DIR is a training run (runs/<name>/) with log.h5. Read from it: config.ini (frames),\n"
-    "log.h5 (best val_accuracy and lowest val_loss with their epochs, counted from 1 as gesture train prints\n"
-    "them; training_log.csv's epoch column is Keras' 0-based index),\n"
+    "log.h5 (epochs run, best val_accuracy and lowest val_loss with their epochs, counted from 1 as gesture\n"
+    "train prints them; training_log.csv's epoch column is Keras' 0-based index),\n"
     "eval/best/test/metrics.ini (the test accuracy of checkpoints/best.h5, written by gesture eval RUN_DIR)\n"
-    "and timing.ini (s/epoch, img/s, peak memory, written by gesture train); what a run lacks shows as \"-\".\n"
+    "and timing.ini (s/epoch, img/s, peak memory over the whole run, written by gesture train); what a run\n"
+    "lacks shows as \"-\".\n"
     "\noptions:\n"
     "  --out DIR    where compare.png and compare.csv (the table, one value per column) go\n"
     "               (default: the current directory)\n"
@@ -130,6 +131,7 @@ static int load_run(run_row *r, const char *dir) {
         snprintf(r->loss_epoch, FIELD_MAX, "%d", rows[il].epoch + 1);
     }
     free(rows);
+    snprintf(r->epochs, FIELD_MAX, "%d", n);  // the whole history, every --resume included
 
     snprintf(r->frames, FIELD_MAX, "-");
     char *cfg_path = fs_join(dir, "config.ini");
@@ -146,14 +148,12 @@ static int load_run(run_row *r, const char *dir) {
 
     if (read_test_accuracy(r->test_acc, dir) < 0) return -1;
 
-    static const char *const timing_keys[] = {"seconds_per_epoch", "train_img_per_s", "peak_rss_mb", "epochs_run"};
-    char timing[4][FIELD_MAX];
-    if (read_ini_keys(timing, timing_keys, 4, dir, "timing.ini") < 0) return -1;
+    static const char *const timing_keys[] = {"seconds_per_epoch", "train_img_per_s", "peak_rss_mb"};
+    char timing[3][FIELD_MAX];
+    if (read_ini_keys(timing, timing_keys, 3, dir, "timing.ini") < 0) return -1;
     format_number(r->s_epoch, timing[0], 1);
     format_number(r->img_s, timing[1], 1);
     format_number(r->peak_mb, timing[2], 0);
-    if (timing[3][0]) format_number(r->epochs, timing[3], 0);
-    else snprintf(r->epochs, FIELD_MAX, "%d", n);  // rows in the log = epochs run
     return 0;
 }
 
