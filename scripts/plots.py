@@ -2,6 +2,7 @@
 """Figures for gesture runs (called by `gesture train/eval/compare`, usable by hand).
 
   plots.py curves RUN_DIR [OUT.png]                 accuracy and loss, train vs val (default RUN_DIR/plots/curves.png)
+  plots.py best RUN_DIR                             the best epochs the curves mark, one "key value epoch" line each
   plots.py confusion EVAL_DIR [OUT.png]             heatmap of EVAL_DIR/confusion.csv (default EVAL_DIR/confusion.png)
   plots.py samples PREDICTIONS.csv OUT.png [--rows N] [--frames N] [--title TEXT]
                                                     frames of some clips with true/predicted label and probability
@@ -55,6 +56,23 @@ def read_log(run_dir):
     return {c: np.array([float(r[c]) for r in rows]) for c in COLUMNS if rows and c in rows[0]}
 
 
+def epoch_numbers(log):
+    """The epochs as people read them: 1-based, as the console ("epoch 12/20") and Keras' progress
+    output ("Epoch 12/20") count; the logs' `epoch` column is Keras' 0-based index."""
+    return log["epoch"] + 1
+
+
+def best_epochs(log):
+    """{"val_accuracy": (value, epoch), "val_loss": (value, epoch)} for the columns the log has: the
+    first best epoch (as Keras' monitors, which need a strict improvement), 1-based."""
+    best = {}
+    for key, arg in (("val_accuracy", np.nanargmax), ("val_loss", np.nanargmin)):
+        if key in log and np.isfinite(log[key]).any():
+            i = int(arg(log[key]))
+            best[key] = (float(log[key][i]), int(epoch_numbers(log)[i]))
+    return best
+
+
 def save(fig, out):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + ".tmp.png"
@@ -75,7 +93,7 @@ def cmd_curves(args):
     log = read_log(run)
     if "epoch" not in log or len(log["epoch"]) == 0:
         fail("%s: the training log has no epochs yet" % run)
-    ep = log["epoch"]
+    ep = epoch_numbers(log)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("accuracy", "loss")):
         for key, label, style in ((metric, "train", "-"), ("val_" + metric, "val", "--")):
@@ -86,16 +104,23 @@ def cmd_curves(args):
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
         ax.legend()
-    if "val_accuracy" in log and np.isfinite(log["val_accuracy"]).any():
-        i = int(np.nanargmax(log["val_accuracy"]))
-        axes[0].axvline(ep[i], color="grey", lw=0.8, ls=":")
-        axes[0].set_title("best val accuracy %.4f (epoch %d)" % (log["val_accuracy"][i], ep[i]))
-    if "val_loss" in log and np.isfinite(log["val_loss"]).any():
-        i = int(np.nanargmin(log["val_loss"]))
-        axes[1].axvline(ep[i], color="grey", lw=0.8, ls=":")
-        axes[1].set_title("lowest val loss %.4f (epoch %d)" % (log["val_loss"][i], ep[i]))
+    best = best_epochs(log)
+    for ax, key, what in ((axes[0], "val_accuracy", "best val accuracy"), (axes[1], "val_loss", "lowest val loss")):
+        if key in best:
+            value, epoch = best[key]
+            ax.axvline(epoch, color="grey", lw=0.8, ls=":")
+            ax.set_title("%s %.4f (epoch %d)" % (what, value, epoch))
     fig.suptitle(run_name(run))
     save(fig, out)
+
+
+def cmd_best(args):
+    """What the curves mark, as text (for scripts and tests): `val_accuracy VALUE EPOCH` and
+    `val_loss VALUE EPOCH`, epochs 1-based."""
+    if len(args) != 1:
+        fail("usage: plots.py best RUN_DIR")
+    for key, (value, epoch) in best_epochs(read_log(args[0])).items():
+        print("%s %.9g %d" % (key, value, epoch))
 
 
 def read_confusion(path):
@@ -212,7 +237,7 @@ def cmd_compare(args):
             continue
         for ax, key in zip(axes, ("val_accuracy", "val_loss")):
             if key in log:
-                ax.plot(log["epoch"], log[key], marker="o", markersize=3, label=run_name(run))
+                ax.plot(epoch_numbers(log), log[key], marker="o", markersize=3, label=run_name(run))
     for ax, key in zip(axes, ("val_accuracy", "val_loss")):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -231,8 +256,8 @@ def cmd_eval(args):
     cmd_samples([os.path.join(args[0], "predictions.csv")] + args[1:])
 
 
-COMMANDS = {"curves": cmd_curves, "confusion": cmd_confusion, "samples": cmd_samples, "compare": cmd_compare,
-            "eval": cmd_eval}
+COMMANDS = {"curves": cmd_curves, "best": cmd_best, "confusion": cmd_confusion, "samples": cmd_samples,
+            "compare": cmd_compare, "eval": cmd_eval}
 
 
 def main():

@@ -51,7 +51,8 @@ n_test=$(ls -d prep/test/*/* | wc -l)
 # ---- eval ----
 out=$("$G" eval runs/a $NOPLOTS 2>eval.err); rc=$?
 ok "eval RUN_DIR exits 0" "[ $rc -eq 0 ]"
-E=runs/a/eval/test
+ok "eval says which checkpoint it uses" "grep -qx 'gesture eval: using runs/a/checkpoints/best.h5' <<<\"\$out\""
+E=runs/a/eval/best/test
 ok "eval writes report, confusion, predictions, metrics" \
     "[ -s $E/report.txt ] && [ -s $E/confusion.csv ] && [ -s $E/predictions.csv ] && [ -s $E/metrics.ini ]"
 ok "report.txt has the sklearn header and loss/accuracy lines" \
@@ -93,30 +94,30 @@ assert want in open(sys.argv[1] + '/report.txt').read()
 EOF"
 fi
 if [ $PLOTS = 1 ]; then
-    ok "eval draws confusion.png and plots/samples.png" "[ -s $E/confusion.png ] && [ -s runs/a/plots/samples.png ]"
+    ok "eval draws confusion.png and samples.png" "[ -s $E/confusion.png ] && [ -s $E/samples.png ]"
 fi
 
 # The loss is Keras' evaluate(): the trainer's val_loss of the epoch best.h5 was saved at.
-"$G" eval runs/a --split val --no-plots >/dev/null 2>&1
+"$G" eval runs/a --split val $NOPLOTS >/dev/null 2>&1
 ok "eval --split val loss/accuracy = the trainer's val_loss/val_accuracy at best.h5's epoch" "$PY - runs/a <<'EOF'
 import csv, sys
 log = list(csv.DictReader(open(sys.argv[1] + '/training_log.csv')))
 best = max(log, key=lambda r: float(r['val_accuracy']))  # first maximum, as ModelCheckpoint (strict >)
-m = dict(l.split(' = ', 1) for l in open(sys.argv[1] + '/eval/val/metrics.ini').read().splitlines() if ' = ' in l)
+m = dict(l.split(' = ', 1) for l in open(sys.argv[1] + '/eval/best/val/metrics.ini').read().splitlines() if ' = ' in l)
 assert abs(float(m['loss']) - float(best['val_loss'])) < 1e-4, (m['loss'], best['val_loss'])
 assert abs(float(m['accuracy']) - float(best['val_accuracy'])) < 1e-9
 EOF"
-cp runs/a/eval/val/metrics.ini val_b4.ini
+cp runs/a/eval/best/val/metrics.ini val_b4.ini
 "$G" eval runs/a/checkpoints/best.h5 --split val --batch 3 --no-plots >/dev/null 2>&1
-ok "a partial last batch (--batch 3) gives the same loss" "$PY - val_b4.ini runs/a/eval/val/metrics.ini <<'EOF'
+ok "a partial last batch (--batch 3) gives the same loss" "$PY - val_b4.ini runs/a/eval/best/val/metrics.ini <<'EOF'
 import sys
 get = lambda p: {l.split(' = ')[0]: l.split(' = ')[1] for l in open(p).read().splitlines() if ' = ' in l}
 a, b = get(sys.argv[1]), get(sys.argv[2])
 assert abs(float(a['loss']) - float(b['loss'])) < 1e-5 and a['accuracy'] == b['accuracy'], (a, b)
 EOF"
 mkdir -p lastonly/checkpoints && cp runs/a/checkpoints/last.h5 lastonly/checkpoints/
-err=$("$G" eval lastonly --data prep --no-plots 2>&1 >/dev/null); rc=$?
-ok "RUN_DIR without best.h5 falls back to last.h5 and says so" "[ $rc -eq 0 ] && grep -q 'last.h5' <<<\"\$err\" && [ -s lastonly/eval/test/report.txt ]"
+err=$("$G" eval lastonly --data prep --no-plots 2>&1); rc=$?
+ok "RUN_DIR without best.h5 falls back to last.h5 and says so" "[ $rc -eq 0 ] && grep -q 'last.h5' <<<\"\$err\" && [ -s lastonly/eval/last/test/report.txt ]"
 err=$("$G" eval runs/nope 2>&1); rc=$?
 ok "eval of a missing run fails naming it" "[ $rc -ne 0 ] && grep -q 'runs/nope' <<<\"\$err\""
 err=$("$G" eval runs/a --data raw --no-plots 2>&1); rc=$?
@@ -131,7 +132,11 @@ c1=$(ls -d prep/test/Stop/* | head -1)
 c2=$(ls -d prep/test/Left_Swipe/* | head -1)
 out=$("$G" predict runs/a/checkpoints/best.h5 "$c1" "$c2"); rc=$?
 ok "predict prints a table row per clip" "[ $rc -eq 0 ] && [ \$(grep -c 'prep/test/' <<<\"\$out\") -eq 2 ]"
-"$G" predict runs/a/checkpoints/best.h5 "$c1" "$c2" --json >pred.json; rc=$?
+"$G" predict runs/a/checkpoints/best.h5 "$c1" "$c2" --json >pred.json 2>pred.err; rc=$?
+ok "predict says which checkpoint it uses (stderr: stdout stays JSON)" \
+    "grep -qx 'gesture predict: using runs/a/checkpoints/best.h5' pred.err"
+err=$("$G" predict runs/a "$c1" 2>&1 >/dev/null)
+ok "predict RUN_DIR names best.h5" "grep -qx 'gesture predict: using runs/a/checkpoints/best.h5' <<<\"\$err\""
 ok "predict --json parses" "[ $rc -eq 0 ] && $PY -c 'import json,sys; json.load(sys.stdin)' <pred.json"
 ok "predict --json = eval's predictions.csv for the same clips" "$PY - pred.json $E/predictions.csv <<'EOF'
 import csv, json, sys
@@ -163,6 +168,18 @@ done
 ok "a bad clip among good ones: exit 1, the good one still predicted" \
     "[ $rc -eq 1 ] && $PY -c 'import json,sys; assert len(json.load(sys.stdin)) == 1' <mixed.json && grep -q 'bad/short' mixed.err"
 
+# ---- results kept per checkpoint and split ----
+"$G" eval runs/a/checkpoints/last.h5 $NOPLOTS >/dev/null 2>&1
+ok "eval of last.h5 writes eval/last/test and leaves best.h5's test results" "$PY - runs/a/eval <<'EOF'
+import sys
+get = lambda p: {l.split(' = ')[0]: l.split(' = ')[1] for l in open(p).read().splitlines() if ' = ' in l}
+for ck, split in (('best', 'test'), ('last', 'test'), ('best', 'val')):
+    m = get('%s/%s/%s/metrics.ini' % (sys.argv[1], ck, split))
+    assert m['checkpoint'].endswith('/%s.h5' % ck) and m['split'] == split, (ck, split, m)
+EOF"
+[ $PLOTS = 1 ] && ok "each evaluation keeps its samples.png" \
+    "[ -s runs/a/eval/best/test/samples.png ] && [ -s runs/a/eval/best/val/samples.png ] && [ -s runs/a/eval/last/test/samples.png ]"
+
 # ---- compare ----
 out=$("$G" compare runs/a runs/b --out cmp $NOPLOTS); rc=$?
 ok "compare exits 0 with one row per run" "[ $rc -eq 0 ] && grep -q '^a ' <<<\"\$out\" && grep -q '^b ' <<<\"\$out\""
@@ -170,9 +187,24 @@ ok "compare: frames, epochs, test accuracy of a, '-' for b's" "$PY - cmp/compare
 import csv, sys
 a, b = list(csv.DictReader(open(sys.argv[1])))
 assert (a['frames'], b['frames'], a['epochs'], b['epochs']) == ('4', '3', '2', '1'), (a, b)
-assert a['test_accuracy'] != '' and b['test_accuracy'] == '' and a['best_val_loss_epoch'] in ('0', '1')
+assert a['test_accuracy'] != '' and b['test_accuracy'] == '' and a['best_val_loss_epoch'] in ('1', '2')
 EOF"
+# One epoch numbering wherever people read it: the console's last "[best.h5]" epoch (1-based) is the
+# epoch compare's table and the curves' best-accuracy marker name.
+best_ep=$(grep '\[best.h5\]' train_a.log | tail -1 | sed -E 's/^epoch ([0-9]+)\/.*/\1/')
+ok "compare's best val acc epoch = the console's [best.h5] epoch ($best_ep)" \
+    "grep '^a ' <<<\"\$out\" | sed -E 's/^a +[0-9]+ +[0-9.]+ \(([0-9]+)\).*/\\1/' | grep -qx '$best_ep'"
+if [ $PLOTS = 1 ]; then
+    ok "the curves mark the console's [best.h5] epoch" \
+        "$PY \"\$GESTURE_SOURCE_DIR/scripts/plots.py\" best runs/a | grep -x 'val_accuracy [0-9.e-]* $best_ep' >/dev/null"
+fi
 ok "compare table shows '-' for the missing test accuracy" "grep '^b ' <<<\"\$out\" | grep -q ' - '"
+ok "compare reports best.h5's test accuracy and says so" "grep -q 'test acc (best.h5)' <<<\"\$out\" && $PY - cmp/compare.csv $E/metrics.ini <<'EOF'
+import csv, sys
+a = next(csv.DictReader(open(sys.argv[1])))
+m = dict(l.split(' = ', 1) for l in open(sys.argv[2]).read().splitlines() if ' = ' in l)
+assert a['test_accuracy'] == '%.4f' % float(m['accuracy']), (a['test_accuracy'], m['accuracy'])
+EOF"
 [ $PLOTS = 1 ] && ok "compare draws compare.png" "[ -s cmp/compare.png ]"
 err=$("$G" compare runs/a prep --out cmp --no-plots 2>&1 >/dev/null); rc=$?
 ok "compare with a non-run folder fails naming it" "[ $rc -ne 0 ] && grep -q 'prep: no log.h5' <<<\"\$err\""

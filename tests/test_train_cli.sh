@@ -22,6 +22,11 @@ ok "uninterrupted run exits 0" "[ $? -eq 0 ]"
 for f in config.ini training_log.csv log.h5 checkpoints/last.h5 checkpoints/best.h5 timing.ini; do
   ok "run dir has $f" "[ -s '$T/full/$f' ]"
 done
+# exactly the files docs/formats.md lists for a run with plots off (restore_best is on by default)
+ok "run dir holds exactly the documented files" "[ \"\$(cd '$T/full' && find . -type f | sort | tr '\n' ' ')\" = \
+  './checkpoints/best.h5 ./checkpoints/early_stopping_best.h5 ./checkpoints/last.h5 ./config.ini ./log.h5 ./timing.ini ./training_log.csv ' ]"
+ok "the end names the file holding the restored weights" \
+  "grep -q '^restored the weights of epoch [0-9]* (best val_loss): .*/checkpoints/early_stopping_best.h5$' '$T/full.out'"
 ok "CSV header is Keras'" "head -1 '$T/full/training_log.csv' | tr -d '\r' | grep -qx 'epoch,accuracy,learning_rate,loss,val_accuracy,val_loss'"
 rows=$(($(wc -l <"$T/full/training_log.csv") - 1))
 ok "one CSV row per epoch run ($rows)" "[ $rows -ge 2 ] && [ $rows -le 8 ]"
@@ -44,6 +49,24 @@ ok "resumed log identical to the uninterrupted one" "cmp -s '$T/full/training_lo
 if ! cmp -s "$T/full/training_log.csv" "$T/cut/training_log.csv"; then diff "$T/full/training_log.csv" "$T/cut/training_log.csv" | head; fi
 ok "resumed weights and Adam moments identical (last.h5)" \
   "same_tensors '$T/full/checkpoints/last.h5' '$T/cut/checkpoints/last.h5' weights optimizer"
+
+# the whole run, not the resumed part: timing.ini's totals and compare's epoch count
+tkey() { sed -n "s/^$2 = //p" "$1/timing.ini"; }
+ok "timing.ini of the resumed run covers all $rows epochs, both invocations" \
+  "[ \"\$(tkey '$T/cut' epochs)\" = $rows ] && [ \"\$(tkey '$T/cut' invocations)\" = 2 ] && [ \"\$(tkey '$T/full' invocations)\" = 1 ]"
+ok "timing.ini: the interrupted and resumed run trained the same frames as the uninterrupted one" \
+  "[ \"\$(tkey '$T/cut' train_images)\" = \"\$(tkey '$T/full' train_images)\" ] && [ \"\$(tkey '$T/full' train_images)\" -gt 0 ]"
+"$G" compare "$T/cut" --out "$T/cmp" --no-plots >"$T/cmp.out" 2>&1
+ok "compare counts the resumed run's $rows epochs" "grep -q '^cut,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,$rows,' '$T/cmp/compare.csv'"
+# a timing.ini from before the totals (one invocation's rates) counts as the totals it implies
+if [ "$rows" -lt 8 ]; then
+  cp -r "$T/full" "$T/old"
+  printf 'epochs_run = %d\nseconds_per_epoch = 0.5\ntrain_img_per_s = 100\npeak_rss_mb = 1\n' "$rows" >"$T/old/timing.ini"
+  "$G" train --resume "$T/old" >"$T/old.out" 2>&1
+  per_epoch=$(( $(tkey "$T/full" train_images) / rows ))
+  ok "resume adds to an old timing.ini's implied totals" \
+    "[ \"\$(tkey '$T/old' train_images)\" = $(( rows * 50 + per_epoch )) ] && [ \"\$(tkey '$T/old' invocations)\" = 2 ]"
+fi
 
 # errors
 err=$("$G" train "$T/tiny.ini" --run-dir "$T/full" 2>&1); rc=$?

@@ -84,7 +84,7 @@ for d in cpu cuda; do
 done
 ok "eval on cuda and cpu: same predicted classes, probabilities within 1e-4" "$PY - '$T' <<'PY'
 import csv, sys
-rows = [list(csv.reader(open(f'{sys.argv[1]}/eval_{d}/eval/val/predictions.csv'))) for d in ('cpu', 'cuda')]
+rows = [list(csv.reader(open(f'{sys.argv[1]}/eval_{d}/eval/best/val/predictions.csv'))) for d in ('cpu', 'cuda')]
 a, b = rows
 ok = len(a) == len(b) > 1 and a[0] == b[0]
 for ra, rb in zip(a[1:], b[1:]):

@@ -1,6 +1,6 @@
 // Evaluation of a model over a data split: one inference pass through a loader collecting labels,
 // probabilities and the loss as Keras' model.evaluate() reports it, and the files `gesture eval`
-// writes from them (eval/<split>/{report.txt, confusion.csv, predictions.csv, metrics.ini}).
+// writes from them (eval/<checkpoint>/<split>/{report.txt, confusion.csv, predictions.csv, metrics.ini}).
 // Shared by `gesture eval` and anything else that scores a model on a split (e.g. a trainer).
 #ifndef GESTURE_EVALUATE_H
 #define GESTURE_EVALUATE_H

@@ -23,22 +23,26 @@ static void parent_dir(char *buf, size_t n, const char *path) {
     else *slash = '\0';
 }
 
-int cli_resolve_checkpoint(char *ckpt, char *out_dir, size_t n, const char *target, const char *cmd) {
+int cli_resolve_checkpoint(char *ckpt, char *out_dir, size_t n, const char *target, const char *cmd, FILE *say) {
     struct stat st;
     if (stat(target, &st) != 0)
         return gs_error("%s: no such run directory or checkpoint (give runs/<name> or a .h5 checkpoint)", target);
     if (S_ISDIR(st.st_mode)) {
         snprintf(out_dir, n, "%s", target);
         snprintf(ckpt, n, "%s/checkpoints/best.h5", target);
-        if (access(ckpt, R_OK) == 0) return 0;
+        if (access(ckpt, R_OK) == 0) {
+            fprintf(say, "gesture %s: using %s\n", cmd, ckpt);
+            return 0;
+        }
         snprintf(ckpt, n, "%s/checkpoints/last.h5", target);
         if (access(ckpt, R_OK) == 0) {
-            fprintf(stderr, "gesture %s: %s has no checkpoints/best.h5; using checkpoints/last.h5\n", cmd, target);
+            fprintf(say, "gesture %s: using %s (%s has no checkpoints/best.h5)\n", cmd, ckpt, target);
             return 0;
         }
         return gs_error("%s: no checkpoints/best.h5 or checkpoints/last.h5 (train first: gesture train CONFIG.ini)",
                         target);
     }
+    fprintf(say, "gesture %s: using %s\n", cmd, target);
     snprintf(ckpt, n, "%s", target);
     parent_dir(out_dir, n, target);
     const char *base = strrchr(out_dir, '/');

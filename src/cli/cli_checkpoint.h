@@ -3,6 +3,7 @@
 #define GESTURE_CLI_CHECKPOINT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "gesture/config.h"
 #include "gesture/model.h"
@@ -20,10 +21,11 @@ typedef struct {
 int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads);
 void cli_inference_model_free(cli_inference_model *im);
 
-// RUN_DIR or CHECKPOINT -> the checkpoint file (RUN_DIR/checkpoints/best.h5, else last.h5 with a note
-// on stderr) and the folder outputs go under (the run directory; for a checkpoint outside
-// <run>/checkpoints/, its own folder). ckpt and out_dir hold n bytes. 0 or -1 + gs_error.
-int cli_resolve_checkpoint(char *ckpt, char *out_dir, size_t n, const char *target, const char *cmd);
+// RUN_DIR or CHECKPOINT -> the checkpoint file (RUN_DIR/checkpoints/best.h5, else last.h5) and the
+// folder outputs go under (the run directory; for a checkpoint outside <run>/checkpoints/, its own
+// folder); says on `say` which file it picked ("gesture <cmd>: using ..."). ckpt and out_dir hold
+// n bytes. 0 or -1 + gs_error.
+int cli_resolve_checkpoint(char *ckpt, char *out_dir, size_t n, const char *target, const char *cmd, FILE *say);
 
 // Parse a whole-string integer in [lo, hi]; 0 ok, -1 otherwise.
 int cli_parse_int(const char *s, int lo, int hi, int *v);

@@ -18,9 +18,11 @@
 
 static const char *OPTIONS =
     "\nEach RUN_DIR is a training run (runs/<name>/) with log.h5. Read from it: config.ini (frames),\n"
-    "log.h5 (best val_accuracy and lowest val_loss, with their 0-based epochs as in training_log.csv),\n"
-    "eval/test/metrics.ini (test accuracy, written by gesture eval) and timing.ini (s/epoch, img/s,\n"
-    "peak memory, written by gesture train); what a run lacks shows as \"-\".\n"
+    "log.h5 (epochs run, best val_accuracy and lowest val_loss with their epochs, counted from 1 as gesture\n"
+    "train prints them; training_log.csv's epoch column is Keras' 0-based index),\n"
+    "eval/best/test/metrics.ini (the test accuracy of checkpoints/best.h5, written by gesture eval RUN_DIR)\n"
+    "and timing.ini (s/epoch, img/s, peak memory over the whole run, written by gesture train); what a run\n"
+    "lacks shows as \"-\".\n"
     "\noptions:\n"
     "  --out DIR    where compare.png and compare.csv (the table, one value per column) go\n"
     "               (default: compare/ in the current directory, created if needed)\n"
@@ -75,6 +77,22 @@ static void format_number(char *out, const char *value, int decimals) {
     else snprintf(out, FIELD_MAX, "%.*f", decimals, v);
 }
 
+// best.h5's test accuracy: eval/best/test/metrics.ini, or in a run evaluated before results were
+// kept per checkpoint, eval/test/metrics.ini when its checkpoint is best.h5. 0, or -1 + gs_error.
+static int read_test_accuracy(char *out, const char *dir) {
+    static const char *const keys[] = {"accuracy", "checkpoint"};
+    char v[2][FIELD_MAX];
+    int rc = read_ini_keys(v, keys, 2, dir, "eval/best/test/metrics.ini");
+    if (rc == 0) {
+        rc = read_ini_keys(v, keys, 2, dir, "eval/test/metrics.ini");
+        const char *base = strrchr(v[1], '/');
+        if (rc > 0 && strcmp(base ? base + 1 : v[1], "best.h5")) v[0][0] = '\0';  // another checkpoint's
+    }
+    if (rc < 0) return -1;
+    format_number(out, v[0], 4);
+    return 0;
+}
+
 static int load_run(run_row *r, const char *dir) {
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--;
@@ -101,17 +119,19 @@ static int load_run(run_row *r, const char *dir) {
     snprintf(r->best_acc, FIELD_MAX, "-");
     snprintf(r->best_loss, FIELD_MAX, "-");
     r->acc_value[0] = r->acc_epoch[0] = r->loss_value[0] = r->loss_epoch[0] = '\0';
+    // epochs as the console prints them (1-based); the log's column is Keras' 0-based index
     if (ia >= 0) {
-        snprintf(r->best_acc, FIELD_MAX, "%.4f (%d)", rows[ia].val_accuracy, rows[ia].epoch);
+        snprintf(r->best_acc, FIELD_MAX, "%.4f (%d)", rows[ia].val_accuracy, rows[ia].epoch + 1);
         snprintf(r->acc_value, FIELD_MAX, "%.9g", rows[ia].val_accuracy);
-        snprintf(r->acc_epoch, FIELD_MAX, "%d", rows[ia].epoch);
+        snprintf(r->acc_epoch, FIELD_MAX, "%d", rows[ia].epoch + 1);
     }
     if (il >= 0) {
-        snprintf(r->best_loss, FIELD_MAX, "%.4f (%d)", rows[il].val_loss, rows[il].epoch);
+        snprintf(r->best_loss, FIELD_MAX, "%.4f (%d)", rows[il].val_loss, rows[il].epoch + 1);
         snprintf(r->loss_value, FIELD_MAX, "%.9g", rows[il].val_loss);
-        snprintf(r->loss_epoch, FIELD_MAX, "%d", rows[il].epoch);
+        snprintf(r->loss_epoch, FIELD_MAX, "%d", rows[il].epoch + 1);
     }
     free(rows);
+    snprintf(r->epochs, FIELD_MAX, "%d", n);  // the whole history, every --resume included
 
     snprintf(r->frames, FIELD_MAX, "-");
     char *cfg_path = fs_join(dir, "config.ini");
@@ -126,24 +146,19 @@ static int load_run(run_row *r, const char *dir) {
     }
     free(cfg_path);
 
-    static const char *const metric_keys[] = {"accuracy"};
-    char metric[1][FIELD_MAX];
-    if (read_ini_keys(metric, metric_keys, 1, dir, "eval/test/metrics.ini") < 0) return -1;
-    format_number(r->test_acc, metric[0], 4);
+    if (read_test_accuracy(r->test_acc, dir) < 0) return -1;
 
-    static const char *const timing_keys[] = {"seconds_per_epoch", "train_img_per_s", "peak_rss_mb", "epochs_run"};
-    char timing[4][FIELD_MAX];
-    if (read_ini_keys(timing, timing_keys, 4, dir, "timing.ini") < 0) return -1;
+    static const char *const timing_keys[] = {"seconds_per_epoch", "train_img_per_s", "peak_rss_mb"};
+    char timing[3][FIELD_MAX];
+    if (read_ini_keys(timing, timing_keys, 3, dir, "timing.ini") < 0) return -1;
     format_number(r->s_epoch, timing[0], 1);
     format_number(r->img_s, timing[1], 1);
     format_number(r->peak_mb, timing[2], 0);
-    if (timing[3][0]) format_number(r->epochs, timing[3], 0);
-    else snprintf(r->epochs, FIELD_MAX, "%d", n);  // rows in the log = epochs run
     return 0;
 }
 
-static const char *const HEADERS[] = {"run", "frames", "best val acc (ep)", "best val loss (ep)", "test acc",
-                                      "epochs", "s/epoch", "img/s", "peak MB"};
+static const char *const HEADERS[] = {"run", "frames", "best val acc (ep)", "best val loss (ep)",
+                                      "test acc (best.h5)", "epochs", "s/epoch", "img/s", "peak MB"};
 #define N_COLS 9
 
 static const char *cell(const run_row *r, int c) {

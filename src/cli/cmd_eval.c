@@ -1,6 +1,7 @@
 // `gesture eval RUN_DIR|CHECKPOINT`: scores a trained model on a split of the prepared data set
 // (loss and accuracy as Keras' evaluate(), scikit-learn's classification report, confusion matrix,
-// per-clip predictions) and writes them under <run>/eval/<split>/, with figures.
+// per-clip predictions) and writes them under <run>/eval/<checkpoint>/<split>/, with figures: one
+// folder per checkpoint and split, so evaluating another checkpoint or split keeps earlier results.
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,13 @@ static const char *OPTIONS =
     "  --batch N               clips per forward pass (default: the config's train.batch_size)\n"
     "  --threads N             CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --device auto|cpu|cuda  where the forward passes run (default: the config's runtime.device)\n"
-    "  --out DIR               write eval/<split>/ and plots/ under DIR (default: the run directory, or\n"
-    "                          the checkpoint's folder for a checkpoint outside a run)\n"
+    "  --out DIR               write eval/ under DIR (default: the run directory, or the checkpoint's\n"
+    "                          folder for a checkpoint outside a run)\n"
     "  --digits N              decimals in the classification report (default 2, as scikit-learn)\n"
-    "  --no-plots              skip confusion.png and plots/samples.png (they need matplotlib)\n"
-    "\nwrites <out>/eval/<split>/{report.txt, confusion.csv, predictions.csv, metrics.ini, confusion.png}\n"
-    "and <out>/plots/samples.png (frames of some clips with true and predicted labels).\n";
+    "  --no-plots              skip confusion.png and samples.png (they need matplotlib)\n"
+    "\nwrites <out>/eval/<checkpoint>/<split>/{report.txt, confusion.csv, predictions.csv, metrics.ini,\n"
+    "confusion.png, samples.png} (<checkpoint>: the file name without .h5, e.g. eval/best/test/;\n"
+    "samples.png: frames of some clips with true and predicted labels).\n";
 
 // The dataset's class names must be the checkpoint's, in the same order.
 static int check_classes(const gs_dataset *ds, char **classes, int K, const char *ckpt) {
@@ -61,7 +63,7 @@ typedef struct {
     gs_loader *l;
     int cuda_open;
     gs_eval_result r;
-    char *eval_dir;  // <out>/eval/<split>
+    char *eval_dir;  // <out>/eval/<checkpoint stem>/<split>
 } eval_session;
 
 // Print the last error as eval's and return -1.
@@ -123,7 +125,8 @@ static int eval_parse_args(eval_options *o, int argc, char **argv) {
 
 // The checkpoint, where outputs go, and the model rebuilt from it. 0, or -1 after a message.
 static int eval_open_model(eval_session *e, const eval_options *o) {
-    if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval") != 0) return eval_fail();
+    if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval", stdout) != 0)
+        return eval_fail();
     if (o->out) snprintf(e->out_dir, sizeof e->out_dir, "%s", o->out);
     if (cli_inference_model_load(&e->im, e->ckpt, o->batch, o->threads) != 0) return eval_fail();
     return 0;
@@ -173,10 +176,20 @@ static int eval_score(eval_session *e, const char *split) {
     return 0;
 }
 
-// <out>/eval/<split>/ files, and the report and timing on stdout. 0, or -1 after a message.
+// <out>/eval/<checkpoint stem>/<split>: e.g. runs/a/eval/best/test for runs/a/checkpoints/best.h5.
+static char *eval_dir_for(const char *out_dir, const char *ckpt, const char *split) {
+    const char *base = strrchr(ckpt, '/');
+    base = base ? base + 1 : ckpt;
+    size_t stem = strlen(base);
+    if (stem > 3 && !strcmp(base + stem - 3, ".h5")) stem -= 3;
+    char *dir = gs_malloc(strlen(out_dir) + stem + strlen(split) + 8);
+    sprintf(dir, "%s/eval/%.*s/%s", out_dir, (int)stem, base, split);
+    return dir;
+}
+
+// The eval directory's files, and the report and timing on stdout. 0, or -1 after a message.
 static int eval_write_results(eval_session *e, const eval_options *o) {
-    e->eval_dir = gs_malloc(strlen(e->out_dir) + strlen(o->split) + 8);
-    sprintf(e->eval_dir, "%s/eval/%s", e->out_dir, o->split);
+    e->eval_dir = eval_dir_for(e->out_dir, e->ckpt, o->split);
     char *report = NULL;
     if (evaluate_write(e->eval_dir, &e->r, &e->ds, (const char *const *)e->im.classes, e->ckpt, o->split, o->digits,
                        &report) != 0) {
@@ -191,16 +204,16 @@ static int eval_write_results(eval_session *e, const eval_options *o) {
     return 0;
 }
 
-// confusion.png beside the results and <out>/plots/samples.png. 0, or -1 after a message.
+// confusion.png and samples.png beside the results. 0, or -1 after a message.
 static int eval_write_plots(const eval_session *e, const char *split) {
-    char *plots_dir = fs_join(e->out_dir, "plots");
-    char *samples = fs_join(plots_dir, "samples.png");
-    const char *args[] = {"eval", e->eval_dir, samples, "--title", split};
-    int bad = fs_mkdir_p(plots_dir) != 0 || plots_run(args, 5) != 0;
+    char *samples = fs_join(e->eval_dir, "samples.png");
+    char title[PATH_MAX + 64];
+    snprintf(title, sizeof title, "%s, %s", split, e->ckpt);
+    const char *args[] = {"eval", e->eval_dir, samples, "--title", title};
+    int bad = plots_run(args, 5) != 0;
     if (bad) eval_fail();
     else printf("plots: %s/confusion.png, %s\n", e->eval_dir, samples);
     free(samples);
-    free(plots_dir);
     return bad ? -1 : 0;
 }
 

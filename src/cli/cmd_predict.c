@@ -176,7 +176,7 @@ int cmd_predict(int argc, char **argv) {
     }
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
-    if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict") != 0 ||
+    if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict", stderr) != 0 ||
         cli_inference_model_load(&im, ckpt, batch < n_clips ? batch : n_clips, threads) != 0) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
         clip_list_free(&list);

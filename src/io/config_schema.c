@@ -85,7 +85,7 @@ const config_key CONFIG_KEYS[] = {
     FLT(callbacks, early_stopping_min_delta, "0", 0, INFINITY, 0, "smallest change that counts as improvement"),
     BOOL(callbacks, restore_best, "on",
          "EarlyStopping restore_best_weights: at the end of training (Keras 3: with or without an early stop) the best "
-         "epoch's weights are restored and saved as checkpoints/final.h5"),
+         "epoch's weights are restored; they are checkpoints/early_stopping_best.h5, saved when that epoch was best"),
     BOOL(callbacks, reduce_lr, "on", "multiply the learning rate by reduce_lr_factor on a plateau"),
     ENUM(callbacks, reduce_lr_monitor, "val_loss", MONITOR, "metric ReduceLROnPlateau watches"),
     FLT(callbacks, reduce_lr_factor, "0.5", 0, 1, CF_LO_OPEN | CF_HI_OPEN, "learning-rate factor on a plateau"),

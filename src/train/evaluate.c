@@ -1,5 +1,5 @@
 // Scoring a model on a split (gesture/evaluate.h): the inference pass over a loader and the
-// eval/<split>/ files written from its result.
+// eval/<checkpoint>/<split>/ files written from its result.
 #include "gesture/evaluate.h"
 
 #include <stdio.h>

@@ -24,6 +24,7 @@
 #include "gesture/model.h"
 #include "gesture/plots.h"
 #include "gesture/runtime.h"
+#include "gesture/timing.h"
 #include "gesture/trainlog.h"
 
 static volatile sig_atomic_t interrupted;
@@ -34,7 +35,7 @@ static void on_sigint(int sig) {
 
 // The files of a run directory (docs/formats.md).
 typedef struct {
-    char dir[4096], ck[4200], last[4300], best[4300], snap[4300], final[4300];
+    char dir[4096], ck[4200], last[4300], best[4300], snap[4300];
     char csv[4200], h5[4200], cfg[4200], timing[4200];
 } run_paths;
 
@@ -48,7 +49,6 @@ static void run_paths_init(run_paths *p, const char *run_dir) {
     path_in(p->last, sizeof p->last, p->ck, "last.h5");
     path_in(p->best, sizeof p->best, p->ck, "best.h5");
     path_in(p->snap, sizeof p->snap, p->ck, "early_stopping_best.h5");
-    path_in(p->final, sizeof p->final, p->ck, "final.h5");
     path_in(p->csv, sizeof p->csv, run_dir, "training_log.csv");
     path_in(p->h5, sizeof p->h5, run_dir, "log.h5");
     path_in(p->cfg, sizeof p->cfg, run_dir, "config.ini");
@@ -68,11 +68,10 @@ typedef struct {
     gs_train_state st;     // what last.h5 holds
     gs_csvlog csv;
     float lr;
-    float *snapshot;       // EarlyStopping's best weights (restore_best)
     char *ini;             // the resolved config, stored in every checkpoint
-    double train_seconds;  // over the epochs of this invocation
+    double train_seconds;  // in the training steps of this invocation
     long train_images;
-    int epochs_run;
+    gs_timing timing_base;  // timing.ini's totals before this invocation (--resume)
 } trainer;
 
 // Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
@@ -123,6 +122,18 @@ static int save(const trainer *t, const char *path) {
     return checkpoint_save(path, &t->m, &t->st, t->ini, (const char *const *)t->ds->classes, t->ds->n_classes);
 }
 
+// timing.ini: the totals of earlier invocations plus this one's, for the epochs st->epoch counts.
+static int write_timing(const trainer *t) {
+    gs_timing all = t->timing_base;
+    all.epochs = t->st.epoch;
+    all.train_seconds += t->train_seconds;
+    all.train_images += t->train_images;
+    if (peak_rss_mb() > all.peak_rss_mb) all.peak_rss_mb = peak_rss_mb();
+    all.graph_steps += t->be.graph_steps;
+    all.invocations++;
+    return timing_write(t->path.timing, &all, t->threads, t->be.kind);
+}
+
 // Device, loaders (pinned slots on the GPU), and the class count the data and the model agree on.
 static int open_data(trainer *t) {
     const gs_config *cfg = t->cfg;
@@ -160,17 +171,12 @@ static int open_model(trainer *t, int resume) {
     t->ini = config_to_ini(cfg);
     callbacks_init(&t->cb, &cfg->callbacks);
     t->lr = (float)cfg->train.learning_rate;
-    t->snapshot = gs_aligned_alloc(t->m.params.numel * sizeof(float));
     if (resume) {
         gs_train_state *st = &t->st;
         if (checkpoint_load(t->path.last, &t->m, st, NULL, NULL, NULL)) return -1;
+        if (timing_read(t->path.timing, &t->timing_base)) return -1;
         if (callbacks_state_set(&t->cb, &st->callbacks)) return -1;
         t->lr = (float)st->learning_rate;
-        if (st->callbacks.early_stopping.has_snapshot && t->cb.es.restore_best) {
-            gs_model tmp = t->m;  // same layout: load the snapshot's weights through a copy of the table
-            tmp.params.data = t->snapshot;
-            if (checkpoint_load_weights_only(t->path.snap, &tmp)) return -1;
-        }
         printf("resuming %s at epoch %d step %ld (lr %g)\n", t->path.dir, st->epoch + 1, st->step, t->lr);
     } else {
         FILE *f = fopen(t->path.cfg, "w");
@@ -198,10 +204,16 @@ static int save_interrupted(trainer *t, int epoch, int step, const epoch_sums *s
     st->part_correct = s->correct;
     st->part_seen = s->seen;
     callbacks_state_get(&st->callbacks, &t->cb);
-    if (save(t, t->path.last)) return -1;
+    if (save(t, t->path.last) || write_timing(t)) return -1;
     printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train --resume %s\n", t->path.last,
            epoch + 1, step, t->path.dir);
     return 0;
+}
+
+// Training steps since t0 that moved `clips` clips, into this invocation's timing.
+static void count_train_time(trainer *t, double t0, long clips) {
+    t->train_seconds += runtime_now() - t0;
+    t->train_images += clips * t->m.cfg.frames;
 }
 
 // The train steps of one epoch (from the loader cursor on a resumed epoch). 1 done, 0 interrupted
@@ -237,13 +249,13 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
         progress(step, steps, s, t0, t->m.cfg.frames, tty, epoch, cfg->train.epochs);
         if (interrupted) {
             if (tty) fputc('\n', stderr);
+            count_train_time(t, t0, s->seen - seen0);  // the resumed part adds the rest of the epoch
             return save_interrupted(t, epoch, step, s) ? -1 : 0;
         }
     }
     if (r < 0) return -1;
     if (tty) fputc('\n', stderr);
-    t->train_seconds += runtime_now() - t0;
-    t->train_images += (s->seen - seen0) * t->m.cfg.frames;
+    count_train_time(t, t0, s->seen - seen0);
     return 1;
 }
 
@@ -273,13 +285,10 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     st->part_seen = 0;
     st->learning_rate = t->lr;
     callbacks_state_get(&st->callbacks, &t->cb);
-    if (act.snapshot_best) {
-        memcpy(t->snapshot, t->m.params.data, t->m.params.numel * sizeof(float));
-        if (t->cb.es.restore_best && save(t, t->path.snap)) return -1;
-    }
+    // EarlyStopping's snapshot is this file: restore_best's weights whatever happens later
+    if (act.snapshot_best && t->cb.es.restore_best && save(t, t->path.snap)) return -1;
     if (act.save_best && save(t, t->path.best)) return -1;
-    if (save(t, t->path.last)) return -1;
-    t->epochs_run++;
+    if (save(t, t->path.last) || write_timing(t)) return -1;
     *stop = act.stop;
     if (act.stop)
         printf("early stopping after epoch %d (no val_loss improvement for %d epochs)\n", epoch + 1,
@@ -287,23 +296,13 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     return 0;
 }
 
-// After the last epoch: EarlyStopping's restore_best into final.h5, timing.ini, the curves.
+// After the last epoch: where EarlyStopping's restore_best weights are, the curves.
 static int finish(trainer *t) {
     int best_epoch;
-    if (callbacks_on_train_end(&t->cb, &best_epoch)) {
-        memcpy(t->m.params.data, t->snapshot, t->m.params.numel * sizeof(float));
-        if (save(t, t->path.final)) return -1;
-        printf("restored the weights of epoch %d (best %s) into %s\n", best_epoch + 1,
-               config_monitor_name(t->cfg->callbacks.early_stopping_monitor), t->path.final);
-    }
-    FILE *tf = fopen(t->path.timing, "w");
-    if (!tf) return gs_error("%s: cannot write: %s", t->path.timing, strerror(errno));
-    fprintf(tf, "# written by gesture train (this invocation only when resumed)\nepochs_run = %d\n"
-                "seconds_per_epoch = %.3f\ntrain_img_per_s = %.2f\npeak_rss_mb = %ld\nthreads = %d\ndevice = %s\n",
-            t->epochs_run, t->epochs_run ? t->train_seconds / t->epochs_run : 0.0,
-            t->train_seconds > 0 ? t->train_images / t->train_seconds : 0.0, peak_rss_mb(), t->threads, t->be.kind);
-    if (t->use_cuda) fprintf(tf, "cuda_graph_steps = %ld\n", t->be.graph_steps);
-    if (fclose(tf)) return gs_error("%s: cannot write: %s", t->path.timing, strerror(errno));
+    // the snapshot file already holds those weights (saved when the epoch was best): no second copy
+    if (callbacks_on_train_end(&t->cb, &best_epoch))
+        printf("restored the weights of epoch %d (best %s): %s\n", best_epoch + 1,
+               config_monitor_name(t->cfg->callbacks.early_stopping_monitor), t->path.snap);
     if (t->cfg->output.plots) {
         const char *args[] = {"curves", t->path.dir};
         if (plots_run(args, 2)) return -1;
@@ -313,7 +312,6 @@ static int finish(trainer *t) {
 
 static void close_all(trainer *t) {
     csvlog_close(&t->csv);
-    free(t->snapshot);
     free(t->ini);
     checkpoint_state_free(&t->st);
     if (t->be.ops) t->be.ops->free(&t->be);
