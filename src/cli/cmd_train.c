@@ -105,6 +105,9 @@ int cmd_train(int argc, char **argv) {
             return 1;
         }
     }
+    // line-buffered even into a file or pipe: `gesture train ... > log` shows each epoch as it ends
+    // (only from here: `--help | grep -q` still gets its text in one write)
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (!resume) {
         char *ini = config_to_ini(&cfg);
         printf("resolved config:\n%s\n", ini);
