@@ -23,6 +23,7 @@
 #include "gesture/loader.h"
 #include "gesture/model.h"
 #include "gesture/plots.h"
+#include "gesture/progress_line.h"
 #include "gesture/runtime.h"
 #include "gesture/trainlog.h"
 
@@ -100,13 +101,13 @@ static void progress(int step, int steps, const epoch_sums *s, double t0, int im
     double ips = dt > 0 ? s->seen * images_per_clip / dt : 0;
     double eta = step > 0 ? dt / step * (steps - step) : 0;
     if (tty) {
-        int width = 24, fill = steps ? step * width / steps : width;
-        char bar[32];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
-        bar[width] = 0;
-        fprintf(stderr, "\rEpoch %d/%d %4d/%d [%s] loss %.4f acc %.4f %6.1f img/s ETA %4.0fs ", epoch + 1, epochs,
-                step, steps, bar, s->loss_sum / (s->seen ? s->seen : 1), s->correct / (s->seen ? s->seen : 1), ips,
-                eta);
+        gs_progress_line p = {epoch + 1, epochs, step, steps, s->loss_sum / (s->seen ? s->seen : 1),
+                         s->correct / (s->seen ? s->seen : 1), ips, eta};
+        int width = progress_term_width(2);  // per redraw: follows a resized terminal
+        char line[512];
+        progress_line_format(line, sizeof line, width, &p);
+        // padded to the width: a shorter line covers the longer one before it
+        fprintf(stderr, "\r%-*s", width - 1 < (int)sizeof line ? width - 1 : (int)sizeof line, line);
     } else if (step == steps || step % (steps / 4 > 0 ? steps / 4 : 1) == 0) {
         fprintf(stderr, "epoch %d/%d step %d/%d loss %.4f acc %.4f %.1f img/s eta %.0fs\n", epoch + 1, epochs, step,
                 steps, s->loss_sum / (s->seen ? s->seen : 1), s->correct / (s->seen ? s->seen : 1), ips, eta);
