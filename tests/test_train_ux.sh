@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# What a newcomer sees from `gesture train`: results reach a redirected stdout as they happen.
+# What a newcomer sees from `gesture train`: results reach a redirected stdout as they happen; a
+# failing run says why in one line, before printing or creating anything; a run starts with a short
+# summary (-v: the full config).
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
 PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
@@ -23,6 +25,31 @@ for _ in $(seq 1 3000); do
 done
 kill -INT $pid 2>/dev/null; wait $pid
 ok "epoch result in a redirected stdout before the run ends" "[ $live -eq 1 ]"
+
+# a run that cannot start: its one-line error is all it prints, and no run directory appears
+one_line_error() {  # NAME WANT ARGS...: stdout+stderr is one "gesture train: ..." line holding WANT
+  local name=$1 want=$2; shift 2
+  "$G" train "$T/tiny.ini" --run-dir "$T/never" "$@" >"$T/err.out" 2>&1; local rc=$?
+  ok "$name: exit 1, one line naming it" "[ $rc -eq 1 ] && [ \$(wc -l <'$T/err.out') -eq 1 ] && grep -q '^gesture train: .*$want' '$T/err.out'"
+  [ "$(wc -l <"$T/err.out")" -eq 1 ] || head -3 "$T/err.out"
+}
+one_line_error "data.root missing" "$T/none" --set data.root="$T/none"
+one_line_error "data.root empty" "data.root is not set" --set data.root=
+one_line_error "pretrained file missing" "$T/no.h5" --set model.pretrained="$T/no.h5"
+if "$G" info | grep -q '^cuda devices: 0'; then
+  one_line_error "no CUDA device" "runtime.device = cuda" --set runtime.device=cuda
+fi
+ok "a failing run creates nothing" "[ ! -e '$T/never' ]"
+
+# a run that starts: a summary of a few lines, the full config only with -v
+"$G" train "$T/tiny.ini" --run-dir "$T/sum" --set train.epochs=1 >"$T/sum.out" 2>/dev/null
+head_lines=$(sed -n '/^training /q;p' "$T/sum.out" | wc -l)
+ok "summary before training is short ($head_lines lines)" "[ $head_lines -ge 3 ] && [ $head_lines -le 6 ]"
+ok "summary names run dir, data, model, device, epochs, batch" \
+  "grep -q '$T/sum' '$T/sum.out' && grep -q '$T/prep' '$T/sum.out' && grep -q 'MobileNetV2 alpha 0.35' '$T/sum.out' && grep -q '1 epochs, batch 2, .*device cpu' '$T/sum.out'"
+ok "no config dump without -v" "! grep -q '^\[model\]' '$T/sum.out'"
+"$G" train "$T/tiny.ini" --run-dir "$T/verb" --set train.epochs=1 -v >"$T/verb.out" 2>/dev/null
+ok "-v prints the full config" "grep -q '^\[model\]' '$T/verb.out' && grep -q '^gru_units = 8' '$T/verb.out'"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

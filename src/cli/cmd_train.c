@@ -16,6 +16,23 @@ static int exists(const char *p) {
     return stat(p, &sb) == 0;
 }
 
+// A few lines on what is about to run; the full resolved config goes to RUN/config.ini (-v: here too).
+static void print_summary(const gs_config *c, const char *run_dir, int verbose) {
+    const char *sampling = c->data.sampling == GS_SAMPLING_STRIDE ? "stride" : "uniform";
+    printf("run    %s (full config in config.ini%s)\n", run_dir, verbose ? ", printed below" : "; -v prints it");
+    printf("data   %s: %d frames of %dx%d (%s)\n", c->data.root, c->data.frames, c->data.size, c->data.size, sampling);
+    printf("model  MobileNetV2 alpha %g + BiGRU(%d) + Dense(%d), %d classes, %s%s\n", c->model.alpha,
+           c->model.gru_units, c->model.dense_units, c->model.classes,
+           c->model.pretrained[0] ? "backbone from " : "random init", c->model.pretrained);
+    printf("train  %d epochs, batch %d, lr %g, device %s\n", c->train.epochs, c->train.batch_size,
+           c->train.learning_rate, config_device_name(c->runtime.device));
+    if (verbose) {
+        char *ini = config_to_ini(c);
+        printf("resolved config:\n%s\n", ini);
+        free(ini);
+    }
+}
+
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help-config") || !strcmp(argv[i], "--help-config=text")) {
@@ -39,14 +56,18 @@ int cmd_train(int argc, char **argv) {
                "                           name from the config file; a suffix _2, _3... avoids overwriting)\n"
                "  --resume D               continue the run in D from D/checkpoints/last.h5 (its config.ini;\n"
                "                           CONFIG.ini may be omitted)\n"
+               "  -v, --verbose            print the full resolved config (always written to D/config.ini)\n"
                "  --help-config[=markdown] list every config key with type, default, range and help\n"
                "                           (markdown: the page docs/config.md)\n"
                "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n");
         return 0;
     }
     const char *path = NULL, *run_dir = NULL, *resume = NULL;
+    int verbose = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--run-dir") || !strcmp(argv[i], "--resume")) {
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            verbose = 1;
+        } else if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--run-dir") || !strcmp(argv[i], "--resume")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "gesture train: %s needs a value (see gesture train --help)\n", argv[i]);
                 return 2;
@@ -84,6 +105,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
     }
+    if (train_check(&cfg)) goto config_error;  // before anything is printed or created
     static char dir[4200];
     if (!run_dir) {
         char name[1024];
@@ -108,14 +130,10 @@ int cmd_train(int argc, char **argv) {
     // line-buffered even into a file or pipe: `gesture train ... > log` shows each epoch as it ends
     // (only from here: `--help | grep -q` still gets its text in one write)
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (!resume) {
-        char *ini = config_to_ini(&cfg);
-        printf("resolved config:\n%s\n", ini);
-        free(ini);
-    }
+    print_summary(&cfg, run_dir, verbose);
     return train_run(&cfg, run_dir, resume != NULL);
 
 config_error:
-    fprintf(stderr, "gesture: %s\n", gs_last_error());
+    fprintf(stderr, "gesture train: %s\n", gs_last_error());
     return 1;
 }

@@ -345,10 +345,19 @@ static int run_epochs(trainer *t, int resume) {
     return rc;
 }
 
-int train_run(const gs_config *cfg, const char *run_dir, int resume) {
+int train_check(const gs_config *cfg) {
     if (!cfg->data.root[0])
-        return fprintf(stderr, "gesture: data.root is not set: prepare a data set (gesture prepare RAW OUT) and set "
-                               "[data] root = OUT or pass --set data.root=OUT\n"), 1;
+        return gs_error("data.root is not set: prepare a data set (gesture prepare RAW OUT) and set [data] root = OUT "
+                        "or pass --set data.root=OUT");
+    if (!fs_is_dir(cfg->data.root))
+        return gs_error("data.root = %s: no such directory (gesture prepare RAW OUT makes one)", cfg->data.root);
+    if (cfg->model.pretrained[0] && !fs_is_file(cfg->model.pretrained))
+        return gs_error("model.pretrained = %s: no such file (README.md, \"Pretrained weights\", says where to get it)",
+                        cfg->model.pretrained);
+    return train_device_check(cfg->runtime.device);
+}
+
+int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
