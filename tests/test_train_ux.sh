@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a newcomer sees from `gesture train`: results reach a redirected stdout as they happen; a
 # failing run says why in one line, before printing or creating anything; a run starts with a short
-# summary (-v: the full config).
+# summary (-v: the full config); --resume takes --set for the keys that may change (train --help).
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
 PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
@@ -50,6 +50,17 @@ ok "summary names run dir, data, model, device, epochs, batch" \
 ok "no config dump without -v" "! grep -q '^\[model\]' '$T/sum.out'"
 "$G" train "$T/tiny.ini" --run-dir "$T/verb" --set train.epochs=1 -v >"$T/verb.out" 2>/dev/null
 ok "-v prints the full config" "grep -q '^\[model\]' '$T/verb.out' && grep -q '^gru_units = 8' '$T/verb.out'"
+
+# a finished run given more epochs on resume; a key the checkpoint depends on refused by name
+"$G" train "$T/tiny.ini" --run-dir "$T/more" --set train.epochs=2 --set callbacks.early_stopping=off >/dev/null 2>&1
+"$G" train --resume "$T/more" --set train.epochs=3 >"$T/more.out" 2>&1; rc=$?
+rows=$(($(wc -l <"$T/more/training_log.csv") - 1))
+ok "resume --set train.epochs=3 trains epoch 3 ($rows CSV rows)" "[ $rc -eq 0 ] && [ $rows -eq 3 ] && grep -q '^epoch 3/3:' '$T/more.out'"
+ok "config.ini holds the new epochs" "grep -qx 'epochs = 3' '$T/more/config.ini'"
+"$G" train --resume "$T/more" --set model.alpha=0.5 >"$T/alpha.out" 2>&1; rc=$?
+ok "resume --set model.alpha refused naming it" "[ $rc -eq 1 ] && [ \$(wc -l <'$T/alpha.out') -eq 1 ] && grep -q '^gesture train: .*model.alpha' '$T/alpha.out'"
+ok "a refused resume leaves config.ini alone" "grep -qx 'alpha = 0.35' '$T/more/config.ini'"
+ok "train --help says what --set may change on resume" "\"\$G\" train --help | grep -q 'runtime.threads'"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,6 +16,42 @@ static int exists(const char *p) {
     return stat(p, &sb) == 0;
 }
 
+// What `--set` may change on --resume: when and how training goes on, not what the checkpoint holds
+// (weights, Adam state, loader order, callback state measured against a monitor).
+static const char *const RESUME_KEYS[] = {
+    "train.epochs",
+    "callbacks.early_stopping", "callbacks.early_stopping_patience", "callbacks.early_stopping_min_delta",
+    "callbacks.reduce_lr", "callbacks.reduce_lr_factor", "callbacks.reduce_lr_patience",
+    "callbacks.reduce_lr_min_delta", "callbacks.reduce_lr_cooldown", "callbacks.min_lr",
+    "output.plots", "runtime.threads", "runtime.profile_steps", "data.workers",
+};
+
+// 0 when `next` differs from the run's config `run` only in RESUME_KEYS, else -1 + gs_error naming
+// the other keys.
+static int resume_changes_check(const gs_config *run, const gs_config *next) {
+    char diff[8192], refused[1024] = "";
+    config_diff(run, next, diff, sizeof diff);
+    for (char *line = strtok(diff, "\n"); line; line = strtok(NULL, "\n")) {
+        *strchr(line, ':') = '\0';  // "section.key: A -> B"
+        int allowed = 0;
+        for (size_t i = 0; i < sizeof RESUME_KEYS / sizeof RESUME_KEYS[0]; i++)
+            allowed |= !strcmp(line, RESUME_KEYS[i]);
+        size_t len = strlen(refused);
+        if (!allowed) snprintf(refused + len, sizeof refused - len, "%s%s", len ? ", " : "", line);
+    }
+    if (!*refused) return 0;
+    return gs_error("--resume cannot change %s: the checkpoint was made with the run's value (gesture train --help "
+                    "lists what --set may change on resume)", refused);
+}
+
+// The config of a run being resumed: the run's own resolved config is the truth; --set may change
+// only RESUME_KEYS. 0 ok, -1 + gs_error.
+static int load_resumed_config(gs_config *cfg, const char *run_ini, int argc, char **argv) {
+    gs_config run;
+    if (cli_load_config(&run, run_ini, 0, NULL) || cli_load_config(cfg, run_ini, argc, argv)) return -1;
+    return resume_changes_check(&run, cfg);
+}
+
 // A few lines on what is about to run; the full resolved config goes to RUN/config.ini (-v: here too).
 static void print_summary(const gs_config *c, const char *run_dir, int verbose) {
     const char *sampling = c->data.sampling == GS_SAMPLING_STRIDE ? "stride" : "uniform";
@@ -54,8 +90,11 @@ int cmd_train(int argc, char **argv) {
                "  --set section.key=value  override a config key (repeatable; same checks as the file)\n"
                "  --run-dir D              write the run here (default: <output.runs_dir>/<output.name>,\n"
                "                           name from the config file; a suffix _2, _3... avoids overwriting)\n"
-               "  --resume D               continue the run in D from D/checkpoints/last.h5 (its config.ini;\n"
-               "                           CONFIG.ini may be omitted)\n"
+               "  --resume D               continue the run in D from D/checkpoints/last.h5 with D/config.ini\n"
+               "                           (no CONFIG.ini). --set may change only train.epochs,\n"
+               "                           callbacks.* (not the monitors or restore_best), output.plots,\n"
+               "                           runtime.threads, runtime.profile_steps, data.workers: the rest\n"
+               "                           shaped the checkpoint; D/config.ini is updated\n"
                "  -v, --verbose            print the full resolved config (always written to D/config.ini)\n"
                "  --help-config[=markdown] list every config key with type, default, range and help\n"
                "                           (markdown: the page docs/config.md)\n"
@@ -85,18 +124,12 @@ int cmd_train(int argc, char **argv) {
     gs_config cfg;
     char buf[4096];
     if (resume) {
-        // the run's own resolved config is the truth; a CONFIG.ini or --set must not change it silently
         snprintf(buf, sizeof buf, "%s/config.ini", resume);
         if (path) {
             fprintf(stderr, "gesture train: --resume uses %s; do not pass a config file as well\n", buf);
             return 2;
         }
-        for (int i = 1; i < argc; i++)
-            if (!strcmp(argv[i], "--set")) {
-                fprintf(stderr, "gesture train: --set cannot change a run being resumed (%s)\n", buf);
-                return 2;
-            }
-        if (cli_load_config(&cfg, buf, argc, argv)) goto config_error;  // no --set here (checked above)
+        if (load_resumed_config(&cfg, buf, argc, argv)) goto config_error;
         run_dir = resume;
     } else {
         if (!path) {

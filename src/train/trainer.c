@@ -173,10 +173,9 @@ static int open_model(trainer *t, int resume) {
             if (checkpoint_load_weights_only(t->path.snap, &tmp)) return -1;
         }
         printf("resuming %s at epoch %d step %ld (lr %g)\n", t->path.dir, st->epoch + 1, st->step, t->lr);
-    } else {
-        FILE *f = fopen(t->path.cfg, "w");
-        if (!f || fputs(t->ini, f) < 0 || fclose(f)) return gs_error("%s: cannot write: %s", t->path.cfg, strerror(errno));
     }
+    // on resume too: keys --set may change there (train --help) reach later resumes and evals
+    if (fs_write_text(t->path.cfg, t->ini)) return -1;
     if (t->use_cuda) {
         if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph)) return -1;
     } else {
