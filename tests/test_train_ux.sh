@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a newcomer sees from `gesture train`: results reach a redirected stdout as they happen; a
 # failing run says why in one line, before printing or creating anything; a run starts with a short
-# summary (-v: the full config); --resume takes --set for the keys that may change (train --help).
+# summary (-v: the full config); --resume takes --set for the keys that may change (train --help);
+# a config meant for pretrained weights warns without them, and the log says what was loaded.
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
 PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
@@ -61,6 +62,24 @@ ok "config.ini holds the new epochs" "grep -qx 'epochs = 3' '$T/more/config.ini'
 ok "resume --set model.alpha refused naming it" "[ $rc -eq 1 ] && [ \$(wc -l <'$T/alpha.out') -eq 1 ] && grep -q '^gesture train: .*model.alpha' '$T/alpha.out'"
 ok "a refused resume leaves config.ini alone" "grep -qx 'alpha = 0.35' '$T/more/config.ini'"
 ok "train --help says what --set may change on resume" "\"\$G\" train --help | grep -q 'runtime.threads'"
+
+# the seed config without ImageNet weights (shrunk to train in a second): one loud warning naming
+# the config, and the run is named after the config file
+"$G" train "$SRC/experiments/seed_15f.ini" --set data.root="$T/prep" --set output.runs_dir="$T/runs" \
+  --set data.size=32 --set data.frames=4 --set data.sampling=uniform --set model.alpha=0.35 \
+  --set model.gru_units=8 --set model.dense_units=8 --set train.epochs=1 --set output.plots=off \
+  --set runtime.device=cpu >"$T/seed.out" 2>"$T/seed.err"; rc=$?
+ok "seed config without weights: one WARNING line naming it" \
+  "[ $rc -eq 0 ] && [ \$(grep -c 'WARNING' '$T/seed.err') -eq 1 ] && grep -q 'WARNING: .*seed_15f.ini.*random weights' '$T/seed.err'"
+ok "the run is named after the config (runs/seed_15f)" "[ -s '$T/runs/seed_15f/training_log.csv' ]"
+ok "no warning for a config that does not expect weights" "! grep -q WARNING '$T/buf.err'"
+ok "quickstart.sh names the run after CONFIG" "grep -q 'NAME=\$(basename \"\$CONFIG\" .ini)' '$SRC/scripts/quickstart.sh'"
+
+# pretrained weights: the log names the file and the tensor count
+W="$SRC/tests/fixtures/keras/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+"$G" train "$T/tiny.ini" --run-dir "$T/pre" --set train.epochs=1 --set model.pretrained="$W" >"$T/pre.out" 2>&1; rc=$?
+ok "pretrained load logged with file and tensor count" "[ $rc -eq 0 ] && grep -q '^pretrained: [0-9][0-9]* backbone tensors loaded from $W' '$T/pre.out'"
+grep '^pretrained' "$T/pre.out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

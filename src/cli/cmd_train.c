@@ -160,6 +160,10 @@ int cmd_train(int argc, char **argv) {
             return 1;
         }
     }
+    if (!resume && cfg.model.expect_pretrained && !cfg.model.pretrained[0])
+        fprintf(stderr, "gesture train: WARNING: %s is meant for pretrained weights (model.expect_pretrained = on) "
+                        "but model.pretrained is empty: MobileNetV2 starts from random weights (README.md, "
+                        "\"Pretrained weights\", says where to get them)\n", cfg.source);
     // line-buffered even into a file or pipe: `gesture train ... > log` shows each epoch as it ends
     // (only from here: `--help | grep -q` still gets its text in one write)
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -156,7 +156,11 @@ static int open_model(trainer *t, int resume) {
     const gs_config *cfg = t->cfg;
     if (model_init_from_config(&t->m, cfg)) return -1;
     t->model_ok = 1;
-    if (cfg->model.pretrained[0] && keras_load_backbone_h5(&t->m, cfg->model.pretrained)) return -1;
+    if (cfg->model.pretrained[0]) {
+        if (keras_load_backbone_h5(&t->m, cfg->model.pretrained)) return -1;
+        printf("pretrained: %d backbone tensors loaded from %s\n", keras_backbone_tensors(&t->m),
+               cfg->model.pretrained);
+    }
     if (fs_mkdir_p(t->path.ck)) return -1;  // and the run directory above it
     t->ini = config_to_ini(cfg);
     callbacks_init(&t->cb, &cfg->callbacks);
