@@ -4,13 +4,10 @@
 # summary (-v: the full config); --resume takes --set for the keys that may change (train --help);
 # a config meant for pretrained weights warns without them, and the log says what was loaded.
 set -u
-G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?}
-PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
-
-. "$SRC/tests/tiny_train.sh"
+G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?} PY=${PYTHON:-/usr/bin/python3}
+. "$SRC/tests/tiny_train.sh"  # tiny_setup, ok, tiny_done
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
 tiny_setup "$T" || exit 1
 echo "device = cpu" >> "$T/tiny.ini"
 
@@ -81,5 +78,4 @@ W="$SRC/tests/fixtures/keras/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.3
 ok "pretrained load logged with file and tensor count" "[ $rc -eq 0 ] && grep -q '^pretrained: [0-9][0-9]* backbone tensors loaded from $W' '$T/pre.out'"
 grep '^pretrained' "$T/pre.out"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tiny_done
