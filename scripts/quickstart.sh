@@ -22,8 +22,9 @@ if [ ! -f "$PREP/manifest.csv" ]; then
   echo "== prepare $RAW -> $PREP"
   $G prepare "$RAW" "$PREP"
 fi
-RUN=runs/quickstart
-n=2; while [ -e "$RUN" ]; do RUN=runs/quickstart_$n; n=$((n + 1)); done
+NAME=$(basename "$CONFIG" .ini)  # the run is named after its config, as gesture train names it
+RUN=runs/$NAME
+n=2; while [ -e "$RUN" ]; do RUN=runs/${NAME}_$n; n=$((n + 1)); done
 echo "== train $CONFIG -> $RUN"
 $G train "$CONFIG" --set data.root="$PREP" --run-dir "$RUN"
 echo "== evaluate on test"

@@ -1,7 +1,15 @@
 # Sourced by the `gesture train` script tests (not a test itself): a tiny synthetic set and a config
 # that trains on it in seconds, and a comparison of two checkpoints. tiny_setup DIR makes DIR/raw,
 # DIR/prep and DIR/tiny.ini, whose last section is [runtime], so a caller may append runtime keys.
-# Needs $G (the CLI) and $PY (Python with h5py).
+# Needs $G (the CLI) and $PY (Python with h5py). Also the checks: ok NAME CONDITION prints ok/FAIL
+# and counts into $pass / $fail; tiny_done prints the tally and fails if any check did.
+pass=0 fail=0
+ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+tiny_done() {
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+}
+
 tiny_setup() {
   local T=$1
   "$G" synth "$T/raw" --clips-per-class 6 --frames 8 --seed 3 --quiet >/dev/null || { echo "synth failed"; return 1; }

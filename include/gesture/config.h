@@ -53,6 +53,7 @@ typedef struct {
     int dense_units;
     double dropout;
     char pretrained[GS_CONFIG_STR_MAX];  // Keras ImageNet no-top .h5 ("" = random init)
+    bool expect_pretrained;              // written for pretrained weights: warn when there are none
     int classes;
     double bn_momentum;  // backbone BN moving-average momentum (Keras 0.999)
 } gs_model_config;

@@ -15,7 +15,7 @@ int fs_mkdir_p(const char *path);
 int fs_copy_file(const char *dst, const char *src);
 // Whole file as a NUL-terminated string (*n = length); gs_error naming the file on failure.
 int fs_read_text(char **text, size_t *n, const char *path);
-// Write text to path (gs_error on failure).
+// Write text to path through "<path>.tmp" + rename, so it is replaced whole (gs_error on failure).
 int fs_write_text(const char *path, const char *text);
 
 // Output folders of the commands that write a whole tree (synth, prepare). Such a folder holds the

@@ -25,6 +25,8 @@
 // Load a legacy MobileNetV2 no-top weight file into m's backbone (the head is left alone). Any
 // input size works (the weights do not depend on it); the width must match m->cfg.alpha.
 int keras_load_backbone_h5(gs_model *m, const char *path);
+// How many tensors a successful keras_load_backbone_h5 fills: every variable of m's backbone.
+int keras_backbone_tensors(const gs_model *m);
 // The MobileNetV2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4) whose weights a legacy file holds: the
 // one whose every shape matches. 0 ok, -1 + gs_error.
 int keras_backbone_h5_alpha(float *alpha, const char *path);

@@ -12,7 +12,11 @@
 // Train the model `cfg` describes into run_dir (created if needed). resume=1 continues from
 // run_dir/checkpoints/last.h5. Returns the process exit code: 0 done, 130 interrupted (last.h5
 // saved), 1 error (message printed).
+// Call train_check first: what can be checked before the data and the model load.
 int train_run(const gs_config *cfg, const char *run_dir, int resume);
+// data.root set and a directory, model.pretrained (if set) a file, the device available: checked
+// before anything is printed or created. 0 ok, -1 + gs_error.
+int train_check(const gs_config *cfg);
 
 // ---- per-device step, used by train_run (CPU: trainer.c, CUDA: cuda/train_cuda.cu) ----
 // The loop calls, per batch b: step_start(b); loader_next -> prefetch(next); step_finish(); then
@@ -46,6 +50,9 @@ struct gs_train_backend {
 // (train_cuda_open; close it with train_cuda_close). *use_cuda = 1 when CUDA was chosen.
 // 0 ok, -1 + gs_error ("runtime.device = cuda: <why>").
 int train_device_open(gs_device device, int *use_cuda);
+// Without opening anything: 0 when `device` can be used (cuda: a backend and a device), else -1 +
+// gs_error ("runtime.device = cuda: <why>").
+int train_device_check(gs_device device);
 // The CPU step (model_forward/backward/adam on the host model m).
 void train_backend_cpu_init(gs_train_backend *be, gs_model *m);
 

@@ -16,6 +16,59 @@ static int exists(const char *p) {
     return stat(p, &sb) == 0;
 }
 
+// What `--set` may change on --resume: when and how training goes on, not what the checkpoint holds
+// (weights, Adam state, loader order, callback state measured against a monitor).
+static const char *const RESUME_KEYS[] = {
+    "train.epochs",
+    "callbacks.early_stopping", "callbacks.early_stopping_patience", "callbacks.early_stopping_min_delta",
+    "callbacks.reduce_lr", "callbacks.reduce_lr_factor", "callbacks.reduce_lr_patience",
+    "callbacks.reduce_lr_min_delta", "callbacks.reduce_lr_cooldown", "callbacks.min_lr",
+    "output.plots", "runtime.threads", "runtime.profile_steps", "data.workers",
+};
+
+// 0 when `next` differs from the run's config `run` only in RESUME_KEYS, else -1 + gs_error naming
+// the other keys.
+static int resume_changes_check(const gs_config *run, const gs_config *next) {
+    char diff[8192], refused[1024] = "";
+    config_diff(run, next, diff, sizeof diff);
+    for (char *line = strtok(diff, "\n"); line; line = strtok(NULL, "\n")) {
+        *strchr(line, ':') = '\0';  // "section.key: A -> B"
+        int allowed = 0;
+        for (size_t i = 0; i < sizeof RESUME_KEYS / sizeof RESUME_KEYS[0]; i++)
+            allowed |= !strcmp(line, RESUME_KEYS[i]);
+        size_t len = strlen(refused);
+        if (!allowed) snprintf(refused + len, sizeof refused - len, "%s%s", len ? ", " : "", line);
+    }
+    if (!*refused) return 0;
+    return gs_error("--resume cannot change %s: the checkpoint was made with the run's value (gesture train --help "
+                    "lists what --set may change on resume)", refused);
+}
+
+// The config of a run being resumed: the run's own resolved config is the truth; --set may change
+// only RESUME_KEYS. 0 ok, -1 + gs_error.
+static int load_resumed_config(gs_config *cfg, const char *run_ini, int argc, char **argv) {
+    gs_config run;
+    if (cli_load_config(&run, run_ini, 0, NULL) || cli_load_config(cfg, run_ini, argc, argv)) return -1;
+    return resume_changes_check(&run, cfg);
+}
+
+// A few lines on what is about to run; the full resolved config goes to RUN/config.ini (-v: here too).
+static void print_summary(const gs_config *c, const char *run_dir, int verbose) {
+    const char *sampling = c->data.sampling == GS_SAMPLING_STRIDE ? "stride" : "uniform";
+    printf("run    %s (full config in config.ini%s)\n", run_dir, verbose ? ", printed below" : "; -v prints it");
+    printf("data   %s: %d frames of %dx%d (%s)\n", c->data.root, c->data.frames, c->data.size, c->data.size, sampling);
+    printf("model  MobileNetV2 alpha %g + BiGRU(%d) + Dense(%d), %d classes, %s%s\n", c->model.alpha,
+           c->model.gru_units, c->model.dense_units, c->model.classes,
+           c->model.pretrained[0] ? "backbone from " : "random init", c->model.pretrained);
+    printf("train  %d epochs, batch %d, lr %g, device %s\n", c->train.epochs, c->train.batch_size,
+           c->train.learning_rate, config_device_name(c->runtime.device));
+    if (verbose) {
+        char *ini = config_to_ini(c);
+        printf("resolved config:\n%s\n", ini);
+        free(ini);
+    }
+}
+
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help-config") || !strcmp(argv[i], "--help-config=text")) {
@@ -37,16 +90,23 @@ int cmd_train(int argc, char **argv) {
                "  --set section.key=value  override a config key (repeatable; same checks as the file)\n"
                "  --run-dir D              write the run here (default: <output.runs_dir>/<output.name>,\n"
                "                           name from the config file; a suffix _2, _3... avoids overwriting)\n"
-               "  --resume D               continue the run in D from D/checkpoints/last.h5 (its config.ini;\n"
-               "                           CONFIG.ini may be omitted)\n"
+               "  --resume D               continue the run in D from D/checkpoints/last.h5 with D/config.ini\n"
+               "                           (no CONFIG.ini). --set may change only train.epochs,\n"
+               "                           callbacks.* (not the monitors or restore_best), output.plots,\n"
+               "                           runtime.threads, runtime.profile_steps, data.workers: the rest\n"
+               "                           shaped the checkpoint; D/config.ini is updated\n"
+               "  -v, --verbose            print the full resolved config (always written to D/config.ini)\n"
                "  --help-config[=markdown] list every config key with type, default, range and help\n"
                "                           (markdown: the page docs/config.md)\n"
                "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n");
         return 0;
     }
     const char *path = NULL, *run_dir = NULL, *resume = NULL;
+    int verbose = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--run-dir") || !strcmp(argv[i], "--resume")) {
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            verbose = 1;
+        } else if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--run-dir") || !strcmp(argv[i], "--resume")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "gesture train: %s needs a value (see gesture train --help)\n", argv[i]);
                 return 2;
@@ -64,18 +124,12 @@ int cmd_train(int argc, char **argv) {
     gs_config cfg;
     char buf[4096];
     if (resume) {
-        // the run's own resolved config is the truth; a CONFIG.ini or --set must not change it silently
         snprintf(buf, sizeof buf, "%s/config.ini", resume);
         if (path) {
             fprintf(stderr, "gesture train: --resume uses %s; do not pass a config file as well\n", buf);
             return 2;
         }
-        for (int i = 1; i < argc; i++)
-            if (!strcmp(argv[i], "--set")) {
-                fprintf(stderr, "gesture train: --set cannot change a run being resumed (%s)\n", buf);
-                return 2;
-            }
-        if (cli_load_config(&cfg, buf, argc, argv)) goto config_error;  // no --set here (checked above)
+        if (load_resumed_config(&cfg, buf, argc, argv)) goto config_error;
         run_dir = resume;
     } else {
         if (!path) {
@@ -84,6 +138,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
     }
+    if (train_check(&cfg)) goto config_error;  // before anything is printed or created
     static char dir[4200];
     if (!run_dir) {
         char name[1024];
@@ -105,14 +160,17 @@ int cmd_train(int argc, char **argv) {
             return 1;
         }
     }
-    if (!resume) {
-        char *ini = config_to_ini(&cfg);
-        printf("resolved config:\n%s\n", ini);
-        free(ini);
-    }
+    if (!resume && cfg.model.expect_pretrained && !cfg.model.pretrained[0])
+        fprintf(stderr, "gesture train: WARNING: %s is meant for pretrained weights (model.expect_pretrained = on) "
+                        "but model.pretrained is empty: MobileNetV2 starts from random weights (README.md, "
+                        "\"Pretrained weights\", says where to get them)\n", cfg.source);
+    // line-buffered even into a file or pipe: `gesture train ... > log` shows each epoch as it ends
+    // (only from here: `--help | grep -q` still gets its text in one write)
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    print_summary(&cfg, run_dir, verbose);
     return train_run(&cfg, run_dir, resume != NULL);
 
 config_error:
-    fprintf(stderr, "gesture: %s\n", gs_last_error());
+    fprintf(stderr, "gesture train: %s\n", gs_last_error());
     return 1;
 }

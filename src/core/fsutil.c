@@ -125,12 +125,22 @@ int fs_read_text(char **text, size_t *n, const char *path) {
 }
 
 int fs_write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return gs_error("%s: cannot create: %s", path, strerror(errno));
-    size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n;
-    ok &= fclose(f) == 0;
-    return ok ? 0 : gs_error("%s: write error", path);
+    char *tmp = gs_malloc(strlen(path) + 5);
+    sprintf(tmp, "%s.tmp", path);  // then rename: a reader never sees half a file
+    FILE *f = fopen(tmp, "wb");
+    int rc = 0;
+    if (!f) {
+        rc = gs_error("%s: cannot create: %s", tmp, strerror(errno));
+    } else {
+        size_t n = strlen(text);
+        int ok = fwrite(text, 1, n, f) == n;
+        ok &= fclose(f) == 0;
+        if (!ok) rc = gs_error("%s: write error", tmp);
+        else if (rename(tmp, path) != 0) rc = gs_error("%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+        if (rc) remove(tmp);
+    }
+    free(tmp);
+    return rc;
 }
 
 static int listed(const char *name, const char *const *names, int n) {

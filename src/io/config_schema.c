@@ -64,6 +64,8 @@ const config_key CONFIG_KEYS[] = {
     STR(model, pretrained, "", CF_PATH,
         "Keras ImageNet weights mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<size>_no_top.h5; "
         "\"\" = random init"),
+    BOOL(model, expect_pretrained, "off",
+         "the config is meant for model.pretrained weights: gesture train warns when it runs without them"),
     INT(model, classes, "5", 2, 1000, 0, "number of classes"),
     FLT(model, bn_momentum, "0.999", 0, 1, CF_LO_OPEN | CF_HI_OPEN,
         "MobileNetV2 BatchNorm moving-average momentum (Keras: 0.999; lower it when training from scratch "

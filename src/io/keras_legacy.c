@@ -223,6 +223,13 @@ int keras_load_backbone_h5(gs_model *m, const char *path) {
     return rc;
 }
 
+int keras_backbone_tensors(const gs_model *m) {
+    int n = 0, prm[8];
+    for (int i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].backbone) n += k_node_params(&m->nodes[i], prm);
+    return n;
+}
+
 int keras_backbone_h5_alpha(float *alpha, const char *path) {
     int best = -1, best_ok = -1, all_same = 1;
     char best_msg[1024] = "", first_msg[1024] = "";

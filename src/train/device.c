@@ -14,10 +14,11 @@ void device_register_gpu(const gs_device_backend *d) { gpu = d; }
 
 const gs_device_backend *device_gpu(void) { return gpu; }
 
-static int missing(void) {
-    return gs_error("this binary was built without the CUDA backend (configure with -DGESTURE_CUDA=ON on a "
-                    "machine with nvcc and cuDNN)");
-}
+#define NO_BACKEND \
+    "this binary was built without the CUDA backend (configure with -DGESTURE_CUDA=ON on a machine with nvcc and " \
+    "cuDNN)"
+
+static int missing(void) { return gs_error(NO_BACKEND); }
 
 int train_cuda_available(void) { return gpu && gpu->count() > 0; }
 
@@ -35,6 +36,11 @@ void train_cuda_loader_memory(gs_loader_config *lc) {
 
 int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return gpu ? gpu->train_init(be, m, use_graph) : missing();
+}
+
+int train_device_check(gs_device device) {
+    if (device != GS_DEVICE_CUDA || train_cuda_available()) return 0;
+    return gs_error("runtime.device = cuda: %s", gpu ? "no CUDA device found (gesture info lists them)" : NO_BACKEND);
 }
 
 int train_device_open(gs_device device, int *use_cuda) {

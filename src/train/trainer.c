@@ -23,6 +23,7 @@
 #include "gesture/loader.h"
 #include "gesture/model.h"
 #include "gesture/plots.h"
+#include "gesture/progress_line.h"
 #include "gesture/runtime.h"
 #include "gesture/timing.h"
 #include "gesture/trainlog.h"
@@ -99,13 +100,13 @@ static void progress(int step, int steps, const epoch_sums *s, double t0, int im
     double ips = dt > 0 ? s->seen * images_per_clip / dt : 0;
     double eta = step > 0 ? dt / step * (steps - step) : 0;
     if (tty) {
-        int width = 24, fill = steps ? step * width / steps : width;
-        char bar[32];
-        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : '.');
-        bar[width] = 0;
-        fprintf(stderr, "\rEpoch %d/%d %4d/%d [%s] loss %.4f acc %.4f %6.1f img/s ETA %4.0fs ", epoch + 1, epochs,
-                step, steps, bar, s->loss_sum / (s->seen ? s->seen : 1), s->correct / (s->seen ? s->seen : 1), ips,
-                eta);
+        gs_progress_line p = {epoch + 1, epochs, step, steps, s->loss_sum / (s->seen ? s->seen : 1),
+                         s->correct / (s->seen ? s->seen : 1), ips, eta};
+        int width = progress_term_width(2);  // per redraw: follows a resized terminal
+        char line[512];
+        progress_line_format(line, sizeof line, width, &p);
+        // padded to the width: a shorter line covers the longer one before it
+        fprintf(stderr, "\r%-*s", width - 1 < (int)sizeof line ? width - 1 : (int)sizeof line, line);
     } else if (step == steps || step % (steps / 4 > 0 ? steps / 4 : 1) == 0) {
         fprintf(stderr, "epoch %d/%d step %d/%d loss %.4f acc %.4f %.1f img/s eta %.0fs\n", epoch + 1, epochs, step,
                 steps, s->loss_sum / (s->seen ? s->seen : 1), s->correct / (s->seen ? s->seen : 1), ips, eta);
@@ -166,7 +167,11 @@ static int open_model(trainer *t, int resume) {
     const gs_config *cfg = t->cfg;
     if (model_init_from_config(&t->m, cfg)) return -1;
     t->model_ok = 1;
-    if (cfg->model.pretrained[0] && keras_load_backbone_h5(&t->m, cfg->model.pretrained)) return -1;
+    if (cfg->model.pretrained[0]) {
+        if (keras_load_backbone_h5(&t->m, cfg->model.pretrained)) return -1;
+        printf("pretrained: %d backbone tensors loaded from %s\n", keras_backbone_tensors(&t->m),
+               cfg->model.pretrained);
+    }
     if (fs_mkdir_p(t->path.ck)) return -1;  // and the run directory above it
     t->ini = config_to_ini(cfg);
     callbacks_init(&t->cb, &cfg->callbacks);
@@ -178,10 +183,9 @@ static int open_model(trainer *t, int resume) {
         if (callbacks_state_set(&t->cb, &st->callbacks)) return -1;
         t->lr = (float)st->learning_rate;
         printf("resuming %s at epoch %d step %ld (lr %g)\n", t->path.dir, st->epoch + 1, st->step, t->lr);
-    } else {
-        FILE *f = fopen(t->path.cfg, "w");
-        if (!f || fputs(t->ini, f) < 0 || fclose(f)) return gs_error("%s: cannot write: %s", t->path.cfg, strerror(errno));
     }
+    // on resume too: keys --set may change there (train --help) reach later resumes and evals
+    if (fs_write_text(t->path.cfg, t->ini)) return -1;
     if (t->use_cuda) {
         if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph)) return -1;
     } else {
@@ -342,10 +346,19 @@ static int run_epochs(trainer *t, int resume) {
     return rc;
 }
 
-int train_run(const gs_config *cfg, const char *run_dir, int resume) {
+int train_check(const gs_config *cfg) {
     if (!cfg->data.root[0])
-        return fprintf(stderr, "gesture: data.root is not set: prepare a data set (gesture prepare RAW OUT) and set "
-                               "[data] root = OUT or pass --set data.root=OUT\n"), 1;
+        return gs_error("data.root is not set: prepare a data set (gesture prepare RAW OUT) and set [data] root = OUT "
+                        "or pass --set data.root=OUT");
+    if (!fs_is_dir(cfg->data.root))
+        return gs_error("data.root = %s: no such directory (gesture prepare RAW OUT makes one)", cfg->data.root);
+    if (cfg->model.pretrained[0] && !fs_is_file(cfg->model.pretrained))
+        return gs_error("model.pretrained = %s: no such file (README.md, \"Pretrained weights\", says where to get it)",
+                        cfg->model.pretrained);
+    return train_device_check(cfg->runtime.device);
+}
+
+int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
