@@ -69,7 +69,37 @@ static void print_summary(const gs_config *c, const char *run_dir, int verbose) 
     }
 }
 
-int cmd_train(int argc, char **argv) {
+// The run directory: --run-dir (refused when it already holds a run), else
+// <output.runs_dir>/<run name>[_2, _3, ...]; output.name becomes the directory's name. NULL + message.
+static const char *choose_run_dir(gs_config *cfg, const char *run_dir, int resume) {
+    static char dir[4200];
+    char buf[4300];
+    if (!run_dir) {
+        char name[1024];
+        config_run_name(cfg, name, sizeof name);
+        snprintf(dir, sizeof dir, "%s/%s", cfg->output.runs_dir, name);
+        for (int k = 2; exists(dir); k++) snprintf(dir, sizeof dir, "%s/%s_%d", cfg->output.runs_dir, name, k);
+        if (fs_mkdir_p(cfg->output.runs_dir) != 0) {  // fail before the data set and model load
+            fprintf(stderr, "gesture train: %s\n", gs_last_error());
+            return NULL;
+        }
+        // the run directory's name is the run's name from now on
+        snprintf(cfg->output.name, sizeof cfg->output.name, "%s", strrchr(dir, '/') + 1);
+        return dir;
+    }
+    if (!resume && exists(run_dir)) {
+        snprintf(buf, sizeof buf, "%s/checkpoints/last.h5", run_dir);
+        if (exists(buf)) {
+            fprintf(stderr, "gesture train: %s already holds a run; continue it with --resume %s or pick another "
+                            "--run-dir\n", run_dir, run_dir);
+            return NULL;
+        }
+    }
+    return run_dir;
+}
+
+// --help-config[=...] and --help: the exit code when argv asks for help, else -1.
+static int train_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help-config") || !strcmp(argv[i], "--help-config=text")) {
             config_print_help(stdout);
@@ -101,6 +131,12 @@ int cmd_train(int argc, char **argv) {
                "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n");
         return 0;
     }
+    return -1;
+}
+
+int cmd_train(int argc, char **argv) {
+    int help = train_help(argc, argv);
+    if (help >= 0) return help;
     const char *path = NULL, *run_dir = NULL, *resume = NULL;
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
@@ -139,27 +175,8 @@ int cmd_train(int argc, char **argv) {
         if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
     }
     if (train_check(&cfg)) goto config_error;  // before anything is printed or created
-    static char dir[4200];
-    if (!run_dir) {
-        char name[1024];
-        config_run_name(&cfg, name, sizeof name);
-        snprintf(dir, sizeof dir, "%s/%s", cfg.output.runs_dir, name);
-        for (int k = 2; exists(dir); k++) snprintf(dir, sizeof dir, "%s/%s_%d", cfg.output.runs_dir, name, k);
-        if (fs_mkdir_p(cfg.output.runs_dir) != 0) {  // fail before the data set and model load
-            fprintf(stderr, "gesture train: %s\n", gs_last_error());
-            return 1;
-        }
-        run_dir = dir;
-        // the run directory's name is the run's name from now on
-        snprintf(cfg.output.name, sizeof cfg.output.name, "%s", strrchr(dir, '/') + 1);
-    } else if (!resume && exists(run_dir)) {
-        snprintf(buf, sizeof buf, "%s/checkpoints/last.h5", run_dir);
-        if (exists(buf)) {
-            fprintf(stderr, "gesture train: %s already holds a run; continue it with --resume %s or pick another "
-                            "--run-dir\n", run_dir, run_dir);
-            return 1;
-        }
-    }
+    run_dir = choose_run_dir(&cfg, run_dir, resume != NULL);
+    if (!run_dir) return 1;
     if (!resume && cfg.model.expect_pretrained && !cfg.model.pretrained[0])
         fprintf(stderr, "gesture train: WARNING: %s is meant for pretrained weights (model.expect_pretrained = on) "
                         "but model.pretrained is empty: MobileNetV2 starts from random weights (README.md, "
