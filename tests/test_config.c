@@ -387,6 +387,11 @@ static void test_errors(void) {
     rc = config_load(&c, top);
     check(rc == 0 && !strcmp(c.data.root, root) && c.data.frames == 12, "long lines and long include paths (%s)",
           err_if(rc));
+    expect_file_error("unclosed quote", "e_quote.ini", "[data]\nroot = \"data/raw\n", 2,
+                      "data.root = \"data/raw has an unclosed quote");
+    expect_file_error("unclosed quote include", "e_qinc.ini", "include = \"x.ini\n", 1, "has an unclosed quote");
+    check(config_load(&c, tmpdir) == -1 && strstr(gs_last_error(), "is a directory"), "directory as config -> %s",
+          gs_last_error());
     check(config_load(&c, "/nonexistent/x.ini") == -1 && strstr(gs_last_error(), "/nonexistent/x.ini: cannot open"),
           "missing config file -> %s", gs_last_error());
 }

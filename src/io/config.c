@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config_schema.h"
 #include "gesture/config.h"
@@ -207,6 +208,12 @@ static char *read_text(const char *path, char *why, size_t n) {
         snprintf(why, n, "%s", strerror(errno));
         return NULL;
     }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {  // fopen accepts a directory; reads then fail
+        fclose(f);
+        snprintf(why, n, "is a directory");
+        return NULL;
+    }
     char *text = gs_malloc(MAX_CONFIG_BYTES + 1);
     size_t got = fread(text, 1, MAX_CONFIG_BYTES + 1, f);
     int read_error = ferror(f);
@@ -226,7 +233,11 @@ static char *read_text(const char *path, char *why, size_t n) {
 static int include_file(load_ctx *x, int line, const char *value) {
     char rel[GS_CONFIG_STR_MAX], path[2 * GS_CONFIG_STR_MAX];
     size_t len = strlen(value);
-    if (len >= 2 && value[0] == '"' && value[len - 1] == '"') value++, len -= 2;
+    if (value[0] == '"' && (len < 2 || value[len - 1] != '"')) {
+        fail(x, line, "include path %s has an unclosed quote", value);
+        return -1;
+    }
+    if (len >= 2 && value[0] == '"') value++, len -= 2;
     if (len >= sizeof rel) {
         fail(x, line, "include path is %zu characters long; the limit is %zu", len, sizeof rel - 1);
         return -1;

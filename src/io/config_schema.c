@@ -440,7 +440,11 @@ static int parse_enum_value(char *base, const config_key *k, const char *value, 
 static int parse_str_value(char *base, const config_key *k, const char *value, char *msg, size_t n) {
     size_t len = strlen(value);
     // One pair of surrounding double quotes is syntax, so `""` is the empty string.
-    if (len >= 2 && value[0] == '"' && value[len - 1] == '"') value++, len -= 2;
+    if (value[0] == '"' && (len < 2 || value[len - 1] != '"')) {
+        snprintf(msg, n, "%s.%s = %s has an unclosed quote", k->section, k->name, value);
+        return -1;
+    }
+    if (len >= 2 && value[0] == '"') value++, len -= 2;
     if (len >= GS_CONFIG_STR_MAX) {
         snprintf(msg, n, "%s.%s is %zu characters long; the limit is %d", k->section, k->name, len,
                  GS_CONFIG_STR_MAX - 1);
