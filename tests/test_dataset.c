@@ -194,8 +194,29 @@ static void test_folder_layout_and_prepared(void) {
           gs_last_error());
 }
 
+// A UTF-8 byte-order mark (Excel's "CSV UTF-8") before the first line is not part of the first
+// folder's name.
+static void test_csv_bom(void) {
+    char raw[600], p[1200];
+    snprintf(raw, sizeof raw, "%s/bom", tmp);
+    const char *names[2] = {"clipA", "clipB"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/train/%s", raw, names[i]);
+        GS_ASSERT(fs_mkdir_p(p) == 0);
+        put_clip(p, 3, 1);
+    }
+    snprintf(p, sizeof p, "%s/train.csv", raw);
+    GS_ASSERT(fs_write_text(p, "\xEF\xBB\xBF" "clipA;Stop;0\nclipB;Go;1\n") == 0);
+    gs_raw_dataset r;
+    int rc = raw_dataset_scan(&r, raw);
+    check(rc == 0 && r.n_clips == 2 && !strcmp(r.clips[0].name, "clipA"), "BOM stripped from train.csv: %s",
+          rc ? gs_last_error() : r.clips[0].name);
+    if (rc == 0) raw_dataset_free(&r);
+}
+
 int main(void) {
     tmp = test_make_tmpdir("test_dataset");
+    test_csv_bom();
     test_natural_and_labels();
     test_csv_layout();
     test_folder_layout_and_prepared();

@@ -183,7 +183,9 @@ static int scan_csv(gs_raw_dataset *raw, int *cap, const char *split, csv_label 
     r.nested = fs_join(r.split_dir, split);
     int rc = 0, line = 0, content_lines = 0;
     char *save = NULL;
-    for (char *ln = text; ln && rc == 0; ln = save) {
+    // Spreadsheet programs save UTF-8 with a byte-order mark; it is not part of the first folder name.
+    char *start = !strncmp(text, "\xEF\xBB\xBF", 3) ? text + 3 : text;
+    for (char *ln = start; ln && rc == 0; ln = save) {
         char *nl = strchr(ln, '\n');
         save = nl ? nl + 1 : NULL;
         if (nl) *nl = 0;
