@@ -21,7 +21,7 @@ static int append_attr(char ***v, int *n, const char *file, const char *where, h
     if (k_attr_strs(&got, &ng, file, where, loc, attr)) return -1;
     *v = realloc(*v, (size_t)(*n + ng + 1) * sizeof **v);
     GS_ASSERT(*v);
-    memcpy(*v + *n, got, (size_t)ng * sizeof *got);
+    if (ng > 0) memcpy(*v + *n, got, (size_t)ng * sizeof *got);  // got is NULL for an empty list
     *n += ng;
     free(got);
     return 0;
