@@ -286,6 +286,87 @@ static void test_roundtrip(void) {
     model_free(&m3);
 }
 
+// Replace attribute `name` of object `obj` in file path with a scalar of type mem_type.
+static void set_attr(const char *path, const char *obj, const char *name, hid_t file_type, hid_t mem_type,
+                     const void *value) {
+    hid_t f = open_rw(path);
+    hid_t o = H5Oopen(f, obj, H5P_DEFAULT);
+    GS_ASSERT(o >= 0 && H5Adelete(o, name) >= 0);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(o, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT);
+    GS_ASSERT(a >= 0 && H5Awrite(a, mem_type, value) >= 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Oclose(o);
+    H5Fclose(f);
+}
+
+static void expect_attr_i64(const char *what, const char *obj, const char *name, int64_t v, const char *want) {
+    gs_model_arch a = small_arch();
+    const char *p = tpath("state.h5");
+    GS_ASSERT(fs_copy_file(p, tpath("ckpt.h5")) == 0);
+    set_attr(p, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+    expect_load_error(what, p, &a, want);
+}
+
+static void expect_attr_f64(const char *what, const char *obj, const char *name, double v, const char *want) {
+    gs_model_arch a = small_arch();
+    const char *p = tpath("state.h5");
+    GS_ASSERT(fs_copy_file(p, tpath("ckpt.h5")) == 0);
+    set_attr(p, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+    expect_load_error(what, p, &a, want);
+}
+
+// Overwrite element 0 of dataset `name` with x: a load must name it.
+static void expect_tensor_value(const char *what, const char *name, float x, const char *want) {
+    gs_model_arch a = small_arch();
+    const char *p = tpath("tensor.h5");
+    GS_ASSERT(fs_copy_file(p, tpath("ckpt.h5")) == 0);
+    hid_t f = open_rw(p);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t fs = H5Dget_space(d);
+    hsize_t n = (hsize_t)H5Sget_simple_extent_npoints(fs);
+    float *buf = gs_malloc(n * sizeof(float));
+    GS_ASSERT(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    buf[0] = x;
+    GS_ASSERT(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    free(buf);
+    H5Sclose(fs);
+    H5Dclose(d);
+    H5Fclose(f);
+    expect_load_error(what, p, &a, want);
+}
+
+// Trainer state out of range or inconsistent, and non-finite tensors: each refused by name.
+static void test_state_errors(void) {
+    expect_attr_i64("epoch -1", "/", "epoch", -1, "attribute epoch = -1 is outside [0, 100000]");
+    expect_attr_i64("epoch 2e9", "/", "epoch", 2000000000, "attribute epoch = 2000000000 is outside");
+    expect_attr_i64("loader_step -3", "/", "loader_step", -3, "attribute loader_step = -3 is outside");
+    expect_attr_i64("loader_step 2^32", "/", "loader_step", 4294967296LL, "attribute loader_step = 4294967296");
+    expect_attr_i64("iterations -7", "/optimizer", "iterations", -7, "iterations = -7 is negative");
+    expect_attr_i64("rng_step -1", "/", "rng_step", -1, "rng_step = -1 is negative");
+    expect_attr_f64("lr NaN", "/optimizer", "learning_rate", NAN, "learning_rate = nan is not a finite number > 0");
+    expect_attr_f64("lr negative", "/optimizer", "learning_rate", -1e-3, "learning_rate = -0.001 is not");
+    expect_attr_f64("partial loss NaN", "/callbacks", "partial_epoch_loss_sum", NAN, "partial_epoch_loss_sum = nan");
+    expect_attr_f64("partial correct > seen", "/callbacks", "partial_epoch_correct", 21,
+                    "partial_epoch_correct = 21 is outside [0, partial_epoch_seen = 20]");
+    expect_attr_i64("es wait -1", "/callbacks", "early_stopping_wait", -1, "early_stopping_wait is negative");
+    expect_attr_i64("ck best epoch 9", "/callbacks", "checkpoint_best_epoch", 9,
+                    "checkpoint_best_epoch = 9 is outside [-1, epoch = ");
+    expect_attr_i64("history > epoch", "/", "epoch", 2, "/history has 3 rows for 2 completed epochs");
+    expect_tensor_value("NaN weight", "/weights/dense_out/kernel", NAN, "/weights/dense_out/kernel holds nan at index 0");
+    expect_tensor_value("inf moving mean", "/weights/head_bn/moving_mean", INFINITY,
+                        "/weights/head_bn/moving_mean holds inf");
+    expect_tensor_value("NaN Adam m", "/optimizer/m/dense_out/bias", NAN, "/optimizer/m/dense_out/bias holds nan");
+    expect_tensor_value("negative Adam v", "/optimizer/v/dense_out/bias", -1, "/optimizer/v/dense_out/bias holds -1");
+    gs_train_state st;
+    checkpoint_state_init(&st, 1e-3);
+    st.step = 5;
+    check(checkpoint_check_resume("x.h5", &st, 5) == -1 && strstr(gs_last_error(), "x.h5: attribute loader_step = 5"),
+          "loader_step past the epoch -> %s", gs_last_error());
+    check(checkpoint_check_resume("x.h5", &st, 6) == 0, "loader_step inside the epoch resumes");
+}
+
 static void test_errors(void) {
     gs_model_arch a = small_arch();
     const char *good = tpath("ckpt.h5");
@@ -469,6 +550,7 @@ int main(int argc, char **argv) {
     dir = test_make_tmpdir("ckpt");
     test_roundtrip();
     test_errors();
+    test_state_errors();
     test_trainlog();
     return test_finish();
 }

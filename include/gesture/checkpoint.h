@@ -29,6 +29,8 @@
 
 #define GS_CHECKPOINT_FORMAT "gesture-checkpoint"
 #define GS_CHECKPOINT_VERSION 1
+// The largest epoch a checkpoint may record: train.epochs' limit (config_schema.c).
+#define GS_CHECKPOINT_MAX_EPOCH 100000
 
 // Trainer state besides the tensors; round-trips exactly through save/load, except that a callback
 // best that is NaN (a NaN first val_loss) reads back as no best yet: the file's "none" is NaN.
@@ -60,12 +62,19 @@ void checkpoint_free_classes(char **classes, int n_classes);
 int checkpoint_save(const char *path, const gs_model *m, const gs_train_state *st, const char *config_ini,
                     const char *const *classes, int n_classes);
 
+// Loads check every tensor finite (Adam second moments also >= 0) and the trainer state in range and
+// consistent (counters >= 0, epoch <= GS_CHECKPOINT_MAX_EPOCH, learning rate finite and > 0, partial
+// sums within the clips seen, callback epochs within the completed ones, one history row per
+// completed epoch at most); each error names the file and the field.
 // Load everything checkpoint_save wrote into an initialised model of the same architecture (build it
 // from checkpoint_read_config first). st, config_ini, classes/n_classes may be NULL when not wanted;
 // st->history, *config_ini and *classes are malloc'd. On failure returns -1 + gs_error and leaves
 // m and the outputs unchanged.
 int checkpoint_load(const char *path, gs_model *m, gs_train_state *st, char **config_ini, char ***classes,
                     int *n_classes);
+// At resume time, once the loader is built: the loader cursor st->step must lie inside an epoch of
+// steps_per_epoch batches. 0 ok, -1 + gs_error naming path and loader_step.
+int checkpoint_check_resume(const char *path, const gs_train_state *st, int steps_per_epoch);
 // Weights only (inference): /weights is checked and loaded strictly, /optimizer and the trainer
 // state are ignored; m->adam_t/seed/step are left alone.
 int checkpoint_load_weights_only(const char *path, gs_model *m);

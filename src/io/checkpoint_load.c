@@ -206,6 +206,8 @@ static int read_callbacks(gs_callbacks_state *s, const char *file, hid_t g) {
         h5_attr_read_f64(&ck->best, file, w, g, "checkpoint_best") != 0 ||
         read_int(&ck->best_epoch, file, w, g, "checkpoint_best_epoch") != 0)
         return -1;
+    if (es_epoch < -1)
+        return gs_error("%s: attribute 'early_stopping_best_epoch' on %s = %d is below -1", file, w, es_epoch);
     es->has_best = !isnan(es->best);
     es->has_snapshot = es_epoch >= 0;
     es->best_epoch = es->has_snapshot ? es_epoch : 0;
@@ -252,6 +254,82 @@ out:
     return rc;
 }
 
+// Every float of the tensors under prefix finite (a NaN weight would predict NaN silently, a NaN
+// moment would train to NaN); Adam second moments also >= 0 (their square root is taken).
+static void check_finite(problems *pr, const char *prefix, const gs_params *ps, const float *buf, int trainable_only,
+                         int nonneg) {
+    for (int i = 0; i < ps->n; i++) {
+        const gs_param *p = &ps->p[i];
+        if (trainable_only && !p->trainable) continue;
+        for (size_t k = 0; k < p->numel; k++) {
+            float x = buf[p->offset + k];
+            if (isfinite(x) && !(nonneg && x < 0)) continue;
+            problem(pr, "%s/%s holds %g at index %zu (weights must be finite%s)", prefix, p->name, (double)x, k,
+                    nonneg ? " and >= 0" : "");
+            break;
+        }
+    }
+}
+
+// The trainer state as a whole: each field in range and consistent with the others, so a resume
+// never starts from a state no run can reach (negative counters, a NaN rate, a cursor past the data).
+static void check_state(problems *pr, const gs_train_state *st, int64_t iterations, int64_t rng_step) {
+    const gs_callbacks_state *cb = &st->callbacks;
+    if (st->epoch < 0 || st->epoch > GS_CHECKPOINT_MAX_EPOCH)
+        problem(pr, "attribute epoch = %d is outside [0, %d]", st->epoch, GS_CHECKPOINT_MAX_EPOCH);
+    if (st->step < 0 || st->step > INT_MAX)
+        problem(pr, "attribute loader_step = %ld is outside [0, %d]", st->step, INT_MAX);
+    if (iterations < 0) problem(pr, "/optimizer attribute iterations = %lld is negative", (long long)iterations);
+    if (rng_step < 0) problem(pr, "attribute rng_step = %lld is negative", (long long)rng_step);
+    if (!isfinite(st->learning_rate) || st->learning_rate <= 0)
+        problem(pr, "/optimizer attribute learning_rate = %g is not a finite number > 0", st->learning_rate);
+    if (!isfinite(st->part_loss_sum) || st->part_loss_sum < 0)
+        problem(pr, "/callbacks attribute partial_epoch_loss_sum = %g is not a finite number >= 0", st->part_loss_sum);
+    if (st->part_seen < 0) problem(pr, "/callbacks attribute partial_epoch_seen = %ld is negative", st->part_seen);
+    if (!(st->part_correct >= 0 && st->part_correct <= (double)st->part_seen))
+        problem(pr, "/callbacks attribute partial_epoch_correct = %g is outside [0, partial_epoch_seen = %ld]",
+                st->part_correct, st->part_seen);
+    if (st->step == 0 && (st->part_seen != 0 || st->part_loss_sum != 0))
+        problem(pr, "/callbacks partial_epoch sums are not 0 at loader_step 0");
+    if (cb->early_stopping.wait < 0) problem(pr, "/callbacks attribute early_stopping_wait is negative");
+    if (cb->reduce_lr.wait < 0) problem(pr, "/callbacks attribute reduce_lr_wait is negative");
+    if (cb->reduce_lr.cooldown_counter < 0) problem(pr, "/callbacks attribute reduce_lr_cooldown is negative");
+    if (cb->early_stopping.best_epoch > st->epoch)  // a negative one reads as "no snapshot" (read_callbacks)
+        problem(pr, "/callbacks attribute early_stopping_best_epoch = %d is past epoch = %d",
+                cb->early_stopping.best_epoch, st->epoch);
+    if (cb->checkpoint.best_epoch < -1 || cb->checkpoint.best_epoch > st->epoch)
+        problem(pr, "/callbacks attribute checkpoint_best_epoch = %d is outside [-1, epoch = %d]",
+                cb->checkpoint.best_epoch, st->epoch);
+    if (st->n_history > st->epoch)
+        problem(pr, "/history has %d rows for %d completed epochs", st->n_history, st->epoch);
+    for (int i = 0; i < st->n_history; i++)
+        if (st->history[i].epoch != i) {
+            problem(pr, "/history/epoch[%d] = %d, expected %d (one row per completed epoch)", i,
+                    st->history[i].epoch, i);
+            break;
+        }
+}
+
+int checkpoint_check_resume(const char *path, const gs_train_state *st, int steps_per_epoch) {
+    if (st->step > 0 && st->step >= steps_per_epoch)  // 0: an epoch boundary, whatever the epoch length
+        return gs_error("%s: attribute loader_step = %ld is past the end of an epoch of %d steps (a different "
+                        "data set or batch size?)", path, st->step, steps_per_epoch);
+    return 0;
+}
+
+// Everything read into scratch memory is checked before anything is committed.
+static int check_loaded(const char *path, const gs_params *ps, const float *data, const float *mm, const float *vv,
+                        const gs_train_state *st, int64_t iterations, int64_t rng_step) {
+    problems pr = {.file = path};
+    check_finite(&pr, "/weights", ps, data, 0, 0);
+    if (mm) {
+        check_finite(&pr, "/optimizer/m", ps, mm, 1, 0);
+        check_finite(&pr, "/optimizer/v", ps, vv, 1, 1);
+        check_state(&pr, st, iterations, rng_step);
+    }
+    return problems_report(&pr);
+}
+
 // full: weights + optimizer + state; otherwise weights only.
 static int load_impl(const char *path, gs_model *m, int full, gs_train_state *st_out, char **config_out,
                      char ***classes_out, int *n_classes_out) {
@@ -282,6 +360,7 @@ static int load_impl(const char *path, gs_model *m, int full, gs_train_state *st
         (read_group(path, f, "optimizer/m", ps, mm, 1) != 0 || read_group(path, f, "optimizer/v", ps, vv, 1) != 0 ||
          read_state(&st, &iterations, &rng_seed, &rng_step, path, f) != 0))
         goto out;
+    if (check_loaded(path, ps, data, mm, vv, &st, iterations, rng_step) != 0) goto out;
     if (config_out && h5_attr_read_str(&config, path, "/", f, "config") != 0) goto out;
     if (h5_attr_read_strs(&classes, &n_classes, path, "/", f, "classes") != 0) goto out;
     if (n_classes != m->cfg.classes) {

@@ -232,6 +232,8 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
         s->correct = t->st.part_correct;
         s->seen = t->st.part_seen;
     }
+    if (epoch == t->st.epoch && checkpoint_check_resume(t->path.last, &t->st, loader_steps_per_epoch(t->train)))
+        return -1;
     int step = epoch == t->st.epoch ? (int)t->st.step : 0;
     if (loader_start_epoch(t->train, epoch, step)) return -1;
     double t0 = runtime_now();
