@@ -3,6 +3,7 @@
 // width, another network, a truncated file, a renamed array, an extra or missing layer, a wrong
 // layer name, different GRU units.
 #include <hdf5.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,8 +154,25 @@ static void test_legacy(void) {
 
 // ---- .keras variants ----
 
-// seed_small.keras with model.weights.h5 passed through mod().
-static void keras_variant(const char *dst, void (*mod)(hid_t f)) {
+// seed_small.keras with model.weights.h5 passed through mod() and, when from is not NULL, the first
+// `from` in config.json replaced by `to`.
+static void keras_variant_cfg(const char *dst, void (*mod)(hid_t f), const char *from, const char *to);
+static void keras_variant(const char *dst, void (*mod)(hid_t f)) { keras_variant_cfg(dst, mod, NULL, NULL); }
+
+// text with its first `from` replaced by `to` (malloc'd).
+static char *replace_once(const char *text, size_t *n, const char *from, const char *to) {
+    const char *at = strstr(text, from);
+    GS_ASSERT(at);
+    size_t head = (size_t)(at - text), nf = strlen(from), nt = strlen(to);
+    *n = strlen(text) - nf + nt;
+    char *out = gs_malloc(*n + 1);
+    memcpy(out, text, head);
+    memcpy(out + head, to, nt);
+    strcpy(out + head + nt, at + nf);
+    return out;
+}
+
+static void keras_variant_cfg(const char *dst, void (*mod)(hid_t f), const char *from, const char *to) {
     const char *src = kx("seed_small.keras"), *w = tmp("variant_weights.h5");
     test_zip_extract(w, src, "model.weights.h5");
     hid_t f = H5Fopen(w, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -168,6 +186,11 @@ static void keras_variant(const char *dst, void (*mod)(hid_t f)) {
     for (int i = 0; i < 2; i++) {
         size_t n;
         char *b = test_zip_read(&n, src, members[i]);
+        if (i == 1 && from) {
+            char *edited = replace_once(b, &n, from, to);
+            free(b);
+            b = edited;
+        }
         zip_source_t *zs = zip_source_buffer(z, b, n, 1);
         GS_ASSERT(zs && zip_file_add(z, members[i], zs, ZIP_FL_OVERWRITE) >= 0);
     }
@@ -205,6 +228,64 @@ static void mod_name(hid_t f) {
     H5Sclose(s);
     H5Tclose(t);
     H5Gclose(g);
+}
+
+static void mod_nan_weight(hid_t f) {
+    hid_t d = H5Dopen2(f, "layers/dense_1/vars/1", H5P_DEFAULT);
+    float b[5];
+    GS_ASSERT(d >= 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) >= 0);
+    b[2] = NAN;
+    GS_ASSERT(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) >= 0);
+    H5Dclose(d);
+}
+// A GRU of 2^31 units: arrays of that shape, declared but never written (the file stays small).
+static void mod_huge_gru(hid_t f) {
+    const char *names[2] = {"layers/bidirectional/forward_layer/cell/vars/1",
+                            "layers/bidirectional/forward_layer/cell/vars/0"};
+    hsize_t dims[2][2] = {{2147483648ull, 3 * 2147483648ull}, {1280, 3 * 2147483648ull}};
+    for (int i = 0; i < 2; i++) {
+        GS_ASSERT(H5Ldelete(f, names[i], H5P_DEFAULT) >= 0);
+        hid_t s = H5Screate_simple(2, dims[i], NULL);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        hsize_t chunk[2] = {1, 1};  // chunked: no storage until written, whatever the shape
+        GS_ASSERT(H5Pset_chunk(dcpl, 2, chunk) >= 0);
+        hid_t d = H5Dcreate2(f, names[i], H5T_IEEE_F32LE, s, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Pclose(dcpl);
+        GS_ASSERT(d >= 0);
+        H5Dclose(d);
+        H5Sclose(s);
+    }
+}
+
+// Sizes in an imported file are range-checked before anything is built from them, and weights must
+// be finite.
+static void test_native_sizes(void) {
+    gs_model_arch got;
+    keras_variant_cfg(tmp("frames.keras"), mod_none, "[null, 4, 96, 96, 3]", "[null, 4294967297, 96, 96, 3]");
+    expect_error(".keras: frames 2^32+1", keras_infer_arch(&got, NULL, tmp("frames.keras")), NULL, NULL,
+                 "frames.keras: config.json batch_shape: frames = 4294967297 is outside [1, 512]", NULL);
+    keras_variant_cfg(tmp("size.keras"), mod_none, "[null, 4, 96, 96, 3]", "[null, 4, 1000000, 1000000, 3]");
+    expect_error(".keras: size 10^6", keras_infer_arch(&got, NULL, tmp("size.keras")), NULL, NULL,
+                 "config.json batch_shape: size = 1000000 is outside [32, 1024]", NULL);
+    keras_variant_cfg(tmp("rate.keras"), mod_none, "\"rate\": 0.25", "\"rate\": 1e300");
+    expect_error(".keras: dropout 1e300", keras_infer_arch(&got, NULL, tmp("rate.keras")), NULL, NULL,
+                 "config.json Dropout rate = 1e+300 is outside [0, 1)", NULL);
+    keras_variant(tmp("gru.keras"), mod_huge_gru);
+    expect_error(".keras: 2^31 GRU units", keras_infer_arch(&got, NULL, tmp("gru.keras")), NULL, NULL,
+                 "layers/bidirectional/forward_layer/cell/vars/1: GRU units = 2147483648 is outside [1, 4096]", NULL);
+    gs_model m;
+    gs_model_arch a = arch(0.35f, 128);
+    GS_ASSERT(model_init(&m, &a) == 0);
+    keras_variant(tmp("nan.keras"), mod_nan_weight);
+    expect_error(".keras: NaN weight", keras_load_model_file(&m, tmp("nan.keras")), NULL, NULL,
+                 "layers/dense_1/vars/1", "holds nan at index 2; weights must be finite", NULL);
+    model_free(&m);
+    gs_model_arch big = arch(0.35f, 128);
+    big.gru_units = 1 << 30;
+    expect_error("model_init: 2^30 GRU units", model_init(&m, &big), NULL, NULL, "model: gru_units = 1073741824", NULL);
+    big = arch(0.35f, 128);
+    big.batch = 4096, big.frames = 512, big.size = 1024;
+    expect_error("model_init: arena too large", model_init(&m, &big), NULL, NULL, "over the limit of 256 GiB", NULL);
 }
 
 static void test_native(void) {
@@ -275,5 +356,6 @@ int main(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     test_legacy();
     test_native();
+    test_native_sizes();
     return test_finish();
 }

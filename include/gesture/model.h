@@ -79,6 +79,20 @@ typedef struct gs_model {
     struct gs_exec *host;  // the CPU executor over the host arena (made on first use)
 } gs_model;
 
+// Limits on an architecture, checked by model_init before anything is sized from it (a config or an
+// imported file may ask for anything). They are the config schema's limits (config_schema.c), so
+// every config that validates builds; the planned sizes are bounded too: parameters at 2^31 floats
+// (8 GiB, ~600x the largest MobileNetV2 + head here) and the step's arena at 2^36 floats (256 GiB,
+// more than one accelerator holds).
+#define GS_MAX_SIZE 1024
+#define GS_MAX_FRAMES 512
+#define GS_MAX_BATCH 4096
+#define GS_MAX_CLASSES 1000
+#define GS_MAX_UNITS 4096
+#define GS_MAX_ALPHA 4.0
+#define GS_MAX_PARAM_FLOATS 2147483648.0
+#define GS_MAX_ARENA_FLOATS 68719476736.0
+
 struct gs_config;
 // Architecture from a resolved config ([model], [data] size/frames, [train] batch_size/l2).
 void model_arch_from_config(gs_model_arch *a, const struct gs_config *c);

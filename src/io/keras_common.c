@@ -3,6 +3,7 @@
 // the weights tell everything else).
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,12 @@ int k_read_param(float *dst, hid_t loc, const char *dset, const gs_param *p, con
         gs_error("%s: %s: cannot read (%s): %s", file, where, p->name, h5_last_message(msg, sizeof msg));
         goto out;
     }
+    for (size_t i = 0; dst && i < p->numel; i++)
+        if (!isfinite(dst[i])) {  // a NaN weight would predict NaN silently
+            gs_error("%s: %s holds %g at index %zu; weights must be finite (%s)", file, where, (double)dst[i], i,
+                     p->name);
+            goto out;
+        }
     rc = 0;
 out:
     if (t >= 0) H5Tclose(t);

@@ -238,6 +238,7 @@ static int read_optimizer(const kfile *kf, const gs_model *m, gs_keras_info *inf
         herr_t r = H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &it);
         H5Dclose(d);
         if (r < 0) return gs_error("%s: optimizer/vars/0 (iterations) is unreadable", kf->path);
+        if (it < 0) return gs_error("%s: optimizer/vars/0: iterations = %lld is negative", kf->path, it);
         info->iterations = (long)it;
     }
     int base = nv - 2 * n_tr;  // 2: iteration + learning_rate; 1: a learning-rate schedule
@@ -310,7 +311,14 @@ static int config_input(const kfile *kf, int *frames, int *size) {
         for (const char *p = kf->config; (p = k_json_key(p, keys[k])) != NULL;) {
             long v[8];
             int n = k_json_int_array(p, v, 8);
-            if (n == 5 && v[4] == 3 && v[2] == v[3] && v[1] > 0 && v[2] > 0) {
+            if (n == 5 && v[4] == 3 && v[2] == v[3]) {
+                // range-checked as long before narrowing: 2^32 + 1 frames must not become 1
+                if (v[1] < 1 || v[1] > GS_MAX_FRAMES)
+                    return gs_error("%s: config.json %s: frames = %ld is outside [1, %d]", kf->path, keys[k], v[1],
+                                    GS_MAX_FRAMES);
+                if (v[2] < 32 || v[2] > GS_MAX_SIZE)
+                    return gs_error("%s: config.json %s: size = %ld is outside [32, %d]", kf->path, keys[k], v[2],
+                                    GS_MAX_SIZE);
                 *frames = (int)v[1];
                 *size = (int)v[2];
                 return 0;
@@ -318,6 +326,14 @@ static int config_input(const kfile *kf, int *frames, int *size) {
         }
     return gs_error("%s: config.json has no input shape (batch, frames, size, size, 3): not the seed architecture "
                     "(%s)", kf->path, SEED_ARCH);
+}
+
+// A head size read from an array's shape into *v, range-checked before narrowing to int.
+static int head_dim(int *v, const kfile *kf, const char *where, const char *what, hsize_t x, int lo, int hi) {
+    if (x < (hsize_t)lo || x > (hsize_t)hi)
+        return gs_error("%s: %s: %s = %llu is outside [%d, %d]", kf->path, where, what, (unsigned long long)x, lo, hi);
+    *v = (int)x;
+    return 0;
 }
 
 // GRU and dense units and classes (head shapes), then the width whose every shape matches, into a
@@ -336,15 +352,17 @@ static int weights_arch(const kfile *kf, gs_model_arch *a) {
         return gs_error("%s: no Bidirectional GRU at layers/bidirectional/forward_layer/cell: not the seed "
                         "architecture (%s); the file's layers: %s", path, SEED_ARCH, have[0] ? have : "none");
     }
-    a->gru_units = (int)g[0];
+    if (head_dim(&a->gru_units, kf, "layers/bidirectional/forward_layer/cell/vars/1", "GRU units", g[0], 1,
+                 GS_MAX_UNITS))
+        return -1;
     if (dims_of(d1, kf->f, "layers/dense/vars/0") != 2 || d1[0] != 2 * g[0])
         return gs_error("%s: layers/dense/vars/0 is not a Dense kernel on the BiGRU output (%d): not the seed "
                         "architecture (%s)", path, 2 * a->gru_units, SEED_ARCH);
-    a->dense_units = (int)d1[1];
+    if (head_dim(&a->dense_units, kf, "layers/dense/vars/0", "dense units", d1[1], 1, GS_MAX_UNITS)) return -1;
     if (dims_of(d2, kf->f, "layers/dense_1/vars/0") != 2 || d2[0] != d1[1])
         return gs_error("%s: layers/dense_1/vars/0 is not the output Dense kernel (%d inputs): not the seed "
                         "architecture (%s)", path, a->dense_units, SEED_ARCH);
-    a->classes = (int)d2[1];
+    if (head_dim(&a->classes, kf, "layers/dense_1/vars/0", "classes", d2[1], 2, GS_MAX_CLASSES)) return -1;
     // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5), on the smallest
     // model of these widths (one 32x32 frame) since the shapes do not depend on frames or size
     gs_model_arch probe = *a;
@@ -395,9 +413,21 @@ int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path)
     if (weights_arch(&kf, &a) || config_input(&kf, &a.frames, &a.size)) goto out;
     double x;
     const char *p = k_json_class(kf.config, "Dropout");
-    if (p && k_json_number(k_json_key(p, "rate"), &x) == 0) a.dropout = (float)x;
+    if (p && k_json_number(k_json_key(p, "rate"), &x) == 0) {
+        if (!(x >= 0 && x < 1)) {
+            gs_error("%s: config.json Dropout rate = %g is outside [0, 1)", path, x);
+            goto out;
+        }
+        a.dropout = (float)x;
+    }
     p = k_json_class(kf.config, "L2");
-    if (p && k_json_number(k_json_key(p, "l2"), &x) == 0) a.l2 = (float)x;
+    if (p && k_json_number(k_json_key(p, "l2"), &x) == 0) {
+        if (!(x >= 0 && x <= 1)) {
+            gs_error("%s: config.json L2 l2 = %g is outside [0, 1]", path, x);
+            goto out;
+        }
+        a.l2 = (float)x;
+    }
     *arch = a;
     if (info) {
         read_info_strings(&kf, info);

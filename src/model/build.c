@@ -299,16 +299,50 @@ static int validate(const gs_model *m) {
     return 0;
 }
 
+// Each field within the limits of model.h, so that building the graph cannot overflow an int.
+static int check_arch(const gs_model_arch *c) {
+    static const char *const names[6] = {"size", "frames", "batch", "classes", "gru_units", "dense_units"};
+    const int v[6] = {c->size, c->frames, c->batch, c->classes, c->gru_units, c->dense_units};
+    const int lo[6] = {32, 1, 1, 2, 1, 1};
+    const int hi[6] = {GS_MAX_SIZE, GS_MAX_FRAMES, GS_MAX_BATCH, GS_MAX_CLASSES, GS_MAX_UNITS, GS_MAX_UNITS};
+    for (int i = 0; i < 6; i++)
+        if (v[i] < lo[i] || v[i] > hi[i])
+            return gs_error("model: %s = %d is outside [%d, %d]", names[i], v[i], lo[i], hi[i]);
+    if (!(c->alpha > 0 && c->alpha <= GS_MAX_ALPHA))
+        return gs_error("model: alpha = %g is outside (0, %g]", (double)c->alpha, GS_MAX_ALPHA);
+    if (!(c->dropout >= 0 && c->dropout < 1)) return gs_error("model: dropout = %g is outside [0, 1)", (double)c->dropout);
+    if (!(c->l2 >= 0 && isfinite(c->l2))) return gs_error("model: l2 = %g is not a finite number >= 0", (double)c->l2);
+    return 0;
+}
+
+// The planned parameter and arena sizes, summed in double (no wrap-around) against model.h's bounds,
+// before anything is allocated.
+static int check_planned_sizes(const gs_model *m) {
+    double params = 0, arena = 0;
+    for (int i = 0; i < m->params.n; i++) params += (double)m->params.p[i].numel;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const gs_node *n = &m->nodes[i];
+        double numel = 1;
+        for (int d = 0; d < n->ndim; d++) numel *= n->shape[d];
+        arena += 2 * numel + (double)save_numel(m, n);  // output, saved tensors, at most one gradient
+    }
+    if (params > GS_MAX_PARAM_FLOATS)
+        return gs_error("model: %.3g parameters exceed the limit of %.3g (gru_units, dense_units, classes or alpha "
+                        "too large)", params, GS_MAX_PARAM_FLOATS);
+    if (arena > GS_MAX_ARENA_FLOATS)
+        return gs_error("model: a training step would need %.0f GiB (batch %d x frames %d of %dx%d), over the limit "
+                        "of %.0f GiB", arena * 4 / 1073741824.0, m->cfg.batch, m->cfg.frames, m->cfg.size,
+                        m->cfg.size, GS_MAX_ARENA_FLOATS * 4 / 1073741824.0);
+    return 0;
+}
+
 int model_init(gs_model *m, const gs_model_arch *cfg) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    if (cfg->size < 32 || cfg->frames < 1 || cfg->batch < 1 || cfg->classes < 2 || cfg->gru_units < 1 ||
-        cfg->dense_units < 1 || !(cfg->alpha > 0) || !(cfg->dropout >= 0 && cfg->dropout < 1))
-        return gs_error("model: invalid configuration (size %d, frames %d, batch %d, classes %d)", cfg->size,
-                        cfg->frames, cfg->batch, cfg->classes);
+    if (check_arch(cfg)) return -1;
     params_init(&m->params);
     build(m);
-    if (validate(m)) {
+    if (validate(m) || check_planned_sizes(m)) {
         model_free(m);
         return -1;
     }
