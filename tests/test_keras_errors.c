@@ -57,10 +57,7 @@ static void set_names(hid_t f, const char *attr, char **names, int n) {
     for (int i = 0; i < n; i++) snprintf(buf + 64 * i, 64, "%s", names[i]);
     hsize_t dims[1] = {(hsize_t)n};
     hid_t s = H5Screate_simple(1, dims, NULL);
-    if (H5Aexists(f, attr) > 0) H5Adelete(f, attr);
-    hid_t a = H5Acreate2(f, attr, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    GS_ASSERT(a >= 0 && H5Awrite(a, t, buf) >= 0);
-    H5Aclose(a);
+    test_h5_put_attr(f, attr, t, s, t, buf);
     H5Sclose(s);
     H5Tclose(t);
     free(buf);

@@ -158,6 +158,13 @@ static hid_t open_file(const char *file) {
     return f;
 }
 
+void test_h5_put_attr(hid_t loc, const char *name, hid_t type, hid_t space, hid_t mem_type, const void *buf) {
+    if (H5Aexists(loc, name) > 0) GS_ASSERT(H5Adelete(loc, name) >= 0);
+    hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    GS_ASSERT(a >= 0 && H5Awrite(a, mem_type, buf) >= 0);
+    H5Aclose(a);
+}
+
 int fx_exists(const char *file, const char *name) {
     hid_t f = open_file(file);
     int ok = H5Lexists(f, name, H5P_DEFAULT) > 0;

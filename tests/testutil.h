@@ -5,6 +5,7 @@
 #ifndef GESTURE_TESTUTIL_H
 #define GESTURE_TESTUTIL_H
 
+#include <hdf5.h>
 #include <stddef.h>
 
 #include "gesture/callbacks.h"
@@ -63,6 +64,10 @@ int *fx_read_case_int(const char *file, const char *group, int i, const char *su
 int fx_exists(const char *file, const char *name);
 // Number of elements of a dataset.
 size_t fx_numel(const char *file, const char *name);
+
+// Replace (or add) attribute `name` of loc: type/space in the file, written from buf as mem_type.
+// Aborts the test if HDF5 refuses.
+void test_h5_put_attr(hid_t loc, const char *name, hid_t type, hid_t space, hid_t mem_type, const void *buf);
 
 // ---- checks ----
 // Error of got against want relative to the reference's scale: max|got-want| / max|want|
