@@ -260,6 +260,12 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
     if (r < 0) return -1;
     if (tty) fputc('\n', stderr);
     count_train_time(t, t0, s->seen - seen0);
+    // an epoch that trained on nothing has no loss or accuracy: stop before it logs or saves a thing
+    if (s->seen == 0 && loader_bad_clips(t->train) > 0)
+        return gs_error("%s: epoch %d trained on no clip: every train clip was skipped as bad (data.on_bad_clip = "
+                        "skip; the warnings above name them)", cfg->data.root, epoch + 1);
+    if (s->seen == 0)
+        return gs_error("%s: epoch %d trained on no clip: the train split is empty", cfg->data.root, epoch + 1);
     return 1;
 }
 
