@@ -24,7 +24,7 @@ for f in config.ini training_log.csv log.h5 checkpoints/last.h5 checkpoints/best
 done
 # exactly the files docs/formats.md lists for a run with plots off (restore_best is on by default)
 ok "run dir holds exactly the documented files" "[ \"\$(cd '$T/full' && find . -type f | sort | tr '\n' ' ')\" = \
-  './checkpoints/best.h5 ./checkpoints/early_stopping_best.h5 ./checkpoints/last.h5 ./config.ini ./log.h5 ./timing.ini ./training_log.csv ' ]"
+  './.lock ./checkpoints/best.h5 ./checkpoints/early_stopping_best.h5 ./checkpoints/last.h5 ./config.ini ./log.h5 ./timing.ini ./training_log.csv ' ]"
 ok "the end names the file holding the restored weights" \
   "grep -q '^restored the weights of epoch [0-9]* (best val_loss): .*/checkpoints/early_stopping_best.h5$' '$T/full.out'"
 ok "CSV header is Keras'" "head -1 '$T/full/training_log.csv' | tr -d '\r' | grep -qx 'epoch,accuracy,learning_rate,loss,val_accuracy,val_loss'"
