@@ -4,11 +4,8 @@
 # writes nothing for that epoch (no NaN row in training_log.csv, no checkpoint, no log.h5).
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?} PY=${PYTHON:-/usr/bin/python3}
-. "$SRC/tests/tiny_train.sh"  # tiny_setup, ok, tiny_done
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-tiny_setup "$T" || exit 1
-echo "device = cpu" >> "$T/tiny.ini"
+. "$SRC/tests/tiny_train.sh"  # tiny_cpu_start, ok, tiny_done
+tiny_cpu_start
 
 # every train frame a corrupt PNG (as tests/test_dataset_bad.sh makes them); val stays good
 find "$T/prep/train" -name '*.png' -exec sh -c 'printf "this is text, not an image" > "$1"' _ {} \;
