@@ -24,7 +24,7 @@ for f in config.ini training_log.csv log.h5 checkpoints/last.h5 checkpoints/best
 done
 # exactly the files docs/formats.md lists for a run with plots off (restore_best is on by default)
 ok "run dir holds exactly the documented files" "[ \"\$(cd '$T/full' && find . -type f | sort | tr '\n' ' ')\" = \
-  './checkpoints/best.h5 ./checkpoints/early_stopping_best.h5 ./checkpoints/last.h5 ./config.ini ./log.h5 ./timing.ini ./training_log.csv ' ]"
+  './.lock ./checkpoints/best.h5 ./checkpoints/early_stopping_best.h5 ./checkpoints/last.h5 ./config.ini ./log.h5 ./timing.ini ./training_log.csv ' ]"
 ok "the end names the file holding the restored weights" \
   "grep -q '^restored the weights of epoch [0-9]* (best val_loss): .*/checkpoints/early_stopping_best.h5$' '$T/full.out'"
 ok "CSV header is Keras'" "head -1 '$T/full/training_log.csv' | tr -d '\r' | grep -qx 'epoch,accuracy,learning_rate,loss,val_accuracy,val_loss'"
@@ -67,6 +67,22 @@ if [ "$rows" -lt 8 ]; then
   ok "resume adds to an old timing.ini's implied totals" \
     "[ \"\$(tkey '$T/old' train_images)\" = $(( rows * 50 + per_epoch )) ] && [ \"\$(tkey '$T/old' invocations)\" = 2 ]"
 fi
+
+# training_log.csv rebuilt from the checkpoint's history on resume when rows are missing (deleted,
+# cut short); rows of epochs after the checkpoint are dropped: each resume logs what the full run did
+"$G" train "$T/tiny.ini" --run-dir "$T/two" --set train.epochs=2 >/dev/null 2>&1
+for kind in deleted short long; do
+  cp -r "$T/two" "$T/csv_$kind"
+  case $kind in
+    deleted) rm "$T/csv_$kind/training_log.csv" ;;
+    short) head -n 2 "$T/two/training_log.csv" >"$T/csv_$kind/training_log.csv" ;;  # header + epoch 0
+    long) cp "$T/full/training_log.csv" "$T/csv_$kind/training_log.csv" ;;  # rows the checkpoint lacks
+  esac
+  "$G" train --resume "$T/csv_$kind" --set train.epochs=8 >"$T/csv_$kind.out" 2>&1
+  ok "resume with training_log.csv $kind: the log equals the uninterrupted run's" \
+    "[ $? -eq 0 ] && cmp -s '$T/full/training_log.csv' '$T/csv_$kind/training_log.csv'"
+done
+ok "the rebuild is said" "grep -q '^rebuilt .*training_log.csv from the checkpoint.s history: 2 epochs (it had 0)' '$T/csv_deleted.out'"
 
 # errors
 err=$("$G" train "$T/tiny.ini" --run-dir "$T/full" 2>&1); rc=$?

@@ -5,11 +5,8 @@
 # a config meant for pretrained weights warns without them, and the log says what was loaded.
 set -u
 G=${GESTURE:?} SRC=${GESTURE_SOURCE_DIR:?} PY=${PYTHON:-/usr/bin/python3}
-. "$SRC/tests/tiny_train.sh"  # tiny_setup, ok, tiny_done
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-tiny_setup "$T" || exit 1
-echo "device = cpu" >> "$T/tiny.ini"
+. "$SRC/tests/tiny_train.sh"  # tiny_cpu_start, ok, tiny_done
+tiny_cpu_start
 
 # stdout into a file: the first epoch's result line is there while training still runs
 "$G" train "$T/tiny.ini" --run-dir "$T/buf" --set train.epochs=8 --set callbacks.early_stopping=off \

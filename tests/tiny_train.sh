@@ -42,6 +42,15 @@ threads = 1
 INI
 }
 
+# tiny_cpu_start: T = a new temporary folder, removed on exit, holding tiny_setup's files, the
+# config training on the CPU (what the script tests check does not depend on a GPU).
+tiny_cpu_start() {
+  T=$(mktemp -d)
+  trap 'rm -rf "$T"' EXIT
+  tiny_setup "$T" || exit 1
+  echo "device = cpu" >> "$T/tiny.ini"
+}
+
 # same_tensors A.h5 B.h5 GROUP...: exit 0 iff every dataset of A under the groups (e.g. weights,
 # optimizer) is in B with identical values, and there is at least one.
 same_tensors() {

@@ -30,6 +30,7 @@ typedef struct {
     int nkeys;
     char keys[GS_CSVLOG_MAX_KEYS][GS_CSVLOG_KEY_MAX];  // as given by the caller
     int order[GS_CSVLOG_MAX_KEYS];                     // column j holds keys[order[j]]
+    int rows;  // rows in the file: those kept by csvlog_open, then one per append
 } gs_csvlog;
 
 // Write Python's repr(x) of a double into buf (at least GS_FLOAT_REPR_MAX bytes); returns its
@@ -45,7 +46,9 @@ int csvlog_float_repr(char *buf, double x);
 // resume_epoch  > 0: continue a run whose checkpoint covers epochs < resume_epoch: the existing
 // file must have this header; its rows for epochs >= resume_epoch are dropped (the file is
 // rewritten to a temporary name, fsynced and renamed over the old one), then rows are appended.
-// A missing file when resuming is started fresh. Returns 0, or -1 + gs_error naming the file.
+// A missing file when resuming is started fresh (log->rows says how many rows the file kept: the
+// trainer rewrites a log short of the checkpoint's history from that history). Returns 0, or -1 +
+// gs_error naming the file.
 int csvlog_open(gs_csvlog *log, const char *path, const char *const *keys, int nkeys,
                 int resume_epoch);
 // Append one row; values[i] belongs to keys[i] as given to csvlog_open. Flushed and fsynced

@@ -17,6 +17,11 @@ int fs_copy_file(const char *dst, const char *src);
 int fs_read_text(char **text, size_t *n, const char *path);
 // Write text to path through "<path>.tmp" + rename, so it is replaced whole (gs_error on failure).
 int fs_write_text(const char *path, const char *text);
+// An exclusive lock on the file path (created when missing) that holds the holder's pid. It lasts
+// until the returned descriptor is closed or the process ends, however it ends (flock: a crash or
+// SIGKILL releases it too). Returns the descriptor, or -1 + gs_error: "<what> is in use by pid N"
+// when another process holds it, else naming the file.
+int fs_lock_file(const char *path, const char *what);
 
 // Output folders of the commands that write a whole tree (synth, prepare). Such a folder holds the
 // marker file `marker` (e.g. ".gesture-prepare"), so --force replaces only what the command wrote.

@@ -1,8 +1,11 @@
 // `gesture train CONFIG.ini [--set k=v]... [--run-dir D] [--resume D]`: the main job.
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "gesture/checkpoint.h"
@@ -69,33 +72,69 @@ static void print_summary(const gs_config *c, const char *run_dir, int verbose) 
     }
 }
 
-// The run directory: --run-dir (refused when it already holds a run), else
-// <output.runs_dir>/<run name>[_2, _3, ...]; output.name becomes the directory's name. NULL + message.
-static const char *choose_run_dir(gs_config *cfg, const char *run_dir, int resume) {
+// Lock the run directory dir for this process until it exits, however it exits: dir/.lock, holding
+// the pid (docs/formats.md). A second `gesture train` on dir is refused without touching it. 0, or
+// -1 + gs_error "dir is in use by pid N".
+static int lock_run_dir(const char *dir) {
+    char lock[4300];
+    snprintf(lock, sizeof lock, "%s/.lock", dir);
+    return fs_lock_file(lock, dir) < 0 ? -1 : 0;  // the descriptor stays open: the lock is the process's
+}
+
+// The run directory, claimed and locked before anything in it is written: --run-dir (created when
+// missing; refused when it already holds a run), else a new <output.runs_dir>/<run name>[_2, _3,
+// ...] whose mkdir is the claim, so runs started at once never share one; output.name becomes the
+// directory's name. *created: the directory is new. NULL + message.
+static const char *claim_run_dir(gs_config *cfg, const char *run_dir, int *created) {
     static char dir[4200];
     char buf[4300];
+    *created = 0;
     if (!run_dir) {
         char name[1024];
         config_run_name(cfg, name, sizeof name);
+        if (fs_mkdir_p(cfg->output.runs_dir) != 0) goto fail;  // fail before the data set and model load
         snprintf(dir, sizeof dir, "%s/%s", cfg->output.runs_dir, name);
-        for (int k = 2; exists(dir); k++) snprintf(dir, sizeof dir, "%s/%s_%d", cfg->output.runs_dir, name, k);
-        if (fs_mkdir_p(cfg->output.runs_dir) != 0) {  // fail before the data set and model load
-            fprintf(stderr, "gesture train: %s\n", gs_last_error());
-            return NULL;
+        for (int k = 2; mkdir(dir, 0777) != 0; k++) {
+            if (errno != EEXIST) {
+                gs_error("%s: cannot create: %s", dir, strerror(errno));
+                goto fail;
+            }
+            snprintf(dir, sizeof dir, "%s/%s_%d", cfg->output.runs_dir, name, k);
         }
+        *created = 1;
         // the run directory's name is the run's name from now on
         snprintf(cfg->output.name, sizeof cfg->output.name, "%s", strrchr(dir, '/') + 1);
-        return dir;
+        run_dir = dir;
+    } else {
+        *created = !exists(run_dir);
+        if (fs_mkdir_p(run_dir) != 0) goto fail;
     }
-    if (!resume && exists(run_dir)) {
-        snprintf(buf, sizeof buf, "%s/checkpoints/last.h5", run_dir);
-        if (exists(buf)) {
-            fprintf(stderr, "gesture train: %s already holds a run; continue it with --resume %s or pick another "
-                            "--run-dir\n", run_dir, run_dir);
-            return NULL;
-        }
+    if (lock_run_dir(run_dir)) goto fail;
+    snprintf(buf, sizeof buf, "%s/checkpoints/last.h5", run_dir);
+    if (exists(buf)) {
+        fprintf(stderr, "gesture train: %s already holds a run; continue it with --resume %s or pick another "
+                        "--run-dir\n", run_dir, run_dir);
+        return NULL;
     }
     return run_dir;
+fail:
+    fprintf(stderr, "gesture train: %s\n", gs_last_error());
+    return NULL;
+}
+
+// A new run directory of a run that failed before writing to it (it holds only its .lock) is
+// removed again, as if the run had never started.
+static void unclaim_run_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int other = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        other |= strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock");
+    closedir(d);
+    if (other) return;
+    char lock[4300];
+    snprintf(lock, sizeof lock, "%s/.lock", dir);
+    if (unlink(lock) == 0) rmdir(dir);
 }
 
 // --help-config[=...] and --help: the exit code when argv asks for help, else -1.
@@ -165,8 +204,9 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "gesture train: --resume uses %s; do not pass a config file as well\n", buf);
             return 2;
         }
+        // locked before its config is read: the state read from here on is what this run rewrites
+        if (fs_is_dir(resume) && lock_run_dir(resume)) goto config_error;
         if (load_resumed_config(&cfg, buf, argc, argv)) goto config_error;
-        run_dir = resume;
     } else {
         if (!path) {
             fprintf(stderr, "gesture train: missing CONFIG.ini (e.g. gesture train experiments/quickstart.ini)\n");
@@ -175,8 +215,9 @@ int cmd_train(int argc, char **argv) {
         if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
     }
     if (train_check(&cfg)) goto config_error;  // before anything is printed or created
-    run_dir = choose_run_dir(&cfg, run_dir, resume != NULL);
-    if (!run_dir) return 1;
+    int created = 0;
+    if (resume) run_dir = resume;
+    else if (!(run_dir = claim_run_dir(&cfg, run_dir, &created))) return 1;
     if (!resume && cfg.model.expect_pretrained && !cfg.model.pretrained[0])
         fprintf(stderr, "gesture train: WARNING: %s is meant for pretrained weights (model.expect_pretrained = on) "
                         "but model.pretrained is empty: MobileNetV2 starts from random weights (README.md, "
@@ -185,7 +226,9 @@ int cmd_train(int argc, char **argv) {
     // (only from here: `--help | grep -q` still gets its text in one write)
     setvbuf(stdout, NULL, _IOLBF, 0);
     print_summary(&cfg, run_dir, verbose);
-    return train_run(&cfg, run_dir, resume != NULL);
+    int rc = train_run(&cfg, run_dir, resume != NULL);
+    if (rc == 1 && created) unclaim_run_dir(run_dir);
+    return rc;
 
 config_error:
     fprintf(stderr, "gesture train: %s\n", gs_last_error());

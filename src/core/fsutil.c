@@ -1,5 +1,6 @@
 // File-system helpers (see gesture/fsutil.h).
 #define _XOPEN_SOURCE 700  // nftw
+#define _DEFAULT_SOURCE    // flock
 #include "gesture/fsutil.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -202,4 +204,37 @@ int fs_output_claim(const char *out, const char *marker, const char *const *name
     rc = fs_write_text(path, "written by gesture; `--force` may replace this folder\n");
     free(path);
     return rc;
+}
+
+// The holder's pid as its lock file says, "?" while it has not written it yet.
+static void lock_holder(int fd, char *pid, size_t n) {
+    ssize_t got = 0;
+    for (int i = 0; i < 100 && got <= 0; i++) {  // the holder writes it just after taking the lock
+        got = pread(fd, pid, n - 1, 0);
+        if (got <= 0) usleep(10000);
+    }
+    pid[got > 0 ? got : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    if (!*pid) snprintf(pid, n, "?");
+}
+
+int fs_lock_file(const char *path, const char *what) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);  // CLOEXEC: a child must not outlive us holding it
+    if (fd < 0) return gs_error("%s: cannot open: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32];
+        if (e == EWOULDBLOCK) lock_holder(fd, pid, sizeof pid);
+        close(fd);
+        if (e == EWOULDBLOCK) return gs_error("%s is in use by pid %s", what, pid);
+        return gs_error("%s: cannot lock: %s", path, strerror(e));
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return gs_error("%s: write failed: %s", path, strerror(e));
+    }
+    return fd;
 }

@@ -182,6 +182,7 @@ static int truncate_rows(gs_csvlog *log, const char *header, int resume_epoch) {
         prev = ep;
         pos = (size_t)(eol - text) + 2;
         keep = pos;
+        log->rows++;
     }
     size_t tlen = strlen(log->path) + 8;
     char *tmp = gs_malloc(tlen);
@@ -255,6 +256,7 @@ int csvlog_append(gs_csvlog *log, int epoch, const double *values) {
     line[k++] = '\n';
     if (fwrite(line, 1, (size_t)k, log->f) != (size_t)k)
         return gs_error("%s: write failed: %s", log->path, strerror(errno));
+    log->rows++;
     return sync_file(log->f, log->path);
 }
 

@@ -161,6 +161,31 @@ static int open_data(trainer *t) {
     return 0;
 }
 
+// A row of training_log.csv: the values of CSV_KEYS.
+static const char *const CSV_KEYS[5] = {"accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"};
+static void csv_values(double v[5], const gs_epoch_row *r) {
+    v[0] = r->accuracy, v[1] = r->learning_rate, v[2] = r->loss, v[3] = r->val_accuracy, v[4] = r->val_loss;
+}
+
+// training_log.csv, continued on resume (rows of epochs after the checkpoint dropped: csvlog_open).
+// When it lacks rows the checkpoint's history holds (deleted, or cut short), it is rewritten from
+// that history, so it reads as an uninterrupted run's would.
+static int open_csv(trainer *t) {
+    const gs_train_state *st = &t->st;
+    if (csvlog_open(&t->csv, t->path.csv, CSV_KEYS, 5, st->epoch)) return -1;
+    if (t->csv.rows >= st->n_history) return 0;
+    int had = t->csv.rows;
+    csvlog_close(&t->csv);
+    if (csvlog_open(&t->csv, t->path.csv, CSV_KEYS, 5, 0)) return -1;
+    for (int i = 0; i < st->n_history; i++) {
+        double v[5];
+        csv_values(v, &st->history[i]);
+        if (csvlog_append(&t->csv, st->history[i].epoch, v)) return -1;
+    }
+    printf("rebuilt %s from the checkpoint's history: %d epochs (it had %d)\n", t->path.csv, st->n_history, had);
+    return 0;
+}
+
 // The model (initialized, pretrained backbone loaded), the run directory, then either the state of
 // last.h5 (resume) or a fresh config.ini; last, the step backend, which uploads what the model holds.
 static int open_model(trainer *t, int resume) {
@@ -191,8 +216,7 @@ static int open_model(trainer *t, int resume) {
     } else {
         train_backend_cpu_init(&t->be, &t->m);
     }
-    static const char *const keys[5] = {"accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"};
-    if (csvlog_open(&t->csv, t->path.csv, keys, 5, t->st.epoch)) return -1;
+    if (open_csv(t)) return -1;
     if (t->st.n_history && trainlog_write(t->path.h5, t->st.history, t->st.n_history)) return -1;
     return 0;
 }
@@ -262,6 +286,12 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
     if (r < 0) return -1;
     if (tty) fputc('\n', stderr);
     count_train_time(t, t0, s->seen - seen0);
+    // an epoch that trained on nothing has no loss or accuracy: stop before it logs or saves a thing
+    if (s->seen == 0 && loader_bad_clips(t->train) > 0)
+        return gs_error("%s: epoch %d trained on no clip: every train clip was skipped as bad (data.on_bad_clip = "
+                        "skip; the warnings above name them)", cfg->data.root, epoch + 1);
+    if (s->seen == 0)
+        return gs_error("%s: epoch %d trained on no clip: the train split is empty", cfg->data.root, epoch + 1);
     return 1;
 }
 
@@ -277,7 +307,8 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     t->be.ops->sync_host(&t->be);  // host parameters current for the snapshot and the checkpoints below
     gs_epoch_actions act = callbacks_on_epoch_end(&t->cb, epoch, &logs, &t->lr);
     gs_epoch_row row = {epoch, logs.accuracy, act.lr_used, logs.loss, logs.val_accuracy, logs.val_loss};
-    double vals[5] = {row.accuracy, row.learning_rate, row.loss, row.val_accuracy, row.val_loss};
+    double vals[5];
+    csv_values(vals, &row);
     if (csvlog_append(&t->csv, epoch, vals)) return -1;
     st->history = realloc(st->history, (size_t)(st->n_history + 1) * sizeof *st->history);
     st->history[st->n_history++] = row;
