@@ -43,12 +43,13 @@ int dataset_find_class(const gs_dataset *ds, const char *name);
 void dataset_class_counts(int *counts, const gs_dataset *ds);
 
 // One clip folder (natural-sorted *.png, case-insensitive extension, hidden files ignored), label
-// -1. Error when the folder is missing or holds no PNG.
+// -1. Error when the folder is missing, holds no PNG, or has a *.png entry that is not a regular file.
 int dataset_load_clip_dir(gs_clip *clip, const char *dir);
 void clip_free(gs_clip *clip);
 
 // The PNG frame paths of a folder in natural order. *frames is NULL and *n 0 for a folder without
-// PNGs (not an error here; callers decide). Error when the folder cannot be read.
+// PNGs (not an error here; callers decide). Error when the folder cannot be read or an entry named
+// *.png is not a regular file (a dangling link, a folder, a FIFO): naming the folder and the entry.
 int dataset_list_frames(char ***frames, int *n, const char *dir);
 // Sub-folder names of dir (hidden ones skipped) in natural order.
 int dataset_list_dirs(char ***names, int *n, const char *dir);
