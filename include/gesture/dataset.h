@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "gesture/types.h"  // gs_bad_clip
+
 typedef struct {
     char *name;     // sample folder name
     char *dir;      // folder holding the frames
@@ -35,6 +37,10 @@ typedef struct {
 // folder that exists with no class folders at all is an error too; a class absent from this split
 // but present in another is fine (it simply has no clips here).
 int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split);
+// The same with data.on_bad_clip: GS_BAD_CLIP_SKIP leaves out a sample folder that fails to load
+// (no PNGs, a *.png entry that is not a file), with a warning on stderr for each and a count at the
+// end; GS_BAD_CLIP_ERROR is dataset_load_prepared.
+int dataset_load_prepared_ex(gs_dataset *ds, const char *root, const char *split, gs_bad_clip on_bad);
 void dataset_free(gs_dataset *ds);
 
 // Label of a class name, or -1.

@@ -195,7 +195,40 @@ static int collect_classes(char ***set, int *n, int *cap, const char *root, cons
 
 static int cmp_str_ptr(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
 
+// Load the sample folders of class c (folder cdir) as clips. A clip that fails to load is an error,
+// or with on_bad = skip a warning, counted in *n_skipped.
+static int load_class_clips(gs_dataset *ds, int *clip_cap, const char *cdir, int c, gs_bad_clip on_bad, int *n_skipped) {
+    char **samples = NULL;
+    int ns = 0;
+    int rc = dataset_list_dirs(&samples, &ns, cdir);
+    if (rc == 0 && ns == 0) rc = gs_error("%s: empty class (no sample folders)", cdir);
+    for (int i = 0; i < ns && rc == 0; i++) {
+        if (ds->n_clips == *clip_cap) {
+            *clip_cap = *clip_cap ? 2 * *clip_cap : 64;
+            gs_clip *grown = realloc(ds->clips, sizeof(gs_clip) * (size_t)*clip_cap);
+            if (!grown) gs_fatal("out of memory");
+            ds->clips = grown;
+        }
+        char *clip_dir = fs_join(cdir, samples[i]);
+        rc = dataset_load_clip_dir(&ds->clips[ds->n_clips], clip_dir);
+        free(clip_dir);
+        if (rc == 0) {
+            ds->clips[ds->n_clips++].label = c;
+        } else if (on_bad == GS_BAD_CLIP_SKIP) {
+            fprintf(stderr, "warning: skipping clip: %s\n", gs_last_error());
+            (*n_skipped)++;
+            rc = 0;
+        }
+    }
+    dataset_free_list(samples, ns);
+    return rc;
+}
+
 int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split) {
+    return dataset_load_prepared_ex(ds, root, split, GS_BAD_CLIP_ERROR);
+}
+
+int dataset_load_prepared_ex(gs_dataset *ds, const char *root, const char *split, gs_bad_clip on_bad) {
     memset(ds, 0, sizeof *ds);
     struct stat st;
     if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) return gs_error("%s: dataset folder missing", root);
@@ -221,32 +254,15 @@ int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split) {
     // Byte order, not natural order: it is the documented label order (Python's sorted()).
     qsort(ds->classes, (size_t)ds->n_classes, sizeof(char *), cmp_str_ptr);
 
-    int clip_cap = 0;
+    int clip_cap = 0, n_skipped = 0;
     for (int c = 0; c < ds->n_classes && rc == 0; c++) {
         char *cdir = fs_join(sdir, ds->classes[c]);
-        if (stat(cdir, &st) != 0) {  // class only present in other splits
-            free(cdir);
-            continue;
-        }
-        char **samples = NULL;
-        int ns = 0;
-        rc = dataset_list_dirs(&samples, &ns, cdir);
-        if (rc == 0 && ns == 0) rc = gs_error("%s: empty class (no sample folders)", cdir);
-        for (int i = 0; i < ns && rc == 0; i++) {
-            if (ds->n_clips == clip_cap) {
-                clip_cap = clip_cap ? 2 * clip_cap : 64;
-                gs_clip *grown = realloc(ds->clips, sizeof(gs_clip) * (size_t)clip_cap);
-                if (!grown) gs_fatal("out of memory");
-                ds->clips = grown;
-            }
-            char *clip_dir = fs_join(cdir, samples[i]);
-            rc = dataset_load_clip_dir(&ds->clips[ds->n_clips], clip_dir);
-            free(clip_dir);
-            if (rc == 0) ds->clips[ds->n_clips++].label = c;
-        }
-        dataset_free_list(samples, ns);
+        if (stat(cdir, &st) == 0) rc = load_class_clips(ds, &clip_cap, cdir, c, on_bad, &n_skipped);
+        // (no folder: the class is only present in other splits)
         free(cdir);
     }
+    if (rc == 0 && n_skipped)
+        fprintf(stderr, "warning: %d clips skipped: %s (data.on_bad_clip = skip; the reasons are above)\n", n_skipped, sdir);
     free(sdir);
     if (rc != 0) {
         dataset_free(ds);
