@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gesture needs (idempotent; silent when everything is present).
 # Python tooling runs on Debian's interpreter (/usr/bin/python3), where python3-torch lives.
+# build-essential's gcc brings libasan and libubsan, which the sanitizer build (scripts/test.sh) needs.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libopenblas-dev
       python3 python3-numpy python3-torch python3-h5py python3-matplotlib python3-pil

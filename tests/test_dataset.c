@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
@@ -174,6 +175,25 @@ static void test_folder_layout_and_prepared(void) {
         check(counts[0] == 1 && counts[1] == 1 && counts[2] == 1, "dataset_class_counts");
         dataset_free(&ds);
     }
+    // A folder named like a frame in a prepared clip: an error naming clip and entry, or with
+    // on_bad_clip = skip that clip left out (never a clip silently one frame shorter).
+    snprintf(p, sizeof p, "%s/test/Stop", out);
+    char **stop_clips = NULL;
+    int n_stop = 0;
+    check(dataset_list_dirs(&stop_clips, &n_stop, p) == 0 && n_stop == 1, "one Stop test clip");
+    if (n_stop == 1) {
+        snprintf(p, sizeof p, "%s/test/Stop/%s/0005.png", out, stop_clips[0]);
+        mkdir(p, 0777);
+        check(dataset_load_prepared(&ds, out, "test") == -1 && strstr(gs_last_error(), stop_clips[0]) &&
+                  strstr(gs_last_error(), "frame 0005.png is a folder"),
+              "folder named like a frame: %s", gs_last_error());
+        rc = dataset_load_prepared_ex(&ds, out, "test", GS_BAD_CLIP_SKIP);
+        check(rc == 0 && ds.n_clips == 2 && ds.clips[1].label == 2, "skip: the bad clip is left out: %s",
+              rc ? gs_last_error() : "ok");
+        if (rc == 0) dataset_free(&ds);
+        rmdir(p);
+    }
+    dataset_free_list(stop_clips, n_stop);
     check(prepare_run(raw, out, &o) == -1 && strstr(gs_last_error(), "not empty"), "prepare refuses a non-empty OUT");
     gs_clip clip;
     snprintf(p, sizeof p, "%s/train/Stop/sample10", raw);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input never crashes `gesture prepare` and never passes silently: each kind of broken data set
 # (corrupt / truncated PNGs of many sorts, too few frames, missing folder, unknown label, malformed
-# CSV, empty class, ...) gives a non-zero exit and its own message naming the file; with
+# CSV, empty class, *.png entries that are not files, ...) gives a non-zero exit and its own message naming the file; with
 # --on-bad-clip skip a bad clip is left out, warned about and listed in validation.txt.
 set -uo pipefail
 : "${GESTURE:?GESTURE must point to the gesture binary}"
@@ -62,6 +62,10 @@ fresh; sed -i '2s/;[0-9]*$/;two/' "$T/c/train.csv"; run_case "non-numeric label 
 fresh; sed -i '2s/;\([0-9]\)$/;9\1/' "$T/c/train.csv"; run_case "conflicting label index" "on an earlier line"
 fresh; head -1 "$T/c/train.csv" >> "$T/c/train.csv"; run_case "duplicate folder" "listed twice"
 fresh; for f in "$T/c/train/$CLIP"/*; do rm "$f"; done; run_case "clip folder without PNGs" "clip folder has no PNG frames"
+# *.png entries that are not regular files: an error naming the entry, never a shorter clip
+fresh; ln -s "$T/nowhere.png" "$T/c/train/$CLIP/9999.png"; run_case "dangling frame link" "frame 9999.png is a dangling link"
+fresh; mkfifo "$T/c/train/$CLIP/9999.png"; run_case "FIFO named like a frame" "frame 9999.png is a FIFO, not a PNG file"
+fresh; mkdir "$T/c/train/$CLIP/0005.png"; run_case "folder named like a frame" "frame 0005.png is a folder, not a PNG file"
 fresh; rm "$T/c/train.csv"; rm -r "$T/c/train"; run_case "no recognizable layout" "unrecognized layout"
 rm -rf "$T/c"; run_case "missing RAW folder" "raw data folder missing"
 # class-folder layout: an empty class, and a class holding PNGs directly
@@ -89,6 +93,14 @@ if [ $rc -eq 0 ] && grep -q "warning: skipping clip: .*$FRAME: not a PNG" "$T/st
     ok "skip mode: exit 0, warning, listed in validation.txt, 19 of 20 clips prepared"
 else
     no "skip mode: exit $rc: $(cat "$T/stderr") $(cat "$T/stdout")"
+fi
+fresh; mkdir "$T/c/train/$CLIP/0005.png"
+"$GESTURE" prepare "$T/c" "$T/out_skip2" --test-per-class 1 --on-bad-clip skip > "$T/stdout" 2> "$T/stderr"; rc=$?
+if [ $rc -eq 0 ] && grep -q "warning: skipping clip: .*$CLIP: frame 0005.png is a folder" "$T/stderr" \
+    && grep -q "bad clips left out: 1" "$T/out_skip2/validation.txt" && ! grep -q "$CLIP" "$T/out_skip2/manifest.csv"; then
+    ok "skip mode, folder named like a frame: exit 0, warning, clip left out"
+else
+    no "skip mode, folder named like a frame: exit $rc: $(cat "$T/stderr")"
 fi
 
 echo "$pass passed, $fail failed"

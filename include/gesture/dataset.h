@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "gesture/types.h"  // gs_bad_clip
+
 typedef struct {
     char *name;     // sample folder name
     char *dir;      // folder holding the frames
@@ -35,6 +37,10 @@ typedef struct {
 // folder that exists with no class folders at all is an error too; a class absent from this split
 // but present in another is fine (it simply has no clips here).
 int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split);
+// The same with data.on_bad_clip: GS_BAD_CLIP_SKIP leaves out a sample folder that fails to load
+// (no PNGs, a *.png entry that is not a file), with a warning on stderr for each and a count at the
+// end; GS_BAD_CLIP_ERROR is dataset_load_prepared.
+int dataset_load_prepared_ex(gs_dataset *ds, const char *root, const char *split, gs_bad_clip on_bad);
 void dataset_free(gs_dataset *ds);
 
 // Label of a class name, or -1.
@@ -43,12 +49,13 @@ int dataset_find_class(const gs_dataset *ds, const char *name);
 void dataset_class_counts(int *counts, const gs_dataset *ds);
 
 // One clip folder (natural-sorted *.png, case-insensitive extension, hidden files ignored), label
-// -1. Error when the folder is missing or holds no PNG.
+// -1. Error when the folder is missing, holds no PNG, or has a *.png entry that is not a regular file.
 int dataset_load_clip_dir(gs_clip *clip, const char *dir);
 void clip_free(gs_clip *clip);
 
 // The PNG frame paths of a folder in natural order. *frames is NULL and *n 0 for a folder without
-// PNGs (not an error here; callers decide). Error when the folder cannot be read.
+// PNGs (not an error here; callers decide). Error when the folder cannot be read or an entry named
+// *.png is not a regular file (a dangling link, a folder, a FIFO): naming the folder and the entry.
 int dataset_list_frames(char ***frames, int *n, const char *dir);
 // Sub-folder names of dir (hidden ones skipped) in natural order.
 int dataset_list_dirs(char ***names, int *n, const char *dir);

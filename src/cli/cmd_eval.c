@@ -141,7 +141,7 @@ static int eval_open_data(eval_session *e, const eval_options *o) {
                 e->ckpt);
         return -1;
     }
-    if (dataset_load_prepared(&e->ds, root, o->split) != 0) {
+    if (dataset_load_prepared_ex(&e->ds, root, o->split, e->im.cfg.data.on_bad_clip) != 0) {
         fprintf(stderr, "gesture eval: %s\n(pass --data ROOT to point at the prepared data set)\n", gs_last_error());
         return -1;
     }

@@ -78,7 +78,7 @@ static int scan_dir(const char *dir, int *n_png, clip_list *subs) {
         free(path);
     }
     closedir(d);
-    qsort(subs->v, (size_t)subs->n, sizeof *subs->v, by_name);
+    if (subs->n) qsort(subs->v, (size_t)subs->n, sizeof *subs->v, by_name);  // v is NULL when empty
     return 0;
 }
 

@@ -57,23 +57,43 @@ static int is_png_name(const char *name) {
     return n > 4 && !strcasecmp(name + n - 4, ".png");
 }
 
+// A *.png entry of a clip folder that is not a regular file (dangling link, folder, FIFO, ...):
+// an error naming clip and entry, never a silently shorter clip. Returns -1 (gs_error).
+// st: the entry's stat() result, or NULL when stat failed with stat_errno.
+static int bad_frame_entry(const char *dir, const char *name, const char *full, const struct stat *st, int stat_errno) {
+    if (!st) {
+        struct stat lst;
+        if (lstat(full, &lst) == 0 && S_ISLNK(lst.st_mode))
+            return gs_error("%s: frame %s is a dangling link (%s)", dir, name, strerror(stat_errno));
+        return gs_error("%s: frame %s cannot be read: %s", dir, name, strerror(stat_errno));
+    }
+    const char *kind = S_ISDIR(st->st_mode)    ? "a folder"
+                       : S_ISFIFO(st->st_mode) ? "a FIFO"
+                       : S_ISSOCK(st->st_mode) ? "a socket"
+                                               : "a device or other special file";
+    return gs_error("%s: frame %s is %s, not a PNG file", dir, name, kind);
+}
+
 // Entries of dir accepted by `want` (1 = regular files ending .png, 2 = directories), natural order.
+// With want = 1 an entry named *.png that is not a regular file is an error (bad_frame_entry).
 static int list_entries(char ***out, int *n_out, const char *dir, int want) {
     *out = NULL;
     *n_out = 0;
     DIR *d = opendir(dir);
     if (!d) return gs_error("%s: cannot open folder: %s", dir, strerror(errno));
-    int n = 0, cap = 0;
+    int n = 0, cap = 0, rc = 0;
     char **list = NULL;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    while (rc == 0 && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;  // hidden files, "." and ".."
+        if (want == 1 && !is_png_name(e->d_name)) continue;
         char *full = fs_join(dir, e->d_name);
         struct stat st;
-        int ok = stat(full, &st) == 0;  // follows links: prepared sets are made of symlinks
+        int st_errno = stat(full, &st) == 0 ? 0 : errno;  // follows links: prepared sets are made of symlinks
+        int keep = !st_errno && (want == 1 ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode));
+        if (want == 1 && !keep) rc = bad_frame_entry(dir, e->d_name, full, st_errno ? NULL : &st, st_errno);
         free(full);
-        if (!ok) continue;                  // a dangling link is reported by the frame reader
-        if (want == 1 ? !(S_ISREG(st.st_mode) && is_png_name(e->d_name)) : !S_ISDIR(st.st_mode)) continue;
+        if (!keep) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 32;
             char **grown = realloc(list, sizeof(char *) * (size_t)cap);
@@ -83,6 +103,10 @@ static int list_entries(char ***out, int *n_out, const char *dir, int want) {
         list[n++] = strdup(e->d_name);
     }
     closedir(d);
+    if (rc != 0) {
+        dataset_free_list(list, n);
+        return rc;
+    }
     if (n) qsort(list, (size_t)n, sizeof(char *), cmp_natural_ptr);
     *out = list;
     *n_out = n;
@@ -171,7 +195,40 @@ static int collect_classes(char ***set, int *n, int *cap, const char *root, cons
 
 static int cmp_str_ptr(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
 
+// Load the sample folders of class c (folder cdir) as clips. A clip that fails to load is an error,
+// or with on_bad = skip a warning, counted in *n_skipped.
+static int load_class_clips(gs_dataset *ds, int *clip_cap, const char *cdir, int c, gs_bad_clip on_bad, int *n_skipped) {
+    char **samples = NULL;
+    int ns = 0;
+    int rc = dataset_list_dirs(&samples, &ns, cdir);
+    if (rc == 0 && ns == 0) rc = gs_error("%s: empty class (no sample folders)", cdir);
+    for (int i = 0; i < ns && rc == 0; i++) {
+        if (ds->n_clips == *clip_cap) {
+            *clip_cap = *clip_cap ? 2 * *clip_cap : 64;
+            gs_clip *grown = realloc(ds->clips, sizeof(gs_clip) * (size_t)*clip_cap);
+            if (!grown) gs_fatal("out of memory");
+            ds->clips = grown;
+        }
+        char *clip_dir = fs_join(cdir, samples[i]);
+        rc = dataset_load_clip_dir(&ds->clips[ds->n_clips], clip_dir);
+        free(clip_dir);
+        if (rc == 0) {
+            ds->clips[ds->n_clips++].label = c;
+        } else if (on_bad == GS_BAD_CLIP_SKIP) {
+            fprintf(stderr, "warning: skipping clip: %s\n", gs_last_error());
+            (*n_skipped)++;
+            rc = 0;
+        }
+    }
+    dataset_free_list(samples, ns);
+    return rc;
+}
+
 int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split) {
+    return dataset_load_prepared_ex(ds, root, split, GS_BAD_CLIP_ERROR);
+}
+
+int dataset_load_prepared_ex(gs_dataset *ds, const char *root, const char *split, gs_bad_clip on_bad) {
     memset(ds, 0, sizeof *ds);
     struct stat st;
     if (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) return gs_error("%s: dataset folder missing", root);
@@ -197,32 +254,15 @@ int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split) {
     // Byte order, not natural order: it is the documented label order (Python's sorted()).
     qsort(ds->classes, (size_t)ds->n_classes, sizeof(char *), cmp_str_ptr);
 
-    int clip_cap = 0;
+    int clip_cap = 0, n_skipped = 0;
     for (int c = 0; c < ds->n_classes && rc == 0; c++) {
         char *cdir = fs_join(sdir, ds->classes[c]);
-        if (stat(cdir, &st) != 0) {  // class only present in other splits
-            free(cdir);
-            continue;
-        }
-        char **samples = NULL;
-        int ns = 0;
-        rc = dataset_list_dirs(&samples, &ns, cdir);
-        if (rc == 0 && ns == 0) rc = gs_error("%s: empty class (no sample folders)", cdir);
-        for (int i = 0; i < ns && rc == 0; i++) {
-            if (ds->n_clips == clip_cap) {
-                clip_cap = clip_cap ? 2 * clip_cap : 64;
-                gs_clip *grown = realloc(ds->clips, sizeof(gs_clip) * (size_t)clip_cap);
-                if (!grown) gs_fatal("out of memory");
-                ds->clips = grown;
-            }
-            char *clip_dir = fs_join(cdir, samples[i]);
-            rc = dataset_load_clip_dir(&ds->clips[ds->n_clips], clip_dir);
-            free(clip_dir);
-            if (rc == 0) ds->clips[ds->n_clips++].label = c;
-        }
-        dataset_free_list(samples, ns);
+        if (stat(cdir, &st) == 0) rc = load_class_clips(ds, &clip_cap, cdir, c, on_bad, &n_skipped);
+        // (no folder: the class is only present in other splits)
         free(cdir);
     }
+    if (rc == 0 && n_skipped)
+        fprintf(stderr, "warning: %d clips skipped: %s (data.on_bad_clip = skip; the reasons are above)\n", n_skipped, sdir);
     free(sdir);
     if (rc != 0) {
         dataset_free(ds);

@@ -240,7 +240,7 @@ int loader_init(gs_loader **out, const gs_loader_config *c) {
     if (c->dataset) {
         l->ds = c->dataset;
     } else {
-        if (dataset_load_prepared(&l->own, c->root, c->split) != 0) {
+        if (dataset_load_prepared_ex(&l->own, c->root, c->split, c->on_bad_clip) != 0) {
             free(l);
             return -1;
         }
