@@ -108,8 +108,9 @@ char *test_zip_read(size_t *n, const char *zip_path, const char *member) {
     zip_stat_t st;
     if (!z || zip_stat(z, member, 0, &st) != 0) gs_fatal("%s: cannot read member %s", zip_path, member);
     zip_file_t *zf = zip_fopen(z, member, 0);
-    char *buf = gs_malloc(st.size ? st.size : 1);
+    char *buf = gs_malloc(st.size + 1);
     if (!zf || zip_fread(zf, buf, st.size) != (zip_int64_t)st.size) gs_fatal("%s: cannot read member %s", zip_path, member);
+    buf[st.size] = 0;  // text members (config.json) may be used as strings
     zip_fclose(zf);
     zip_discard(z);
     *n = st.size;

@@ -32,7 +32,8 @@ long test_file_size(const char *path);
 void test_copy_prefix(const char *dst, const char *src, long n);
 // Do the two files hold the same bytes?
 int test_same_bytes(const char *a, const char *b);
-// Member `member` of the zip archive zip_path (malloc'd; *n gets its size), or written to dst.
+// Member `member` of the zip archive zip_path (malloc'd; *n gets its size; a NUL follows the
+// n bytes, so a text member is also a string), or written to dst.
 // Abort the test if it cannot be read or written.
 char *test_zip_read(size_t *n, const char *zip_path, const char *member);
 void test_zip_extract(const char *dst, const char *zip_path, const char *member);
