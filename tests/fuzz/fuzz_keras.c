@@ -1,0 +1,33 @@
+// libFuzzer target: Keras import, what `gesture import-keras` reads before building a model:
+// keras_file_kind, then per kind keras_infer_arch (.keras zip: config.json, metadata.json,
+// model.weights.h5 shapes), keras_weights_arch (Keras 3 .weights.h5) or keras_backbone_h5_alpha
+// (legacy / gesture-backbone HDF5). Loading the weights into a model is left out (a full
+// MobileNetV2 per exec). The input is written as in.keras (the zip) or in.h5 by its first bytes.
+//
+// As fuzz_checkpoint.c: HDF5-level crashes on corrupt files are defended inside gesture's public open
+// path; this target calls the public functions only and never forks on its own.
+#include <string.h>
+
+#include "fuzzutil.h"
+#include "gesture/keras.h"
+#include "gesture/model.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    int zip = size >= 2 && data[0] == 'P' && data[1] == 'K';
+    const char *path = fuzz_write(zip ? "in.keras" : "in.h5", data, size);
+    gs_model_arch arch;
+    memset(&arch, 0, sizeof arch);
+    float alpha;
+    switch (keras_file_kind(path)) {
+    case GS_KERAS_ARCHIVE: {
+        gs_keras_info info;
+        fuzz_note(keras_infer_arch(&arch, &info, path));
+        break;
+    }
+    case GS_KERAS_WEIGHTS: fuzz_note(keras_weights_arch(&arch, path)); break;
+    case GS_KERAS_LEGACY:
+    case GS_KERAS_BACKBONE: fuzz_note(keras_backbone_h5_alpha(&alpha, path)); break;
+    default: fuzz_note(-1); break;
+    }
+    return 0;
+}
