@@ -2,10 +2,12 @@
 # Installs the Debian packages gesture needs (idempotent; silent when everything is present).
 # Python tooling runs on Debian's interpreter (/usr/bin/python3), where python3-torch lives.
 # build-essential's gcc brings libasan and libubsan, which the sanitizer build (scripts/test.sh) needs.
+# clang + libclang-rt-dev (libclang_rt.fuzzer, ASan/UBSan runtimes) + libomp-dev (clang's OpenMP):
+# the libFuzzer build (scripts/fuzz.sh, scripts/test.sh's fuzz stage).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libopenblas-dev
       python3 python3-numpy python3-torch python3-h5py python3-matplotlib python3-pil
-      python3-sklearn python3-torchvision libzip-dev valgrind)
+      python3-sklearn python3-torchvision libzip-dev valgrind clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
