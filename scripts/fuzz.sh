@@ -25,6 +25,8 @@ BIN=$B/tests/fuzz/fuzz_$T
 SEEDS=tests/fuzz/corpus/$T
 # Leaks count as crashes; UBSan stops at the first report.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+# libhdf5's own leaks on corrupt files are suppressed (tests/fuzz/lsan.supp says which).
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ "${1:-}" = replay ]; then
   exec "$BIN" -runs=0 ${FUZZ_FLAGS:-} "$SEEDS"
