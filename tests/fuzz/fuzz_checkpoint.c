@@ -7,7 +7,7 @@
 // ASan memcpy-param-overlap or SEGV, or a hang; fuzzing hits it within 20 s-3 min). This target calls
 // the public readers only and never forks on its own: gesture's HDF5 open path reads every vlen
 // string in a forked child first (branch rel-h5), which turns those inputs into a "damaged" error
-// here (the child's own ASan report still shows on stderr). Until that is in, scripts/test.sh only
+// here (fuzzutil.c keeps the child from saving a crash). Until that is in, scripts/test.sh only
 // replays this corpus.
 #include <stdlib.h>
 
