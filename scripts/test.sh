@@ -32,7 +32,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # checkpoint and keras targets get the replay only: mutated HDF5 files reach a libhdf5 bug (global
 # heap corruption under H5Aread of a vlen string: a segfault or a hang inside the library) within
 # seconds, which gesture's own code cannot prevent in-process; fuzz them by hand with scripts/fuzz.sh.
-# Measured 2 min 5 s on the shared 2-core box (build 55 s, replay 5 s, 3 x 20 s fuzzing + startup).
+# Measured 86 s from scratch on the shared 2-core box at load 1.5-2.5 (build of gesture_core + the 5
+# targets about 20 s, replays 4 s, 3 x 21 s fuzzing), twice; expect about 2 min under heavier load.
 # FUZZ_SECONDS=0 keeps the build and the replays only.
 if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' |
     clang -fsanitize=fuzzer -x c - -o /tmp/gesture-fuzz-probe.$$ 2>/dev/null; then
@@ -41,7 +42,7 @@ if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0
   fuzz() {  # TARGET replay|SECONDS: the run's log in build-fuzz/fuzz-TARGET.log, its summary here
     local log=build-fuzz/fuzz-$1.log rc=0
     scripts/fuzz.sh "$@" >"$log" 2>&1 || rc=$?
-    grep -E '^(#[0-9]+ +DONE|==[0-9]+==|SUMMARY|artifact_prefix)' "$log" | sed "s/^/fuzz $1: /" || true
+    grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==|SUMMARY|artifact_prefix)' "$log" | sed "s/^/fuzz $1: /" || true
     ((rc == 0)) || { tail -n 40 "$log"; echo "fuzz: $1 failed, rc $rc ($log; build-fuzz/crashes/$1/ has the input)" >&2; exit 1; }
   }
   for t in png config dataset_csv checkpoint keras; do fuzz "$t" replay; done
