@@ -1,9 +1,11 @@
 // HDF5 helpers for src/io (see h5util.h): error capture, atomic create/commit, typed attributes.
+#define _GNU_SOURCE  // pipe2
 #include "h5util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,9 +81,12 @@ static hid_t fapl_strong(void) {
 // forking after OpenMP's (or CUDA's) threads started is safe: it never touches their state, nor
 // HDF5's atexit handler nor stdio buffers. There is no way to skip the probe.
 //
-// Cost, measured on a checkpoint of the default model (alpha 0.35, 1.9 MB last.h5, Release, 2
-// cores): the probe takes ~2 ms (fork + open + a walk of ~600 objects) against ~25 ms for
-// checkpoint_load; see the commit that added it.
+// Cost, measured on a checkpoint of the seed model (alpha 0.35, 96x96, GRU 128: an 18.8 MB ck.h5
+// from import-keras of tests/fixtures/keras/seed_small.keras; Release, 2 busy shared cores): the
+// probe (fork, open, walk of every object and attribute) takes 45-125 ms, against 0.2-0.5 s for
+// the whole `gesture predict ck.h5 CLIP` (whose checkpoint_load opens the file twice; the second
+// open of an unchanged file is not probed again, see h5_open_as). A .keras image is probed on each
+// open (import-keras: twice, ~45 ms each).
 
 #if H5_VERSION_GE(1, 12, 0)
 typedef H5O_info2_t probe_oinfo;
@@ -162,10 +167,20 @@ static hid_t open_file(const char *path, const void *image, size_t n, int rw) {
 static int h5_probe(const char *path, const void *image, size_t n, const char *damaged) {
     // 10 s, plus 1 s per 32 MiB (a slow disk): the walk itself takes milliseconds
     double limit = 10.0 + (double)n / (32.0 * 1024 * 1024);
+    // The child holds the write end of a pipe: its end (exit or crash) closes it, which wakes
+    // poll() at once; the parent never sleeps in steps.
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return gs_error("%s: cannot start the HDF5 check: %s", path, strerror(errno));
     fflush(NULL);  // nothing buffered may be written twice (the child _exit()s without flushing)
     pid_t pid = fork();
-    if (pid < 0) return gs_error("%s: cannot start the HDF5 check: %s", path, strerror(errno));
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return gs_error("%s: cannot start the HDF5 check: %s", path, strerror(e));
+    }
     if (pid == 0) {
+        close(fds[0]);
         h5_silence();
         hid_t f = open_file(path, image, n, 0);
         if (f >= 0) {
@@ -174,23 +189,28 @@ static int h5_probe(const char *path, const void *image, size_t n, const char *d
         }
         _exit(0);  // a file HDF5 cannot open is the parent's error to report, with its message
     }
-    struct timespec t0, now, nap = {0, 100000};  // first look after 0.1 ms, then doubling to 20 ms
+    close(fds[1]);
+    struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int st = 0;
+    int timed_out = 0;
     for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid) break;
-        if (w < 0 && errno != EINTR) return gs_error("%s: HDF5 check: waitpid: %s", path, strerror(errno));
         clock_gettime(CLOCK_MONOTONIC, &now);
-        double el = (double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec);
-        if (el > limit) {
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-            return gs_error("%s %s (HDF5 reader did not finish in %.0f s)", path, damaged, limit);
+        double left = limit - (double)(now.tv_sec - t0.tv_sec) - 1e-9 * (double)(now.tv_nsec - t0.tv_nsec);
+        if (left <= 0) {
+            timed_out = 1;
+            break;
         }
-        nanosleep(&nap, NULL);
-        if (nap.tv_nsec < 20000000) nap.tv_nsec *= 2;
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r > 0) break;  // POLLHUP: the child is gone (it never writes)
+        if (r < 0 && errno != EINTR) break;  // cannot wait this way: fall back on waitpid alone
     }
+    close(fds[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return gs_error("%s: HDF5 check: waitpid: %s", path, strerror(errno));
+    if (timed_out) return gs_error("%s %s (HDF5 reader did not finish in %.0f s)", path, damaged, limit);
     if (WIFSIGNALED(st)) return gs_error("%s %s (HDF5 reader crashed: signal %d)", path, damaged, WTERMSIG(st));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return gs_error("%s %s (HDF5 reader failed: exit status %d)", path, damaged, WEXITSTATUS(st));
@@ -219,7 +239,16 @@ hid_t h5_open_as(const char *path, int rw, const char *damaged) {
     if (st.st_size == 0) return gs_error("%s: empty file (truncated?)", path);
     htri_t is = H5Fis_hdf5(path);
     if (is == 0) return gs_error("%s: not an HDF5 file", path);
-    if (is > 0 && h5_probe(path, NULL, (size_t)st.st_size, damaged) != 0) return -1;
+    // The file last probed fine is not probed again (checkpoint_read_config then checkpoint_load
+    // open the same file): same inode, size and mtime (ns) means the same bytes, as writers replace
+    // files by rename.
+    static struct stat probed;
+    int same = probed.st_ino == st.st_ino && probed.st_dev == st.st_dev && probed.st_size == st.st_size &&
+               probed.st_mtim.tv_sec == st.st_mtim.tv_sec && probed.st_mtim.tv_nsec == st.st_mtim.tv_nsec;
+    if (is > 0 && !same) {
+        if (h5_probe(path, NULL, (size_t)st.st_size, damaged) != 0) return -1;
+        probed = st;
+    }
     hid_t f = is < 0 ? -1 : open_file(path, NULL, 0, rw);
     if (f < 0) return gs_error("%s: cannot open as HDF5 (truncated or corrupt?)", path);
     return f;
