@@ -1,14 +1,18 @@
 // HDF5 helpers for src/io (see h5util.h): error capture, atomic create/commit, typed attributes.
+#define _GNU_SOURCE  // pipe2
 #include "h5util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gesture/errors.h"
@@ -63,7 +67,171 @@ static hid_t fapl_strong(void) {
     return fapl;
 }
 
-hid_t h5_open(const char *path, int rw) {
+// ---- damaged files: the variable-length strings read in a child process first ----
+//
+// libhdf5 (1.10.8) does not validate its global heap: a collection ("GCOL") whose size field is
+// corrupt makes H5HG_read, under the H5Aread of a variable-length string, crash (SIGSEGV) or loop
+// forever. gs_error cannot contain that, so every HDF5 file gesture reads (its checkpoints and
+// log.h5, Keras .h5/.keras weights, foreign or not) first has all its variable-length data read
+// by a forked child: every object (H5Ovisit), every attribute of it (H5Aiterate2) and every
+// dataset whose type is a variable-length string or sequence. HDF5 is deterministic, so when the
+// child finished, the parent's parse of the same bytes will too; a child killed by a signal, one
+// that ran past the time limit (then SIGKILLed) or exited non-zero makes the open fail with
+// "FILE is damaged (HDF5 reader crashed: signal 11)". The child calls only HDF5 and _exit(), so
+// forking after OpenMP's (or CUDA's) threads started is safe: it never touches their state, nor
+// HDF5's atexit handler nor stdio buffers. There is no way to skip the probe.
+//
+// Cost, measured on a checkpoint of the seed model (alpha 0.35, 96x96, GRU 128: an 18.8 MB ck.h5
+// from import-keras of tests/fixtures/keras/seed_small.keras; Release, 2 busy shared cores): the
+// probe (fork, open, walk of every object and attribute) takes 45-125 ms, against 0.2-0.5 s for
+// the whole `gesture predict ck.h5 CLIP` (whose checkpoint_load opens the file twice; the second
+// open of an unchanged file is not probed again, see h5_open_as). A .keras image is probed on each
+// open (import-keras: twice, ~45 ms each).
+
+#if H5_VERSION_GE(1, 12, 0)
+typedef H5O_info2_t probe_oinfo;
+#define PROBE_VISIT H5Ovisit3
+#else
+typedef H5O_info_t probe_oinfo;
+#define PROBE_VISIT H5Ovisit2
+#endif
+
+// Read obj's variable-length data (an attribute if is_attr, else a dataset) and free it again.
+static void probe_read(hid_t obj, int is_attr) {
+    hid_t t = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+    if (t < 0) return;
+    H5T_class_t c = H5Tget_class(t);
+    if ((c == H5T_STRING && H5Tis_variable_str(t) > 0) || c == H5T_VLEN) {
+        hid_t s = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+        hssize_t np = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+        // the file type as memory type (as k_attr_strs does): no ASCII/UTF-8 conversion to refuse
+        hid_t mt = H5Tcopy(t);
+        void *buf = np > 0 && np < ((hssize_t)1 << 28) ? calloc((size_t)np, sizeof(hvl_t)) : NULL;
+        if (buf && mt >= 0) {
+            herr_t r = is_attr ? H5Aread(obj, mt, buf) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+            if (r >= 0) H5Dvlen_reclaim(mt, s, H5P_DEFAULT, buf);
+        }
+        free(buf);
+        if (mt >= 0) H5Tclose(mt);
+        if (s >= 0) H5Sclose(s);
+    }
+    H5Tclose(t);
+}
+
+static herr_t probe_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+    (void)info;
+    (void)data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a >= 0) {
+        probe_read(a, 1);
+        H5Aclose(a);
+    }
+    return 0;
+}
+
+static herr_t probe_object(hid_t root, const char *name, const probe_oinfo *info, void *data) {
+    (void)info;
+    (void)data;
+    hid_t o = H5Oopen(root, name, H5P_DEFAULT);
+    if (o < 0) return 0;
+    hsize_t idx = 0;
+    H5Aiterate2(o, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, probe_attr, NULL);
+    if (H5Iget_type(o) == H5I_DATASET) probe_read(o, 0);
+    H5Oclose(o);
+    return 0;
+}
+
+static hid_t fapl_strong(void);
+
+// Open the file at path (image == NULL) or the in-memory image under the name path (read-only).
+static hid_t open_file(const char *path, const void *image, size_t n, int rw) {
+    hid_t fapl = fapl_strong();
+    if (fapl < 0) return -1;
+    if (image) {
+        // core driver without backing store: the image lives in memory only, nothing touches disk
+        if (H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 || H5Pset_file_image(fapl, (void *)image, n) < 0) {
+            H5Pclose(fapl);
+            return -1;
+        }
+    }
+#if H5_VERSION_GE(1, 10, 7)
+    // Writers never open a target in place (they rename a new file over it), so HDF5's flock
+    // protects nothing here, and it fails on file systems without locks (some NFS mounts).
+    else H5Pset_file_locking(fapl, 0, 1);
+#endif
+    hid_t f = H5Fopen(path, rw && !image ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    return f;
+}
+
+static int h5_probe(const char *path, const void *image, size_t n, const char *damaged) {
+    // 10 s, plus 1 s per 32 MiB (a slow disk): the walk itself takes milliseconds
+    double limit = 10.0 + (double)n / (32.0 * 1024 * 1024);
+    // The child holds the write end of a pipe: its end (exit or crash) closes it, which wakes
+    // poll() at once; the parent never sleeps in steps.
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return gs_error("%s: cannot start the HDF5 check: %s", path, strerror(errno));
+    fflush(NULL);  // nothing buffered may be written twice (the child _exit()s without flushing)
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return gs_error("%s: cannot start the HDF5 check: %s", path, strerror(e));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        h5_silence();
+        hid_t f = open_file(path, image, n, 0);
+        if (f >= 0) {
+            PROBE_VISIT(f, H5_INDEX_NAME, H5_ITER_NATIVE, probe_object, NULL, H5O_INFO_BASIC);
+            H5Fclose(f);
+        }
+        _exit(0);  // a file HDF5 cannot open is the parent's error to report, with its message
+    }
+    close(fds[1]);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int timed_out = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double left = limit - (double)(now.tv_sec - t0.tv_sec) - 1e-9 * (double)(now.tv_nsec - t0.tv_nsec);
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r > 0) break;  // POLLHUP: the child is gone (it never writes)
+        if (r < 0 && errno != EINTR) break;  // cannot wait this way: fall back on waitpid alone
+    }
+    close(fds[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return gs_error("%s: HDF5 check: waitpid: %s", path, strerror(errno));
+    if (timed_out) return gs_error("%s %s (HDF5 reader did not finish in %.0f s)", path, damaged, limit);
+    if (WIFSIGNALED(st)) return gs_error("%s %s (HDF5 reader crashed: signal %d)", path, damaged, WTERMSIG(st));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return gs_error("%s %s (HDF5 reader failed: exit status %d)", path, damaged, WEXITSTATUS(st));
+    return 0;
+}
+
+hid_t h5_open(const char *path, int rw) { return h5_open_as(path, rw, H5_DAMAGED); }
+
+hid_t h5_open_image(const void *buf, size_t n, const char *label, const char *damaged) {
+    h5_silence();
+    if (h5_probe(label, buf, n, damaged) != 0) return -1;
+    hid_t f = open_file(label, buf, n, 0);
+    if (f < 0) {
+        char msg[256];
+        return gs_error("%s: cannot open as HDF5 (truncated or corrupt?): %s", label,
+                        h5_last_message(msg, sizeof msg));
+    }
+    return f;
+}
+
+hid_t h5_open_as(const char *path, int rw, const char *damaged) {
     h5_silence();
     struct stat st;
     if (stat(path, &st) != 0) return gs_error("%s: %s", path, strerror(errno));
@@ -71,15 +239,17 @@ hid_t h5_open(const char *path, int rw) {
     if (st.st_size == 0) return gs_error("%s: empty file (truncated?)", path);
     htri_t is = H5Fis_hdf5(path);
     if (is == 0) return gs_error("%s: not an HDF5 file", path);
-    hid_t fapl = fapl_strong();
-    if (fapl < 0) return h5_error_here(path, "H5Pcreate(H5P_FILE_ACCESS)", __FILE__, __LINE__);
-#if H5_VERSION_GE(1, 10, 7)
-    // Writers never open a target in place (they rename a new file over it), so HDF5's flock
-    // protects nothing here, and it fails on file systems without locks (some NFS mounts).
-    H5Pset_file_locking(fapl, 0, 1);
-#endif
-    hid_t f = is < 0 ? -1 : H5Fopen(path, rw ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
+    // The file last probed fine is not probed again (checkpoint_read_config then checkpoint_load
+    // open the same file): same inode, size and mtime (ns) means the same bytes, as writers replace
+    // files by rename.
+    static struct stat probed;
+    int same = probed.st_ino == st.st_ino && probed.st_dev == st.st_dev && probed.st_size == st.st_size &&
+               probed.st_mtim.tv_sec == st.st_mtim.tv_sec && probed.st_mtim.tv_nsec == st.st_mtim.tv_nsec;
+    if (is > 0 && !same) {
+        if (h5_probe(path, NULL, (size_t)st.st_size, damaged) != 0) return -1;
+        probed = st;
+    }
+    hid_t f = is < 0 ? -1 : open_file(path, NULL, 0, rw);
     if (f < 0) return gs_error("%s: cannot open as HDF5 (truncated or corrupt?)", path);
     return f;
 }

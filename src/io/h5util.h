@@ -31,6 +31,15 @@ const char *h5_last_message(char *buf, size_t n);
 // file or directory", "PATH: not an HDF5 file", "PATH: cannot open as HDF5 (truncated or
 // corrupt?)". Returns the file id, or -1 + gs_error.
 hid_t h5_open(const char *path, int rw);
+// Every HDF5 file gesture reads is opened through one of these two, which first read all its
+// variable-length strings in a forked child with a time limit (libhdf5 crashes or loops forever on
+// a corrupt global heap): a child that crashed or hung fails the open with "PATH <damaged> (HDF5
+// reader crashed: signal 11)" / "(HDF5 reader did not finish in 10 s)". h5_open uses H5_DAMAGED;
+// the Keras importers say "is damaged or not a Keras file". h5_open_image opens an in-memory file
+// image (a .keras member) read-only under the name label, which must not name an existing file.
+#define H5_DAMAGED "is damaged"
+hid_t h5_open_as(const char *path, int rw, const char *damaged);
+hid_t h5_open_image(const void *buf, size_t n, const char *label, const char *damaged);
 
 // Atomic file replacement: h5_atomic_create starts the file in memory; h5_atomic_commit writes
 // its image to "<path>.tmp.<pid>" in the target's directory, fsyncs it, renames it over the target

@@ -158,22 +158,6 @@ out:
     return rc;
 }
 
-hid_t k_h5_open_image(const void *buf, size_t n, const char *label) {
-    h5_silence();
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    hid_t f = -1;
-    // core driver without backing store: the image lives in memory only, nothing touches disk
-    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 && H5Pset_file_image(fapl, (void *)buf, n) >= 0)
-        f = H5Fopen(label, H5F_ACC_RDONLY, fapl);
-    if (fapl >= 0) H5Pclose(fapl);
-    if (f < 0) {
-        char msg[256];
-        return gs_error("%s: cannot open as HDF5 (truncated or corrupt?): %s", label,
-                        h5_last_message(msg, sizeof msg));
-    }
-    return f;
-}
-
 int k_is_zip(const char *path) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return gs_error("%s: %s", path, strerror(errno));

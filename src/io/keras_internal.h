@@ -67,8 +67,8 @@ int k_read_param(float *dst, hid_t loc, const char *dset, const gs_param *p, con
 // any other non-string attribute is an error naming file, where and attr.
 int k_attr_strs(char ***v, int *n, const char *file, const char *where, hid_t loc, const char *attr);
 void k_strs_free(char **v, int n);
-// Open an in-memory HDF5 image read-only (HDF5 copies it). Returns the file id or -1 + gs_error.
-hid_t k_h5_open_image(const void *buf, size_t n, const char *label);
+// How the importers' h5_open_as / h5_open_image (h5util.h) name a file whose HDF5 reader crashed.
+#define K_DAMAGED "is damaged or not a Keras file"
 
 // ---- .keras archive and config.json ----
 

@@ -188,7 +188,7 @@ static int legacy_load_layer(float *stage, const gs_model *m, const gs_node *nod
 // first error, so a caller trying several widths can report the closest one.
 static int load_legacy(gs_model *m, float *stage, const char *path, int *n_ok) {
     *n_ok = 0;
-    hid_t f = h5_open(path, 0);
+    hid_t f = h5_open_as(path, 0, K_DAMAGED);
     if (f < 0) return -1;
     if (has_format(f, GS_BACKBONE_FORMAT)) {
         int rc = load_ours(m, stage, path, f, n_ok);

@@ -39,7 +39,7 @@ static int kfile_open(kfile *kf, const char *path) {
     int z = k_is_zip(path);
     if (z < 0) return -1;
     if (!z) {
-        kf->f = h5_open(path, 0);
+        kf->f = h5_open_as(path, 0, K_DAMAGED);
         return kf->f < 0 ? -1 : 0;
     }
     char *buf;
@@ -48,7 +48,7 @@ static int kfile_open(kfile *kf, const char *path) {
     // the label must not name an existing file (the core driver refuses to shadow one)
     char label[4200];
     snprintf(label, sizeof label, "%s:model.weights.h5", path);
-    kf->f = k_h5_open_image(buf, n, label);
+    kf->f = h5_open_image(buf, n, label, K_DAMAGED);  // HDF5 copies buf
     free(buf);
     if (kf->f < 0 || k_zip_read(&kf->config, &n, path, "config.json", 0) < 0 ||
         k_zip_read(&kf->meta, &n, path, "metadata.json", 0) < 0) {
@@ -447,7 +447,7 @@ int keras_file_kind(const char *path) {
     int z = k_is_zip(path);
     if (z < 0) return -1;
     if (z) return GS_KERAS_ARCHIVE;
-    hid_t f = h5_open(path, 0);
+    hid_t f = h5_open_as(path, 0, K_DAMAGED);
     if (f < 0) return -1;
     char **fmt = NULL;
     int nf = 0, kind = -1;
