@@ -6,9 +6,8 @@
 // libhdf5 1.10 itself crashes on some corrupt files (H5HG_read under H5Aread of a vlen string: an
 // ASan memcpy-param-overlap or SEGV, or a hang; fuzzing hits it within 20 s-3 min). This target calls
 // the public readers only and never forks on its own: gesture's HDF5 open path reads every vlen
-// string in a forked child first (branch rel-h5), which turns those inputs into a "damaged" error
-// here (fuzzutil.c keeps the child from saving a crash). Until that is in, scripts/test.sh only
-// replays this corpus.
+// string in a forked child first (src/io/h5util.c), which turns those inputs into a "damaged"
+// error here (fuzzutil.c keeps the child from saving a crash); one fork per input, hence 6-20 execs/s.
 #include <stdlib.h>
 
 #include "fuzzutil.h"
