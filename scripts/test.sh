@@ -28,17 +28,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 # Fuzz stage (tests/fuzz, scripts/fuzz.sh), when clang can link libFuzzer: build-fuzz (clang, ASan +
 # UBSan + libFuzzer), every target's committed corpus replayed once, then FUZZ_SECONDS (20) of new
-# inputs for each target but keras (replay only); any crash, leak, UBSan report or timeout fails. The
-# checkpoint and keras targets reach a libhdf5 bug within 20 s-150 s (global heap corruption under
-# H5Aread of a vlen string: ASan memcpy-param-overlap, SEGV or a hang in the library); the HDF5 probe
-# (src/io/h5util.c, a forked child reads the vlen data first) turns those into "damaged" errors, and
-# fuzzutil.c keeps the probe's child from reporting a crash: checkpoint ran 150 s clean (23 execs/s).
-# keras still crashes in the parent after ~170 execs: the probe's H5Ovisit stops at the first object
-# whose metadata fails its checksum, so attributes after it go unprobed and the reader, which opens
-# groups by name, then reads one (tests/fuzz/reproducers/keras_probe_visit_stops.h5). Add keras to
-# the budget loop once the probe covers that.
-# Measured 130 s from scratch on the shared 2-core box at load 1.3-2.7 with keras fuzzed too (build of
-# gesture_core + the 5 targets about 20 s, replays 5 s, 5 x 21 s fuzzing): about 110 s without it.
+# inputs for each target; any crash, leak, UBSan report or timeout fails. The checkpoint and keras
+# targets reach a libhdf5 bug within 20 s-150 s (global heap corruption under H5Aread of a vlen
+# string: ASan memcpy-param-overlap, SEGV or a hang in the library); the HDF5 probe (src/io/h5util.c,
+# a forked child reads the vlen data first, and a walk that stops early counts as damaged) turns
+# those into "damaged" errors, and fuzzutil.c keeps the probe's child from reporting a crash.
+# corpus/keras/probe_visit_stops.h5 is the file that once got past a probe whose walk stopped early.
+# Measured 130 s from scratch on the shared 2-core box at load 1.3-2.7 (build of gesture_core + the 5
+# targets about 20 s, replays 5 s, 5 x 21 s fuzzing).
 # FUZZ_SECONDS=0 keeps the build and the replays only.
 if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' |
     clang -fsanitize=fuzzer -x c - -o /tmp/gesture-fuzz-probe.$$ 2>/dev/null; then
@@ -52,7 +49,7 @@ if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0
   }
   for t in png config dataset_csv checkpoint keras; do fuzz "$t" replay; done
   if [ "${FUZZ_SECONDS:-20}" -gt 0 ]; then
-    for t in png config dataset_csv checkpoint; do fuzz "$t" "${FUZZ_SECONDS:-20}"; done
+    for t in png config dataset_csv checkpoint keras; do fuzz "$t" "${FUZZ_SECONDS:-20}"; done
   fi
 else
   echo "test.sh: no clang with libFuzzer: fuzz stage skipped (scripts/setup.sh installs it)"
