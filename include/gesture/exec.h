@@ -99,10 +99,9 @@ int exec_check(const gs_exec *e);
 // Floats of op scratch (e->work) the backend's kernels need for the largest node of the model.
 size_t exec_work_floats(const gs_exec *e);
 
-// The whole forward over the first `batch` clips: exec_forward_begin + exec_forward_queue.
+// The whole forward over the first `batch` clips: the host side (current batch; training: the step
+// counter and dropout keys, published), then exec_forward_queue.
 void exec_forward(gs_exec *e, int batch, int training, int have_labels);
-// Host-side part of a forward: current batch, the step counter and dropout keys (training), published.
-void exec_forward_begin(gs_exec *e, int batch, int training, int have_labels);
 // The forward's work: every node, then the L2 penalty. Reads per-step values only through e->state,
 // so on the GPU it can be captured once and replayed.
 void exec_forward_queue(gs_exec *e, int training, int have_labels);

@@ -287,7 +287,6 @@ const float *model_probs(const gs_model *m) { return m->arena + m->nodes[m->n_no
 
 const float *model_logits(const gs_model *m) { return m->arena + m->nodes[m->n_nodes - 2].out_off; }
 
-
 void model_forward(gs_model *m, int batch, int training, int have_labels) {
     gs_exec *e = host(m);
     exec_forward(e, batch, training, have_labels);

@@ -21,7 +21,7 @@ static size_t row_numel(const gs_node *n) {
 static float *at(const gs_exec *e, size_t off) { return off == GS_NO_MEM ? NULL : e->arena + off; }
 
 int exec_check(const gs_exec *e) {
-    if (optable_check()) return -1;
+    // the op table's own order was checked by model_init (validate), which made e->m
     const gs_op_kernels *k = e->be->kernels;
     for (int i = 0; i < NODE_COUNT; i++)
         if (k[i].op != (gs_node_op)i)
@@ -106,11 +106,6 @@ static void begin(gs_exec *e, int batch, int training, int have_labels) {
                                                                     (uint64_t)m->step);
 }
 
-void exec_forward_begin(gs_exec *e, int batch, int training, int have_labels) {
-    begin(e, batch, training, have_labels);
-    if (training) e->be->publish_state(e);
-}
-
 void exec_forward_queue(gs_exec *e, int training, int have_labels) {
     gs_model *m = e->m;
     range_push(e, "forward");
@@ -135,7 +130,8 @@ void exec_forward_queue(gs_exec *e, int training, int have_labels) {
 }
 
 void exec_forward(gs_exec *e, int batch, int training, int have_labels) {
-    exec_forward_begin(e, batch, training, have_labels);
+    begin(e, batch, training, have_labels);
+    if (training) e->be->publish_state(e);
     exec_forward_queue(e, training, have_labels);
 }
 
