@@ -4,10 +4,13 @@
 # build-essential's gcc brings libasan and libubsan, which the sanitizer build (scripts/test.sh) needs.
 # clang + libclang-rt-dev (libclang_rt.fuzzer, ASan/UBSan runtimes) + libomp-dev (clang's OpenMP):
 # the libFuzzer build (scripts/fuzz.sh, scripts/test.sh's fuzz stage).
+# libturbojpeg0-dev: JPEG frames; libav*-dev: video files, cameras, encoding; ffmpeg: the tests'
+# reference decoder/encoder (what our decoding is checked against).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libopenblas-dev
       python3 python3-numpy python3-torch python3-h5py python3-matplotlib python3-pil
-      python3-sklearn python3-torchvision libzip-dev valgrind clang libclang-rt-dev libomp-dev)
+      python3-sklearn python3-torchvision libzip-dev valgrind clang libclang-rt-dev libomp-dev
+      libturbojpeg0-dev libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev libavutil-dev ffmpeg)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
