@@ -99,6 +99,17 @@ typedef struct {
     int profile_count;
 } gs_runtime_config;
 
+// Live recognition (`gesture stream`, `gesture predict` on video files).
+typedef struct {
+    double fps;          // rate of the source video the training clips were cut from; the model sees
+                         // every data.frame_step-th frame of it (fps / frame_step model frames per s)
+    int hop;             // model frames between two windows (stream: head runs every hop frames)
+    int smooth;          // events: probabilities averaged over this many windows
+    double threshold;    // events: smoothed probability a class must reach
+    double min_duration; // events: seconds the class must stay above threshold
+    double refractory;   // events: seconds after an event in which no other event fires
+} gs_stream_config;
+
 typedef struct gs_config {
     gs_data_config data;
     gs_model_config model;
@@ -106,6 +117,7 @@ typedef struct gs_config {
     gs_callbacks_config callbacks;
     gs_output_config output;
     gs_runtime_config runtime;
+    gs_stream_config stream;
     // Where the values came from: the top-level file of the last config_load, or the origin of
     // config_load_string. Not a key; used to derive the run name.
     char source[GS_CONFIG_STR_MAX];

@@ -17,8 +17,8 @@ _Static_assert(sizeof(gs_sampling) == sizeof(int) && sizeof(gs_normalize) == siz
                    sizeof(gs_device) == sizeof(int),
                "CK_ENUM stores enums through int");
 
-const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", NULL};
-const int CONFIG_NSECTIONS = 6;
+const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", "stream", NULL};
+const int CONFIG_NSECTIONS = 7;
 
 static const char *const SAMPLING[] = {"stride", "uniform", NULL};
 static const char *const NORMALIZE[] = {"unit", "symmetric", NULL};
@@ -110,6 +110,15 @@ const config_key CONFIG_KEYS[] = {
      NULL,
      "gesture bench on the GPU: train steps START..START+COUNT-1 (counted from 0, warm-up included) run "
      "between cudaProfilerStart/Stop, for scripts/profile.sh; empty = off"},
+
+    FLT(stream, fps, "30", 1, 1000, 0,
+        "frame rate of the videos the training clips came from; video input is resampled to fps / "
+        "data.frame_step model frames per second, so any camera or file gives the model the trained motion speed"),
+    INT(stream, hop, "2", 1, 512, 0, "model frames between two windows (stream and predict --windows)"),
+    INT(stream, smooth, "3", 1, 64, 0, "events: class probabilities are averaged over the last SMOOTH windows"),
+    FLT(stream, threshold, "0.6", 0, 1, 0, "events: smoothed probability a class must reach to start an event"),
+    FLT(stream, min_duration, "0.3", 0, 60, 0, "events: seconds a class must stay at or above threshold before it fires"),
+    FLT(stream, refractory, "1.0", 0, 600, 0, "events: seconds after an event during which no other event fires"),
 };
 const int CONFIG_NKEYS = (int)(sizeof CONFIG_KEYS / sizeof CONFIG_KEYS[0]);
 
