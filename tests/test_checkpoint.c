@@ -143,6 +143,13 @@ static hid_t open_rw(const char *path) {
     return f;
 }
 
+// Close a file edited in place: its integrity stamp no longer holds, so it is removed, and the
+// file is read like one from another program (probe, then the same validation).
+static void close_rw(hid_t f, const char *path) {
+    H5Fclose(f);
+    test_h5_unstamp(path);
+}
+
 static void add_dataset(hid_t f, const char *name, hid_t type, int ndim, const hsize_t *dims) {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -300,7 +307,7 @@ static void expect_attr(const char *what, const char *obj, const char *name, int
     else test_h5_put_attr(o, name, H5T_STD_I64LE, s, H5T_NATIVE_INT64, &iv);
     H5Sclose(s);
     H5Oclose(o);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error(what, p, &a, want);
 }
 
@@ -320,7 +327,7 @@ static void expect_tensor_value(const char *what, const char *name, float x, con
     free(buf);
     H5Sclose(fs);
     H5Dclose(d);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error(what, p, &a, want);
 }
 
@@ -364,7 +371,7 @@ static void test_errors(void) {
     GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Ldelete(f, "/weights/head_bn/gamma", H5P_DEFAULT);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("missing tensor", p, &a, ": missing /weights/head_bn/gamma");
 
     p = tpath("extra.h5");
@@ -372,7 +379,7 @@ static void test_errors(void) {
     f = open_rw(p);
     dims[0] = 3;
     add_dataset(f, "/weights/foo/bar", H5T_IEEE_F32LE, 1, dims);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("extra tensor", p, &a, ": unexpected tensor /weights/foo/bar");
 
     p = tpath("shape.h5");
@@ -381,7 +388,7 @@ static void test_errors(void) {
     H5Ldelete(f, "/weights/dense_out/kernel", H5P_DEFAULT);
     dims[0] = 8, dims[1] = 4;
     add_dataset(f, "/weights/dense_out/kernel", H5T_IEEE_F32LE, 2, dims);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("wrong shape", p, &a, ": /weights/dense_out/kernel has shape (8, 4), the model expects (8, 5)");
 
     p = tpath("dtype.h5");
@@ -390,7 +397,7 @@ static void test_errors(void) {
     H5Ldelete(f, "/weights/dense_out/bias", H5P_DEFAULT);
     dims[0] = 5;
     add_dataset(f, "/weights/dense_out/bias", H5T_IEEE_F64LE, 1, dims);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("wrong dtype", p, &a, ": /weights/dense_out/bias has dtype float64, expected float32");
 
     p = tpath("optm.h5");
@@ -399,7 +406,7 @@ static void test_errors(void) {
     H5Ldelete(f, "/optimizer/v/gru_forward/recurrent_kernel", H5P_DEFAULT);
     dims[0] = 2;
     add_dataset(f, "/optimizer/m/bn_Conv1/moving_mean", H5T_IEEE_F32LE, 1, dims);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("optimizer moments", p, &a,
                       ": unexpected tensor /optimizer/m/bn_Conv1/moving_mean (and 1 more problem)");
     gs_model mw;
@@ -412,7 +419,7 @@ static void test_errors(void) {
     GS_ASSERT(fs_copy_file(p, good) == 0);
     f = open_rw(p);
     H5Adelete(f, "format");
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("missing format attr", p, &a, ": not a gesture checkpoint (format attribute missing)");
     char *ini = NULL;
     rc = checkpoint_read_config(p, &ini);
@@ -425,12 +432,22 @@ static void test_errors(void) {
     hid_t at = H5Aopen(f, "format_version", H5P_DEFAULT);
     H5Awrite(at, H5T_NATIVE_LLONG, &seven);
     H5Aclose(at);
-    H5Fclose(f);
+    close_rw(f, p);
     expect_load_error("newer version", p, &a, ": format_version 7 is newer than this gesture (1)");
 
     p = tpath("truncated.h5");
     test_copy_prefix(p, good, test_file_size(good) / 2);
-    expect_load_error("truncated file", p, &a, ": cannot open as HDF5 (truncated or corrupt?)");
+    expect_load_error("truncated file", p, &a, "when written: truncated or appended to)");
+    test_h5_unstamp(p);
+    expect_load_error("truncated file without its stamp", p, &a, ": cannot open as HDF5 (truncated or corrupt?)");
+
+    // 8 bytes changed in the middle: the stamp catches it before libhdf5 reads anything
+    p = tpath("flipped.h5");
+    GS_ASSERT(fs_copy_file(p, good) == 0);
+    FILE *ff = fopen(p, "r+b");
+    GS_ASSERT(ff && fseek(ff, test_file_size(good) / 2, SEEK_SET) == 0 && fwrite("\xff\xff\xff\x7f\0\0\0\0", 1, 8, ff) == 8);
+    fclose(ff);
+    expect_load_error("8 bytes changed", p, &a, " is damaged (checksum mismatch: CRC-32");
 
     p = tpath("text.h5");
     FILE *tf = fopen(p, "w");
@@ -499,7 +516,7 @@ static void test_trainlog(void) {
           "a checkpoint is not a log -> %s", gs_last_error());
     hid_t f = open_rw(p);
     H5Ldelete(f, "val_loss", H5P_DEFAULT);
-    H5Fclose(f);
+    close_rw(f, p);
     rc = trainlog_read(p, &got, &n);
     check(rc == -1 && strstr(gs_last_error(), "log.h5: missing dataset /val_loss"), "missing column -> %s",
           gs_last_error());

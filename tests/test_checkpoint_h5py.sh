@@ -14,6 +14,8 @@ $PY - "$DIR/ckpt.h5" "$DIR/log.h5" <<'PYEOF'
 import sys, h5py, numpy as np
 ck, log = sys.argv[1], sys.argv[2]
 passed = failed = 0
+def text(v):  # gesture writes fixed-length strings: h5py reads them as bytes
+    return v.decode() if isinstance(v, bytes) else v
 def ok(what, cond):
     global passed, failed
     print(("ok   " if cond else "FAIL ") + what)
@@ -23,7 +25,7 @@ with h5py.File(ck, "r") as f:
     names = []
     w.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
     print(f"{len(names)} tensors under /weights, e.g. {names[:3]}")
-    ok("root attrs", f.attrs["format"] == "gesture-checkpoint" and int(f.attrs["format_version"]) == 1
+    ok("root attrs", text(f.attrs["format"]) == "gesture-checkpoint" and int(f.attrs["format_version"]) == 1
        and int(f.attrs["epoch"]) == 2)
     ok("Keras layer names", "Conv1/kernel" in names and "block_16_project_BN/moving_variance" in names
        and "gru_forward/recurrent_kernel" in names and "dense_out/bias" in names)
@@ -40,13 +42,13 @@ with h5py.File(ck, "r") as f:
        and abs(float(f["optimizer"].attrs["learning_rate"]) - 1e-4) < 1e-12)
     cls = [c.decode() if isinstance(c, bytes) else c for c in f.attrs["classes"]]
     ok("classes as strings", cls == ["Left_Swipe", "Right_Swipe", "Stop", "Thumbs_Down", "Thumbs_Up"])
-    ok("config is INI text", isinstance(f.attrs["config"], str) and "[train]" in f.attrs["config"])
+    ok("config is INI text", isinstance(text(f.attrs["config"]), str) and "[train]" in text(f.attrs["config"]))
     ok("callbacks attrs", int(f["callbacks"].attrs["early_stopping_best_epoch"]) == -1)
     ok("history rows", list(f["history/epoch"][()]) == [0, 1])
 with h5py.File(log, "r") as f:
     ok("log columns", sorted(f) == ["accuracy", "epoch", "learning_rate", "loss", "val_accuracy", "val_loss"])
     ok("log epoch int32, extendible", f["epoch"].dtype == np.int32 and f["epoch"].maxshape == (None,))
-    ok("log values", list(f["loss"][()]) == [1.6, 1.1] and f.attrs["format"] == "gesture-trainlog")
+    ok("log values", list(f["loss"][()]) == [1.6, 1.1] and text(f.attrs["format"]) == "gesture-trainlog")
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
 PYEOF

@@ -11,16 +11,17 @@ trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
 # h5 NAME EXPR: evaluate a Python expression with f = h5py.File(NAME); prints its value
-h5() { "$PY" -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r'); print($2)" "$1"; }
+# (t(x): gesture's own files hold fixed-length strings, which h5py reads as bytes)
+h5() { "$PY" -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r'); t = lambda x: x.decode() if isinstance(x, bytes) else x; print($2)" "$1"; }
 
 out=$("$G" import-keras "$FX/seed_small.keras" "$T/ck.h5" 2>&1); rc=$?
 ok "import-keras seed_small.keras exits 0" "[ $rc -eq 0 ]"
 ok "reports the inferred architecture" "grep -q 'alpha 0.35, 96x96, 4 frames, 5 classes, GRU 128, dense 128' <<<\"\$out\""
-v=$(h5 "$T/ck.h5" "f.attrs['format'], f['weights/block_3_depthwise/depthwise_kernel'].shape, f['weights/gru_backward/bias'].shape")
+v=$(h5 "$T/ck.h5" "t(f.attrs['format']), f['weights/block_3_depthwise/depthwise_kernel'].shape, f['weights/gru_backward/bias'].shape")
 ok "checkpoint format and names ($v)" '[ "$v" = "gesture-checkpoint (3, 3, 48, 1) (2, 384)" ]'
-v=$(h5 "$T/ck.h5" "f.attrs['config']")
+v=$(h5 "$T/ck.h5" "t(f.attrs['config'])")
 ok "checkpoint config has the file's sizes" 'grep -q "^frames = 4" <<<"$v" && grep -q "^size = 96" <<<"$v" && grep -q "^alpha = 0.35" <<<"$v"'
-v=$(h5 "$T/ck.h5" "list(f.attrs['classes'])")
+v=$(h5 "$T/ck.h5" "[t(c) for c in f.attrs['classes']]")
 ok "default class names for 5 classes ($v)" 'grep -q "Thumbs_Up" <<<"$v"'
 
 out=$("$G" export-keras "$T/ck.h5" "$T/x.weights.h5" 2>&1); rc=$?
@@ -73,7 +74,7 @@ ok "export-keras --with-optimizer writes Keras' Adam layout: 2 + 2 x 168 arrays 
 
 out=$("$G" import-keras "$FX/backbone_mobl_names.h5" "$T/bb.h5" 2>&1); rc=$?
 ok "legacy ImageNet-style .h5 -> backbone file" "[ $rc -eq 0 ] && grep -q 'alpha 0.35' <<<\"\$out\""
-v=$(h5 "$T/bb.h5" "f.attrs['format'], 'dense_out' in f['weights'], len(f['weights'])")
+v=$(h5 "$T/bb.h5" "t(f.attrs['format']), 'dense_out' in f['weights'], len(f['weights'])")
 ok "backbone file: our names, backbone only ($v)" '[ "$v" = "gesture-backbone False 104" ]'
 same=$(h5 "$T/bb.h5" "np.array_equal(f['weights/block_1_expand/kernel'][()], h5py.File('$FX/backbone_mobl_names.h5','r')['mobl1_conv_1_expand/mobl1_conv_1_expand/kernel:0'][()])")
 ok "backbone file holds the file's arrays by order (mobl1_conv_1_expand -> block_1_expand)" "[ '$same' = True ]"

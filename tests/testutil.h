@@ -70,6 +70,10 @@ size_t fx_numel(const char *file, const char *name);
 // Aborts the test if HDF5 refuses.
 void test_h5_put_attr(hid_t loc, const char *name, hid_t type, hid_t space, hid_t mem_type, const void *buf);
 
+// Remove the integrity stamp from a file gesture wrote (its first bytes zeroed), as when another
+// program rewrote it: gesture then reads it like any HDF5 file from elsewhere.
+void test_h5_unstamp(const char *path);
+
 // ---- checks ----
 // Error of got against want relative to the reference's scale: max|got-want| / max|want|
 // (max|want| floored at 1e-12). Prints one line "ok/FAIL what: err (tol)" and records it.

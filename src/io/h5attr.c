@@ -37,22 +37,45 @@ static int attr_write_scalar(const char *file, hid_t loc, const char *name, hid_
     return rc;
 }
 
+// Fixed-length UTF-8 strings of `size` bytes (NUL-terminated): gesture's own files hold no
+// variable-length data, whose global heap is where a damaged file crashes libhdf5 (h5util.c).
+static hid_t fixed_str_type(size_t size) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0) return -1;
+    if (H5Tset_size(t, size) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
 int h5_attr_write_str(const char *file, hid_t loc, const char *name, const char *value) {
-    hid_t t = vlen_str_type();
-    if (t < 0) return h5_error_here(file, "vlen_str_type()", __FILE__, __LINE__);
-    int rc = attr_write_scalar(file, loc, name, t, &value);
-    H5Tclose(t);
-    return rc;
+    return h5_attr_write_strs(file, loc, name, &value, -1);
 }
 
 int h5_attr_write_strs(const char *file, hid_t loc, const char *name, const char *const *values, int n) {
+    int scalar = n < 0;
+    if (scalar) n = 1;
+    size_t size = 1;
+    for (int i = 0; i < n; i++)
+        if (strlen(values[i]) + 1 > size) size = strlen(values[i]) + 1;
+    char *buf = gs_calloc((size_t)n * size + 1, 1);
+    for (int i = 0; i < n; i++) memcpy(buf + (size_t)i * size, values[i], strlen(values[i]));
+    hid_t t = fixed_str_type(size);
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    int rc = t < 0 || s < 0 ? h5_error_here(file, "fixed-length string type/space", __FILE__, __LINE__)
+                            : attr_write(file, loc, name, t, s, n > 0 ? (const void *)buf : NULL);
+    if (s >= 0) H5Sclose(s);
+    if (t >= 0) H5Tclose(t);
+    free(buf);
+    return rc;
+}
+
+int h5_attr_write_vlen_str(const char *file, hid_t loc, const char *name, const char *value) {
     hid_t t = vlen_str_type();
     if (t < 0) return h5_error_here(file, "vlen_str_type()", __FILE__, __LINE__);
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t s = H5Screate_simple(1, dims, NULL);
-    int rc = s < 0 ? h5_error_here(file, "H5Screate_simple", __FILE__, __LINE__)
-                   : attr_write(file, loc, name, t, s, n > 0 ? (const void *)values : NULL);
-    if (s >= 0) H5Sclose(s);
+    int rc = attr_write_scalar(file, loc, name, t, &value);
     H5Tclose(t);
     return rc;
 }

@@ -244,6 +244,10 @@ hid_t h5_open_as(const char *path, int rw, const char *damaged) {
     if (stat(path, &st) != 0) return gs_error("%s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return gs_error("%s: is a directory, not an HDF5 file", path);
     if (st.st_size == 0) return gs_error("%s: empty file (truncated?)", path);
+    // before libhdf5 reads a byte: a file gesture wrote carries a checksum, and intact it holds the
+    // bytes a working libhdf5 wrote, so the forked probe below is not needed for it
+    int stamped = h5sum_verify(path, damaged);
+    if (stamped < 0) return -1;
     htri_t is = H5Fis_hdf5(path);
     if (is == 0) return gs_error("%s: not an HDF5 file", path);
     // The file last probed fine is not probed again (checkpoint_read_config then checkpoint_load
@@ -252,7 +256,7 @@ hid_t h5_open_as(const char *path, int rw, const char *damaged) {
     static struct stat probed;
     int same = probed.st_ino == st.st_ino && probed.st_dev == st.st_dev && probed.st_size == st.st_size &&
                probed.st_mtim.tv_sec == st.st_mtim.tv_sec && probed.st_mtim.tv_nsec == st.st_mtim.tv_nsec;
-    if (is > 0 && !same) {
+    if (is > 0 && !same && !stamped) {
         if (h5_probe(path, NULL, (size_t)st.st_size, damaged) != 0) return -1;
         probed = st;
     }
@@ -290,11 +294,13 @@ int h5_atomic_create(h5_atomic *a, const char *path) {
     // plain write(2): HDF5 never does disk I/O here, because an HDF5 file whose flush/close failed
     // (disk full) stays half-open and crashes the library at exit.
     char msg[512] = "";
-    hid_t fapl = fapl_strong();
-    if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)4 << 20, 0) >= 0)
-        a->fid = H5Fcreate(a->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    hid_t fapl = fapl_strong(), fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (fapl >= 0 && fcpl >= 0 && H5Pset_fapl_core(fapl, (size_t)4 << 20, 0) >= 0 &&
+        H5Pset_userblock(fcpl, H5SUM_BLOCK) >= 0)  // room for the integrity stamp (h5sum.c)
+        a->fid = H5Fcreate(a->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (a->fid < 0) h5_last_message(msg, sizeof msg);  // before H5Pclose clears the stack
     if (fapl >= 0) H5Pclose(fapl);
+    if (fcpl >= 0) H5Pclose(fcpl);
     if (a->fid < 0) {
         gs_error("%s: cannot create in-memory HDF5 file: %s", path, msg);
         free(a->path);
@@ -330,21 +336,31 @@ static void sweep_stale(const char *dir, const char *target) {
     closedir(d);
 }
 
-// Write buf to a new file `path` and fsync it; 0 or -1 with errno set (the file may remain).
-static int write_file_synced(const char *path, const unsigned char *buf, size_t n) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return -1;
+// write(2) all n bytes; 0 or -1 with errno set.
+static int write_all(int fd, const unsigned char *buf, size_t n) {
     size_t done = 0;
     while (done < n) {
         ssize_t w = write(fd, buf + done, n - done);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            int saved = w < 0 ? errno : EIO;
-            close(fd);
-            errno = saved;
+            if (w == 0) errno = EIO;
             return -1;
         }
         done += (size_t)w;
+    }
+    return 0;
+}
+
+// Write the user block and the HDF5 image to a new file `path` and fsync it; 0 or -1 with errno
+// set (the file may remain).
+static int write_file_synced(const char *path, const unsigned char *block, const unsigned char *buf, size_t n) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (write_all(fd, block, H5SUM_BLOCK) != 0 || write_all(fd, buf, n) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
     }
     // Data must be on disk before the rename makes it visible, or a power loss could expose a
     // renamed file whose blocks were never written.
@@ -378,7 +394,9 @@ int h5_atomic_commit(h5_atomic *a) {
     H5Fclose(a->fid);  // in memory: nothing to fail on
     a->fid = -1;
     if (n <= 0) goto out;
-    if (write_file_synced(a->tmp, image, (size_t)n) != 0) {
+    unsigned char block[H5SUM_BLOCK];
+    h5sum_header(block, image, (size_t)n);
+    if (write_file_synced(a->tmp, block, image, (size_t)n) != 0) {
         gs_error("%s: cannot write %s: %s", a->path, a->tmp, strerror(errno));
         unlink(a->tmp);
         goto out;

@@ -56,12 +56,23 @@ int h5_atomic_create(h5_atomic *a, const char *path);
 int h5_atomic_commit(h5_atomic *a);
 void h5_atomic_abort(h5_atomic *a);
 
+// Integrity stamp (h5sum.c): files made by h5_atomic_create start with an HDF5 user block of
+// H5SUM_BLOCK bytes holding the length and CRC-32 of the rest. h5sum_header makes that block for a
+// file image (HDF5's image of a file with a user block leaves the block out); h5sum_verify: 1 stamped and intact, 0 no stamp (a file from elsewhere), -1 + gs_error "PATH
+// <damaged> (checksum mismatch ...)".
+#define H5SUM_BLOCK 512
+void h5sum_header(unsigned char *block, const unsigned char *image, size_t n);
+int h5sum_verify(const char *path, const char *damaged);
+
 // Link creation property list that creates missing intermediate groups ("/weights/Conv1/kernel").
 hid_t h5_lcpl_intermediate(void);
 
 // Attributes on `loc` (a file or group). Writers return 0 / -1 + gs_error naming `file`.
+// Strings are written fixed-length (UTF-8, NUL-terminated, as long as the longest); Keras' own
+// files get variable-length ones where Keras writes them (h5_attr_write_vlen_str).
 int h5_attr_write_str(const char *file, hid_t loc, const char *name, const char *value);
 int h5_attr_write_strs(const char *file, hid_t loc, const char *name, const char *const *values, int n);
+int h5_attr_write_vlen_str(const char *file, hid_t loc, const char *name, const char *value);
 int h5_attr_write_i64(const char *file, hid_t loc, const char *name, int64_t value);
 int h5_attr_write_u64(const char *file, hid_t loc, const char *name, uint64_t value);
 int h5_attr_write_f64(const char *file, hid_t loc, const char *name, double value);

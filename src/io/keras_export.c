@@ -35,7 +35,7 @@ static hid_t make_vars(const char *file, hid_t f, hid_t lcpl, const char *path, 
     snprintf(vp, sizeof vp, "%s%svars", path, path[0] ? "/" : "");
     hid_t g = H5Gcreate2(f, vp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return h5_error_here(file, "H5Gcreate2(vars)", __FILE__, __LINE__);
-    if (h5_attr_write_str(file, g, "name", name)) {
+    if (h5_attr_write_vlen_str(file, g, "name", name)) {
         H5Gclose(g);
         return -1;
     }
