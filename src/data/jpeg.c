@@ -68,8 +68,15 @@ static int tj_fail(tjhandle tj, const char *path) {
 
 // Size and colour space from the markers of data (n bytes, the whole file or a prefix), vetted.
 static int check_header(int *w, int *h, tjhandle tj, const unsigned char *data, size_t n, const char *path) {
-    int subsamp, cs;
-    if (tjDecompressHeader3(tj, data, (unsigned long)n, w, h, &subsamp, &cs) != 0) return tj_fail(tj, path);
+    int subsamp = -1, cs = -1;
+    *w = *h = 0;
+    // TurboJPEG 2.x refuses to describe chroma sampling it has no TJSAMP_* for (3x1, 1x4, Cb and Cr
+    // sampled differently, ...), after it has filled in the rest; libjpeg decodes such files fine.
+    if (tjDecompressHeader3(tj, data, (unsigned long)n, w, h, &subsamp, &cs) != 0 &&
+        !(subsamp < 0 && cs >= 0 && *w > 0 && *h > 0 && strstr(tjGetErrorStr2(tj), "subsampling")))
+        return tj_fail(tj, path);
+    // libjpeg takes data that ends before a frame header for a tables-only stream: no error, no size.
+    if (*w < 1 || *h < 1) return gs_error("%s: truncated JPEG (no frame header before the end of the data)", path);
     if (cs == TJCS_CMYK || cs == TJCS_YCCK)
         return gs_error("%s: %s JPEG is not supported (frames must be RGB, YCbCr or grayscale)", path,
                         cs == TJCS_CMYK ? "CMYK" : "YCCK");
