@@ -1,4 +1,5 @@
-// Data-path throughput: PNG frames decoded (libpng) and resized to SxS float (bilinear, unit
+// Data-path throughput: frames decoded (through gesture/frame_image.h, as the loader reads them: the
+// PNGs `make` writes, or JPEGs put in their place) and resized to SxS float (bilinear, unit
 // normalization) per second, for 160x120 and 360x360 frames, with 1..N threads. The frames are the
 // synthetic gesture renderer's, written once with libpng. benchmarks/peer_data_pil.py runs the same
 // job with PIL + numpy and prints both side by side.
@@ -18,6 +19,7 @@
 
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/frame_image.h"
 #include "gesture/image.h"
 #include "gesture/png.h"
 #include "gesture/synth.h"
@@ -82,7 +84,7 @@ static void *work(void *arg) {
         if (i >= j->n) break;
         int w, h;
         double t0 = cpu_now();
-        if (gs_png_read_rgb8_into(&buf, &cap, &w, &h, j->files[i]) != 0) {
+        if (gs_frame_image_read_rgb8_into(&buf, &cap, &w, &h, j->files[i]) != 0) {
             fprintf(stderr, "bench_data: %s\n", gs_last_error());
             atomic_store(&j->failed, 1);
             break;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libFuzzer targets (tests/fuzz/fuzz_TARGET.c): png, config, dataset_csv, checkpoint, keras.
+# libFuzzer targets (tests/fuzz/fuzz_TARGET.c): png, jpeg, config, dataset_csv, checkpoint, keras.
 #   scripts/fuzz.sh TARGET [SECONDS]   fuzz for SECONDS (default 60); new corpus entries go to
 #                                      build-fuzz/corpus/TARGET (the committed tests/fuzz/corpus/TARGET
 #                                      is read, never written), crashes to build-fuzz/crashes/TARGET/
@@ -9,7 +9,7 @@
 # Extra libFuzzer flags: FUZZ_FLAGS="-max_len=4096 -jobs=2" scripts/fuzz.sh png 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGETS=(png config dataset_csv checkpoint keras)
+TARGETS=(png jpeg config dataset_csv checkpoint keras)
 usage() { echo "usage: scripts/fuzz.sh {${TARGETS[*]}} [SECONDS|replay|FILE...]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 T=$1; shift

@@ -165,7 +165,8 @@ def natural_key(s):
 
 
 def list_frames(clip_dir):
-    names = [n for n in os.listdir(clip_dir) if n.lower().endswith(".png") and not n.startswith(".")]
+    # the frame names gesture lists (PNG or JPEG; plt.imread goes by content, as gesture does)
+    names = [n for n in os.listdir(clip_dir) if n.lower().endswith((".png", ".jpg", ".jpeg")) and not n.startswith(".")]
     return [os.path.join(clip_dir, n) for n in sorted(names, key=natural_key)]
 
 

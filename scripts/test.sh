@@ -35,7 +35,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # those into "damaged" errors, and fuzzutil.c keeps the probe's child from reporting a crash.
 # corpus/keras/probe_visit_stops.h5 is the file that once got past a probe whose walk stopped early.
 # Measured 130 s from scratch on the shared 2-core box at load 1.3-2.7 (build of gesture_core + the 5
-# targets about 20 s, replays 5 s, 5 x 21 s fuzzing).
+# targets about 20 s, replays 5 s, 5 x 21 s fuzzing), before the jpeg target added its ~21 s.
 # FUZZ_SECONDS=0 keeps the build and the replays only.
 if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' |
     clang -fsanitize=fuzzer -x c - -o /tmp/gesture-fuzz-probe.$$ 2>/dev/null; then
@@ -47,9 +47,9 @@ if printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0
     grep -E '^(#[0-9]+[[:space:]]+DONE|==[0-9]+==|SUMMARY|artifact_prefix)' "$log" | sed "s/^/fuzz $1: /" || true
     ((rc == 0)) || { tail -n 40 "$log"; echo "fuzz: $1 failed, rc $rc ($log; build-fuzz/crashes/$1/ has the input)" >&2; exit 1; }
   }
-  for t in png config dataset_csv checkpoint keras; do fuzz "$t" replay; done
+  for t in png jpeg config dataset_csv checkpoint keras; do fuzz "$t" replay; done
   if [ "${FUZZ_SECONDS:-20}" -gt 0 ]; then
-    for t in png config dataset_csv checkpoint keras; do fuzz "$t" "${FUZZ_SECONDS:-20}"; done
+    for t in png jpeg config dataset_csv checkpoint keras; do fuzz "$t" "${FUZZ_SECONDS:-20}"; done
   fi
 else
   echo "test.sh: no clang with libFuzzer: fuzz stage skipped (scripts/setup.sh installs it)"

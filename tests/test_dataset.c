@@ -204,7 +204,7 @@ static void test_folder_layout_and_prepared(void) {
     check(dataset_load_clip_dir(&clip, p) == -1 && strstr(gs_last_error(), "clip folder missing"), "missing clip folder: %s",
           gs_last_error());
     snprintf(p, sizeof p, "%s/train", raw);
-    check(dataset_load_clip_dir(&clip, p) == -1 && strstr(gs_last_error(), "no PNG frames"), "folder without PNGs: %s",
+    check(dataset_load_clip_dir(&clip, p) == -1 && strstr(gs_last_error(), "no PNG or JPEG frames"), "folder without frames: %s",
           gs_last_error());
 
     // An empty class folder is an error naming it.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Bad input never crashes `gesture prepare` and never passes silently: each kind of broken data set
-# (corrupt / truncated PNGs of many sorts, too few frames, missing folder, unknown label, malformed
-# CSV, empty class, *.png entries that are not files, ...) gives a non-zero exit and its own message naming the file; with
-# --on-bad-clip skip a bad clip is left out, warned about and listed in validation.txt.
+# (corrupt / truncated PNGs and JPEGs of many sorts, too few frames, missing folder, unknown label,
+# malformed CSV, empty class, frame-named entries that are not files, ...) gives a non-zero exit and its
+# own message naming the file; with --on-bad-clip skip a bad clip is left out, warned about and listed in validation.txt.
 set -uo pipefail
 : "${GESTURE:?GESTURE must point to the gesture binary}"
 FX=${GESTURE_FIXTURES:-}
@@ -39,7 +39,7 @@ fresh() { rm -rf "$T/c"; cp -r "$T/good" "$T/c"; }
 frame() { echo "$T/c/train/$CLIP/$FRAME"; }
 
 # --- broken PNG frames (the fixtures' independently written bad files, plus shell-made ones) ---
-fresh; printf 'this is text, not an image' > "$(frame)"; run_case "not a PNG" "not a PNG file (bad signature)"
+fresh; printf 'this is text, not an image' > "$(frame)"; run_case "not an image" "not a PNG or JPEG image"
 fresh; : > "$(frame)"; run_case "empty frame file" "empty file (0 bytes)"
 fresh; f=$(frame); head -c $(($(stat -c %s "$f") / 2)) "$f" > "$T/half" && mv "$T/half" "$f"; run_case "truncated frame" "truncated PNG (unexpected end of file)"
 fresh; printf '\x89PN' > "$(frame)"; run_case "truncated signature" "truncated PNG signature"
@@ -52,6 +52,16 @@ if [ -n "$FX" ] && [ -d "$FX/png" ]; then
 else
     no "fixture PNGs missing in '$FX/png' (run scripts/make_fixtures.sh)"
 fi
+# --- broken JPEG frames (a .jpg in a PNG clip is read as JPEG: frames go by name, then content) ---
+if [ -n "$FX" ] && [ -d "$FX/jpeg" ]; then
+    for kind in "truncated_half:truncated JPEG (Premature end of JPEG file)" "entropy:Corrupt JPEG data" \
+        "cmyk:CMYK JPEG is not supported" "huge:JPEG too large" "sof_lossless:Unsupported JPEG process"; do
+        fresh; rm "$(frame)"; cp "$FX/jpeg/bad_${kind%%:*}.jpg" "$T/c/train/$CLIP/${FRAME%.png}.jpg"
+        run_case "JPEG ${kind%%:*}" "${kind#*:}"
+    done
+else
+    no "fixture JPEGs missing in '$FX/jpeg' (run scripts/make_fixtures.sh)"
+fi
 
 # --- clip and data-set structure ---
 fresh; rm "$T/c/train/$CLIP/$FRAME"; run_case "too few frames" "too few frames (3, need at least 4)" --min-frames 4
@@ -61,18 +71,18 @@ fresh; echo "just_a_folder;Stop_new" >> "$T/c/train.csv"; run_case "CSV line wit
 fresh; sed -i '2s/;[0-9]*$/;two/' "$T/c/train.csv"; run_case "non-numeric label index" "is not a non-negative integer"
 fresh; sed -i '2s/;\([0-9]\)$/;9\1/' "$T/c/train.csv"; run_case "conflicting label index" "on an earlier line"
 fresh; head -1 "$T/c/train.csv" >> "$T/c/train.csv"; run_case "duplicate folder" "listed twice"
-fresh; for f in "$T/c/train/$CLIP"/*; do rm "$f"; done; run_case "clip folder without PNGs" "clip folder has no PNG frames"
+fresh; for f in "$T/c/train/$CLIP"/*; do rm "$f"; done; run_case "clip folder without frames" "clip folder has no PNG or JPEG frames"
 # *.png entries that are not regular files: an error naming the entry, never a shorter clip
 fresh; ln -s "$T/nowhere.png" "$T/c/train/$CLIP/9999.png"; run_case "dangling frame link" "frame 9999.png is a dangling link"
-fresh; mkfifo "$T/c/train/$CLIP/9999.png"; run_case "FIFO named like a frame" "frame 9999.png is a FIFO, not a PNG file"
-fresh; mkdir "$T/c/train/$CLIP/0005.png"; run_case "folder named like a frame" "frame 0005.png is a folder, not a PNG file"
+fresh; mkfifo "$T/c/train/$CLIP/9999.png"; run_case "FIFO named like a frame" "frame 9999.png is a FIFO, not an image file"
+fresh; mkdir "$T/c/train/$CLIP/0005.png"; run_case "folder named like a frame" "frame 0005.png is a folder, not an image file"
 fresh; rm "$T/c/train.csv"; rm -r "$T/c/train"; run_case "no recognizable layout" "unrecognized layout"
 rm -rf "$T/c"; run_case "missing RAW folder" "raw data folder missing"
 # class-folder layout: an empty class, and a class holding PNGs directly
 rm -rf "$T/c"; "$GESTURE" prepare "$T/good" "$T/c" --test-per-class 1 --quiet >/dev/null
 mkdir "$T/c/train/Wave"; run_case "empty class" "Wave: empty class (no sample folders)"
 rmdir "$T/c/train/Wave"; mkdir "$T/c/train/Wave"; cp "$T/c/train/Stop"/*/frame_0000.png "$T/c/train/Wave/" 2>/dev/null
-run_case "class folder with loose PNGs" "holds PNG files directly"
+run_case "class folder with loose frames" "holds frame files directly"
 rm -r "$T/c/train/Wave"
 fresh; mkdir -p "$T/out_busy" && touch "$T/out_busy/x"
 "$GESTURE" prepare "$T/c" "$T/out_busy" --test-per-class 1 2> "$T/stderr" >/dev/null; rc=$?
@@ -87,7 +97,7 @@ if [ "$total" -ge 10 ] && [ "$distinct" -eq "$total" ]; then ok "$total kinds of
 # --- skip mode: the bad clip is dropped, warned about, listed; everything else is prepared ---
 fresh; printf 'garbage, not an image' > "$(frame)"
 "$GESTURE" prepare "$T/c" "$T/out_skip" --test-per-class 1 --verify --on-bad-clip skip > "$T/stdout" 2> "$T/stderr"; rc=$?
-if [ $rc -eq 0 ] && grep -q "warning: skipping clip: .*$FRAME: not a PNG" "$T/stderr" && grep -q "bad clips left out: 1" "$T/out_skip/validation.txt" \
+if [ $rc -eq 0 ] && grep -q "warning: skipping clip: .*$FRAME: not a PNG or JPEG image" "$T/stderr" && grep -q "bad clips left out: 1" "$T/out_skip/validation.txt" \
     && grep -Eq "^total +[0-9]+ +[0-9]+ +[0-9]+ +19$" "$T/stdout" \
     && ! grep -q "$CLIP" "$T/out_skip/manifest.csv"; then
     ok "skip mode: exit 0, warning, listed in validation.txt, 19 of 20 clips prepared"

@@ -1,7 +1,7 @@
 // Loader contract: every clip once per epoch, batches bit-identical for 1 vs N workers / prefetch
 // depths / cache on-off, resumable cursor, per-clip augmentation shared by all frames, flip with
 // Left/Right label swap, no augmentation outside train, frame selection, worker errors surfacing
-// with the file name (error mode) or dropped and counted (skip mode), host memory hooks.
+// with the file name (error mode) or dropped and counted (skip mode), host memory hooks, JPEG frames.
 // Builds its own tiny prepared data set in a temp folder (small frames keep it fast under valgrind).
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 
 #include "gesture/errors.h"
+#include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
+#include "gesture/jpeg.h"
 #include "gesture/loader.h"
 #include "gesture/png.h"
 #include "testutil.h"
@@ -20,8 +22,12 @@ enum { N_CLASSES = 3, CLIPS_PER_CLASS = 7, N_CLIPS = N_CLASSES * CLIPS_PER_CLASS
 
 static const char *root;  // the data set: a scratch folder
 
+// How make_dataset stores frames: PNG; JPEG (quality 95) under every frame name, one in four a JPEG
+// named .png; PNG holding exactly the pixels of those JPEGs decoded (the JPEG set's twin).
+typedef enum { FRAMES_PNG, FRAMES_JPEG, FRAMES_JPEG_AS_PNG } frame_format;
+
 // Frame f of a clip: R encodes the frame index, G the label, B a left→right gradient (shows flips).
-static void write_frame(const char *dir, int f, int label, int w, int h) {
+static void write_frame(const char *dir, int f, int label, int w, int h, frame_format fmt) {
     uint8_t *px = gs_malloc((size_t)w * h * 3);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
@@ -30,31 +36,40 @@ static void write_frame(const char *dir, int f, int label, int w, int h) {
             p[1] = (uint8_t)(label * 50 + y);
             p[2] = (uint8_t)(x * 255 / (w - 1));
         }
+    static const char *const EXT[4] = {"jpg", "JPEG", "jpeg", "png"};
     char path[600];
-    snprintf(path, sizeof path, "%s/frame_%04d.png", dir, f);
-    if (gs_png_write_rgb8(path, px, w, h, 1) != 0) gs_fatal("%s", gs_last_error());
+    snprintf(path, sizeof path, "%s/frame_%04d.%s", dir, f, fmt == FRAMES_JPEG ? EXT[f % 4] : "png");
+    int rc = fmt == FRAMES_PNG ? gs_png_write_rgb8(path, px, w, h, 1) : gs_jpeg_write_rgb8(path, px, w, h, 95);
+    if (rc == 0 && fmt == FRAMES_JPEG_AS_PNG) {  // same pixels, same JPEG bytes: decode them, keep a PNG
+        size_t cap = (size_t)w * h * 3;
+        int dw, dh;
+        rc = gs_frame_image_read_rgb8_into(&px, &cap, &dw, &dh, path);
+        if (rc == 0) rc = gs_png_write_rgb8(path, px, w, h, 1);
+    }
+    if (rc != 0) gs_fatal("%s", gs_last_error());
     free(px);
 }
 
-static void make_dataset(void) {
-    root = test_make_tmpdir("test_loader");
+static const char *make_dataset(const char *name, frame_format fmt) {
+    const char *dir = test_make_tmpdir(name);
     const char *splits[] = {"train", "val"};
     for (int s = 0; s < 2; s++) {
         char p[512];
-        snprintf(p, sizeof p, "%s/%s", root, splits[s]);
+        snprintf(p, sizeof p, "%s/%s", dir, splits[s]);
         GS_ASSERT(fs_mkdir_p(p) == 0);
         for (int c = 0; c < N_CLASSES; c++) {
-            snprintf(p, sizeof p, "%s/%s/%s", root, splits[s], CLASSES[c]);
+            snprintf(p, sizeof p, "%s/%s/%s", dir, splits[s], CLASSES[c]);
             GS_ASSERT(fs_mkdir_p(p) == 0);
             int n = s == 0 ? CLIPS_PER_CLASS : 2;
             for (int k = 0; k < n; k++) {
-                snprintf(p, sizeof p, "%s/%s/%s/clip%d", root, splits[s], CLASSES[c], k);
+                snprintf(p, sizeof p, "%s/%s/%s/clip%d", dir, splits[s], CLASSES[c], k);
                 GS_ASSERT(fs_mkdir_p(p) == 0);
                 int nf = 8 + (k % 3);  // 8..10 frames: stride 2 x 4 frames needs 7
-                for (int f = 0; f < nf; f++) write_frame(p, f, c, k % 2 ? 20 : 13, k % 2 ? 15 : 13);
+                for (int f = 0; f < nf; f++) write_frame(p, f, c, k % 2 ? 20 : 13, k % 2 ? 15 : 13, fmt);
             }
         }
     }
+    return dir;
 }
 
 static gs_loader_config base_config(const char *split) {
@@ -317,8 +332,35 @@ static void test_errors_and_hooks(void) {
     check(loader_init(&l, &bad) == -1 && strstr(gs_last_error(), "nosuchsplit"), "missing split: %s", gs_last_error());
 }
 
+// A data set of JPEG frames (any frame name, a JPEG named .png among them) loads, and gives exactly the
+// batches of a PNG set holding the decoded pixels; and close to the PNG originals (quality 95).
+static void test_jpeg_frames(void) {
+    const char *png = root;
+    const char *jpeg = make_dataset("test_loader_jpeg", FRAMES_JPEG);
+    const char *twin = make_dataset("test_loader_jpeg_twin", FRAMES_JPEG_AS_PNG);
+    gs_loader_config c = base_config("train");
+    c.workers = 2;
+    c.root = jpeg;
+    run_t j = run_epochs(&c, 0, 1, 0);
+    c.root = twin;
+    run_t t = run_epochs(&c, 0, 1, 0);
+    c.root = png;
+    run_t p = run_epochs(&c, 0, 1, 0);
+    check(j.batches > 0 && runs_equal(&j, &t), "JPEG data set: %d batches, identical to its decoded PNG twin", j.batches);
+    size_t n = 0, clip_n = (size_t)T * S * S * 3;
+    double err = 0;
+    for (int i = 0; i < p.batches; i++)
+        for (size_t k = i * B * clip_n; k < (i * B + (size_t)p.n[i]) * clip_n; k++, n++) err += fabs(j.x[k] - p.x[k]);
+    check(runs_equal(&j, &p) == 0 && n && err / (double)n < 0.02, "JPEG batches close to the PNG originals (mean |diff| %.4f)",
+          n ? err / (double)n : -1.0);
+    run_free(&j);
+    run_free(&t);
+    run_free(&p);
+}
+
 int main(void) {
-    make_dataset();
+    root = make_dataset("test_loader", FRAMES_PNG);
+    test_jpeg_frames();
     test_frames_select();
     test_epochs();
     test_values_and_val_split();

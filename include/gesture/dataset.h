@@ -1,7 +1,8 @@
-// Datasets of gesture clips: a clip is a folder of PNG frames in natural order ("frame2" before
-// "frame10"), with a label. Two readers live here:
+// Datasets of gesture clips: a clip is a folder of frame files (*.png, *.jpg, *.jpeg, any case;
+// PNG or JPEG by content, gesture/frame_image.h) in natural order ("frame2" before "frame10"), with
+// a label. Two readers live here:
 //  - the prepared layout written by `gesture prepare` (input of training / eval):
-//      ROOT/{train,val,test}/<Class>/<sample>/*.png
+//      ROOT/{train,val,test}/<Class>/<sample>/<frames>
 //    Class names are the sorted union of the class-folder names of all splits present, so label
 //    indices agree between splits (for the gesture set: Left_Swipe, Right_Swipe, Stop, Thumbs_Down,
 //    Thumbs_Up = 0..4). Clips are ordered by class, then sample name (natural order); the clip
@@ -33,12 +34,12 @@ typedef struct {
 } gs_dataset;
 
 // Load split `split` of a prepared dataset. Errors (gs_error, -1): missing root or split folder,
-// a class folder without samples ("empty class"), a sample folder without PNG frames. A split
+// a class folder without samples ("empty class"), a sample folder without frame files. A split
 // folder that exists with no class folders at all is an error too; a class absent from this split
 // but present in another is fine (it simply has no clips here).
 int dataset_load_prepared(gs_dataset *ds, const char *root, const char *split);
 // The same with data.on_bad_clip: GS_BAD_CLIP_SKIP leaves out a sample folder that fails to load
-// (no PNGs, a *.png entry that is not a file), with a warning on stderr for each and a count at the
+// (no frames, a frame-named entry that is not a file), with a warning on stderr for each and a count at the
 // end; GS_BAD_CLIP_ERROR is dataset_load_prepared.
 int dataset_load_prepared_ex(gs_dataset *ds, const char *root, const char *split, gs_bad_clip on_bad);
 void dataset_free(gs_dataset *ds);
@@ -48,14 +49,15 @@ int dataset_find_class(const gs_dataset *ds, const char *name);
 // Number of clips per class: counts (n_classes).
 void dataset_class_counts(int *counts, const gs_dataset *ds);
 
-// One clip folder (natural-sorted *.png, case-insensitive extension, hidden files ignored), label
-// -1. Error when the folder is missing, holds no PNG, or has a *.png entry that is not a regular file.
+// One clip folder (natural-sorted frame files, hidden files ignored), label -1. Error when the folder
+// is missing, holds no frame file, or has a frame-named entry that is not a regular file.
 int dataset_load_clip_dir(gs_clip *clip, const char *dir);
 void clip_free(gs_clip *clip);
 
-// The PNG frame paths of a folder in natural order. *frames is NULL and *n 0 for a folder without
-// PNGs (not an error here; callers decide). Error when the folder cannot be read or an entry named
-// *.png is not a regular file (a dangling link, a folder, a FIFO): naming the folder and the entry.
+// The frame paths of a folder (entries named *.png, *.jpg, *.jpeg, any case) in natural order.
+// *frames is NULL and *n 0 for a folder without any (not an error here; callers decide). Error when
+// the folder cannot be read or a frame-named entry is not a regular file (a dangling link, a folder,
+// a FIFO): naming the folder and the entry. Contents are not looked at here.
 int dataset_list_frames(char ***frames, int *n, const char *dir);
 // Sub-folder names of dir (hidden ones skipped) in natural order.
 int dataset_list_dirs(char ***names, int *n, const char *dir);

@@ -15,7 +15,9 @@ int fs_mkdir_p(const char *path);
 int fs_copy_file(const char *dst, const char *src);
 // Whole file as a NUL-terminated string (*n = length); gs_error naming the file on failure.
 int fs_read_text(char **text, size_t *n, const char *path);
-// Write text to path through "<path>.tmp" + rename, so it is replaced whole (gs_error on failure).
+// Write n bytes to path through "<path>.tmp" + rename, so it is replaced whole (gs_error on failure).
+int fs_write_file(const char *path, const void *data, size_t n);
+// The same for a NUL-terminated text.
 int fs_write_text(const char *path, const char *text);
 // An exclusive lock on the file path (created when missing) that holds the holder's pid. It lasts
 // until the returned descriptor is closed or the process ends, however it ends (flock: a crash or

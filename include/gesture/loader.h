@@ -1,4 +1,4 @@
-// Prefetching clip loader: a persistent pool of worker threads decodes PNG frames, selects, resizes,
+// Prefetching clip loader: a persistent pool of worker threads decodes PNG/JPEG frames, selects, resizes,
 // augments and normalizes them into a bounded ring of batch slots, while the consumer trains on
 // earlier batches.
 //

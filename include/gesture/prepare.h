@@ -3,11 +3,12 @@
 // Raw layouts accepted:
 //  - CSV index (the public Kaggle set): RAW/train.csv (+ optional RAW/val.csv), lines
 //    `folder;label_name;label_index` — a header line, CRLF endings, blank lines and blanks around
-//    fields are tolerated; frames in RAW/<split>/<folder>/*.png or RAW/<split>/<split>/<folder>/
+//    fields are tolerated; frames in RAW/<split>/<folder>/ or RAW/<split>/<split>/<folder>/
 //    (the Kaggle archive nests it). Class names are the train.csv labels without "_new".
-//  - class folders: RAW/{train,val,test}/<Class>/<sample>/*.png ("train" required).
-// Output: OUT/{train,val,test}/<Class>/<sample>/frame_NNNN.png (symlinks to the raw frames, or
-// copies), OUT/manifest.csv, OUT/distribution.{txt,png} (class x split counts, table and bar
+//  - class folders: RAW/{train,val,test}/<Class>/<sample>/ ("train" required).
+// Frames are *.png, *.jpg or *.jpeg files, PNG or JPEG by content (gesture/frame_image.h).
+// Output: OUT/{train,val,test}/<Class>/<sample>/frame_NNNN.<ext> (symlinks to the raw frames, or
+// copies, with the raw frame's extension lower-cased; never re-encoded), OUT/manifest.csv, OUT/distribution.{txt,png} (class x split counts, table and bar
 // chart), OUT/samples.png (first train clip of every class, frames in a row), OUT/validation.txt
 // (layout, frame-count and frame-size histograms, bad clips). manifest.csv columns:
 //   split,label,class,sample,n_frames,width,height,source   (source: the raw clip folder, relative
@@ -47,7 +48,7 @@ int raw_dataset_scan(gs_raw_dataset *raw, const char *root);
 void raw_dataset_free(gs_raw_dataset *raw);
 
 // Per-clip validation; fills clip->problem for: missing folder, fewer than min_frames frames, a
-// frame whose PNG header is unreadable (with verify: whose full decode fails). Runs on OpenMP
+// frame whose PNG/JPEG header is unreadable (with verify: whose full decode fails). Runs on OpenMP
 // threads. Returns the number of clips with a problem.
 int raw_dataset_validate(gs_raw_dataset *raw, int min_frames, int verify);
 
@@ -63,7 +64,7 @@ typedef struct {
     int copy;            // 0: symlinks to the raw frames (absolute targets), 1: copies
     int min_frames;      // clips with fewer frames are bad (1)
     int advise_frames;   // > 0: note on stderr how many usable clips are shorter (the seed config's need)
-    int verify;          // decode every frame instead of reading PNG headers only
+    int verify;          // decode every frame instead of reading PNG/JPEG headers only
     int skip_bad;        // 0: any bad clip is an error; 1: warn, leave it out, list it
     int quiet;           // no table on stdout
     int force;           // replace OUT when it holds a previous prepare output (its .gesture-prepare marker)

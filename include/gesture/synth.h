@@ -1,7 +1,8 @@
 // Synthetic 5-class gesture videos in the raw CSV-index layout of the Kaggle set, the built-in data
 // of the quickstart and the tests. `gesture synth OUT` writes
 //   OUT/train.csv, OUT/val.csv        lines "WIN_20180925_17_08_43_Pro_Left_Swipe_new;Left_Swipe_new;0"
-//   OUT/{train,val}/<folder>/*.png    `frames` frames per clip, 360x360 or 160x120
+//   OUT/{train,val}/<folder>/*.png    `frames` frames per clip, 360x360 or 160x120 (*.jpg with
+//                                     image_format GS_SYNTH_JPEG)
 // Classes (label index = sorted order): Left_Swipe 0, Right_Swipe 1, Stop 2, Thumbs_Down 3,
 // Thumbs_Up 4. Each clip is a static scene (a wall with posters, shelves, lamps and blinds in
 // colours pulled towards the wall's, a torso, sometimes a face) with block-shaped camera noise
@@ -12,7 +13,8 @@
 //   Right_Swipe  the same hand moving left → right
 // The two swipes have identical frame statistics; only the order of frames separates them, so a
 // model that ignores time stays at chance on them. Frames of 360x360 clips are named
-// "<folder-stem>_000NN.png", of 160x120 clips "frameN.png" (unpadded: natural sort matters).
+// "<folder-stem>_000NN.png", of 160x120 clips "frameN.png" (unpadded: natural sort matters); JPEG
+// frames have the same stems with ".jpg".
 // Learnability check (defaults, prepared with the seed recipe): MobileNetV2 alpha 0.35 from
 // scratch + BiGRU(128), 64 px, 8 uniform frames, flip augmentation, Adam 1e-3, batch 4 (PyTorch,
 // 1 CPU thread, ~10 s per epoch) reached 0.82-0.90 val accuracy at epochs 7-11.
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 enum { GS_SYNTH_CLASSES = 5 };
+typedef enum { GS_SYNTH_PNG, GS_SYNTH_JPEG } gs_synth_format;
 extern const char *const GS_SYNTH_CLASS_NAMES[GS_SYNTH_CLASSES];  // without "_new"
 
 typedef struct {
@@ -31,7 +34,9 @@ typedef struct {
     int frames;           // frames per clip (30)
     double big_fraction;  // share of 360x360 clips; the rest are 160x120 (0.35)
     uint64_t seed;        // (7)
-    int png_level;        // zlib level for the frames (1: fast)
+    gs_synth_format image_format;  // frame files (GS_SYNTH_PNG)
+    int png_level;        // zlib level for PNG frames (1: fast)
+    int jpeg_quality;     // quality of JPEG frames (95)
     int quiet;
     int force;  // replace OUT when it holds a previous synth output (its .gesture-synth marker)
 } gs_synth_opts;

@@ -6,26 +6,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli.h"
 #include "cli_checkpoint.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
 #include "gesture/loader.h"
 
 static const char *OPTIONS =
     "\nCHECKPOINT is a .h5 checkpoint or a run directory (its checkpoints/best.h5, else last.h5).\n"
-    "Each CLIP_DIR is a folder of PNG frames (natural order), or a folder of such clip folders (searched\n"
-    "down to 4 levels, e.g. data/prepared/test): one prediction per clip. Frame selection, size and\n"
-    "normalization follow the checkpoint's config.\n"
+    "Each CLIP_DIR is a folder of frames (*.png, *.jpg, *.jpeg in natural order; PNG or JPEG, told apart\n"
+    "by content), or a folder of such clip folders (searched down to 4 levels, e.g. data/prepared/test):\n"
+    "one prediction per clip. Frame selection, size and normalization follow the checkpoint's config.\n"
     "\noptions:\n"
     "  --json       print a JSON array of {\"clip\", \"label\", \"probabilities\": {class: p}}\n"
     "  --batch N    clips per forward pass (default 8)\n"
     "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
-    "\nA clip that cannot be read (missing folder, no PNG, too few frames, corrupt PNG) is reported on\n"
-    "stderr by name; the others are still predicted and the exit status is 1.\n";
+    "\nA clip that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG) is\n"
+    "reported on stderr by name; the others are still predicted and the exit status is 1.\n";
 
 static void json_string(const char *s) {
     putchar('"');
@@ -61,20 +61,19 @@ static void clip_list_free(clip_list *l) {
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-// dir's PNG count (*n_png) and its subfolders (sorted, hidden ones skipped; *subs malloc'd).
-static int scan_dir(const char *dir, int *n_png, clip_list *subs) {
+// dir's frame-file count (*n_frames) and its subfolders (sorted, hidden ones skipped; *subs malloc'd).
+static int scan_dir(const char *dir, int *n_frames, clip_list *subs) {
     DIR *d = opendir(dir);
     if (!d) return -1;
-    *n_png = 0;
+    *n_frames = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.') continue;
         char *path = fs_join(dir, e->d_name);
-        size_t len = strlen(e->d_name);
         if (fs_is_dir(path)) {
             clip_list_add(subs, path);
             continue;
         }
-        if (len > 4 && !strcasecmp(e->d_name + len - 4, ".png")) (*n_png)++;
+        if (gs_frame_image_is_name(e->d_name)) (*n_frames)++;
         free(path);
     }
     closedir(d);
@@ -82,13 +81,13 @@ static int scan_dir(const char *dir, int *n_png, clip_list *subs) {
     return 0;
 }
 
-// One CLIP_DIR argument -> clip folders: a folder with PNG frames is a clip; a folder with none but
+// One CLIP_DIR argument -> clip folders: a folder with frame files is a clip; a folder with none but
 // subfolders holds clips, searched down to 4 levels (data/prepared/test/<class>/<clip>). Anything
 // else (missing, empty) is kept as given, so loading it reports it by name.
 static void add_clips(clip_list *out, const char *arg, int depth) {
     clip_list subs = {0};
-    int n_png = 0;
-    if (depth < 4 && scan_dir(arg, &n_png, &subs) == 0 && n_png == 0 && subs.n > 0) {
+    int n_frames = 0;
+    if (depth < 4 && scan_dir(arg, &n_frames, &subs) == 0 && n_frames == 0 && subs.n > 0) {
         for (int i = 0; i < subs.n; i++) add_clips(out, subs.v[i], depth + 1);
     } else {
         clip_list_add(out, strdup(arg));

@@ -12,9 +12,10 @@
 #include "gesture/prepare.h"
 
 static const char *OPTIONS =
-    "\nRAW is the Kaggle CSV-index layout (train.csv, val.csv, train/<folder>/*.png or train/train/...)\n"
-    "or class folders (train|val|test/<Class>/<sample>/*.png). OUT gets {train,val,test}/<Class>/<sample>/\n"
-    "frame_NNNN.png, manifest.csv, distribution.txt/.png, samples.png and validation.txt.\n"
+    "\nRAW is the Kaggle CSV-index layout (train.csv, val.csv, train/<folder>/FRAMES or train/train/...)\n"
+    "or class folders (train|val|test/<Class>/<sample>/FRAMES); FRAMES are *.png, *.jpg or *.jpeg files (PNG\n"
+    "or JPEG by content). OUT gets {train,val,test}/<Class>/<sample>/frame_NNNN.<raw extension> (links or\n"
+    "copies, never re-encoded), manifest.csv, distribution.txt/.png, samples.png and validation.txt.\n"
     "\noptions:\n"
     "  --split seed|fraction   seed: keep val (and RAW's test), move --test-per-class train clips per\n"
     "                          class to test (default); fraction: pool all clips, stratified fractions\n"
@@ -28,7 +29,7 @@ static const char *OPTIONS =
     "  --set section.key=value override one key of that config (or of the defaults)\n"
     "  --min-frames N          clips with fewer frames are bad (default 1; without --config/--set, a note\n"
     "                          says how many clips are shorter than the seed config reads)\n"
-    "  --verify                decode every frame (default: check PNG headers only)\n"
+    "  --verify                decode every frame (default: check PNG/JPEG headers only)\n"
     "  --on-bad-clip error|skip  fail on the first bad clip (default) or leave bad clips out\n"
     "  --threads N             validation threads (default: OpenMP's)\n"
     "  --quiet                 no table on stdout\n"

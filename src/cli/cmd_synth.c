@@ -15,6 +15,7 @@ static const char *OPTIONS =
     "  --frames N           frames per clip (default 30)\n"
     "  --big-fraction F     share of 360x360 clips, the rest 160x120 (default 0.35)\n"
     "  --seed S             everything is a function of the seed (default 7)\n"
+    "  --image-format F     frame files: png (default) or jpeg (*.jpg, quality 95)\n"
     "  --level L            PNG zlib level 0-9 (default 1)\n"
     "  --threads N          rendering threads (default: OpenMP's)\n"
     "  --quiet              no progress (stderr) and no summary line\n"
@@ -42,7 +43,7 @@ int cmd_synth(int argc, char **argv) {
         long v = 0;
         int needs_value = !strcmp(a, "--clips-per-class") || !strcmp(a, "--val-per-class") || !strcmp(a, "--frames") ||
                           !strcmp(a, "--seed") || !strcmp(a, "--level") || !strcmp(a, "--threads") ||
-                          !strcmp(a, "--big-fraction");
+                          !strcmp(a, "--big-fraction") || !strcmp(a, "--image-format");
         if (needs_value && i + 1 >= argc) {
             fprintf(stderr, "gesture synth: %s needs a value\n", a);
             return 2;
@@ -54,7 +55,10 @@ int cmd_synth(int argc, char **argv) {
         else if (!strcmp(a, "--frames")) bad = parse_long(val, 1, 1000, &v), o.frames = (int)v;
         else if (!strcmp(a, "--seed")) bad = parse_long(val, 0, 0x7fffffffffffffffL, &v), o.seed = (uint64_t)v;
         else if (!strcmp(a, "--level")) bad = parse_long(val, 0, 9, &v), o.png_level = (int)v;
-        else if (!strcmp(a, "--threads")) {
+        else if (!strcmp(a, "--image-format")) {
+            bad = strcmp(val, "png") && strcmp(val, "jpeg");
+            o.image_format = !strcmp(val, "jpeg") ? GS_SYNTH_JPEG : GS_SYNTH_PNG;
+        } else if (!strcmp(a, "--threads")) {
             bad = parse_long(val, 1, 1024, &v);
             if (!bad) omp_set_num_threads((int)v);
         } else if (!strcmp(a, "--big-fraction")) {

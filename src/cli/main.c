@@ -20,7 +20,7 @@ static const cli_command COMMANDS[] = {
     {"eval", cmd_eval, "RUN_DIR|CHECKPOINT [--split test|val|train] [--data ROOT] [--batch N] [--no-plots]",
      "Score a trained model on a data split: loss, accuracy, classification report, confusion matrix, plots."},
     {"predict", cmd_predict, "CHECKPOINT|RUN_DIR CLIP_DIR... [--json]",
-     "Predict the gesture of clip folders (PNG frames; or folders of them): label and class probabilities per clip."},
+     "Predict the gesture of clip folders (PNG or JPEG frames; or folders of them): label and class probabilities per clip."},
     {"compare", cmd_compare, "RUN_DIR RUN_DIR... [--out DIR] [--no-plots]",
      "Compare training runs side by side (best val accuracy/loss, test accuracy, speed) with overlaid curves."},
     {"bench", cmd_bench, "CONFIG.ini [--steps N] [--set section.key=value]...",

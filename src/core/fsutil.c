@@ -126,7 +126,7 @@ int fs_read_text(char **text, size_t *n, const char *path) {
     return 0;
 }
 
-int fs_write_text(const char *path, const char *text) {
+int fs_write_file(const char *path, const void *data, size_t n) {
     char *tmp = gs_malloc(strlen(path) + 5);
     sprintf(tmp, "%s.tmp", path);  // then rename: a reader never sees half a file
     FILE *f = fopen(tmp, "wb");
@@ -134,8 +134,7 @@ int fs_write_text(const char *path, const char *text) {
     if (!f) {
         rc = gs_error("%s: cannot create: %s", tmp, strerror(errno));
     } else {
-        size_t n = strlen(text);
-        int ok = fwrite(text, 1, n, f) == n;
+        int ok = fwrite(data, 1, n, f) == n;
         ok &= fclose(f) == 0;
         if (!ok) rc = gs_error("%s: write error", tmp);
         else if (rename(tmp, path) != 0) rc = gs_error("%s: cannot rename from %s: %s", path, tmp, strerror(errno));
@@ -144,6 +143,8 @@ int fs_write_text(const char *path, const char *text) {
     free(tmp);
     return rc;
 }
+
+int fs_write_text(const char *path, const char *text) { return fs_write_file(path, text, strlen(text)); }
 
 static int listed(const char *name, const char *const *names, int n) {
     for (int i = 0; i < n; i++)

@@ -1,4 +1,4 @@
-// One clip → one (T,S,S,3) tensor: frame selection, PNG decode (or cache hit), augmented bilinear
+// One clip → one (T,S,S,3) tensor: frame selection, PNG/JPEG decode (or cache hit), augmented bilinear
 // resize and normalization (see loader_internal.h). Runs on the loader's worker threads; everything
 // it touches is either per-thread scratch or the lock-free frame cache.
 #include <stdatomic.h>
@@ -9,7 +9,7 @@
 #include "gesture/augment.h"
 #include "gesture/errors.h"
 #include "gesture/image.h"
-#include "gesture/png.h"
+#include "gesture/frame_image.h"
 #include "loader_internal.h"
 
 // Cache block: a 16-byte header (w, h) followed by the RGB8 pixels.
@@ -98,7 +98,7 @@ int clip_to_tensor(float *x, int *label, const gs_clip *clip, int clip_id, const
             h = ((int *)blk)[1];
             rgb = blk + CACHE_HDR;
         } else {
-            if (gs_png_read_rgb8_into(&s->buf, &s->cap, &w, &h, clip->frames[f]) != 0) return -1;
+            if (gs_frame_image_read_rgb8_into(&s->buf, &s->cap, &w, &h, clip->frames[f]) != 0) return -1;
             rgb = s->buf;
             if (fc) cache_put(fc, slot, rgb, w, h);
         }

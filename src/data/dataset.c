@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "gesture/errors.h"
+#include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
 
 int natural_compare(const char *a, const char *b) {
@@ -52,13 +52,8 @@ void label_clean(char *out, size_t out_size, const char *label) {
     out[n] = 0;
 }
 
-static int is_png_name(const char *name) {
-    size_t n = strlen(name);
-    return n > 4 && !strcasecmp(name + n - 4, ".png");
-}
-
-// A *.png entry of a clip folder that is not a regular file (dangling link, folder, FIFO, ...):
-// an error naming clip and entry, never a silently shorter clip. Returns -1 (gs_error).
+// A frame-named entry (*.png, *.jpg, *.jpeg) of a clip folder that is not a regular file (dangling
+// link, folder, FIFO, ...): an error naming clip and entry, never a silently shorter clip. Returns -1 (gs_error).
 // st: the entry's stat() result, or NULL when stat failed with stat_errno.
 static int bad_frame_entry(const char *dir, const char *name, const char *full, const struct stat *st, int stat_errno) {
     if (!st) {
@@ -71,11 +66,12 @@ static int bad_frame_entry(const char *dir, const char *name, const char *full, 
                        : S_ISFIFO(st->st_mode) ? "a FIFO"
                        : S_ISSOCK(st->st_mode) ? "a socket"
                                                : "a device or other special file";
-    return gs_error("%s: frame %s is %s, not a PNG file", dir, name, kind);
+    return gs_error("%s: frame %s is %s, not an image file", dir, name, kind);
 }
 
-// Entries of dir accepted by `want` (1 = regular files ending .png, 2 = directories), natural order.
-// With want = 1 an entry named *.png that is not a regular file is an error (bad_frame_entry).
+// Entries of dir accepted by `want` (1 = regular files with a frame name, see gs_frame_image_is_name;
+// 2 = directories), natural order. With want = 1 a frame-named entry that is not a regular file is an
+// error (bad_frame_entry).
 static int list_entries(char ***out, int *n_out, const char *dir, int want) {
     *out = NULL;
     *n_out = 0;
@@ -86,7 +82,7 @@ static int list_entries(char ***out, int *n_out, const char *dir, int want) {
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;  // hidden files, "." and ".."
-        if (want == 1 && !is_png_name(e->d_name)) continue;
+        if (want == 1 && !gs_frame_image_is_name(e->d_name)) continue;
         char *full = fs_join(dir, e->d_name);
         struct stat st;
         int st_errno = stat(full, &st) == 0 ? 0 : errno;  // follows links: prepared sets are made of symlinks
@@ -142,9 +138,9 @@ int dataset_load_clip_dir(gs_clip *clip, const char *dir) {
     memset(clip, 0, sizeof *clip);
     struct stat st;
     if (stat(dir, &st) != 0) return gs_error("%s: clip folder missing: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return gs_error("%s: not a folder (a clip is a folder of PNG frames)", dir);
+    if (!S_ISDIR(st.st_mode)) return gs_error("%s: not a folder (a clip is a folder of PNG or JPEG frames)", dir);
     if (dataset_list_frames(&clip->frames, &clip->n_frames, dir) != 0) return -1;
-    if (clip->n_frames == 0) return gs_error("%s: clip folder has no PNG frames", dir);
+    if (clip->n_frames == 0) return gs_error("%s: clip folder has no PNG or JPEG frames", dir);
     clip->dir = strdup(dir);
     // Name = last path component, ignoring trailing slashes.
     size_t len = strlen(dir);
@@ -245,7 +241,7 @@ int dataset_load_prepared_ex(gs_dataset *ds, const char *root, const char *split
     for (int s = 0; s < 3 && rc == 0; s++) rc = collect_classes(&ds->classes, &ds->n_classes, &cap, root, SPLITS[s]);
     if (rc == 0 && strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))
         rc = collect_classes(&ds->classes, &ds->n_classes, &cap, root, split);
-    if (rc == 0 && ds->n_classes == 0) rc = gs_error("%s: no class folders (expected %s/<Class>/<sample>/*.png)", sdir, sdir);
+    if (rc == 0 && ds->n_classes == 0) rc = gs_error("%s: no class folders (expected %s/<Class>/<sample>/*.png|jpg)", sdir, sdir);
     if (rc != 0) {
         free(sdir);
         dataset_free(ds);

@@ -15,7 +15,7 @@ typedef struct frame_cache frame_cache;
 frame_cache *frame_cache_init(const gs_dataset *ds, size_t max_bytes);
 void frame_cache_free(frame_cache *fc);
 
-// Per-thread scratch: the PNG decode buffer and the frame index list, reused across clips.
+// Per-thread scratch: the frame decode buffer and the frame index list, reused across clips.
 typedef struct {
     uint8_t *buf;
     size_t cap;

@@ -2,6 +2,7 @@
 // (see gesture/prepare.h). Raw discovery and validation live in raw.c, pictures in draw.c.
 #include "gesture/prepare.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include "gesture/csv.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
 #include "gesture/image.h"
 #include "gesture/png.h"
@@ -116,8 +118,13 @@ static int write_clip(const char *out, const gs_raw_dataset *raw, const out_clip
     char real_dir[PATH_MAX];
     if (rc == 0 && !copy && !realpath(c->dir, real_dir)) rc = gs_error("%s: cannot resolve path: %s", c->dir, strerror(errno));
     for (int f = 0; f < c->n_frames && rc == 0; f++) {
+        // The raw frame's extension, lower-cased (frame_0000.png or .jpg/.jpeg): links and copies keep
+        // the file's format, and a listing (gs_frame_image_is_name) accepted that extension.
+        const char *dot = strrchr(c->frames[f], '.');
         char name[32];
-        snprintf(name, sizeof name, "frame_%04d.png", f);
+        int k = snprintf(name, sizeof name, "frame_%04d", f);
+        for (int i = 0; dot && dot[i] && k < (int)sizeof name - 1; i++) name[k++] = (char)tolower((unsigned char)dot[i]);
+        name[k] = 0;
         char *dst = fs_join(dir, name);
         if (copy) {
             rc = fs_copy_file(dst, c->frames[f]);
@@ -221,7 +228,7 @@ static int write_sample_grid(const char *path, const gs_raw_dataset *raw, const 
         for (int k = 0; k < nf && rc == 0; k++) {
             int f = nf == cl->n_frames ? k : (int)((long)k * cl->n_frames / nf);
             int w, h;
-            rc = gs_png_read_rgb8_into(&buf, &cap, &w, &h, cl->frames[f]);
+            rc = gs_frame_image_read_rgb8_into(&buf, &cap, &w, &h, cl->frames[f]);
             if (rc) break;
             int tw = (TH * w + h / 2) / h;
             thumb = realloc(thumb, (size_t)tw * TH * 3);

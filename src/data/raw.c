@@ -6,8 +6,8 @@
 
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
+#include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
-#include "gesture/png.h"
 #include "gesture/prepare.h"
 
 static const char *const SPLITS[] = {"train", "val", "test"};
@@ -30,12 +30,12 @@ static int set_problem(gs_raw_clip *c, const char *msg) {
     return 0;
 }
 
-// List the frames of a clip whose folder is known; a folder without PNGs is a clip problem.
+// List the frames of a clip whose folder is known; a folder without frames is a clip problem.
 static void list_clip_frames(gs_raw_clip *c) {
     if (dataset_list_frames(&c->frames, &c->n_frames, c->dir) != 0) set_problem(c, gs_last_error());
     else if (c->n_frames == 0) {
         char msg[4200];
-        snprintf(msg, sizeof msg, "%s: clip folder has no PNG frames", c->dir);
+        snprintf(msg, sizeof msg, "%s: clip folder has no PNG or JPEG frames", c->dir);
         set_problem(c, msg);
     }
 }
@@ -289,13 +289,13 @@ static int scan_folder_layout(gs_raw_dataset *raw) {
             int label = 0;
             while (strcmp(raw->classes[label], cls)) label++;
             char *cdir = fs_join(sdir, names[i]);
-            char **samples = NULL, **pngs = NULL;
+            char **samples = NULL, **loose = NULL;
             int ns = 0, np = 0;
             int rc = dataset_list_dirs(&samples, &ns, cdir);
             if (rc == 0 && ns == 0) {
-                dataset_list_frames(&pngs, &np, cdir);
-                dataset_free_list(pngs, np);
-                if (np) rc = gs_error("%s: holds PNG files directly; expected %s/<sample>/*.png", cdir, cdir);
+                dataset_list_frames(&loose, &np, cdir);
+                dataset_free_list(loose, np);
+                if (np) rc = gs_error("%s: holds frame files directly; expected %s/<sample>/*.png|jpg", cdir, cdir);
                 else rc = gs_error("%s: empty class (no sample folders)", cdir);
             }
             for (int j = 0; j < ns && rc == 0; j++) {
@@ -334,7 +334,7 @@ int raw_dataset_scan(gs_raw_dataset *raw, const char *root) {
         raw->layout = GS_LAYOUT_FOLDERS;
         rc = scan_folder_layout(raw);
     } else {
-        rc = gs_error("%s: unrecognized layout: expected train.csv (CSV index) or train/<Class>/<sample>/*.png", root);
+        rc = gs_error("%s: unrecognized layout: expected train.csv (CSV index) or train/<Class>/<sample>/*.png|jpg", root);
     }
     free(csv);
     free(train);
@@ -371,8 +371,8 @@ int raw_dataset_validate(gs_raw_dataset *raw, int min_frames, int verify) {
         size_t cap = 0;
         for (int f = 0; f < c->n_frames && !c->problem; f++) {
             int w, h;
-            int rc = verify ? gs_png_read_rgb8_into(&buf, &cap, &w, &h, c->frames[f])
-                            : gs_png_read_size(&w, &h, c->frames[f]);
+            int rc = verify ? gs_frame_image_read_rgb8_into(&buf, &cap, &w, &h, c->frames[f])
+                            : gs_frame_image_read_size(&w, &h, c->frames[f]);
             if (rc != 0) set_problem(c, gs_last_error());
             else if (f == 0) c->w = w, c->h = h;
         }

@@ -11,6 +11,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/fsutil.h"
+#include "gesture/jpeg.h"
 #include "gesture/progress.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
@@ -24,6 +25,7 @@ gs_synth_opts synth_default_opts(void) {
     o.big_fraction = 0.35;
     o.seed = 7;
     o.png_level = 1;
+    o.jpeg_quality = 95;
     return o;
 }
 
@@ -50,13 +52,15 @@ static int write_clip(synth_job *j, const char *out, const gs_synth_opts *o) {
     float *bg = gs_malloc((size_t)c.w * c.h * 3 * sizeof(float));
     uint8_t *rgb = gs_malloc((size_t)c.w * c.h * 3);
     synth_render_background(bg, &c);
-    int rc = 0;
+    int rc = 0, jpeg = o->image_format == GS_SYNTH_JPEG;
+    const char *ext = jpeg ? "jpg" : "png";
     for (int t = 0; t < o->frames && rc == 0; t++) {
         synth_render_frame_from(rgb, bg, &c, t, o->frames);
         char path[4300];
-        if (big) snprintf(path, sizeof path, "%s/%s_%05d.png", dir, j->stem, t + 1);
-        else snprintf(path, sizeof path, "%s/frame%d.png", dir, t + 1);
-        rc = gs_png_write_rgb8(path, rgb, c.w, c.h, o->png_level);
+        if (big) snprintf(path, sizeof path, "%s/%s_%05d.%s", dir, j->stem, t + 1, ext);
+        else snprintf(path, sizeof path, "%s/frame%d.%s", dir, t + 1, ext);
+        rc = jpeg ? gs_jpeg_write_rgb8(path, rgb, c.w, c.h, o->jpeg_quality)
+                  : gs_png_write_rgb8(path, rgb, c.w, c.h, o->png_level);
     }
     free(bg);
     free(rgb);
