@@ -1,0 +1,52 @@
+// FFmpeg's log, captured: libav* report the reason of a failure (e.g. "moov atom not found") only
+// through av_log, so the last warning or error of each thread is kept for the gs_error line instead
+// of being printed in the middle of the CLI's output. GESTURE_AV_LOG=1 also prints the log as usual.
+#include <libavutil/error.h>
+#include <libavutil/log.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "video_internal.h"
+
+static _Thread_local char last_msg[256];
+static int print_too;
+
+static void log_callback(void *avcl, int level, const char *fmt, va_list vl) {
+    if (print_too) {
+        va_list copy;
+        va_copy(copy, vl);
+        av_log_default_callback(avcl, level, fmt, copy);
+        va_end(copy);
+    }
+    if (level > AV_LOG_WARNING) return;
+    char line[sizeof last_msg];
+    vsnprintf(line, sizeof line, fmt, vl);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '.')) line[--n] = 0;
+    if (n) memcpy(last_msg, line, n + 1);
+}
+
+static void install(void) {
+    const char *e = getenv("GESTURE_AV_LOG");
+    print_too = e && *e && strcmp(e, "0") != 0;
+    av_log_set_callback(log_callback);
+}
+
+void av_log_capture(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install);
+}
+
+const char *av_last_message(void) { return last_msg; }
+void av_clear_message(void) { last_msg[0] = 0; }
+
+const char *av_describe(char *buf, size_t n, int err) {
+    char e[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(err, e, sizeof e);
+    if (last_msg[0] && strcmp(last_msg, e) != 0) snprintf(buf, n, "%s (%s)", e, last_msg);
+    else snprintf(buf, n, "%s", e);
+    return buf;
+}
