@@ -12,6 +12,11 @@
 #include "video_internal.h"
 
 static _Thread_local char last_msg[256];
+// Messages of the watched contexts (the demuxer and the decoder being read), the first of each
+// since av_log_watch: the cause, not the follow-up noise.
+static _Thread_local const void *watched[2];
+static _Thread_local int watch_max_level[2];
+static _Thread_local char watch_msg[2][256];
 static int print_too;
 
 static void log_callback(void *avcl, int level, const char *fmt, va_list vl) {
@@ -26,8 +31,21 @@ static void log_callback(void *avcl, int level, const char *fmt, va_list vl) {
     vsnprintf(line, sizeof line, fmt, vl);
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '.')) line[--n] = 0;
-    if (n) memcpy(last_msg, line, n + 1);
+    if (!n) return;
+    memcpy(last_msg, line, n + 1);
+    for (int k = 0; k < 2; k++)
+        if (avcl && avcl == watched[k] && level <= watch_max_level[k] && !watch_msg[k][0]) memcpy(watch_msg[k], line, n + 1);
 }
+
+void av_log_watch(const void *demuxer, const void *decoder) {
+    watched[0] = demuxer;
+    watched[1] = decoder;
+    watch_max_level[0] = AV_LOG_WARNING;
+    watch_max_level[1] = AV_LOG_ERROR;
+    watch_msg[0][0] = watch_msg[1][0] = 0;
+}
+
+const char *av_watch_message(int which) { return watch_msg[which]; }
 
 static void install(void) {
     const char *e = getenv("GESTURE_AV_LOG");

@@ -35,6 +35,7 @@ struct av_reader {
     int draining;           // the end of the input was sent to the decoder
     int sws_space, sws_range;  // colour details applied to sws (-1: none yet)
     double last_frame_at;   // camera: monotonic time of the last frame
+    char demux_note[256];   // the first demuxer warning while reading: the end was not clean
 };
 
 static double now_s(void) {
@@ -225,9 +226,11 @@ static void apply_colour(av_reader *r, const AVFrame *fr) {
 static int deliver(gs_source *s, gs_frame *f) {
     av_reader *r = s->av;
     AVFrame *fr = r->frame;
-    if (fr->decode_error_flags || (fr->flags & AV_FRAME_FLAG_CORRUPT)) {
+    const char *logged = av_watch_message(1);
+    if (fr->decode_error_flags || (fr->flags & AV_FRAME_FLAG_CORRUPT) || logged[0]) {
         av_frame_unref(fr);
-        return gs_error("%s: corrupt data at frame %ld (%.3f s)", s->name, s->index, next_time(s));
+        return gs_error("%s: corrupt data at frame %ld (%.3f s)%s%s", s->name, s->index, next_time(s),
+                        logged[0] ? ": " : "", logged);
     }
     int w = fr->width, h = fr->height;
     struct SwsContext *prev = r->sws;
@@ -270,15 +273,26 @@ static int deliver(gs_source *s, gs_frame *f) {
     return 1;
 }
 
+// The end of a file: clean, or truncated / damaged when the demuxer complained while reading.
+static int end_of_file(const gs_source *s) {
+    const av_reader *r = s->av;
+    if (!r->demux_note[0]) return 0;
+    return gs_error("%s: truncated or damaged file after frame %ld (%.3f s): %s", s->name, s->index - 1, s->t_prev,
+                    r->demux_note);
+}
+
 int av_reader_read(gs_source *s, gs_frame *f) {
     av_reader *r = s->av;
     av_clear_message();
+    av_log_watch(r->fmt, r->dec);  // here, not at open: the reading thread may be another one
     for (;;) {
         int rc = avcodec_receive_frame(r->dec, r->frame);
         if (rc == 0) return deliver(s, f);
-        if (rc == AVERROR_EOF) return 0;
+        if (rc == AVERROR_EOF) return end_of_file(s);
         if (rc != AVERROR(EAGAIN)) return frame_error(s, "corrupt data", rc);
-        if (r->draining) return 0;
+        if (r->draining) return end_of_file(s);
         if (feed_decoder(s) != 0) return -1;
+        if (!r->demux_note[0] && av_watch_message(0)[0])
+            snprintf(r->demux_note, sizeof r->demux_note, "%s", av_watch_message(0));
     }
 }

@@ -44,6 +44,12 @@ void source_reserve(gs_source *s, size_t n);
 void av_log_capture(void);
 const char *av_last_message(void);
 void av_clear_message(void);
+// Keep the first warning (or worse) the demuxer logs and the first error the decoder logs on this
+// thread from now on, apart from the last message: av_watch_message(0) / (1), "" if none. Decoders
+// report some damage only in the log (FFV1's slice CRC mismatch), demuxers some truncation (a
+// Matroska file that ended inside a cluster).
+void av_log_watch(const void *demuxer, const void *decoder);
+const char *av_watch_message(int which);
 // "<av_err2str(err)>" plus ": <last FFmpeg message>" when FFmpeg logged one, into buf.
 const char *av_describe(char *buf, size_t n, int err);
 
