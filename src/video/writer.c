@@ -25,6 +25,8 @@ struct gs_video_writer {
     AVStream *st;
     struct SwsContext *sws;
     AVFrame *frame;  // in the encoder's pixel format
+    uint8_t *staged;  // the caller's RGB rows at an aligned line size with padding: swscale's SIMD
+    int staged_ls;    // reads past the end of a row, so it never reads the caller's buffer
     AVPacket *pkt;
     int width, height;
     int64_t next_pts;
@@ -115,6 +117,9 @@ static int open_encoder(gs_video_writer *w, const enc_choice *e, double fps) {
     w->sws = sws_getContext(w->width, w->height, AV_PIX_FMT_RGB24, w->width, w->height, e->pix,
                             SWS_BILINEAR | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
     if (!w->sws) return gs_error("%s: cannot convert RGB to %s", w->path, av_get_pix_fmt_name(e->pix));
+    w->staged_ls = (w->width * 3 + 63) & ~63;
+    w->staged = av_mallocz((size_t)w->staged_ls * (w->height + 1) + 64);
+    GS_ASSERT(w->staged);
     return 0;
 }
 
@@ -128,6 +133,7 @@ static void writer_free(gs_video_writer *w, int remove_tmp) {
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
     sws_freeContext(w->sws);
+    av_free(w->staged);
     free(w->path);
     free(w->tmp);
     free(w);
@@ -184,8 +190,10 @@ static int encode(gs_video_writer *w, AVFrame *fr) {
 int video_writer_write(gs_video_writer *w, const uint8_t *rgb) {
     int rc = av_frame_make_writable(w->frame);
     if (rc < 0) return av_fail(w, "frame buffer", rc);
-    const uint8_t *src[4] = {rgb, NULL, NULL, NULL};
-    int src_ls[4] = {w->width * 3, 0, 0, 0};
+    for (int y = 0; y < w->height; y++)
+        memcpy(w->staged + (size_t)y * w->staged_ls, rgb + (size_t)y * w->width * 3, (size_t)w->width * 3);
+    const uint8_t *src[4] = {w->staged, NULL, NULL, NULL};
+    int src_ls[4] = {w->staged_ls, 0, 0, 0};
     sws_scale(w->sws, src, src_ls, 0, w->height, w->frame->data, w->frame->linesize);
     w->frame->pts = w->next_pts++;
     return encode(w, w->frame);
