@@ -105,5 +105,11 @@ long loader_bad_clips(const gs_loader *l);
 // One clip, synchronously, without augmentation: x (T,S,S,3) per c's frames / sampling /
 // frame_step / size / normalize. For `gesture predict` and tools. 0 or -1 (gs_error names the file).
 int loader_load_clip(float *x, const gs_clip *clip, const gs_loader_config *c);
+// The same for frames already in memory (a decoded video): the config's selection (frames,
+// sampling, frame_step; no jitter) of the n frames, resized and normalized into x. 0, or -1 +
+// gs_error without a name (e.g. "too few frames ..."): the caller names the video.
+int loader_frames_to_tensor(float *x,                 // (T,S,S,3)
+                            const uint8_t *frames,    // (n,h,w,3)
+                            int n, int w, int h, const gs_loader_config *c);
 
 #endif

@@ -3,6 +3,8 @@
 //   OUT/train.csv, OUT/val.csv        lines "WIN_20180925_17_08_43_Pro_Left_Swipe_new;Left_Swipe_new;0"
 //   OUT/{train,val}/<folder>/*.png    `frames` frames per clip, 360x360 or 160x120 (*.jpg with
 //                                     image_format GS_SYNTH_JPEG)
+//   OUT/videos/{train,val}/<folder>.<ext>  with --videos EXT: the same frames as a video at video_fps
+//                                     (mkv: lossless FFV1, decodes to the PNGs' exact pixels)
 // Classes (label index = sorted order): Left_Swipe 0, Right_Swipe 1, Stop 2, Thumbs_Down 3,
 // Thumbs_Up 4. Each clip is a static scene (a wall with posters, shelves, lamps and blinds in
 // colours pulled towards the wall's, a torso, sometimes a face) with block-shaped camera noise
@@ -39,6 +41,8 @@ typedef struct {
     int jpeg_quality;     // quality of JPEG frames (95)
     int quiet;
     int force;  // replace OUT when it holds a previous synth output (its .gesture-synth marker)
+    char video_ext[8];  // "" = no videos; else mkv, mp4, avi or webm
+    double video_fps;   // frame rate of those videos (30)
 } gs_synth_opts;
 
 gs_synth_opts synth_default_opts(void);
@@ -49,5 +53,22 @@ int synth_write(const char *out, const gs_synth_opts *o);
 // Render frame t of clip `index` of class `label` (the clip's scene and motion are drawn from
 // (seed, label, index)); rgb (h,w,3). For tests and benchmarks; synth_write uses the same code.
 void synth_render_frame(uint8_t *rgb, int w, int h, int label, int index, int t, int frames, uint64_t seed);
+
+// A long video of gestures separated by idle scenes, for event detection: n_gestures clips of random
+// classes, each `frames` frames long at 30 fps (resampled to fps), preceded by `idle` seconds of its
+// scene without a hand, and a final idle segment. path's extension picks the codec (gesture/video.h;
+// .mkv is lossless); csv gets the ground truth "start,end,label" (seconds: the first gesture frame's
+// time and the time just after its last one; the class name).
+typedef struct {
+    int n_gestures;  // (10)
+    int width, height;  // (320x240)
+    double fps;      // (30)
+    double idle;     // seconds between gestures (1.5)
+    int frames;      // frames of a gesture at 30 fps (30, as the clips of synth_write)
+    uint64_t seed;   // (7)
+} gs_synth_long_opts;
+
+gs_synth_long_opts synth_long_default_opts(void);
+int synth_write_long(const char *path, const char *csv, const gs_synth_long_opts *o);
 
 #endif

@@ -37,7 +37,10 @@ typedef struct gs_source gs_source;
 int source_open(gs_source **s, const gs_source_args *a);
 // Next frame: 1 (*f set), 0 at the end of the input, -1 on an error (gs_error names the source and
 // the frame index and time where decoding broke). A live source that stops delivering (a vanished
-// camera) is an error, not an end.
+// camera, or one silent for 5 s) is an error, not an end; so is an input that ends before its first
+// frame ("no frames") and a file that ends uncleanly (truncated: the error comes instead of the end).
+// Frames may change size within a file (f->w, f->h say so). One thread at a time; that thread may
+// differ from the one that opened the source.
 int source_read(gs_source *s, gs_frame *f);
 gs_source_kind source_kind(const gs_source *s);
 int source_is_live(const gs_source *s);   // camera, or raw on a pipe/FIFO
@@ -65,9 +68,10 @@ int resampler_take(gs_resampler *r, double t);
 // frame). model_fps <= 0: every frame. 0, or -1 + gs_error.
 int video_read_all(uint8_t **frames, double **times, int *n, int *w, int *h, const char *path, double model_fps);
 
-// A video writer: H.264 (libx264) for .mp4/.mkv, FFV1 (lossless) for .mkv with lossless = 1, MJPEG
-// for .avi, VP9 for .webm, GIF for .gif; frames are RGB24 of one size. Written to "<path>.tmp" and
-// renamed on close, so readers never see a half-written file.
+// A video writer: H.264 (libx264, crf 18, yuv420p; yuv444p for odd sides) for .mp4/.mkv, FFV1
+// (lossless, bgr0) for .mkv with lossless = 1 (other extensions refuse lossless), MJPEG for .avi,
+// VP9 for .webm, GIF for .gif; frames are RGB24 of one size, kept at that size. Written to
+// "<path>.tmp" and renamed on close, so readers never see a half-written file.
 typedef struct gs_video_writer gs_video_writer;
 int video_writer_open(gs_video_writer **w, const char *path, int width, int height, double fps, int lossless);
 int video_writer_write(gs_video_writer *w, const uint8_t *rgb);  // (height,width,3)

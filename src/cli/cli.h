@@ -27,6 +27,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_synth_long(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
 int cmd_export_keras(int argc, char **argv);

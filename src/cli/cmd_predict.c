@@ -1,6 +1,7 @@
-// `gesture predict CHECKPOINT CLIP_DIR...`: the predicted gesture and class probabilities of each clip
-// folder, as a table or JSON. Frames are selected, resized and normalized as the checkpoint's config
-// says (the same path as evaluation, without augmentation).
+// `gesture predict CHECKPOINT INPUT...`: the predicted gesture and class probabilities of each clip
+// folder or video file (or of each window of a video), as a table or JSON. Frames are selected,
+// resized and normalized as the checkpoint's config says (the same path as evaluation, without
+// augmentation); videos are first resampled to the frame rate of the training videos (stream.fps).
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,31 +15,28 @@
 #include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
 #include "gesture/loader.h"
+#include "predict.h"
 
 static const char *OPTIONS =
     "\nCHECKPOINT is a .h5 checkpoint or a run directory (its checkpoints/best.h5, else last.h5).\n"
-    "Each CLIP_DIR is a folder of frames (*.png, *.jpg, *.jpeg in natural order; PNG or JPEG, told apart\n"
-    "by content), or a folder of such clip folders (searched down to 4 levels, e.g. data/prepared/test):\n"
-    "one prediction per clip. Frame selection, size and normalization follow the checkpoint's config.\n"
+    "Each INPUT is a folder of frames (*.png, *.jpg, *.jpeg in natural order; PNG or JPEG, told apart by\n"
+    "content), a folder of such clip folders (searched down to 4 levels, e.g. data/prepared/test), or a\n"
+    "video file (mp4, mkv, webm, avi, ... anything FFmpeg decodes): one prediction per clip or file.\n"
+    "Frame selection, size and normalization follow the checkpoint's config. A video is resampled to\n"
+    "stream.fps (the rate of the training videos; the frame times come from the file, variable frame\n"
+    "rates included) and then sampled like a folder.\n"
     "\noptions:\n"
-    "  --json       print a JSON array of {\"clip\", \"label\", \"probabilities\": {class: p}}\n"
-    "  --batch N    clips per forward pass (default 8)\n"
+    "  --windows    videos: one prediction per window of data.frames consecutive frames at the model's\n"
+    "               rate (stream.fps / data.frame_step), with its start and end time (first and last\n"
+    "               frame, seconds); a new window every --hop frames\n"
+    "  --hop N      model frames between windows (default: the config's stream.hop)\n"
+    "  --json       print a JSON array of {\"clip\", [\"start\", \"end\",] \"label\", \"probabilities\":\n"
+    "               {class: p}} (full float precision)\n"
+    "  --batch N    clips or windows per forward pass (default 8)\n"
     "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
-    "\nA clip that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG) is\n"
-    "reported on stderr by name; the others are still predicted and the exit status is 1.\n";
-
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch == '\n') fputs("\\n", stdout);
-        else if (ch == '\t') fputs("\\t", stdout);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
+    "\nAn input that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG, a\n"
+    "truncated, damaged or unsupported video) is reported on stderr by name; the others are still\n"
+    "predicted and the exit status is 1.\n";
 
 typedef struct {
     char **v;
@@ -96,45 +94,61 @@ static void add_clips(clip_list *out, const char *arg, int depth) {
     free(subs.v);
 }
 
-// Width of a class's probability column.
-static int class_width(const char *name) { return strlen(name) > 6 ? (int)strlen(name) : 6; }
-
 typedef struct {
-    const char *const *classes;
-    int K, json, n_printed, clip_width;
-} printer;
+    int json, batch, threads, windows, hop;  // hop 0 = stream.hop
+} predict_opts;
 
-static void print_header(const printer *p) {
-    if (p->json) return;
-    printf("%-*s  %-12s %7s", p->clip_width, "clip", "label", "p");
-    for (int k = 0; k < p->K; k++) printf("  %*s", class_width(p->classes[k]), p->classes[k]);
-    putchar('\n');
+// Options and inputs; a top-level argument that is a regular file is a video (videos[i] = 1).
+// 0, or the exit status of a usage error.
+static int parse_args(predict_opts *o, const char **target, clip_list *list, char **videos, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int is_int = !strcmp(a, "--batch") || !strcmp(a, "--threads") || !strcmp(a, "--hop");
+        if (is_int) {
+            int *dst = a[2] == 'b' ? &o->batch : a[2] == 't' ? &o->threads : &o->hop;
+            int lo = a[2] == 't' ? 0 : 1, hi = a[2] == 't' ? 1024 : 4096;
+            if (i + 1 >= argc || cli_parse_int(argv[i + 1], lo, hi, dst)) {
+                fprintf(stderr, "gesture predict: %s wants a %s integer\n", a, lo ? "positive" : "non-negative");
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--json")) o->json = 1;
+        else if (!strcmp(a, "--windows")) o->windows = 1;
+        else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "gesture predict: unknown option '%s' (see gesture predict --help)\n", a);
+            return 2;
+        } else if (!*target) *target = a;
+        else {
+            int first = list->n;
+            if (fs_is_file(a)) clip_list_add(list, strdup(a));
+            else add_clips(list, a, 0);
+            *videos = realloc(*videos, (size_t)list->cap + 1);
+            GS_ASSERT(*videos);
+            for (int k = first; k < list->n; k++) (*videos)[k] = (char)fs_is_file(a);
+        }
+    }
+    if (!*target || list->n == 0) {
+        fprintf(stderr, "gesture predict: give a checkpoint and at least one clip folder or video (e.g. gesture predict "
+                        "runs/quickstart/checkpoints/best.h5 data/clip1)\n");
+        return 2;
+    }
+    return 0;
 }
 
-static void print_clip(printer *p, const char *clip, const float *probs) {  // probs (K)
-    int best = 0;
-    for (int k = 1; k < p->K; k++)
-        if (probs[k] > probs[best]) best = k;
-    if (p->json) {
-        fputs(p->n_printed ? ",\n  {" : "[\n  {", stdout);
-        fputs("\"clip\": ", stdout);
-        json_string(clip);
-        fputs(", \"label\": ", stdout);
-        json_string(p->classes[best]);
-        fputs(", \"probabilities\": {", stdout);
-        for (int k = 0; k < p->K; k++) {
-            if (k) fputs(", ", stdout);
-            json_string(p->classes[k]);
-            printf(": %.6f", (double)probs[k]);
-        }
-        fputs("}}", stdout);
-    } else {
-        printf("%-*s  %-12s %7.4f", p->clip_width, clip, p->classes[best], (double)probs[best]);
-        for (int k = 0; k < p->K; k++)
-            printf("  %*.4f", class_width(p->classes[k]), (double)probs[k]);
-        putchar('\n');
+// One clip folder into the batch. 0, or -1 + gs_error naming it.
+static int predict_clip_dir(predict_batch *b, const char *dir, const gs_loader_config *lc) {
+    gs_clip clip;
+    if (dataset_load_clip_dir(&clip, dir) != 0) return -1;
+    int rc = loader_load_clip(predict_batch_slot(b), &clip, lc);
+    clip_free(&clip);
+    if (rc != 0) {
+        if (strstr(gs_last_error(), dir)) return -1;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", gs_last_error());
+        return gs_error("%s: %s", dir, msg);
     }
-    p->n_printed++;
+    predict_batch_commit(b, dir, 0, 0);
+    return 0;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -145,89 +159,49 @@ int cmd_predict(int argc, char **argv) {
     }
     const char *target = NULL;
     clip_list list = {0};
-    int json = 0, batch = 8, threads = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--batch") || !strcmp(a, "--threads")) {
-            int *dst = a[2] == 'b' ? &batch : &threads;
-            if (i + 1 >= argc || cli_parse_int(argv[i + 1], a[2] == 'b' ? 1 : 0, a[2] == 'b' ? 4096 : 1024, dst)) {
-                fprintf(stderr, "gesture predict: %s wants a %s integer\n", a,
-                        a[2] == 'b' ? "positive" : "non-negative");
-                clip_list_free(&list);
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--json")) json = 1;
-        else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "gesture predict: unknown option '%s' (see gesture predict --help)\n", a);
-            clip_list_free(&list);
-            return 2;
-        } else if (!target) target = a;
-        else add_clips(&list, a, 0);
-    }
-    const char *const *clips = (const char *const *)list.v;
-    int n_clips = list.n;
-    if (!target || n_clips == 0) {
-        fprintf(stderr, "gesture predict: give a checkpoint and at least one clip folder (e.g. gesture predict "
-                        "runs/quickstart/checkpoints/best.h5 data/clip1)\n");
-        clip_list_free(&list);
-        return 2;
-    }
+    char *videos = NULL;
+    predict_opts o = {0, 8, -1, 0, 0};
+    int rc = parse_args(&o, &target, &list, &videos, argc, argv);
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
-    if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict", stderr) != 0 ||
-        cli_inference_model_load(&im, ckpt, batch < n_clips ? batch : n_clips, threads) != 0) {
+    // one batch slot per input is enough unless windows multiply them
+    int B = o.windows || o.batch < list.n ? o.batch : list.n;
+    if (rc == 0 && (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict", stderr) != 0 ||
+                    cli_inference_model_load(&im, ckpt, B, o.threads) != 0)) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
-        clip_list_free(&list);
-        return 1;
+        rc = 1;
     }
-    const gs_config *c = &im.cfg;
+    if (rc != 0) {
+        clip_list_free(&list);
+        free(videos);
+        return rc;
+    }
     gs_loader_config lc;
     // loader_load_clip reads only the clip shape (frames, sampling, size, normalize) from it
-    loader_config_from(&lc, c, NULL, 0);
-    int B = im.model.cfg.batch, K = im.n_classes;
-    size_t clip_floats = (size_t)lc.frames * lc.size * lc.size * 3;
-    printer pr = {(const char *const *)im.classes, K, json, 0, 4};
-    for (int i = 0; i < n_clips; i++)
-        if ((int)strlen(clips[i]) > pr.clip_width) pr.clip_width = (int)strlen(clips[i]);
-    print_header(&pr);
-    int failed = 0;
-    const char **in_batch = gs_calloc((size_t)B, sizeof(char *));
-    for (int next = 0; next < n_clips;) {
-        int nb = 0;
-        // fill the batch with clips that load; bad ones are reported and left out
-        while (nb < B && next < n_clips) {
-            const char *dir = clips[next++];
-            gs_clip clip;
-            float *x = model_input(&im.model) + clip_floats * (size_t)nb;  // (T,S,S,3)
-            if (dataset_load_clip_dir(&clip, dir) != 0) {
-                fprintf(stderr, "gesture predict: %s\n", gs_last_error());
-                failed++;
-                continue;
-            }
-            int rc = loader_load_clip(x, &clip, &lc);
-            clip_free(&clip);
-            if (rc != 0) {
-                const char *msg = gs_last_error();
-                if (strstr(msg, dir)) fprintf(stderr, "gesture predict: %s\n", msg);
-                else fprintf(stderr, "gesture predict: %s: %s\n", dir, msg);
-                failed++;
-                continue;
-            }
-            in_batch[nb++] = dir;
+    loader_config_from(&lc, &im.cfg, NULL, 0);
+    predict_printer pr = {(const char *const *)im.classes, im.n_classes, o.json, o.windows, 0, 4};
+    for (int i = 0; i < list.n; i++)
+        if ((int)strlen(list.v[i]) > pr.name_width) pr.name_width = (int)strlen(list.v[i]);
+    predict_print_header(&pr);
+    predict_batch b;
+    predict_batch_init(&b, &im, &pr, &lc);
+    int failed = 0, hop = o.hop ? o.hop : im.cfg.stream.hop;
+    for (int i = 0; i < list.n; i++) {
+        int r = videos[i] ? predict_video(&b, list.v[i], &lc, &im.cfg.stream, o.windows, hop)
+                          : predict_clip_dir(&b, list.v[i], &lc);
+        if (r != 0) {
+            fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+            failed++;
         }
-        if (nb == 0) continue;
-        model_forward(&im.model, nb, 0, 0);
-        const float *probs = model_probs(&im.model);  // (nb,K)
-        for (int i = 0; i < nb; i++) print_clip(&pr, in_batch[i], probs + (size_t)i * K);
-        fflush(stdout);
     }
-    if (json) fputs(pr.n_printed ? "\n]\n" : "[]\n", stdout);
+    predict_batch_flush(&b);
+    predict_print_end(&pr);
     if (failed)
-        fprintf(stderr, "gesture predict: %d of %d clips could not be read (fix or drop them and rerun)\n", failed,
-                n_clips);
-    free(in_batch);
+        fprintf(stderr, "gesture predict: %d of %d inputs could not be read (fix or drop them and rerun)\n", failed,
+                list.n);
+    predict_batch_free(&b);
     clip_list_free(&list);
+    free(videos);
     cli_inference_model_free(&im);
     return failed ? 1 : 0;
 }

@@ -75,6 +75,11 @@ void clip_scratch_free(clip_scratch *s) {
     memset(s, 0, sizeof *s);
 }
 
+void clip_frame_to_tensor(float *x, const uint8_t *rgb, int w, int h, const gs_clip_aug *ca, const gs_loader_config *c) {
+    gs_resize_params p = augment_resize_params(ca, w, h, c->normalize);
+    image_resize_rgb8(x, rgb, w, h, c->size, c->size, &p);
+}
+
 int clip_to_tensor(float *x, int *label, const gs_clip *clip, int clip_id, const gs_loader_config *c, int aug_active,
                    const int *swap, uint64_t key, frame_cache *fc, clip_scratch *s) {
     int T = c->frames, S = c->size;
@@ -102,8 +107,7 @@ int clip_to_tensor(float *x, int *label, const gs_clip *clip, int clip_id, const
             rgb = s->buf;
             if (fc) cache_put(fc, slot, rgb, w, h);
         }
-        gs_resize_params p = augment_resize_params(&ca, w, h, c->normalize);
-        image_resize_rgb8(x + (size_t)t * frame_n, rgb, w, h, S, S, &p);
+        clip_frame_to_tensor(x + (size_t)t * frame_n, rgb, w, h, &ca, c);
     }
     *label = clip->label;
     if (ca.flip && clip->label >= 0 && swap) *label = swap[clip->label];

@@ -432,3 +432,16 @@ int loader_load_clip(float *x, const gs_clip *clip, const gs_loader_config *c) {
     clip_scratch_free(&s);
     return rc;
 }
+
+int loader_frames_to_tensor(float *x, const uint8_t *frames, int n, int w, int h, const gs_loader_config *c) {
+    if (validate_clip_params(c) != 0) return -1;
+    if (n < 1 || w < 1 || h < 1) return gs_error("no frames");
+    int *idx = gs_malloc(sizeof(int) * (size_t)c->frames);
+    int rc = frames_select(idx, n, c->frames, c->sampling, c->frame_step, 0, 0);
+    gs_clip_aug id = augment_identity();
+    size_t frame_in = (size_t)w * h * 3, frame_out = (size_t)c->size * c->size * 3;
+    for (int t = 0; rc == 0 && t < c->frames; t++)
+        clip_frame_to_tensor(x + (size_t)t * frame_out, frames + (size_t)idx[t] * frame_in, w, h, &id, c);
+    free(idx);
+    return rc;
+}

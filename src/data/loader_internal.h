@@ -24,6 +24,9 @@ typedef struct {
 
 void clip_scratch_free(clip_scratch *s);
 
+// One frame rgb (h,w,3) resized, augmented by ca and normalized into x (S,S,3), S = c->size.
+void clip_frame_to_tensor(float *x, const uint8_t *rgb, int w, int h, const gs_clip_aug *ca, const gs_loader_config *c);
+
 // Decode, select, augment, resize and normalize one clip into x (T,S,S,3); *label gets its label
 // after a flip's swap (swap[c] = the mirrored class of c, or c). clip_id indexes the cache (fc may
 // be NULL). key = gs_key(seed, epoch, clip_id); aug_active = augmentation applies (train split).

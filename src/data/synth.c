@@ -15,6 +15,7 @@
 #include "gesture/progress.h"
 #include "gesture/png.h"
 #include "gesture/rng.h"
+#include "gesture/video.h"
 #include "synth_internal.h"
 
 gs_synth_opts synth_default_opts(void) {
@@ -26,6 +27,7 @@ gs_synth_opts synth_default_opts(void) {
     o.seed = 7;
     o.png_level = 1;
     o.jpeg_quality = 95;
+    o.video_fps = 30;
     return o;
 }
 
@@ -37,7 +39,8 @@ typedef struct {
 } synth_job;
 
 // What a synth output folder holds: --force replaces it only if it holds nothing else.
-static const char *const SYNTH_NAMES[] = {"train", "val", "train.csv", "val.csv"};
+static const char *const SYNTH_NAMES[] = {"train", "val", "train.csv", "val.csv", "videos"};
+enum { N_SYNTH_NAMES = sizeof SYNTH_NAMES / sizeof SYNTH_NAMES[0] };
 #define SYNTH_MARKER ".gesture-synth"
 
 static int write_clip(synth_job *j, const char *out, const gs_synth_opts *o) {
@@ -49,6 +52,15 @@ static int write_clip(synth_job *j, const char *out, const gs_synth_opts *o) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s/%s", out, j->val ? "val" : "train", j->folder);
     if (fs_mkdir_p(dir) != 0) return -1;
+    gs_video_writer *vw = NULL;
+    if (o->video_ext[0]) {
+        char vdir[4096], vpath[4300];
+        snprintf(vdir, sizeof vdir, "%s/videos/%s", out, j->val ? "val" : "train");
+        snprintf(vpath, sizeof vpath, "%s/%s.%s", vdir, j->folder, o->video_ext);
+        if (fs_mkdir_p(vdir) != 0 ||
+            video_writer_open(&vw, vpath, c.w, c.h, o->video_fps, !strcmp(o->video_ext, "mkv")) != 0)
+            return -1;
+    }
     float *bg = gs_malloc((size_t)c.w * c.h * 3 * sizeof(float));
     uint8_t *rgb = gs_malloc((size_t)c.w * c.h * 3);
     synth_render_background(bg, &c);
@@ -61,7 +73,10 @@ static int write_clip(synth_job *j, const char *out, const gs_synth_opts *o) {
         else snprintf(path, sizeof path, "%s/frame%d.%s", dir, t + 1, ext);
         rc = jpeg ? gs_jpeg_write_rgb8(path, rgb, c.w, c.h, o->jpeg_quality)
                   : gs_png_write_rgb8(path, rgb, c.w, c.h, o->png_level);
+        if (rc == 0 && vw) rc = video_writer_write(vw, rgb);
     }
+    if (vw && rc == 0) rc = video_writer_close(vw);
+    else if (vw) video_writer_abort(vw);
     free(bg);
     free(rgb);
     return rc;
@@ -72,10 +87,13 @@ int synth_write(const char *out, const gs_synth_opts *o) {
     int n_val = o->val_per_class >= 0 ? o->val_per_class : N / 5;
     if (N < 1 || n_val < 0 || n_val >= N) return gs_error("synth: need 1 <= clips per class and 0 <= val per class < clips per class (got %d, %d)", N, n_val);
     if (o->frames < 1 || o->frames > 1000) return gs_error("synth: frames must be in 1..1000 (got %d)", o->frames);
+    const char *ext = o->video_ext;
+    if (ext[0] && strcmp(ext, "mkv") && strcmp(ext, "mp4") && strcmp(ext, "avi") && strcmp(ext, "webm"))
+        return gs_error("synth: --videos takes mkv, mp4, avi or webm (got '%s')", ext);
     int replace;
-    if (fs_output_check(out, SYNTH_MARKER, SYNTH_NAMES, 4, o->force, &replace) != 0) return -1;
+    if (fs_output_check(out, SYNTH_MARKER, SYNTH_NAMES, N_SYNTH_NAMES, o->force, &replace) != 0) return -1;
     if (replace) fprintf(stderr, "synth: replacing the previous synth output in %s (--force)\n", out);
-    if (fs_output_claim(out, SYNTH_MARKER, SYNTH_NAMES, 4, replace) != 0) return -1;
+    if (fs_output_claim(out, SYNTH_MARKER, SYNTH_NAMES, N_SYNTH_NAMES, replace) != 0) return -1;
     int total = N * GS_SYNTH_CLASSES;
     synth_job *jobs = gs_calloc((size_t)total, sizeof(synth_job));
     // Recording order: a seeded permutation of all clips gets increasing webcam timestamps.

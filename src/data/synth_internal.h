@@ -26,6 +26,7 @@ typedef struct {
     int mirror;
     float x0, x1, y0, t0, t1, arc;  // motion: start/end x, base y, active time span, arc height
     uint64_t noise_key;
+    int no_hand;  // idle scene: the same room, lighting and noise without the hand (synth_write_long)
 } synth_clip;
 
 // Scene parameters of clip `index` of class `label`, drawn from the seed, for a w x h frame.

@@ -235,6 +235,7 @@ void synth_render_frame_from(uint8_t *rgb, const float *bg, const synth_clip *c,
     float px_x = cx * w, px_y = cy * h;
     float reach = 0.4f * sc * u;  // bounding radius of every shape, in pixels
     int bx0 = (int)(px_x - reach), bx1 = (int)(px_x + reach) + 1, by0 = (int)(px_y - reach), by1 = (int)(px_y + reach) + 1;
+    if (c->no_hand) bx1 = bx0;  // an empty hand box
     float gain = c->gain * (1.0f + c->flicker * sinf(c->phase * 3.0f + 11.0f * p));
     // Camera noise on 4x4 blocks, luma only: it looks like webcam compression artifacts and keeps
     // the PNGs compressible (per-pixel noise made frames 15x larger and 5x slower to encode).

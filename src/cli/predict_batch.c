@@ -1,0 +1,107 @@
+// Output and batching of `gesture predict` (predict.h): rows as a table or JSON, and the model's
+// batch filled with clips or video windows, run whenever it is full.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "predict.h"
+
+static void json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch == '\n') fputs("\\n", stdout);
+        else if (ch == '\t') fputs("\\t", stdout);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+// Width of a class's probability column.
+static int class_width(const char *name) { return strlen(name) > 6 ? (int)strlen(name) : 6; }
+
+void predict_print_header(const predict_printer *p) {
+    if (p->json) return;
+    printf("%-*s  ", p->name_width, "clip");
+    if (p->windows) printf("%8s %8s  ", "start", "end");
+    printf("%-12s %7s", "label", "p");
+    for (int k = 0; k < p->K; k++) printf("  %*s", class_width(p->classes[k]), p->classes[k]);
+    putchar('\n');
+}
+
+void predict_print(predict_printer *p, const char *name, double t0, double t1, const float *probs) {
+    int best = 0;
+    for (int k = 1; k < p->K; k++)
+        if (probs[k] > probs[best]) best = k;
+    if (p->json) {
+        fputs(p->n_printed ? ",\n  {" : "[\n  {", stdout);
+        fputs("\"clip\": ", stdout);
+        json_string(name);
+        if (p->windows) printf(", \"start\": %.9g, \"end\": %.9g", t0, t1);
+        fputs(", \"label\": ", stdout);
+        json_string(p->classes[best]);
+        fputs(", \"probabilities\": {", stdout);
+        for (int k = 0; k < p->K; k++) {
+            if (k) fputs(", ", stdout);
+            json_string(p->classes[k]);
+            printf(": %.9g", (double)probs[k]);
+        }
+        fputs("}}", stdout);
+    } else {
+        printf("%-*s  ", p->name_width, name);
+        if (p->windows) printf("%8.3f %8.3f  ", t0, t1);
+        printf("%-12s %7.4f", p->classes[best], (double)probs[best]);
+        for (int k = 0; k < p->K; k++) printf("  %*.4f", class_width(p->classes[k]), (double)probs[k]);
+        putchar('\n');
+    }
+    p->n_printed++;
+}
+
+void predict_print_end(const predict_printer *p) {
+    if (p->json) fputs(p->n_printed ? "\n]\n" : "[]\n", stdout);
+}
+
+void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_printer *pr, const gs_loader_config *lc) {
+    memset(b, 0, sizeof *b);
+    b->im = im;
+    b->pr = pr;
+    int B = im->model.cfg.batch;
+    b->names = gs_calloc((size_t)B, sizeof(char *));
+    b->t0 = gs_calloc((size_t)B, sizeof(double));
+    b->t1 = gs_calloc((size_t)B, sizeof(double));
+    b->clip_floats = (size_t)lc->frames * lc->size * lc->size * 3;
+}
+
+float *predict_batch_slot(predict_batch *b) { return model_input(&b->im->model) + b->clip_floats * (size_t)b->nb; }
+
+void predict_batch_commit(predict_batch *b, const char *name, double t0, double t1) {
+    b->names[b->nb] = strdup(name);
+    GS_ASSERT(b->names[b->nb]);
+    b->t0[b->nb] = t0;
+    b->t1[b->nb] = t1;
+    if (++b->nb == b->im->model.cfg.batch) predict_batch_flush(b);
+}
+
+void predict_batch_flush(predict_batch *b) {
+    if (b->nb == 0) return;
+    int K = b->im->n_classes;
+    model_forward(&b->im->model, b->nb, 0, 0);
+    const float *probs = model_probs(&b->im->model);  // (nb,K)
+    for (int i = 0; i < b->nb; i++) {
+        predict_print(b->pr, b->names[i], b->t0[i], b->t1[i], probs + (size_t)i * K);
+        free(b->names[i]);
+        b->names[i] = NULL;
+    }
+    b->nb = 0;
+    fflush(stdout);
+}
+
+void predict_batch_free(predict_batch *b) {
+    for (int i = 0; i < b->nb; i++) free(b->names[i]);
+    free(b->names);
+    free(b->t0);
+    free(b->t1);
+}
