@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "draw.h"
+#include "gesture/draw.h"
 #include "gesture/csv.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"
