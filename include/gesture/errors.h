@@ -24,6 +24,7 @@ _Noreturn void gs_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2
 // Allocation that never returns NULL.
 void *gs_malloc(size_t n);
 void *gs_calloc(size_t count, size_t size);
+char *gs_strdup(const char *s);
 // 64-byte aligned allocation (SIMD + cache lines); free with free().
 void *gs_aligned_alloc(size_t n);
 

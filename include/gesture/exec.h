@@ -105,6 +105,9 @@ void exec_forward(gs_exec *e, int batch, int training, int have_labels);
 // The forward's work: every node, then the L2 penalty. Reads per-step values only through e->state,
 // so on the GPU it can be captured once and replayed.
 void exec_forward_queue(gs_exec *e, int training, int have_labels);
+// Inference forward of nodes [from, to) only, over the first `batch` clips: the inputs of node
+// `from` must already hold their values (e.g. features computed elsewhere, `gesture stream`).
+void exec_forward_nodes(gs_exec *e, int batch, int from, int to);
 // Backward of the last training forward: parameter gradients (overwritten, not accumulated).
 void exec_backward(gs_exec *e);
 // Adam: host-side (the Adam counter, the step size published) + the update.

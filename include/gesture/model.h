@@ -118,6 +118,12 @@ const float *model_logits(const gs_model *m);
 // Forward over the first `batch` clips. training=1: batch statistics + moving-average updates,
 // dropout on. With labels (m->labels filled, have_labels=1) computes m->loss (CE + L2).
 void model_forward(gs_model *m, int batch, int training, int have_labels);
+// Inference forward of nodes [from, to) only (gesture stream: the backbone per frame, the head per
+// window); node `from`'s inputs must hold their values already.
+void model_forward_nodes(gs_model *m, int batch, int from, int to);
+// A node's output in the host arena (rows at the current batch): read it after a forward, or fill it
+// before model_forward_nodes starts at one of its consumers.
+float *model_node_output(gs_model *m, int node);
 // Backward of the last training forward: fills m->params.grad (overwritten, not accumulated).
 void model_backward(gs_model *m);
 // One Adam step (Keras form) on all trainables with the current gradients.

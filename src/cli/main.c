@@ -23,6 +23,8 @@ static const cli_command COMMANDS[] = {
      "Score a trained model on a data split: loss, accuracy, classification report, confusion matrix, plots."},
     {"predict", cmd_predict, "CHECKPOINT|RUN_DIR CLIP_DIR|VIDEO... [--windows [--hop N]] [--json]",
      "Predict the gesture of clip folders (PNG or JPEG frames; or folders of them) or video files: label and class probabilities."},
+    {"stream", cmd_stream, "CHECKPOINT|RUN_DIR VIDEO|/dev/videoN|- [--hop N] [--events-only] [--on-event CMD] [--annotate OUT.mp4]",
+     "Live recognition on a video file, camera or raw stdin: per-window probabilities and gesture events (JSON lines)."},
     {"compare", cmd_compare, "RUN_DIR RUN_DIR... [--out DIR] [--no-plots]",
      "Compare training runs side by side (best val accuracy/loss, test accuracy, speed) with overlaid curves."},
     {"bench", cmd_bench, "CONFIG.ini [--steps N] [--set section.key=value]...",

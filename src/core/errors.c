@@ -42,6 +42,11 @@ void *gs_calloc(size_t count, size_t size) {
     return p;
 }
 
+char *gs_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(gs_malloc(n), s, n);
+}
+
 void *gs_aligned_alloc(size_t n) {
     size_t rounded = (n + 63) / 64 * 64;
     void *p = aligned_alloc(64, rounded ? rounded : 64);

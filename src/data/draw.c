@@ -1,5 +1,5 @@
 // Raster drawing for the data reports (see draw.h): canvas, 5x7 font, bar chart.
-#include "draw.h"
+#include "gesture/draw.h"
 
 #include <stdio.h>
 #include <stdlib.h>

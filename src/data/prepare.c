@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "draw.h"
+#include "gesture/draw.h"
 #include "gesture/csv.h"
 #include "gesture/dataset.h"
 #include "gesture/errors.h"

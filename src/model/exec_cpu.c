@@ -293,6 +293,14 @@ void model_forward(gs_model *m, int batch, int training, int have_labels) {
     exec_read_loss(e);
 }
 
+void model_forward_nodes(gs_model *m, int batch, int from, int to) { exec_forward_nodes(host(m), batch, from, to); }
+
+float *model_node_output(gs_model *m, int node) {
+    GS_ASSERT(node >= 0 && node < m->n_nodes && m->nodes[node].out_off != GS_NO_MEM);
+    model_ensure_arena(m);
+    return m->arena + m->nodes[node].out_off;
+}
+
 void model_backward(gs_model *m) { exec_backward(host(m)); }
 
 void model_adam_step(gs_model *m, float lr, float beta1, float beta2, float eps) {

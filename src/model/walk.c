@@ -106,10 +106,10 @@ static void begin(gs_exec *e, int batch, int training, int have_labels) {
                                                                     (uint64_t)m->step);
 }
 
-void exec_forward_queue(gs_exec *e, int training, int have_labels) {
+// Forward kernels of nodes [from, to).
+static void walk_forward(gs_exec *e, int from, int to, int training, int have_labels) {
     gs_model *m = e->m;
-    range_push(e, "forward");
-    for (int i = 0; i < m->n_nodes; i++) {
+    for (int i = from; i < to; i++) {
         const gs_node *n = &m->nodes[i];
         gs_op_call c;
         call_init(&c, e, n);
@@ -121,6 +121,12 @@ void exec_forward_queue(gs_exec *e, int training, int have_labels) {
         range_pop(e);
         if (m->profile) m->op_seconds[n->op][0] += tick(e) - t0;
     }
+}
+
+void exec_forward_queue(gs_exec *e, int training, int have_labels) {
+    gs_model *m = e->m;
+    range_push(e, "forward");
+    walk_forward(e, 0, m->n_nodes, training, have_labels);
     e->be->zero(e->loss + 1, 1);
     for (int i = 0; i < m->params.n; i++) {
         const gs_param *p = &m->params.p[i];
@@ -133,6 +139,14 @@ void exec_forward(gs_exec *e, int batch, int training, int have_labels) {
     begin(e, batch, training, have_labels);
     if (training) e->be->publish_state(e);
     exec_forward_queue(e, training, have_labels);
+}
+
+void exec_forward_nodes(gs_exec *e, int batch, int from, int to) {
+    GS_ASSERT(from >= 0 && from <= to && to <= e->m->n_nodes);
+    begin(e, batch, 0, 0);
+    range_push(e, "forward_nodes");
+    walk_forward(e, from, to, 0, 0);
+    range_pop(e);
 }
 
 void exec_backward(gs_exec *e) {

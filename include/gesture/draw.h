@@ -1,6 +1,6 @@
-// Minimal raster drawing for the data reports (internal): an RGB8 canvas, filled rectangles, a 5x7
-// bitmap font, and the two pictures `gesture prepare` writes (class-distribution bar chart, sample
-// grid). Saved with libpng, so no Python or plotting library is needed to prepare data.
+// Minimal raster drawing: an RGB8 canvas, filled rectangles, a 5x7 bitmap font, and the bar chart
+// `gesture prepare` writes; `gesture stream --annotate` draws its overlay with the same canvas.
+// Saved with libpng, so no Python or plotting library is needed.
 #ifndef GESTURE_DATA_DRAW_H
 #define GESTURE_DATA_DRAW_H
 

@@ -1,0 +1,79 @@
+// The sliding-window model of `gesture stream` (gesture/stream.h): per-frame features into a ring,
+// the BiGRU + dense head over the ring.
+#include <stdlib.h>
+#include <string.h>
+
+#include "gesture/errors.h"
+#include "gesture/stream.h"
+
+// Smallest frame size a model can be planned at: the head copy never runs its backbone, and the
+// pooled features have the same width at every size, so planning it small only saves memory.
+enum { HEAD_PLAN_SIZE = 32 };
+
+static int copy_of(gs_model *dst, const gs_model *src, int frames, int size) {
+    gs_model_arch a = src->cfg;
+    a.frames = frames;
+    a.batch = 1;
+    a.size = size;
+    if (model_init(dst, &a) != 0) return -1;
+    if (dst->params.numel != src->params.numel) {
+        model_free(dst);
+        return gs_error("stream: the window model's parameters (%zu floats) differ from the model's (%zu)",
+                        dst->params.numel, src->params.numel);
+    }
+    memcpy(dst->params.data, src->params.data, src->params.numel * sizeof(float));
+    return 0;
+}
+
+int window_model_init(gs_window_model *wm, const gs_model *full) {
+    memset(wm, 0, sizeof *wm);
+    if (copy_of(&wm->feat, full, 1, full->cfg.size) != 0) return -1;
+    if (copy_of(&wm->head, full, full->cfg.frames, HEAD_PLAN_SIZE) != 0) {
+        model_free(&wm->feat);
+        return -1;
+    }
+    wm->gap_feat = model_find_node(&wm->feat, "global_average_pooling");
+    wm->gap_head = model_find_node(&wm->head, "global_average_pooling");
+    if (wm->gap_feat < 0 || wm->gap_head < 0) {
+        window_model_free(wm);
+        return gs_error("stream: the model has no global_average_pooling layer");
+    }
+    wm->T = full->cfg.frames;
+    wm->C = wm->feat.nodes[wm->gap_feat].shape[1];
+    wm->K = full->cfg.classes;
+    wm->ring = gs_calloc((size_t)wm->T * wm->C, sizeof(float));
+    wm->times = gs_calloc((size_t)wm->T, sizeof(double));
+    return 0;
+}
+
+void window_model_free(gs_window_model *wm) {
+    if (wm->feat.nodes) model_free(&wm->feat);
+    if (wm->head.nodes) model_free(&wm->head);
+    free(wm->ring);
+    free(wm->times);
+    memset(wm, 0, sizeof *wm);
+}
+
+float *window_model_frame(gs_window_model *wm) { return model_input(&wm->feat); }
+
+void window_model_push(gs_window_model *wm, double t) {
+    model_forward_nodes(&wm->feat, 1, 0, wm->gap_feat + 1);
+    int slot = (int)(wm->n % wm->T);
+    memcpy(wm->ring + (size_t)slot * wm->C, model_node_output(&wm->feat, wm->gap_feat), (size_t)wm->C * sizeof(float));
+    wm->times[slot] = t;
+    wm->n++;
+}
+
+int window_model_full(const gs_window_model *wm) { return wm->n >= wm->T; }
+
+void window_model_probs(gs_window_model *wm, float *probs, double *t0, double *t1) {
+    GS_ASSERT(window_model_full(wm));
+    float *x = model_node_output(&wm->head, wm->gap_head);  // (T,C): the window in time order
+    int oldest = (int)(wm->n % wm->T);
+    for (int t = 0; t < wm->T; t++)
+        memcpy(x + (size_t)t * wm->C, wm->ring + (size_t)((oldest + t) % wm->T) * wm->C, (size_t)wm->C * sizeof(float));
+    model_forward_nodes(&wm->head, 1, wm->gap_head + 1, wm->head.n_nodes);
+    memcpy(probs, model_probs(&wm->head), (size_t)wm->K * sizeof(float));
+    *t0 = wm->times[oldest];
+    *t1 = wm->times[(oldest + wm->T - 1) % wm->T];
+}
