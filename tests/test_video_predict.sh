@@ -4,56 +4,10 @@
 # stream.fps), a lossy H.264 copy within a measured tolerance, --windows gives the expected windows
 # and times, each window predicts like a folder of its frames; damaged videos fail with one line.
 set -u
-G=${GESTURE:?}
-PY=${PYTHON:-/usr/bin/python3}
-pass=0 fail=0
-ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
-command -v ffmpeg >/dev/null || { echo "no ffmpeg CLI: skipping"; exit 77; }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-
-"$G" synth raw --clips-per-class 5 --frames 8 --big-fraction 0 --seed 3 --quiet --videos mkv || exit 1
-"$G" prepare raw prep --split fraction --val-frac 0.25 --test-frac 0.25 --quiet >/dev/null 2>&1 || exit 1
-cat >tiny.ini <<'INI'
-[data]
-root = prep
-frames = 4
-sampling = stride
-frame_step = 2
-size = 32
-[model]
-alpha = 0.35
-gru_units = 8
-dense_units = 8
-pretrained = ""
-bn_momentum = 0.5
-[train]
-epochs = 3
-batch_size = 4
-learning_rate = 1e-3
-seed = 1
-[output]
-plots = off
-[runtime]
-threads = 2
-device = cpu
-INI
-"$G" train tiny.ini --run-dir run >train.log 2>&1 || { cat train.log; exit 1; }
-CK=run/checkpoints/best.h5
+. "${GESTURE_SOURCE_DIR:?}/tests/tiny_video.sh"
 n_train=$(ls raw/train | wc -l)
 ok "synth --videos mkv: one video per clip in videos/<split>/<folder>.mkv" \
     "[ \$(ls raw/videos/train/*.mkv | wc -l) -eq $n_train ] && [ -s raw/videos/val/\$(ls raw/val | head -1).mkv ]"
-
-# compare.py A.json B.json TOL [STEP]: rows i of A and i of B (or pairs within A with STEP) agree
-cat >compare.py <<'PYEOF'
-import json, sys
-a, b, tol = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
-assert len(a) == len(b) > 0, (len(a), len(b))
-worst = max(abs(x['probabilities'][k] - y['probabilities'][k]) for x, y in zip(a, b) for k in x['probabilities'])
-print('  max |dp| = %.3g (tolerance %g)' % (worst, tol))
-assert worst <= tol
-PYEOF
 
 # ---- whole-file prediction ----
 dirs=() vids=() vids60=() lossy=()

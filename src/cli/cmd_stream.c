@@ -40,6 +40,8 @@ static const char *OPTIONS =
     "  --size WxH --fps F   raw input's frame size and rate; for a camera, the mode to ask for\n"
     "  --realtime           replay a file at its own pace, dropping frames when inference falls behind\n"
     "                       (what a camera does)\n"
+    "  --no-drop            never drop frames, also from a camera or a pipe (they wait in the source or\n"
+    "                       the pipe instead; latency grows when inference is slower than the source)\n"
     "  --threads N          CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --queue N            decoded frames waiting for the model (default 4); a live source that gets\n"
     "                       further ahead loses its oldest waiting frame (counted as dropped)\n"
@@ -50,7 +52,7 @@ static const char *OPTIONS =
 typedef struct {
     const char *target, *source;
     const char *events_csv, *on_event, *annotate;
-    int on_event_shell, events_only, realtime, threads, queue, hop;
+    int on_event_shell, events_only, realtime, no_drop, threads, queue, hop;
     int width, height;
     double fps;
     char **sets;
@@ -104,6 +106,7 @@ static int parse_args(stream_opts *o, int argc, char **argv) {
             bad = !*v || *end || !(o->fps > 0 && o->fps <= 1000);
         } else if (!strcmp(a, "--events-only")) o->events_only = 1;
         else if (!strcmp(a, "--realtime")) o->realtime = 1;
+        else if (!strcmp(a, "--no-drop")) o->no_drop = 1;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "gesture stream: unknown option '%s' (see gesture stream --help)\n", a);
             return 2;
@@ -307,7 +310,8 @@ static int setup(stream_run *r) {
     gs_source_args sa = {o->source, raw, o->width, o->height, o->fps};
     if (source_open(&r->src, &sa) != 0) return -1;
     gs_feed_args fa = {r->src, r->im.cfg.data.size, r->im.cfg.data.normalize,
-                       sc->fps / r->im.cfg.data.frame_step, o->queue, o->annotate != NULL, o->realtime};
+                       sc->fps / r->im.cfg.data.frame_step, o->queue, o->annotate != NULL, o->realtime,
+                       o->no_drop};
     return feed_start(&r->feed, &fa);
 }
 

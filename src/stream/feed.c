@@ -96,7 +96,7 @@ static void *run(void *arg) {
     gs_feed *f = arg;
     gs_resampler r;
     resampler_init(&r, f->a.model_fps, source_fps(f->a.src));
-    int live = f->a.realtime || source_is_live(f->a.src);
+    int live = !f->a.no_drop && (f->a.realtime || source_is_live(f->a.src));
     int w = 0, h = 0, rc = 0;
     double wall0 = runtime_now();
     for (;;) {
