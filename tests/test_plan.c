@@ -75,7 +75,10 @@ static void kernel_pw_case(const plan_kernels *k, int M, int Ci, int Co, int act
     float *res = with_res ? rnd((size_t)M * Co, 1.0f) : NULL, *ref = test_zeros((size_t)M * Co);
     float *got = test_zeros((size_t)M * Co);
     matmul_forward(ref, x, w, NULL, M, Ci, Co);
-    k->pw(got, x, w, bias, res, M, Ci, Co, act);
+    float *wp = test_zeros(k->pw_packed_floats(Ci, Co));
+    k->pw_pack(wp, w, Ci, Co);
+    k->pw(got, x, wp, bias, res, M, Ci, Co, act);
+    free(wp);
     double *want = epilogue(ref, bias, res, (size_t)M * Co, Co, act);
     char what[128];
     snprintf(what, sizeof what, "%s 1x1 M %d Ci %d Co %d act %d res %d", k->name, M, Ci, Co, act, with_res);
@@ -100,6 +103,9 @@ static void test_kernels(const plan_kernels *k) {
     kernel_pw_case(k, 1, 7, 5, GS_ACT_RELU6, 0);
     kernel_pw_case(k, 700, 24, 144, GS_ACT_RELU6, 0);
     kernel_pw_case(k, 53, 160, 320, GS_ACT_NONE, 1);
+    kernel_pw_case(k, 29, 17, 24, GS_ACT_RELU6, 1);  // a last panel of 8, rows not a multiple of 6
+    kernel_pw_case(k, 3, 960, 8, GS_ACT_RELU, 0);
+    kernel_pw_case(k, 2000, 1, 40, GS_ACT_RELU6, 0);
 }
 
 // ---- the whole plan ----

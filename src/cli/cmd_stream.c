@@ -43,6 +43,8 @@ static const char *OPTIONS =
     "  --no-drop            never drop frames, also from a camera or a pipe (they wait in the source or\n"
     "                       the pipe instead; latency grows when inference is slower than the source)\n"
     "  --threads N          CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
+    "  --inference plan|reference  per-frame features from the folded plan (fast kernels) or the\n"
+    "                       reference ops (same results within 1e-4; default: runtime.inference, plan)\n"
     "  --queue N            decoded frames waiting for the model (default 4); a live source that gets\n"
     "                       further ahead loses its oldest waiting frame (counted as dropped)\n"
     "\nThe summary (stderr) gives frames decoded and used, windows, events, dropped frames and the latency\n"
@@ -53,6 +55,7 @@ typedef struct {
     const char *target, *source;
     const char *events_csv, *on_event, *annotate;
     int on_event_shell, events_only, realtime, no_drop, threads, queue, hop;
+    int inference;  // gs_inference, -1: the config's
     int width, height;
     double fps;
     char **sets;
@@ -76,13 +79,13 @@ static int parse_size(const char *s, int *w, int *h) {
 // 0 ok, 2 usage error (printed).
 static int parse_args(stream_opts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
-    o->threads = -1, o->queue = 4;
+    o->threads = -1, o->queue = 4, o->inference = -1;
     o->sets = gs_calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int value = !strcmp(a, "--hop") || !strcmp(a, "--set") || !strcmp(a, "--events") || !strcmp(a, "--on-event") ||
                     !strcmp(a, "--on-event-shell") || !strcmp(a, "--annotate") || !strcmp(a, "--size") ||
-                    !strcmp(a, "--fps") || !strcmp(a, "--threads") || !strcmp(a, "--queue");
+                    !strcmp(a, "--fps") || !strcmp(a, "--threads") || !strcmp(a, "--queue") || !strcmp(a, "--inference");
         if (value && i + 1 >= argc) {
             fprintf(stderr, "gesture stream: %s needs a value\n", a);
             return 2;
@@ -92,6 +95,9 @@ static int parse_args(stream_opts *o, int argc, char **argv) {
         if (!strcmp(a, "--hop")) bad = cli_parse_int(v, 1, 512, &o->hop);
         else if (!strcmp(a, "--threads")) bad = cli_parse_int(v, 0, 1024, &o->threads);
         else if (!strcmp(a, "--queue")) bad = cli_parse_int(v, 3, 1024, &o->queue);
+        else if (!strcmp(a, "--inference")) {
+            if (cli_parse_inference("stream", v, &o->inference)) return 2;
+        }
         else if (!strcmp(a, "--set")) {
             bad = strncmp(v, "stream.", 7) != 0;
             o->sets[o->n_sets++] = (char *)v;
@@ -288,7 +294,7 @@ static int setup(stream_run *r) {
     stream_opts *o = &r->o;
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, o->target, "stream", stderr) != 0 ||
-        cli_inference_model_load(&r->im, ckpt, 1, o->threads) != 0)
+        cli_inference_model_load(&r->im, ckpt, 1, o->threads, o->inference) != 0)
         return -1;
     for (int i = 0; i < o->n_sets; i++)
         if (config_set(&r->im.cfg, o->sets[i]) != 0) return -1;
@@ -296,6 +302,11 @@ static int setup(stream_run *r) {
     const gs_stream_config *sc = &r->im.cfg.stream;
     r->hop = o->hop ? o->hop : sc->hop;
     if (window_model_init(&r->wm, &r->im.model) != 0) return -1;
+    if (r->im.plan) {  // the plan stream needs is the one-frame model's (features only)
+        plan_free(r->im.plan);
+        r->im.plan = NULL;
+        if (window_model_use_plan(&r->wm) != 0) return -1;
+    }
     events_init(&r->ev, r->im.n_classes, sc);
     if (o->on_event) {
         if (on_event_parse(&r->oe, o->on_event, o->on_event_shell) != 0) return -1;

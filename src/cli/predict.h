@@ -26,6 +26,7 @@ typedef struct {
     char **names;           // (B) names of the filled slots
     double *t0, *t1;        // (B) their times
     size_t clip_floats;     // T*S*S*3
+    float *probs;           // (B,K) the plan's output
 } predict_batch;
 
 void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_printer *pr, const gs_loader_config *lc);

@@ -73,6 +73,7 @@ void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_print
     b->t0 = gs_calloc((size_t)B, sizeof(double));
     b->t1 = gs_calloc((size_t)B, sizeof(double));
     b->clip_floats = (size_t)lc->frames * lc->size * lc->size * 3;
+    b->probs = gs_calloc((size_t)B * im->n_classes, sizeof(float));
 }
 
 float *predict_batch_slot(predict_batch *b) { return model_input(&b->im->model) + b->clip_floats * (size_t)b->nb; }
@@ -88,8 +89,13 @@ void predict_batch_commit(predict_batch *b, const char *name, double t0, double 
 void predict_batch_flush(predict_batch *b) {
     if (b->nb == 0) return;
     int K = b->im->n_classes;
-    model_forward(&b->im->model, b->nb, 0, 0);
-    const float *probs = model_probs(&b->im->model);  // (nb,K)
+    const float *probs = b->probs;  // (nb,K)
+    if (b->im->plan) {
+        plan_forward(b->im->plan, b->probs, NULL, model_input(&b->im->model), NULL, b->nb);
+    } else {
+        model_forward(&b->im->model, b->nb, 0, 0);
+        probs = model_probs(&b->im->model);
+    }
     for (int i = 0; i < b->nb; i++) {
         predict_print(b->pr, b->names[i], b->t0[i], b->t1[i], probs + (size_t)i * K);
         free(b->names[i]);
@@ -104,4 +110,5 @@ void predict_batch_free(predict_batch *b) {
     free(b->names);
     free(b->t0);
     free(b->t1);
+    free(b->probs);
 }

@@ -75,10 +75,14 @@ static void bn_affine(const gs_plan *p, const gs_node *bn, double *scale, double
     }
 }
 
-static size_t step_weight_floats(const gs_model *m, const gs_node *n) {
-    const gs_node *x = &m->nodes[n->in[0]];
+// Floats of a step's folded weights: the kernel (the 1x1 conv's packed for its tier, twice: the
+// folded HWIO copy it is packed from comes first) and the bias, each 64-byte aligned.
+static size_t step_weight_floats(const gs_plan *p, const gs_node *n) {
+    const gs_node *x = &p->m->nodes[n->in[0]];
     size_t K = (size_t)n->k, ci = (size_t)x->shape[3], co = (size_t)n->shape[3];
-    return (n->op == NODE_DWCONV ? K * K * co : K * K * ci * co) + co;
+    size_t w = n->op == NODE_DWCONV ? K * K * co : K * K * ci * co;
+    if (n->op == NODE_PWCONV) w += p->k->pw_packed_floats((int)ci, (int)co);
+    return (w + 15) / 16 * 16 + (co + 15) / 16 * 16;
 }
 
 // Step from conv node i and the BN after it: weights scaled per output channel, bias = BN shift.
@@ -99,7 +103,11 @@ static void fold_step(gs_plan *p, plan_step *s, int i, float *w, double *scale, 
     for (size_t t = 0; t < taps; t++)
         for (int c = 0; c < Co; c++) w[t * Co + c] = (float)(src[t * Co + c] * scale[c]);
     s->w = w;
-    s->bias = w + taps * Co;
+    if (s->kind == STEP_PW) {
+        s->w = w + (taps * Co + 15) / 16 * 16;
+        p->k->pw_pack(s->w, w, s->g.Ci, Co);
+    }
+    s->bias = w + (step_weight_floats(p, n) - (Co + 15) / 16 * 16);
     for (int c = 0; c < Co; c++) s->bias[c] = (float)shift[c];
 }
 
@@ -110,7 +118,7 @@ static int fold_backbone(gs_plan *p, int *value) {
     size_t wf = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         gs_node_op op = m->nodes[i].op;
-        if (op == NODE_CONV || op == NODE_PWCONV || op == NODE_DWCONV) wf += step_weight_floats(m, &m->nodes[i]);
+        if (op == NODE_CONV || op == NODE_PWCONV || op == NODE_DWCONV) wf += step_weight_floats(p, &m->nodes[i]);
     }
     p->weights = gs_aligned_alloc((wf + 16) * sizeof(float));
     p->steps = gs_calloc((size_t)m->n_nodes, sizeof *p->steps);
@@ -141,7 +149,7 @@ static int fold_backbone(gs_plan *p, int *value) {
         }
         plan_step *s = &p->steps[p->n_steps];
         fold_step(p, s, i, w, scale, shift);
-        w += step_weight_floats(m, n);
+        w += step_weight_floats(p, n);
         s->in = value[n->in[0]];  // a step index for now; slots are given by plan_buffers
         s->res = -1;
         value[i] = value[i + 1] = p->n_steps;

@@ -30,13 +30,18 @@ typedef struct {
                const float *w,        // (K,K,C)
                const float *bias,     // (C)
                const plan_geom *g, int y0, int y1, int act);
-    // M rows: out = act(inp @ w + bias) + res (res NULL: none). w (Ci,Co): a 1x1 conv's HWIO kernel.
+    // M rows: out = act(inp @ w + bias) + res (res NULL: none), w a 1x1 conv's (Ci,Co) HWIO kernel
+    // as this tier's pw_pack laid it out (once, when the plan is built).
     void (*pw)(float *out,            // (M,Co)
                const float *inp,      // (M,Ci)
-               const float *w,        // (Ci,Co)
+               const float *wpacked,  // pw_pack of (Ci,Co)
                const float *bias,     // (Co)
                const float *res,      // (M,Co) or NULL
                int M, int Ci, int Co, int act);
+    size_t (*pw_packed_floats)(int Ci, int Co);
+    void (*pw_pack)(float *wpacked,   // pw_packed_floats(Ci,Co)
+                    const float *w,   // (Ci,Co)
+                    int Ci, int Co);
 } plan_kernels;
 
 extern const plan_kernels plan_kernels_generic;

@@ -2,12 +2,11 @@
 // attributes so the binary still starts on a CPU without AVX2 (plan_kernels_pick never hands this
 // table out there). Depthwise 3x3: 8 channels per vector, the 9 taps' weights and the bias held in
 // registers across a whole output row, border pixels with clipped taps. Conv1 (KxK, few input
-// channels): up to 32 output channels of one pixel accumulate in registers. The 1x1 conv is
-// OpenBLAS' sgemm over row blocks with a vector epilogue. Channel counts that are not multiples of
-// 8 finish in scalar code; shapes the fast paths do not cover go to the generic tier.
-#include <cblas.h>
+// channels): up to 32 output channels of one pixel accumulate in registers. The 1x1 conv: a
+// register-tiled GEMM on weights packed when the plan is built, its epilogue on the accumulators.
+// Channel counts that are not multiples of 8 finish in scalar code; shapes the fast paths do not
+// cover go to the generic tier.
 #include <immintrin.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "plan_kernels.h"
@@ -143,39 +142,120 @@ static AVX2 void avx2_dw(float *out, const float *inp, const float *w, const flo
     }
 }
 
-// ---- 1x1 conv: sgemm per row block, vector epilogue ----
+// ---- 1x1 conv: own GEMM on pre-packed weights, the epilogue on the accumulators ----
+// Packed weights: panels of 16 output channels, each (Ci,16) row-major (a last panel of 8 when
+// Co % 16 == 8), so one k step of a panel is two aligned-together vectors. A 6x16 tile of the output
+// accumulates in 12 registers; the 6 input rows are read in place (broadcasts), never packed.
+// Rows go in blocks whose inputs stay in L2 while every panel passes over them. Co % 8 != 0 keeps
+// the generic tier's sgemm (the weights are then packed its way).
 
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }  // threads come from the plan
+#define PW_MR 6
 
-static AVX2 void pw_epilogue(float *o, const float *bias, const float *res, int rows, int Co, int act) {
-    int C8 = Co / 8 * 8;
-    for (int r = 0; r < rows; r++) {
-        float *orow = o + (size_t)r * Co;
-        const float *rr = res ? res + (size_t)r * Co : NULL;
-        for (int c = 0; c < C8; c += 8) {
-            __m256 v = act8(_mm256_add_ps(_mm256_loadu_ps(orow + c), _mm256_loadu_ps(bias + c)), act);
-            if (rr) v = _mm256_add_ps(v, _mm256_loadu_ps(rr + c));
-            _mm256_storeu_ps(orow + c, v);
-        }
-        for (int c = C8; c < Co; c++) {
-            float v = plan_act(orow[c] + bias[c], act);
-            orow[c] = rr ? v + rr[c] : v;
-        }
+static size_t avx2_pw_floats(int Ci, int Co) { return (size_t)Ci * Co; }
+
+static void avx2_pw_pack(float *wp, const float *w, int Ci, int Co) {
+    if (Co % 8) {
+        plan_kernels_generic.pw_pack(wp, w, Ci, Co);
+        return;
+    }
+    for (int c0 = 0; c0 < Co; c0 += 16) {
+        int nw = Co - c0 >= 16 ? 16 : 8;
+        for (int k = 0; k < Ci; k++)
+            for (int c = 0; c < nw; c++) *wp++ = w[(size_t)k * Co + c0 + c];
     }
 }
 
-static AVX2 void avx2_pw(float *out, const float *inp, const float *w, const float *bias, const float *res, int M,
+// The epilogue of one accumulator: act, residual, store at row r, vector b of the tile.
+#define PW_STORE(acc, r, b)                                                                  \
+    do {                                                                                     \
+        __m256 v_ = act8(acc, act);                                                          \
+        if (res) v_ = _mm256_add_ps(v_, _mm256_loadu_ps(res + (size_t)(r) * Co + 8 * (b)));  \
+        _mm256_storeu_ps(out + (size_t)(r) * Co + 8 * (b), v_);                              \
+    } while (0)
+
+// The full 6x16 tile: 12 accumulators in named variables (an array of them is spilled to the stack
+// on every k step by GCC).
+AVX2_INLINE void pw_tile_6x16(float *out, const float *inp, const float *wp, const float *bias, const float *res,
+                              int Ci, int Co, int act) {
+    __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+    __m256 c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1, c40 = b0, c41 = b1,
+           c50 = b0, c51 = b1;
+    const float *a0 = inp, *a1 = a0 + Ci, *a2 = a1 + Ci, *a3 = a2 + Ci, *a4 = a3 + Ci, *a5 = a4 + Ci;
+    for (int k = 0; k < Ci; k++, wp += 16) {
+        __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8), a;
+        a = _mm256_broadcast_ss(a0 + k), c00 = _mm256_fmadd_ps(a, w0, c00), c01 = _mm256_fmadd_ps(a, w1, c01);
+        a = _mm256_broadcast_ss(a1 + k), c10 = _mm256_fmadd_ps(a, w0, c10), c11 = _mm256_fmadd_ps(a, w1, c11);
+        a = _mm256_broadcast_ss(a2 + k), c20 = _mm256_fmadd_ps(a, w0, c20), c21 = _mm256_fmadd_ps(a, w1, c21);
+        a = _mm256_broadcast_ss(a3 + k), c30 = _mm256_fmadd_ps(a, w0, c30), c31 = _mm256_fmadd_ps(a, w1, c31);
+        a = _mm256_broadcast_ss(a4 + k), c40 = _mm256_fmadd_ps(a, w0, c40), c41 = _mm256_fmadd_ps(a, w1, c41);
+        a = _mm256_broadcast_ss(a5 + k), c50 = _mm256_fmadd_ps(a, w0, c50), c51 = _mm256_fmadd_ps(a, w1, c51);
+    }
+    PW_STORE(c00, 0, 0); PW_STORE(c01, 0, 1); PW_STORE(c10, 1, 0); PW_STORE(c11, 1, 1);
+    PW_STORE(c20, 2, 0); PW_STORE(c21, 2, 1); PW_STORE(c30, 3, 0); PW_STORE(c31, 3, 1);
+    PW_STORE(c40, 4, 0); PW_STORE(c41, 4, 1); PW_STORE(c50, 5, 0); PW_STORE(c51, 5, 1);
+}
+
+// The 6x8 tile of a last panel of 8 channels.
+AVX2_INLINE void pw_tile_6x8(float *out, const float *inp, const float *wp, const float *bias, const float *res, int Ci,
+                             int Co, int act) {
+    __m256 c0 = _mm256_loadu_ps(bias), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    const float *a0 = inp, *a1 = a0 + Ci, *a2 = a1 + Ci, *a3 = a2 + Ci, *a4 = a3 + Ci, *a5 = a4 + Ci;
+    for (int k = 0; k < Ci; k++, wp += 8) {
+        __m256 w0 = _mm256_loadu_ps(wp);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), w0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), w0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), w0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), w0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + k), w0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + k), w0, c5);
+    }
+    PW_STORE(c0, 0, 0); PW_STORE(c1, 1, 0); PW_STORE(c2, 2, 0); PW_STORE(c3, 3, 0); PW_STORE(c4, 4, 0);
+    PW_STORE(c5, 5, 0);
+}
+
+// Fewer than 6 rows (the last of a block): one row at a time, 8*NB columns.
+AVX2_INLINE void pw_tile_row(float *out, const float *inp, const float *wp, const float *bias, const float *res,
+                             int Ci, int Co, int NB, int act) {
+    __m256 c0 = _mm256_loadu_ps(bias), c1 = NB > 1 ? _mm256_loadu_ps(bias + 8) : c0;
+    for (int k = 0; k < Ci; k++, wp += 8 * NB) {
+        __m256 a = _mm256_broadcast_ss(inp + k);
+        c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(wp), c0);
+        if (NB > 1) c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(wp + 8), c1);
+    }
+    PW_STORE(c0, 0, 0);
+    if (NB > 1) PW_STORE(c1, 0, 1);
+}
+
+// Rows [m0, m1) of one panel of 8*NB channels.
+AVX2_INLINE void pw_panel(float *out, const float *inp, const float *wp, const float *bias, const float *res, int m0,
+                          int m1, int Ci, int Co, int NB, int act) {
+    int m = m0;
+    for (; m + PW_MR <= m1; m += PW_MR) {
+        float *o = out + (size_t)m * Co;
+        const float *x = inp + (size_t)m * Ci, *rr = res ? res + (size_t)m * Co : NULL;
+        if (NB == 2) pw_tile_6x16(o, x, wp, bias, rr, Ci, Co, act);
+        else pw_tile_6x8(o, x, wp, bias, rr, Ci, Co, act);
+    }
+    for (; m < m1; m++)
+        pw_tile_row(out + (size_t)m * Co, inp + (size_t)m * Ci, wp, bias, res ? res + (size_t)m * Co : NULL, Ci, Co, NB,
+                    act);
+}
+
+static AVX2 void avx2_pw(float *out, const float *inp, const float *wp, const float *bias, const float *res, int M,
                          int Ci, int Co, int act) {
-    pthread_once(&blas_once, blas_single_thread);
-    int R = imax(16, imin(512, (64 * 1024) / Co));
-    for (int m0 = 0; m0 < M; m0 += R) {
-        int rows = imin(R, M - m0);
-        float *o = out + (size_t)m0 * Co;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Co, Ci, 1.0f, inp + (size_t)m0 * Ci, Ci, w, Co,
-                    0.0f, o, Co);
-        pw_epilogue(o, bias, res ? res + (size_t)m0 * Co : NULL, rows, Co, act);
+    if (Co % 8) {
+        plan_kernels_generic.pw(out, inp, wp, bias, res, M, Ci, Co, act);
+        return;
+    }
+    int MB = imax(PW_MR, (32 * 1024 / Ci) / PW_MR * PW_MR);  // 128 KiB of input rows
+    for (int mb = 0; mb < M; mb += MB) {
+        int me = imin(M, mb + MB);
+        for (int c0 = 0; c0 < Co; c0 += 16) {
+            const float *w = wp + (size_t)c0 * Ci;
+            if (Co - c0 >= 16) pw_panel(out + c0, inp, w, bias + c0, res ? res + c0 : NULL, mb, me, Ci, Co, 2, act);
+            else pw_panel(out + c0, inp, w, bias + c0, res ? res + c0 : NULL, mb, me, Ci, Co, 1, act);
+        }
     }
 }
 
-const plan_kernels plan_kernels_avx2 = {"avx2", avx2_conv, avx2_dw, avx2_pw};
+const plan_kernels plan_kernels_avx2 = {"avx2", avx2_conv, avx2_dw, avx2_pw, avx2_pw_floats, avx2_pw_pack};

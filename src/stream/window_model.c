@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gesture/errors.h"
+#include "gesture/plan.h"
 #include "gesture/stream.h"
 
 // Smallest frame size a model can be planned at: the head copy never runs its backbone, and the
@@ -46,7 +47,15 @@ int window_model_init(gs_window_model *wm, const gs_model *full) {
     return 0;
 }
 
+int window_model_use_plan(gs_window_model *wm) {
+    if (wm->plan) return 0;
+    if (plan_build(&wm->plan, &wm->feat) != 0) return -1;
+    GS_ASSERT(plan_feature_width(wm->plan) == wm->C);
+    return 0;
+}
+
 void window_model_free(gs_window_model *wm) {
+    plan_free(wm->plan);
     if (wm->feat.nodes) model_free(&wm->feat);
     if (wm->head.nodes) model_free(&wm->head);
     free(wm->ring);
@@ -57,9 +66,14 @@ void window_model_free(gs_window_model *wm) {
 float *window_model_frame(gs_window_model *wm) { return model_input(&wm->feat); }
 
 void window_model_push(gs_window_model *wm, double t) {
-    model_forward_nodes(&wm->feat, 1, 0, wm->gap_feat + 1);
     int slot = (int)(wm->n % wm->T);
-    memcpy(wm->ring + (size_t)slot * wm->C, model_node_output(&wm->feat, wm->gap_feat), (size_t)wm->C * sizeof(float));
+    if (wm->plan) {
+        plan_features(wm->plan, wm->ring + (size_t)slot * wm->C, model_input(&wm->feat), 1);
+    } else {
+        model_forward_nodes(&wm->feat, 1, 0, wm->gap_feat + 1);
+        memcpy(wm->ring + (size_t)slot * wm->C, model_node_output(&wm->feat, wm->gap_feat),
+               (size_t)wm->C * sizeof(float));
+    }
     wm->times[slot] = t;
     wm->n++;
 }
