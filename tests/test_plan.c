@@ -92,6 +92,9 @@ static void test_kernels(const plan_kernels *k) {
     kernel_conv_case(k, 0, 9, 10, 3, 40, 3, 1, GS_ACT_NONE);
     kernel_conv_case(k, 0, 7, 5, 5, 20, 3, 2, GS_ACT_RELU);  // Co tail -> generic
     kernel_conv_case(k, 0, 1, 1, 3, 16, 3, 2, GS_ACT_RELU6);
+    kernel_conv_case(k, 0, 31, 29, 3, 16, 3, 2, GS_ACT_RELU6);  // 6-pixel runs + leftovers
+    kernel_conv_case(k, 0, 30, 23, 3, 64, 3, 2, GS_ACT_RELU6);  // 3-pixel runs, two 32-channel blocks
+    kernel_conv_case(k, 0, 17, 14, 4, 32, 3, 1, GS_ACT_NONE);
     kernel_conv_case(k, 1, 13, 11, 19, 0, 3, 1, GS_ACT_RELU6);  // channel tail
     kernel_conv_case(k, 1, 12, 9, 32, 0, 3, 2, GS_ACT_RELU6);
     kernel_conv_case(k, 1, 7, 7, 40, 0, 3, 2, GS_ACT_NONE);

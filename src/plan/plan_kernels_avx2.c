@@ -44,26 +44,109 @@ AVX2_INLINE void conv_px(float *o, const float *inp, const float *w, const float
     for (int b = 0; b < NB; b++) _mm256_storeu_ps(o + cb + 8 * b, act8(acc[b], act));
 }
 
+// Several pixels at once where every column tap is inside the image: each weight vector loaded
+// serves all of them (one pixel alone needs a load per FMA, and loads bound it). 3 pixels x 32
+// channels or 6 pixels x 16 channels: 12 accumulators in named variables.
+#define CONV_FMA(acc, a, wv) acc = _mm256_fmadd_ps(a, wv, acc)
+
+AVX2_INLINE void conv_3px_32(float *o, const float *inp, const float *w, const float *bias, const plan_geom *g, int h0,
+                             int w0, int cb, int act) {
+    int K = g->K, Ci = g->Ci, Co = g->Co, i0 = imax(0, -h0), i1 = imin(K, g->H - h0);
+    size_t step = (size_t)g->stride * Ci;
+    __m256 b0 = _mm256_loadu_ps(bias + cb), b1 = _mm256_loadu_ps(bias + cb + 8), b2 = _mm256_loadu_ps(bias + cb + 16),
+           b3 = _mm256_loadu_ps(bias + cb + 24);
+    __m256 p00 = b0, p01 = b1, p02 = b2, p03 = b3, p10 = b0, p11 = b1, p12 = b2, p13 = b3, p20 = b0, p21 = b1,
+           p22 = b2, p23 = b3;
+    for (int i = i0; i < i1; i++)
+        for (int j = 0; j < K; j++) {
+            const float *ip = inp + ((size_t)(h0 + i) * g->W + (w0 + j)) * Ci;
+            const float *wp = w + (size_t)(i * K + j) * Ci * Co + cb;
+            for (int ci = 0; ci < Ci; ci++, wp += Co) {
+                __m256 v0 = _mm256_loadu_ps(wp), v1 = _mm256_loadu_ps(wp + 8), v2 = _mm256_loadu_ps(wp + 16),
+                       v3 = _mm256_loadu_ps(wp + 24), a;
+                a = _mm256_broadcast_ss(ip + ci);
+                CONV_FMA(p00, a, v0), CONV_FMA(p01, a, v1), CONV_FMA(p02, a, v2), CONV_FMA(p03, a, v3);
+                a = _mm256_broadcast_ss(ip + step + ci);
+                CONV_FMA(p10, a, v0), CONV_FMA(p11, a, v1), CONV_FMA(p12, a, v2), CONV_FMA(p13, a, v3);
+                a = _mm256_broadcast_ss(ip + 2 * step + ci);
+                CONV_FMA(p20, a, v0), CONV_FMA(p21, a, v1), CONV_FMA(p22, a, v2), CONV_FMA(p23, a, v3);
+            }
+        }
+    float *q = o + cb;
+    _mm256_storeu_ps(q, act8(p00, act)), _mm256_storeu_ps(q + 8, act8(p01, act));
+    _mm256_storeu_ps(q + 16, act8(p02, act)), _mm256_storeu_ps(q + 24, act8(p03, act));
+    q += Co;
+    _mm256_storeu_ps(q, act8(p10, act)), _mm256_storeu_ps(q + 8, act8(p11, act));
+    _mm256_storeu_ps(q + 16, act8(p12, act)), _mm256_storeu_ps(q + 24, act8(p13, act));
+    q += Co;
+    _mm256_storeu_ps(q, act8(p20, act)), _mm256_storeu_ps(q + 8, act8(p21, act));
+    _mm256_storeu_ps(q + 16, act8(p22, act)), _mm256_storeu_ps(q + 24, act8(p23, act));
+}
+
+AVX2_INLINE void conv_6px_16(float *o, const float *inp, const float *w, const float *bias, const plan_geom *g, int h0,
+                             int w0, int cb, int act) {
+    int K = g->K, Ci = g->Ci, Co = g->Co, i0 = imax(0, -h0), i1 = imin(K, g->H - h0);
+    size_t step = (size_t)g->stride * Ci;
+    __m256 b0 = _mm256_loadu_ps(bias + cb), b1 = _mm256_loadu_ps(bias + cb + 8);
+    __m256 p00 = b0, p01 = b1, p10 = b0, p11 = b1, p20 = b0, p21 = b1, p30 = b0, p31 = b1, p40 = b0, p41 = b1,
+           p50 = b0, p51 = b1;
+    for (int i = i0; i < i1; i++)
+        for (int j = 0; j < K; j++) {
+            const float *ip = inp + ((size_t)(h0 + i) * g->W + (w0 + j)) * Ci;
+            const float *wp = w + (size_t)(i * K + j) * Ci * Co + cb;
+            for (int ci = 0; ci < Ci; ci++, wp += Co) {
+                __m256 v0 = _mm256_loadu_ps(wp), v1 = _mm256_loadu_ps(wp + 8), a;
+                a = _mm256_broadcast_ss(ip + ci), CONV_FMA(p00, a, v0), CONV_FMA(p01, a, v1);
+                a = _mm256_broadcast_ss(ip + step + ci), CONV_FMA(p10, a, v0), CONV_FMA(p11, a, v1);
+                a = _mm256_broadcast_ss(ip + 2 * step + ci), CONV_FMA(p20, a, v0), CONV_FMA(p21, a, v1);
+                a = _mm256_broadcast_ss(ip + 3 * step + ci), CONV_FMA(p30, a, v0), CONV_FMA(p31, a, v1);
+                a = _mm256_broadcast_ss(ip + 4 * step + ci), CONV_FMA(p40, a, v0), CONV_FMA(p41, a, v1);
+                a = _mm256_broadcast_ss(ip + 5 * step + ci), CONV_FMA(p50, a, v0), CONV_FMA(p51, a, v1);
+            }
+        }
+    float *q = o + cb;
+    _mm256_storeu_ps(q, act8(p00, act)), _mm256_storeu_ps(q + 8, act8(p01, act)), q += Co;
+    _mm256_storeu_ps(q, act8(p10, act)), _mm256_storeu_ps(q + 8, act8(p11, act)), q += Co;
+    _mm256_storeu_ps(q, act8(p20, act)), _mm256_storeu_ps(q + 8, act8(p21, act)), q += Co;
+    _mm256_storeu_ps(q, act8(p30, act)), _mm256_storeu_ps(q + 8, act8(p31, act)), q += Co;
+    _mm256_storeu_ps(q, act8(p40, act)), _mm256_storeu_ps(q + 8, act8(p41, act)), q += Co;
+    _mm256_storeu_ps(q, act8(p50, act)), _mm256_storeu_ps(q + 8, act8(p51, act));
+}
+
+// One pixel, every channel block.
+AVX2_INLINE void conv_px_all(float *o, const float *inp, const float *w, const float *bias, const plan_geom *g, int h0,
+                             int w0, int act) {
+    int cb = 0;
+    for (; cb + 32 <= g->Co; cb += 32) conv_px(o, inp, w, bias, g, h0, w0, cb, 4, act);
+    switch ((g->Co - cb) / 8) {  // constant NB per call: the accumulators stay in registers
+    case 3: conv_px(o, inp, w, bias, g, h0, w0, cb, 3, act); break;
+    case 2: conv_px(o, inp, w, bias, g, h0, w0, cb, 2, act); break;
+    case 1: conv_px(o, inp, w, bias, g, h0, w0, cb, 1, act); break;
+    default: break;
+    }
+}
+
 static AVX2 void avx2_conv(float *out, const float *inp, const float *w, const float *bias, const plan_geom *g,
                            int y0, int y1, int act) {
     if (g->Co % 8) {
         plan_kernels_generic.conv(out, inp, w, bias, g, y0, y1, act);
         return;
     }
+    int s = g->stride, pl = g->pad_left, px = g->Co % 32 == 0 ? 3 : g->Co == 16 ? 6 : 0;
+    // [xa, xb): pixels whose K column taps are all inside the image
+    int xa = imin(g->Wo, (pl + s - 1) / s), last = g->W - g->K + pl;
+    int xb = last < 0 ? xa : imax(xa, imin(g->Wo, last / s + 1));
     for (int y = y0; y < y1; y++) {
-        int h0 = g->stride * y - g->pad_top;
-        for (int x = 0; x < g->Wo; x++) {
-            int w0 = g->stride * x - g->pad_left;
-            float *o = out + ((size_t)y * g->Wo + x) * g->Co;
-            int cb = 0;
-            for (; cb + 32 <= g->Co; cb += 32) conv_px(o, inp, w, bias, g, h0, w0, cb, 4, act);
-            switch ((g->Co - cb) / 8) {  // constant NB per call: the accumulators stay in registers
-            case 3: conv_px(o, inp, w, bias, g, h0, w0, cb, 3, act); break;
-            case 2: conv_px(o, inp, w, bias, g, h0, w0, cb, 2, act); break;
-            case 1: conv_px(o, inp, w, bias, g, h0, w0, cb, 1, act); break;
-            default: break;
-            }
+        int h0 = s * y - g->pad_top, x = 0;
+        float *orow = out + (size_t)y * g->Wo * g->Co;
+        for (; x < xa; x++) conv_px_all(orow + (size_t)x * g->Co, inp, w, bias, g, h0, s * x - pl, act);
+        for (; px && x + px <= xb; x += px) {
+            float *o = orow + (size_t)x * g->Co;
+            if (px == 3)
+                for (int cb = 0; cb < g->Co; cb += 32) conv_3px_32(o, inp, w, bias, g, h0, s * x - pl, cb, act);
+            else conv_6px_16(o, inp, w, bias, g, h0, s * x - pl, 0, act);
         }
+        for (; x < g->Wo; x++) conv_px_all(orow + (size_t)x * g->Co, inp, w, bias, g, h0, s * x - pl, act);
     }
 }
 
