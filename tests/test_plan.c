@@ -102,6 +102,8 @@ static void test_kernels(const plan_kernels *k) {
     kernel_conv_case(k, 1, 1, 1, 8, 0, 3, 1, GS_ACT_RELU6);
     kernel_conv_case(k, 1, 3, 1, 11, 0, 3, 2, GS_ACT_NONE);
     kernel_conv_case(k, 1, 9, 8, 16, 0, 5, 1, GS_ACT_RELU6);  // K 5 -> generic
+    kernel_conv_case(k, 1, 14, 13, 24, 0, 3, 1, GS_ACT_RELU6);  // 4-pixel runs + leftovers
+    kernel_conv_case(k, 1, 6, 5, 8, 0, 3, 1, GS_ACT_NONE);
     kernel_pw_case(k, 37, 13, 20, GS_ACT_NONE, 1);
     kernel_pw_case(k, 1, 7, 5, GS_ACT_RELU6, 0);
     kernel_pw_case(k, 700, 24, 144, GS_ACT_RELU6, 0);

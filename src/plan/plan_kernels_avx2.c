@@ -166,22 +166,64 @@ AVX2_INLINE void dw_px_clip(float *o, const float *const rows[3], const float *w
     _mm256_storeu_ps(o + cb, act8(acc, act));
 }
 
+// One row's three taps of 4 stride-1 output pixels: each of the 6 input columns is loaded once and
+// feeds every output it lies under (one pixel at a time loads each column three times).
+#define DW_ROW4_S1(p, v0, v1, v2)                                                                         \
+    do {                                                                                                   \
+        __m256 c_ = _mm256_loadu_ps(p);                                                                    \
+        a0 = _mm256_fmadd_ps(c_, v0, a0);                                                                  \
+        c_ = _mm256_loadu_ps(p + C), a0 = _mm256_fmadd_ps(c_, v1, a0), a1 = _mm256_fmadd_ps(c_, v0, a1);     \
+        c_ = _mm256_loadu_ps(p + 2 * C), a0 = _mm256_fmadd_ps(c_, v2, a0), a1 = _mm256_fmadd_ps(c_, v1, a1); \
+        a2 = _mm256_fmadd_ps(c_, v0, a2);                                                                  \
+        c_ = _mm256_loadu_ps(p + 3 * C), a1 = _mm256_fmadd_ps(c_, v2, a1), a2 = _mm256_fmadd_ps(c_, v1, a2); \
+        a3 = _mm256_fmadd_ps(c_, v0, a3);                                                                  \
+        c_ = _mm256_loadu_ps(p + 4 * C), a2 = _mm256_fmadd_ps(c_, v2, a2), a3 = _mm256_fmadd_ps(c_, v1, a3); \
+        c_ = _mm256_loadu_ps(p + 5 * C), a3 = _mm256_fmadd_ps(c_, v2, a3);                                 \
+    } while (0)
+
 // Channels [cb, cb+8) of output pixels [x0, x1), every tap inside the image's columns: the window's
-// weights stay in registers along the row. Rows outside the image are NULL (their taps add 0).
-AVX2_INLINE void dw_run(float *orow, const float *const rows[3], const float *w, const float *bias, int C, int s,
+// 9 weight vectors stay in registers along the row; stride 1 goes 4 pixels at a time. Rows outside
+// the image are NULL (their taps add 0).
+AVX2_INLINE void dw_run(float *orow, const float *const rows[3], const float *w, const float *bias, size_t C, int s,
                         int pl, int x0, int x1, int cb, int act) {
-    __m256 wv[9];
-    for (int t = 0; t < 9; t++) wv[t] = _mm256_loadu_ps(w + (size_t)t * C + cb);
+    __m256 w00 = _mm256_loadu_ps(w + cb), w01 = _mm256_loadu_ps(w + C + cb), w02 = _mm256_loadu_ps(w + 2 * C + cb);
+    __m256 w10 = _mm256_loadu_ps(w + 3 * C + cb), w11 = _mm256_loadu_ps(w + 4 * C + cb),
+           w12 = _mm256_loadu_ps(w + 5 * C + cb);
+    __m256 w20 = _mm256_loadu_ps(w + 6 * C + cb), w21 = _mm256_loadu_ps(w + 7 * C + cb),
+           w22 = _mm256_loadu_ps(w + 8 * C + cb);
     __m256 bv = _mm256_loadu_ps(bias + cb);
-    for (int x = x0; x < x1; x++) {
+    int x = x0;
+    if (s == 1)
+        for (; x + 4 <= x1; x += 4) {
+            size_t col = (size_t)(x - pl) * C + cb;
+            __m256 a0 = bv, a1 = bv, a2 = bv, a3 = bv;
+            if (rows[0]) DW_ROW4_S1(rows[0] + col, w00, w01, w02);
+            if (rows[1]) DW_ROW4_S1(rows[1] + col, w10, w11, w12);
+            if (rows[2]) DW_ROW4_S1(rows[2] + col, w20, w21, w22);
+            float *o = orow + (size_t)x * C + cb;
+            _mm256_storeu_ps(o, act8(a0, act)), _mm256_storeu_ps(o + C, act8(a1, act));
+            _mm256_storeu_ps(o + 2 * C, act8(a2, act)), _mm256_storeu_ps(o + 3 * C, act8(a3, act));
+        }
+    for (; x < x1; x++) {
         size_t col = (size_t)(s * x - pl) * C + cb;
         __m256 acc = bv;
-        for (int i = 0; i < 3; i++) {
-            if (!rows[i]) continue;
-            const float *p = rows[i] + col;
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), wv[3 * i], acc);
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + C), wv[3 * i + 1], acc);
-            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * (size_t)C), wv[3 * i + 2], acc);
+        if (rows[0]) {
+            const float *p = rows[0] + col;
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w00, acc);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + C), w01, acc);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * C), w02, acc);
+        }
+        if (rows[1]) {
+            const float *p = rows[1] + col;
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w10, acc);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + C), w11, acc);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * C), w12, acc);
+        }
+        if (rows[2]) {
+            const float *p = rows[2] + col;
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w20, acc);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + C), w21, acc);
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * C), w22, acc);
         }
         _mm256_storeu_ps(orow + (size_t)x * C + cb, act8(acc, act));
     }
@@ -205,7 +247,7 @@ static AVX2 void avx2_dw(float *out, const float *inp, const float *w, const flo
         }
         float *orow = out + (size_t)y * g->Wo * C;
         for (int cb = 0; cb < C8; cb += 8) {
-            dw_run(orow, rows, w, bias, C, s, pl, xa, xb, cb, act);
+            dw_run(orow, rows, w, bias, (size_t)C, s, pl, xa, xb, cb, act);
             for (int x = 0; x < xa; x++) dw_px_clip(orow + (size_t)x * C, rows, w, bias, W, C, s * x - pl, cb, act);
             for (int x = xb; x < g->Wo; x++)
                 dw_px_clip(orow + (size_t)x * C, rows, w, bias, W, C, s * x - pl, cb, act);
