@@ -65,6 +65,7 @@ static void test_windows_equal_whole_model(int use_plan) {
     check(worst <= 1e-5, "%s: window probabilities equal the whole model's: max |diff| %.3g (tol 1e-5)",
           use_plan ? "plan" : "reference", worst);
     window_model_free(&wm);
+    free(frames);
     model_free(&m);
 }
 
