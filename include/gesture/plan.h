@@ -38,8 +38,8 @@ void plan_forward(gs_plan *p,
                   const int *labels,    // (B) or NULL
                   int B);
 
-// Seconds per folded layer kind of the plan_features calls so far, when profiling was switched on
-// (plan_set_profile); printed by `gesture bench --profile`.
+// Seconds per folded layer kind (thread 0's share of the backbone) and of the head, over the calls
+// made while profiling was switched on (plan_set_profile); printed by `gesture bench --profile`.
 void plan_set_profile(gs_plan *p, int on);
 void plan_print_profile(const gs_plan *p, FILE *f);
 
