@@ -27,6 +27,7 @@ typedef struct {
     double *t0, *t1;        // (B) their times
     size_t clip_floats;     // T*S*S*3
     float *probs;           // (B,K) the plan's output
+    float *clips;           // (B,T,S,S,3) the plan's input; NULL: the model's arena input (reference)
 } predict_batch;
 
 void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_printer *pr, const gs_loader_config *lc);

@@ -74,9 +74,14 @@ void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_print
     b->t1 = gs_calloc((size_t)B, sizeof(double));
     b->clip_floats = (size_t)lc->frames * lc->size * lc->size * 3;
     b->probs = gs_calloc((size_t)B * im->n_classes, sizeof(float));
+    // the plan needs only its input: the reference executor's arena (every activation and gradient
+    // of a training step at this batch) is never allocated then
+    if (im->plan) b->clips = gs_aligned_alloc((size_t)B * b->clip_floats * sizeof(float));
 }
 
-float *predict_batch_slot(predict_batch *b) { return model_input(&b->im->model) + b->clip_floats * (size_t)b->nb; }
+float *predict_batch_slot(predict_batch *b) {
+    return (b->clips ? b->clips : model_input(&b->im->model)) + b->clip_floats * (size_t)b->nb;
+}
 
 void predict_batch_commit(predict_batch *b, const char *name, double t0, double t1) {
     b->names[b->nb] = strdup(name);
@@ -91,7 +96,7 @@ void predict_batch_flush(predict_batch *b) {
     int K = b->im->n_classes;
     const float *probs = b->probs;  // (nb,K)
     if (b->im->plan) {
-        plan_forward(b->im->plan, b->probs, NULL, model_input(&b->im->model), NULL, b->nb);
+        plan_forward(b->im->plan, b->probs, NULL, b->clips, NULL, b->nb);
     } else {
         model_forward(&b->im->model, b->nb, 0, 0);
         probs = model_probs(&b->im->model);
@@ -111,4 +116,5 @@ void predict_batch_free(predict_batch *b) {
     free(b->t0);
     free(b->t1);
     free(b->probs);
+    free(b->clips);
 }
