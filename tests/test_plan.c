@@ -232,13 +232,16 @@ int main(void) {
             continue;
         }
         test_kernels(k);
-        for (int threads = 1; threads <= 2; threads++) {
+        for (int threads = 1; threads <= 4; threads *= 2) {
             runtime_set_threads(threads);
             printf("-- %s kernels, %d thread(s)\n", k->name, threads);
             test_random_model(0.35f, 64, 3, 2, 2);
             test_random_model(0.5f, 45, 2, 3, 2);  // odd size: odd feature maps, a partial batch
-            if (t == 1) test_random_model(1.0f, 96, 2, 1, 1);
+            // 7 frames: 4 threads take 4 whole, then 3 one each; 2 threads take 6, then split 1 by rows
+            test_random_model(0.35f, 40, 7, 1, 1);
+            if (t == 1 && threads < 4) test_random_model(1.0f, 96, 2, 1, 1);
         }
+        runtime_set_threads(2);
         test_seed_small();
     }
     test_refuses();

@@ -5,7 +5,8 @@
 // head_bn, an affine map after ReLU6, commutes with the average pooling and is applied to the
 // pooled features; the BiGRU and the dense head run the reference ops unchanged.
 // Frames are spread over threads (each thread runs whole frames, a few at a time so the 1x1 convs
-// see enough rows); fewer frames than threads split each layer's rows instead.
+// see enough rows); when fewer frames than half the threads are left, they split each layer's rows
+// instead.
 // `runtime.inference = plan|reference` chooses it or the reference executor (model_forward) for
 // predict, eval and stream; both give the same predictions within 1e-4 (tests/test_plan.c).
 #ifndef GESTURE_PLAN_H

@@ -274,22 +274,31 @@ static void ensure_bufs(gs_plan *p, int threads) {
 
 int plan_feature_width(const gs_plan *p) { return p->C; }
 
+// Frames [n0, n0 + n) on `threads` threads, each running whole frames (its own buffers).
+static void features_by_frames(gs_plan *p, float *feat, const float *frames, int n0, int n, int threads) {
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int a = n0 + (int)((long)n * t / T), b = n0 + (int)((long)n * (t + 1) / T);
+        float *bufs = p->bufs + (size_t)t * p->thread_floats;
+        for (int f = a; f < b; f += p->group) {
+            int G = b - f < p->group ? b - f : p->group;
+            run_group(p, bufs, frames + (size_t)f * p->frame_floats, feat + (size_t)f * p->C, G, 0, 1);
+        }
+    }
+}
+
 void plan_features(gs_plan *p, float *feat, const float *frames, int N) {
     GS_ASSERT(N >= 1);
     int nt = omp_get_max_threads();
     ensure_bufs(p, nt);
-    // whole frames per thread while every thread gets one; the rest split each layer's rows
-    int whole = N / nt * nt;
-    if (whole > 0) {
-#pragma omp parallel num_threads(nt)
-        {
-            int t = omp_get_thread_num(), n0 = whole * t / nt, n1 = whole * (t + 1) / nt;
-            float *bufs = p->bufs + (size_t)t * p->thread_floats;
-            for (int n = n0; n < n1; n += p->group) {
-                int G = n1 - n < p->group ? n1 - n : p->group;
-                run_group(p, bufs, frames + (size_t)n * p->frame_floats, feat + (size_t)n * p->C, G, 0, 1);
-            }
-        }
+    // whole frames per thread while every thread gets one; then, while more than half the threads
+    // would have a frame, one frame each; the last few frames split each layer's rows instead
+    int whole = N / nt * nt, rest = N - whole;
+    if (whole > 0) features_by_frames(p, feat, frames, 0, whole, nt);
+    if (2 * rest > nt) {
+        features_by_frames(p, feat, frames, whole, rest, rest);
+        return;
     }
     for (int n = whole; n < N; n++) {
 #pragma omp parallel num_threads(nt)

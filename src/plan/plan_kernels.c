@@ -1,5 +1,5 @@
-// The generic tier of the plan kernels (plan_kernels.h): portable C, the fallback on any CPU and
-// the twin the faster tiers are tested against. The 1x1 conv is OpenBLAS' sgemm (which dispatches
+// The generic tier of the plan kernels (plan_kernels.h): portable C, the fallback on any CPU (each
+// tier is tested against the reference ops, tests/test_plan.c). The 1x1 conv is OpenBLAS' sgemm (which dispatches
 // on the CPU itself) over blocks of rows, each block's epilogue run while it is still in cache.
 #include <cblas.h>
 #include <pthread.h>
