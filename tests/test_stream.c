@@ -37,7 +37,7 @@ static void test_windows_equal_whole_model(void) {
     test_fill_uniform(frames, &rng, 0, 1, N_FRAMES * frame_n);
 
     gs_window_model wm;
-    check(window_model_init(&wm, &m) == 0, "window model builds from the model");
+    check(window_model_init(&wm, &m, NULL) == 0, "window model builds from the model");
     check(wm.T == T && wm.C == 1280 && wm.K == K, "window: T %d, C %d, K %d", wm.T, wm.C, wm.K);
     double worst = 0;
     int windows = 0, times_ok = 1;
