@@ -62,6 +62,7 @@ static void test_windows_equal_whole_model(void) {
     check(worst <= 1e-5, "window probabilities equal the whole model's: max |diff| %.3g (tol 1e-5)", worst);
     window_model_free(&wm);
     model_free(&m);
+    free(frames);
 }
 
 static const gs_stream_config CFG = {.fps = 30, .hop = 1, .smooth = 1, .threshold = 0.6, .min_duration = 0.3,
