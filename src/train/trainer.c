@@ -204,6 +204,11 @@ static int open_model(trainer *t, int resume) {
     if (resume) {
         gs_train_state *st = &t->st;
         if (checkpoint_load(t->path.last, &t->m, st, NULL, NULL, NULL)) return -1;
+        // nothing left to train is a mistake to report, not a run that "succeeds" doing nothing
+        if (st->epoch >= cfg->train.epochs)
+            return gs_error("%s is at epoch %d of train.epochs = %d: nothing left to train (train more with "
+                            "--resume %s --set train.epochs=%d)",
+                            t->path.last, st->epoch, cfg->train.epochs, t->path.dir, st->epoch + 10);
         if (timing_read(t->path.timing, &t->timing_base)) return -1;
         if (callbacks_state_set(&t->cb, &st->callbacks)) return -1;
         t->lr = (float)st->learning_rate;
