@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# runtime.inference end to end: a tiny trained run predicted and evaluated on the inference plan
-# (the default) and on the reference executor (--inference reference, or the config key) gives the
+# runtime.inference end to end: a tiny trained run (validated on the plan each epoch) predicted and
+# evaluated on the inference plan (the default) and on the reference executor (--inference reference, or the config key) gives the
 # same probabilities, loss and accuracy within 1e-4; the banners and `gesture info` say which path
 # and kernels ran; a bad value is refused. (test_plan.c checks the plan itself op by op.)
 set -u
@@ -39,6 +39,18 @@ same = a['n'] == b['n'] and abs(float(a['accuracy']) - float(b['accuracy'])) < 1
 err = max(abs(float(a[k]) - float(b[k])) / max(abs(float(b[k])), 1e-12) for k in ('loss', 'ce_loss'))
 print('relative loss difference', err)
 sys.exit(0 if same and err < 1e-4 else 1)
+PY"
+
+# the trainer's validation pass runs on the plan too: its last val_loss is the reference executor's
+# loss on last.h5 within 1e-4
+"$G" eval run/checkpoints/last.h5 --split val --no-plots --out ref_val --inference reference >/dev/null 2>&1
+ok "training's val_loss (plan) = reference eval of last.h5 within 1e-4" "$PY - run/training_log.csv ref_val/eval/last/val/metrics.ini <<'PY'
+import configparser, csv, sys
+last = list(csv.DictReader(open(sys.argv[1])))[-1]
+c = configparser.ConfigParser(); c.read_string('[m]\n' + open(sys.argv[2]).read())
+got, want = float(last['val_loss']), float(c['m']['loss'])
+print('val_loss', got, 'reference', want)
+sys.exit(0 if abs(got - want) <= 1e-4 * max(abs(want), 1e-12) else 1)
 PY"
 
 # the config key: a run trained with runtime.inference = reference evaluates on the reference path

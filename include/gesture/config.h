@@ -27,7 +27,7 @@
 #include "gesture/types.h"  // gs_sampling, gs_normalize, gs_bad_clip
 typedef enum { GS_MONITOR_VAL_LOSS = 0, GS_MONITOR_VAL_ACCURACY = 1 } gs_monitor;
 typedef enum { GS_DEVICE_AUTO = 0, GS_DEVICE_CPU = 1, GS_DEVICE_CUDA = 2 } gs_device;
-// CPU inference (predict, eval, stream): the folded plan (gesture/plan.h) or the reference executor.
+// CPU inference (predict, eval, stream, validation): the folded plan (gesture/plan.h) or the reference executor.
 typedef enum { GS_INFERENCE_PLAN = 0, GS_INFERENCE_REFERENCE = 1 } gs_inference;
 
 typedef struct {
@@ -93,7 +93,7 @@ typedef struct {
 
 typedef struct {
     gs_device device;
-    gs_inference inference;  // CPU predict/eval/stream: folded plan or reference executor
+    gs_inference inference;  // CPU predict/eval/stream/validation: folded plan or reference executor
     int threads;  // 0 = all cores
     bool cuda_graph;
     bool deterministic;

@@ -8,7 +8,8 @@
 // see enough rows); when fewer frames than half the threads are left, they split each layer's rows
 // instead.
 // `runtime.inference = plan|reference` chooses it or the reference executor (model_forward) for
-// predict, eval and stream; both give the same predictions within 1e-4 (tests/test_plan.c).
+// predict, eval, stream and training's validation pass; both give the same predictions within 1e-4
+// (tests/test_plan.c).
 #ifndef GESTURE_PLAN_H
 #define GESTURE_PLAN_H
 

@@ -105,7 +105,8 @@ const config_key CONFIG_KEYS[] = {
 
     ENUM(runtime, device, "auto", DEVICE, "backend: auto uses CUDA when a GPU is present"),
     ENUM(runtime, inference, "plan", INFERENCE,
-         "CPU predict, eval and stream: plan = batch norm folded into the convolutions, fused epilogues, "
+         "CPU predict, eval, stream and training's validation pass: plan = batch norm folded into the "
+         "convolutions, fused epilogues, "
          "fast kernels (gesture info names them); reference = the reference ops node by node (same predictions "
          "within 1e-4)"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),

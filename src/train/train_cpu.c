@@ -73,6 +73,8 @@ void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
 }
 
 void train_backend_cpu_use_plan(gs_train_backend *be, gs_plan *plan) {
+    cpu_free(be);
+    if (!plan) return;
     cpu_plan_ctx *pc = gs_calloc(1, sizeof *pc);
     pc->plan = plan;
     pc->probs = gs_calloc((size_t)be->m->cfg.batch * be->m->cfg.classes, sizeof(float));
