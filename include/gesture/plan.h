@@ -20,6 +20,7 @@ typedef struct gs_plan gs_plan;
 // A plan of m from its parameters as they are now (build again after they change). m must outlive
 // the plan (its graph is read, never its parameters). 0 ok, -1 + gs_error naming a layer the plan
 // cannot fold.
+// A plan runs one call at a time (its buffers are its own; the calls use the OpenMP threads).
 int plan_build(gs_plan **p, const gs_model *m);
 void plan_free(gs_plan *p);
 

@@ -157,6 +157,10 @@ static int fold_backbone(gs_plan *p, int *value) {
         const gs_node *add = i < m->n_nodes ? &m->nodes[i] : NULL;
         if (add && add->op == NODE_ADD && consumers(m, i - 1) == 1 && (add->in[0] == i - 1 || add->in[1] == i - 1)) {
             s->res = value[add->in[add->in[0] == i - 1 ? 1 : 0]];
+            if (s->res < 0) {  // the frames themselves: no buffer the epilogue could read
+                rc = gs_error("plan: residual %s adds the input frames", add->name);
+                break;
+            }
             value[i++] = p->n_steps;
         }
         p->n_steps++;
