@@ -32,7 +32,8 @@ static float *filled(size_t n) {
 }
 
 // Seconds of one call of node n's convolution on `frames` frames with tier k: the best of reps.
-static double time_node(const plan_kernels *k, const gs_model *m, const gs_node *n, int frames, int reps, double *macs) {
+static double time_node(const plan_kernels *k, const gs_model *m, const gs_node *n, int frames, int reps,
+                        double *macs) {
     const gs_node *x = &m->nodes[n->in[0]];
     plan_geom g = {x->shape[1], x->shape[2], x->shape[3], n->shape[1], n->shape[2], n->shape[3],
                    n->k, n->stride, n->pad_top, n->pad_left};

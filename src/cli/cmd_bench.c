@@ -105,8 +105,9 @@ static void bench_time_phases(gs_model *m, gs_plan *plan, const gs_config *cfg, 
         int on_plan = k == 0 ? use_plan : !use_plan;
         dt = bench_steps(m, plan, cfg, on_plan ? 2 : 1, batch, steps,
                          k == 0 ? "bench: inference steps" : "bench: other inference steps");
-        printf("%-14s %10.1f img/s %10.1f ms/step   (%s)\n", k == 0 ? "inference" : on_plan ? "inference-plan" : "inference-ref",
-               images / dt, dt * 1e3, on_plan ? "runtime.inference = plan" : "runtime.inference = reference");
+        const char *name = k == 0 ? "inference" : on_plan ? "inference-plan" : "inference-ref";
+        printf("%-14s %10.1f img/s %10.1f ms/step   (%s)\n", name, images / dt, dt * 1e3,
+               on_plan ? "runtime.inference = plan" : "runtime.inference = reference");
     }
     dt = bench_steps(m, plan, cfg, 2, 1, steps, "bench: single-clip steps");
     printf("%-14s %10.1f img/s %10.1f ms/clip   (plan, 1 clip of %d frames)\n", "latency", m->cfg.frames / dt,
@@ -157,7 +158,7 @@ static int bench_cpu(const gs_config *cfg, const bench_options *o) {
     int images = arch->batch * arch->frames;
     printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), %d threads, cpu\n", arch->alpha, arch->size,
            arch->frames, arch->batch, images, threads);
-    gs_plan *plan;
+    gs_plan *plan;  // of the initial weights: the train steps change them, the timings do not care
     if (plan_build(&plan, &m) != 0) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         model_free(&m);

@@ -144,7 +144,8 @@ static int fold_backbone(gs_plan *p, int *value) {
         }
         const gs_node *bn = i + 1 < m->n_nodes ? &m->nodes[i + 1] : NULL;
         if (!is_conv || !bn || bn->op != NODE_BN || bn->in[0] != i || consumers(m, i) != 1) {
-            rc = gs_error("plan: layer %s (%s) is no convolution followed by its batch norm", n->name, op_info(n->op)->name);
+            rc = gs_error("plan: layer %s (%s) is no convolution followed by its batch norm", n->name,
+                          op_info(n->op)->name);
             break;
         }
         plan_step *s = &p->steps[p->n_steps];

@@ -82,7 +82,9 @@ static void generic_pw(float *out, const float *inp, const float *w, const float
 
 // The generic tier's sgemm reads the HWIO kernel as it is.
 static size_t generic_pw_floats(int Ci, int Co) { return (size_t)Ci * Co; }
-static void generic_pw_pack(float *wp, const float *w, int Ci, int Co) { memcpy(wp, w, sizeof(float) * (size_t)Ci * Co); }
+static void generic_pw_pack(float *wp, const float *w, int Ci, int Co) {
+    memcpy(wp, w, sizeof(float) * (size_t)Ci * Co);
+}
 
 const plan_kernels plan_kernels_generic = {"generic", generic_conv, generic_dw, generic_pw, generic_pw_floats,
                                            generic_pw_pack};
