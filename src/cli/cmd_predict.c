@@ -33,6 +33,8 @@ static const char *OPTIONS =
     "  --json       print a JSON array of {\"clip\", [\"start\", \"end\",] \"label\", \"probabilities\":\n"
     "               {class: p}} (full float precision)\n"
     "  --batch N    clips or windows per forward pass (default 8)\n"
+    "  --save-inputs X.npy  also write the model's input tensors, in output order, as one NumPy file\n"
+    "               float32 (N, T, S, S, 3): to check an exported model elsewhere (gesture export-onnx)\n"
     "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "\nAn input that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG, a\n"
     "truncated, damaged or unsupported video) is reported on stderr by name; the others are still\n"
@@ -96,6 +98,7 @@ static void add_clips(clip_list *out, const char *arg, int depth) {
 
 typedef struct {
     int json, batch, threads, windows, hop;  // hop 0 = stream.hop
+    const char *save_inputs;                 // --save-inputs path or NULL
 } predict_opts;
 
 // Options and inputs; a top-level argument that is a regular file is a video (videos[i] = 1).
@@ -112,6 +115,12 @@ static int parse_args(predict_opts *o, const char **target, clip_list *list, cha
                 return 2;
             }
             i++;
+        } else if (!strcmp(a, "--save-inputs")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gesture predict: --save-inputs wants a file name (X.npy)\n");
+                return 2;
+            }
+            o->save_inputs = argv[++i];
         } else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--windows")) o->windows = 1;
         else if (a[0] == '-' && a[1]) {
@@ -160,7 +169,7 @@ int cmd_predict(int argc, char **argv) {
     const char *target = NULL;
     clip_list list = {0};
     char *videos = NULL;
-    predict_opts o = {0, 8, -1, 0, 0};
+    predict_opts o = {0, 8, -1, 0, 0, NULL};
     int rc = parse_args(&o, &target, &list, &videos, argc, argv);
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
@@ -185,6 +194,14 @@ int cmd_predict(int argc, char **argv) {
     predict_print_header(&pr);
     predict_batch b;
     predict_batch_init(&b, &im, &pr, &lc);
+    if (o.save_inputs && predict_batch_save_open(&b, o.save_inputs) != 0) {
+        fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+        predict_batch_free(&b);
+        clip_list_free(&list);
+        free(videos);
+        cli_inference_model_free(&im);
+        return 1;
+    }
     int failed = 0, hop = o.hop ? o.hop : im.cfg.stream.hop;
     for (int i = 0; i < list.n; i++) {
         int r = videos[i] ? predict_video(&b, list.v[i], &lc, &im.cfg.stream, o.windows, hop)
@@ -196,6 +213,8 @@ int cmd_predict(int argc, char **argv) {
     }
     predict_batch_flush(&b);
     predict_print_end(&pr);
+    int save_rc = predict_batch_save_close(&b);
+    if (save_rc != 0) fprintf(stderr, "gesture predict: %s\n", gs_last_error());
     if (failed)
         fprintf(stderr, "gesture predict: %d of %d inputs could not be read (fix or drop them and rerun)\n", failed,
                 list.n);
@@ -203,5 +222,5 @@ int cmd_predict(int argc, char **argv) {
     clip_list_free(&list);
     free(videos);
     cli_inference_model_free(&im);
-    return failed ? 1 : 0;
+    return failed || save_rc ? 1 : 0;
 }

@@ -35,6 +35,8 @@ static const cli_command COMMANDS[] = {
      "Import a Keras .keras model (-> checkpoint) or MobileNetV2 ImageNet .h5 weights (-> checked backbone file)."},
     {"export-keras", cmd_export_keras, "CHECKPOINT OUT.weights.h5 [--with-optimizer]",
      "Write a checkpoint's weights as a Keras 3 .weights.h5 that Keras' model.load_weights() reads."},
+    {"export-onnx", cmd_export_onnx, "CHECKPOINT|RUN_DIR OUT.onnx [--frames N|dynamic]",
+     "Write a checkpoint's inference model as ONNX (opset 17, dynamic batch) for ONNX Runtime, TensorRT, ..."},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 
