@@ -45,6 +45,15 @@ err=$("$G" import-keras "$T/x.weights.h5" "$T/ck3.h5" --set model.classes=3 2>&1
 echo "$err"
 ok "bare .weights.h5 of another model: one line naming the keys its shapes imply" \
    "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.alpha=0.35 --set model.classes=5$' <<<\"\$err\""
+# same_weights A.h5 B.h5: the checkpoints hold the same weight arrays, bit for bit
+same_weights() { "$PY" - "$1" "$2" <<'PY'
+import sys, h5py
+a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
+n = []
+a.visititems(lambda p, o: n.append(p) if isinstance(o, h5py.Dataset) else None)
+sys.exit(0 if n and all(p in b and a[p][()].tobytes() == b[p][()].tobytes() for p in n) else 1)
+PY
+}
 same=$("$PY" - "$T/ck.h5" "$T/ck2.h5" <<'EOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
@@ -71,6 +80,32 @@ ok "exported arrays == the .keras file's, path by path" "[ \"$same\" = True ]"
 "$G" export-keras "$T/ck.h5" "$T/adam.weights.h5" --with-optimizer >/dev/null 2>&1
 v=$(h5 "$T/adam.weights.h5" "len(f['optimizer/vars']), f['optimizer/vars'].attrs['name']")
 ok "export-keras --with-optimizer writes Keras' Adam layout: 2 + 2 x 168 arrays ($v)" '[ "$v" = "338 adam" ]'
+
+# the whole model as .keras (Keras' load_model itself: test_keras_export_model, with the Keras venv)
+out=$("$G" export-keras "$T/ck.h5" "$T/whole.keras" 2>&1); rc=$?
+ok "export-keras OUT.keras exits 0 and says how to open it" "[ $rc -eq 0 ] && grep -q 'keras.models.load_model' <<<\"\$out\""
+v=$("$PY" - "$T/whole.keras" "$FX/seed_small.keras" <<'PY'
+import io, json, sys, zipfile, h5py
+z = zipfile.ZipFile(sys.argv[1])
+names = sorted(z.namelist())
+meta = json.loads(z.read("metadata.json"))
+c, ref = json.loads(z.read("config.json")), json.loads(zipfile.ZipFile(sys.argv[2]).read("config.json"))
+def layers(cfg):  # (class, name) of every layer, the backbone's too
+    top = cfg["config"]["layers"]
+    inner = top[1]["config"]["layer"]["config"]["layers"]
+    return [(l["class_name"], l["config"].get("name")) for l in top + inner]
+w = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+print(names == ["config.json", "metadata.json", "model.weights.h5"], meta["keras_version"].startswith("3."),
+      c["class_name"], layers(c) == layers(ref), "layers/bidirectional/forward_layer/cell/vars/0" in w)
+PY
+)
+ok "OUT.keras: the zip members, Keras 3 metadata, config.json with the Keras file's layers ($v)" '[ "$v" = "True True Sequential True True" ]'
+"$G" import-keras "$T/whole.keras" "$T/ck4.h5" >/dev/null 2>&1
+ok "OUT.keras imports back with every weight bit-identical" "same_weights '$T/ck.h5' '$T/ck4.h5'"
+err=$("$G" export-keras "$T/ck.h5" "$T/whole.keras" --with-optimizer 2>&1); rc=$?
+ok "--with-optimizer with .keras: a usage error ($err)" "[ $rc -eq 2 ]"
+err=$("$G" export-keras "$T/ck.h5" "$T/nodir/x.keras" 2>&1); rc=$?
+ok "OUT.keras in a missing folder: one line ($err)" "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
 
 out=$("$G" import-keras "$FX/backbone_mobl_names.h5" "$T/bb.h5" 2>&1); rc=$?
 ok "legacy ImageNet-style .h5 -> backbone file" "[ $rc -eq 0 ] && grep -q 'alpha 0.35' <<<\"\$out\""

@@ -82,4 +82,12 @@ int keras_export_weights(const gs_model *m, const char *out_path);
 // model whose optimizer is built (optimizer.build(model.trainable_variables)).
 int keras_export_weights_adam(const gs_model *m, double learning_rate, const char *out_path);
 
+// Write m as a whole Keras 3 model, the `.keras` zip keras.models.load_model() opens without gesture:
+// metadata.json, config.json (the seed model's Sequential with the MobileNetV2 functional inside, as
+// keras.applications builds it), model.weights.h5 (keras_export_weights' layout). Uncompiled (no
+// optimizer). Written through OUT.tmp + rename. 0, or -1 + gs_error naming the path.
+int keras_export_model(const gs_model *m, const char *out_path);
+// That config.json as a malloc'd string.
+char *keras_model_config_json(const gs_model *m);
+
 #endif

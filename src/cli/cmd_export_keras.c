@@ -1,6 +1,7 @@
-// `gesture export-keras CHECKPOINT OUT.weights.h5`: a gesture checkpoint's weights as a Keras 3
-// `.weights.h5`, which model.load_weights() reads into the seed model built in Keras with the
-// same sizes (printed). --with-optimizer adds the Adam state for continuing training in Keras.
+// `gesture export-keras CHECKPOINT OUT.keras|OUT.weights.h5`: a gesture checkpoint as a whole Keras 3
+// model (`.keras`, which keras.models.load_model opens), or its weights as a Keras 3 `.weights.h5`,
+// which model.load_weights() reads into the seed model built in Keras with the same sizes (printed).
+// --with-optimizer adds the Adam state for continuing training in Keras (.weights.h5).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@ static const char *OPTIONS =
     "  --with-optimizer  also write the Adam state (step count, learning rate, m and v), as Keras saves a\n"
     "                    compiled model whose optimizer is built; load it in Keras after\n"
     "                    model.optimizer.build(model.trainable_variables)\n"
-    "\nOUT must end in .weights.h5: Keras reads other .h5 names as the legacy format.\n";
+    "\nOUT.keras: the whole model (architecture + weights, uncompiled): keras.models.load_model(\"OUT.keras\")\n"
+    "opens it without gesture (compile it to train on). OUT.weights.h5: the weights only, for the seed\n"
+    "model built in Keras (Keras reads other .h5 names as the legacy format).\n";
 
 static int fail(gs_model *m, char *ini) {
     fprintf(stderr, "gesture: %s\n", gs_last_error());
@@ -41,7 +44,8 @@ int cmd_export_keras(int argc, char **argv) {
             fprintf(stderr, "gesture export-keras: unknown option '%s' (see gesture export-keras --help)\n", argv[i]);
             return 2;
         } else if (npos == 2) {
-            fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.weights.h5, got a third argument '%s'\n",
+            fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.keras or OUT.weights.h5, got a third "
+                            "argument '%s'\n",
                     argv[i]);
             return 2;
         } else {
@@ -49,14 +53,20 @@ int cmd_export_keras(int argc, char **argv) {
         }
     }
     if (npos != 2) {
-        fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.weights.h5 "
-                        "(e.g. gesture export-keras runs/seed_15f/checkpoints/best.h5 best.weights.h5)\n");
+        fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.keras or OUT.weights.h5 "
+                        "(e.g. gesture export-keras runs/seed_15f/checkpoints/best.h5 best.keras)\n");
         return 2;
     }
     size_t n = strlen(pos[1]);
-    if (n < 11 || strcmp(pos[1] + n - 11, ".weights.h5")) {
-        fprintf(stderr, "gesture export-keras: %s: the name must end in .weights.h5 (Keras' load_weights reads other "
-                        ".h5 names as the legacy format)\n", pos[1]);
+    int whole = n >= 6 && !strcmp(pos[1] + n - 6, ".keras");
+    if (!whole && (n < 11 || strcmp(pos[1] + n - 11, ".weights.h5"))) {
+        fprintf(stderr, "gesture export-keras: %s: the name must end in .keras (the whole model) or .weights.h5 (the "
+                        "weights; Keras' load_weights reads other .h5 names as the legacy format)\n", pos[1]);
+        return 2;
+    }
+    if (whole && with_opt) {
+        fprintf(stderr, "gesture export-keras: --with-optimizer writes a .weights.h5 (the .keras export is "
+                        "uncompiled)\n");
         return 2;
     }
     char *ini = NULL;
@@ -69,6 +79,16 @@ int cmd_export_keras(int argc, char **argv) {
     arch.batch = 1;  // no forward pass here
     gs_model m;
     if (model_init(&m, &arch)) return fail(NULL, ini);
+    if (whole) {
+        if (checkpoint_load_weights_only(pos[0], &m) || keras_export_model(&m, pos[1])) return fail(&m, ini);
+        printf("%s -> %s: Keras 3 model (%zu parameters; input (batch, %d, %d, %d, 3), %s)\n", pos[0], pos[1],
+               model_param_count(&m), arch.frames, arch.size, arch.size,
+               cfg.data.normalize == GS_NORMALIZE_SYMMETRIC ? "frames scaled to [-1, 1]" : "frames scaled to [0, 1]");
+        printf("in Keras: model = keras.models.load_model(\"%s\")\n", pos[1]);
+        model_free(&m);
+        free(ini);
+        return 0;
+    }
     if (with_opt) {
         gs_train_state st;
         checkpoint_state_init(&st, cfg.train.learning_rate);

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Checks `gesture export-keras CKPT OUT.keras` with Keras 3 itself: keras.models.load_model opens the
+file (no gesture code involved), the model is the seed architecture, and its predictions on the exact
+input tensors of `gesture predict --save-inputs` equal gesture's probabilities within a tolerance.
+
+Runs in the venv scripts/make_keras_fixtures.py makes (.venv-keras: Keras 3.15 + JAX from PyPI):
+  KERAS_BACKEND=jax .venv-keras/bin/python scripts/check_keras_export.py --gesture build/gesture CKPT CLIPS...
+Prints one line with the figures; exit 1 when a difference exceeds --tol (default 1e-5).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("check_keras_export: %s failed (%d):\n%s%s" % (" ".join(cmd), p.returncode, p.stdout, p.stderr))
+    return p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gesture", default="build/gesture")
+    ap.add_argument("--tol", type=float, default=1e-5)
+    ap.add_argument("checkpoint")
+    ap.add_argument("clips", nargs="+")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        run([args.gesture, "export-keras", args.checkpoint, path])
+        model = keras.models.load_model(path)
+        x_path = os.path.join(tmp, "x.npy")
+        pred = json.loads(run([args.gesture, "predict", args.checkpoint] + args.clips +
+                              ["--json", "--save-inputs", x_path]))
+        x = np.load(x_path)
+    classes = list(pred[0]["probabilities"].keys())
+    p_gesture = np.array([[r["probabilities"][c] for c in classes] for r in pred])
+    p_keras = model.predict(x, verbose=0).astype(np.float64)
+    kinds = [type(l).__name__ for l in model.layers]
+    inner = model.layers[0].layer
+    problems = []
+    if kinds != ["TimeDistributed", "TimeDistributed", "TimeDistributed", "Bidirectional", "Dropout", "Dense",
+                 "Dropout", "Dense"]:
+        problems.append("layers %s" % kinds)
+    d = float(np.abs(p_keras - p_gesture).max())
+    same = int((p_keras.argmax(1) == p_gesture.argmax(1)).sum())
+    print("check_keras_export: keras %s (%s) load_model: %s, %s with %d layers, %d parameters; %d clips %s: "
+          "max |p_keras - p_gesture| %.3g, labels %d/%d equal"
+          % (keras.__version__, keras.backend.backend(), type(model).__name__, inner.name, len(inner.layers),
+             model.count_params(), len(x), "x".join(map(str, x.shape[1:])), d, same, len(x)))
+    if d > args.tol:
+        problems.append("max |dp| %.3g > %g" % (d, args.tol))
+    if same != len(x):
+        problems.append("labels differ")
+    if problems:
+        print("check_keras_export: FAIL: " + "; ".join(problems))
+        return 1
+    print("check_keras_export: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
