@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
 #include "cli.h"
+#include "cli_checkpoint.h"
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
@@ -69,6 +72,13 @@ int cmd_export_keras(int argc, char **argv) {
                         "uncompiled)\n");
         return 2;
     }
+    // a run directory stands for its checkpoints/best.h5 (else last.h5), as for eval and predict
+    char ckpt[PATH_MAX], run_dir[PATH_MAX];
+    FILE *quiet = fopen("/dev/null", "w");
+    int rc0 = cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, pos[0], "export-keras", quiet ? quiet : stderr);
+    if (quiet) fclose(quiet);
+    if (rc0) return fail(NULL, NULL);
+    pos[0] = ckpt;
     char *ini = NULL;
     if (checkpoint_read_config(pos[0], &ini)) return fail(NULL, NULL);
     gs_config cfg;
