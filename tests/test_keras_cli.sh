@@ -13,6 +13,15 @@ ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1
 # h5 NAME EXPR: evaluate a Python expression with f = h5py.File(NAME); prints its value
 # (t(x): gesture's own files hold fixed-length strings, which h5py reads as bytes)
 h5() { "$PY" -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r'); t = lambda x: x.decode() if isinstance(x, bytes) else x; print($2)" "$1"; }
+# same_weights A.h5 B.h5: the checkpoints hold the same weight arrays, bit for bit
+same_weights() { "$PY" - "$1" "$2" <<'PY'
+import sys, h5py
+a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
+n = []
+a.visititems(lambda p, o: n.append(p) if isinstance(o, h5py.Dataset) else None)
+sys.exit(0 if n and all(p in b and a[p][()].tobytes() == b[p][()].tobytes() for p in n) else 1)
+PY
+}
 
 out=$("$G" import-keras "$FX/seed_small.keras" "$T/ck.h5" 2>&1); rc=$?
 ok "import-keras seed_small.keras exits 0" "[ $rc -eq 0 ]"
@@ -43,17 +52,12 @@ ok "check-export pre-check: another model's export is refused naming the weight 
 ok "bare .weights.h5 imports with the model from --set" "[ $? -eq 0 ]"
 err=$("$G" import-keras "$T/x.weights.h5" "$T/ck3.h5" --set model.classes=3 2>&1); rc=$?
 echo "$err"
-ok "bare .weights.h5 of another model: one line naming the keys its shapes imply" \
-   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.alpha=0.35 --set model.classes=5$' <<<\"\$err\""
-# same_weights A.h5 B.h5: the checkpoints hold the same weight arrays, bit for bit
-same_weights() { "$PY" - "$1" "$2" <<'PY'
-import sys, h5py
-a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
-n = []
-a.visititems(lambda p, o: n.append(p) if isinstance(o, h5py.Dataset) else None)
-sys.exit(0 if n and all(p in b and a[p][()].tobytes() == b[p][()].tobytes() for p in n) else 1)
-PY
-}
+ok "bare .weights.h5 with a --set its shapes contradict: one line naming the value they imply" \
+   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.classes=5$' <<<\"\$err\""
+out=$("$G" import-keras "$T/x.weights.h5" "$T/ck5.h5" 2>&1); rc=$?
+ok "bare .weights.h5 without --set: alpha, GRU, dense, classes from its shapes; frames and size named as the config's" \
+   "[ $rc -eq 0 ] && grep -q 'alpha 0.35, 224x224, 15 frames, 5 classes, GRU 128, dense 128' <<<\"\$out\" && grep -q 'data.frames = 15 and data.size = 224 are the config' <<<\"\$out\""
+ok "  ... with every weight bit-identical" "same_weights '$T/ck.h5' '$T/ck5.h5'"
 same=$("$PY" - "$T/ck.h5" "$T/ck2.h5" <<'EOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
@@ -106,6 +110,11 @@ err=$("$G" export-keras "$T/ck.h5" "$T/whole.keras" --with-optimizer 2>&1); rc=$
 ok "--with-optimizer with .keras: a usage error ($err)" "[ $rc -eq 2 ]"
 err=$("$G" export-keras "$T/ck.h5" "$T/nodir/x.keras" 2>&1); rc=$?
 ok "OUT.keras in a missing folder: one line ($err)" "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
+
+err=$("$G" train "$SRC/experiments/quickstart.ini" --set data.root="$T" --set model.pretrained="$FX/seed_small.keras" \
+      --set output.runs_dir="$T/runs" 2>&1); rc=$?
+ok "model.pretrained = a .keras model: one line saying to use import-keras, no run made ($err)" \
+   "[ $rc -ne 0 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'gesture import-keras .*--run-dir' <<<\"\$err\" && [ ! -e '$T/runs' ]"
 
 out=$("$G" import-keras "$FX/backbone_mobl_names.h5" "$T/bb.h5" 2>&1); rc=$?
 ok "legacy ImageNet-style .h5 -> backbone file" "[ $rc -eq 0 ] && grep -q 'alpha 0.35' <<<\"\$out\""
