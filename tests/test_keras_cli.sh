@@ -111,6 +111,31 @@ ok "--with-optimizer with .keras: a usage error ($err)" "[ $rc -eq 2 ]"
 err=$("$G" export-keras "$T/ck.h5" "$T/nodir/x.keras" 2>&1); rc=$?
 ok "OUT.keras in a missing folder: one line ($err)" "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
 
+# a Keras model without the head's TimeDistributed(BatchNormalization), as Keras would save it (the
+# wrappers after it renumbered): refused naming that layer
+"$PY" - "$FX/seed_small.keras" "$T/nobn.keras" "$T/nobn.h5" <<'PY'
+import json, sys, zipfile, h5py
+z = zipfile.ZipFile(sys.argv[1])
+c = json.loads(z.read("config.json"))
+L = c["config"]["layers"]
+L[:] = [l for l in L if l["config"].get("name") != "time_distributed_1"]
+for l in L:
+    if l["config"].get("name") == "time_distributed_2":
+        l["config"]["name"] = "time_distributed_1"
+open(sys.argv[3], "wb").write(z.read("model.weights.h5"))
+with h5py.File(sys.argv[3], "r+") as f:
+    del f["layers/time_distributed_1"]
+    f.move("layers/time_distributed_2", "layers/time_distributed_1")
+    f["layers/time_distributed_1/vars"].attrs["name"] = "time_distributed_1"
+with zipfile.ZipFile(sys.argv[2], "w") as o:
+    o.writestr("metadata.json", z.read("metadata.json"))
+    o.writestr("config.json", json.dumps(c))
+    o.write(sys.argv[3], "model.weights.h5")
+PY
+err=$("$G" import-keras "$T/nobn.keras" "$T/nobn_ck.h5" 2>&1); rc=$?
+ok "a model without the head batch norm: refused naming TimeDistributed(BatchNormalization) ($err)" \
+   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'the model has no TimeDistributed(BatchNormalization)' <<<\"\$err\" && ! grep -q time_distributed_2 <<<\"\$err\""
+
 err=$("$G" train "$SRC/experiments/quickstart.ini" --set data.root="$T" --set model.pretrained="$FX/seed_small.keras" \
       --set output.runs_dir="$T/runs" 2>&1); rc=$?
 ok "model.pretrained = a .keras model: one line saying to use import-keras, no run made ($err)" \
