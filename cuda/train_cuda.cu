@@ -103,9 +103,14 @@ static int cuda_open(void) { return gs_cuda_init(0); }
 
 int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
 
+// stream_cuda.cu
+void *cuda_features_init(gs_model *m);
+void cuda_features_run(void *h, float *out, const float *x, int batch, int to);
+void cuda_features_free(void *h);
+
 static const gs_device_backend cuda_device = {
     "cuda", gs_cuda_device_count, cuda_open, gs_cuda_shutdown, gs_cuda_device_name, gs_cuda_host_alloc,
-    gs_cuda_host_free, cuda_train_init, bench_cuda,
+    gs_cuda_host_free, cuda_train_init, bench_cuda, cuda_features_init, cuda_features_run, cuda_features_free,
 };
 
 extern "C" void gs_cuda_register(void) { device_register_gpu(&cuda_device); }

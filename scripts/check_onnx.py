@@ -8,8 +8,8 @@ Runs in the venv scripts/make_onnx_venv.sh makes (onnx + onnxruntime from PyPI):
 For each export (the checkpoint's frames, then --frames dynamic):
   1. gesture export-onnx CHECKPOINT OUT.onnx [--frames dynamic]; onnx.checker (full check, shape inference)
      and the graph's input/output names, shapes, opset;
-  2. gesture predict CHECKPOINT CLIPS --json --save-inputs X.npy: gesture's probabilities and the exact
-     input tensors it predicted them from;
+  2. gesture predict CHECKPOINT CLIPS --json --save-inputs X.npy, with --inference reference and plan:
+     gesture's probabilities and the exact input tensors it predicted them from;
   3. ONNX Runtime (CPU) on X, the whole set as one batch and clip by clip (batch 1): max |p_ort - p_gesture|
      and agreement of the predicted labels.
 Prints one line per run with the figures, exits 1 when a difference exceeds the tolerance.
@@ -38,7 +38,27 @@ def dims(value_info):
             for d in value_info.type.tensor_type.shape.dim]
 
 
-def check(args, tmp, dynamic):
+def predictions(args, tmp):
+    """gesture predict's input tensors and probabilities, with both inference paths (reference: the
+    reference ops; plan: batch norm folded into the convolutions, gesture's default)."""
+    preds, x = {}, None
+    for inference in ("reference", "plan"):
+        x_path = os.path.join(tmp, "inputs_%s.npy" % inference)
+        pred = json.loads(run([args.gesture, "predict", args.checkpoint] + args.clips +
+                              ["--json", "--inference", inference, "--save-inputs", x_path]))
+        xi = np.load(x_path)
+        if xi.shape[0] != len(pred):
+            sys.exit("check_onnx: %d input tensors saved for %d predictions" % (xi.shape[0], len(pred)))
+        if x is not None and not np.array_equal(x, xi):
+            sys.exit("check_onnx: the plan and the reference were fed different inputs")
+        x = xi
+        classes = list(pred[0]["probabilities"].keys())
+        preds[inference] = np.array([[r["probabilities"][c] for c in classes] for r in pred], dtype=np.float64)
+        preds["classes"] = classes
+    return x, preds
+
+
+def check(args, tmp, dynamic, inputs):
     path = os.path.join(tmp, "dynamic.onnx" if dynamic else "fixed.onnx")
     run([args.gesture, "export-onnx", args.checkpoint, path] + (["--frames", "dynamic"] if dynamic else []))
     model = onnx.load(path)
@@ -58,31 +78,28 @@ def check(args, tmp, dynamic):
     if out.name != "probabilities" or out_dims != ["batch", len(classes)]:
         problems.append("output %s %s" % (out.name, out_dims))
 
-    x_path = os.path.join(tmp, "inputs.npy")
-    pred = json.loads(run([args.gesture, "predict", args.checkpoint] + args.clips +
-                          ["--json", "--save-inputs", x_path]))
-    x = np.load(x_path)
-    p_gesture = np.array([[r["probabilities"][c] for c in classes] for r in pred], dtype=np.float64)
-    if x.shape[0] != len(pred):
-        sys.exit("check_onnx: %d input tensors saved for %d predictions" % (x.shape[0], len(pred)))
+    x, preds = inputs
+    cols = [preds["classes"].index(c) for c in classes]  # gesture's JSON keys -> the metadata's class order
+    p_ref, p_plan = preds["reference"][:, cols], preds["plan"][:, cols]
     so = ort.SessionOptions()
     so.intra_op_num_threads = 2
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     p_all = sess.run(["probabilities"], {"frames": x})[0].astype(np.float64)
     p_one = np.concatenate([sess.run(["probabilities"], {"frames": x[i:i + 1]})[0] for i in range(len(x))])
-    d_all = float(np.abs(p_all - p_gesture).max())
-    d_one = float(np.abs(p_one - p_gesture).max())
-    same_label = int((p_all.argmax(1) == p_gesture.argmax(1)).sum())
+    d_all = float(np.abs(p_all - p_ref).max())
+    d_one = float(np.abs(p_one - p_ref).max())
+    d_plan = float(np.abs(p_all - p_plan).max())
+    same_label = int((p_all.argmax(1) == p_ref.argmax(1)).sum())
     line = ("%s frames (input %s): %d clips of %s, ONNX Runtime %s vs gesture predict: max |dp| %.3g (batch %d), "
-            "%.3g (batch 1); labels %d/%d equal; opset %d"
+            "%.3g (batch 1), %.3g against --inference plan; labels %d/%d equal; opset %d"
             % ("dynamic" if dynamic else "fixed", in_dims, len(x), "x".join(map(str, x.shape[1:])), ort.__version__,
-               d_all, len(x), d_one, same_label, len(x), opset))
+               d_all, len(x), d_one, d_plan, same_label, len(x), opset))
     if dynamic and x.shape[1] > 1:  # the dynamic model runs on other clip lengths too
         sess.run(["probabilities"], {"frames": x[:, : x.shape[1] - 1]})
         line += "; runs on %d frames too" % (x.shape[1] - 1)
     print("check_onnx: " + line)
-    if max(d_all, d_one) > args.tol:
-        problems.append("max |dp| %.3g > %g" % (max(d_all, d_one), args.tol))
+    if max(d_all, d_one, d_plan) > args.tol:
+        problems.append("max |dp| %.3g > %g" % (max(d_all, d_one, d_plan), args.tol))
     if same_label != len(x):
         problems.append("labels differ")
     return problems
@@ -97,8 +114,9 @@ def main():
     args = ap.parse_args()
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
+        inputs = predictions(args, tmp)
         for dynamic in (False, True):
-            problems += check(args, tmp, dynamic)
+            problems += check(args, tmp, dynamic, inputs)
     if problems:
         print("check_onnx: FAIL: " + "; ".join(problems))
         return 1

@@ -10,8 +10,11 @@ PY=${PYTHON:-python3}
 # pip freeze of the venv the committed checks ran in
 PINS=(onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.7.0 flatbuffers==25.12.19
       packaging==26.4 typing_extensions==4.16.0)
-have() { "$VENV/bin/python" -c 'import onnx, onnxruntime, numpy, sys
-sys.exit(0 if (onnx.__version__, onnxruntime.__version__) == tuple(sys.argv[1:]) else 1)' "${PINS[0]#*==}" "${PINS[1]#*==}" 2>/dev/null; }
+have() {
+  "$VENV/bin/python" -c 'import onnx, onnxruntime, numpy, sys
+sys.exit(0 if (onnx.__version__, onnxruntime.__version__) == tuple(sys.argv[1:]) else 1)' \
+    "${PINS[0]#*==}" "${PINS[1]#*==}" 2>/dev/null
+}
 if [ -x "$VENV/bin/python" ] && have; then
   echo "make_onnx_venv: $VENV already has ${PINS[0]} ${PINS[1]}"
   exit 0

@@ -101,7 +101,8 @@ static void test_export(void) {
     gs_rng rng;
     gs_rng_seed(&rng, 3);
     for (int i = 0; i < m.params.n; i++)
-        if (!m.params.p[i].trainable) test_fill_uniform(params_ptr(&m.params, i), &rng, 0.5f, 1.5f, m.params.p[i].numel);
+        if (!m.params.p[i].trainable)
+            test_fill_uniform(params_ptr(&m.params, i), &rng, 0.5f, 1.5f, m.params.p[i].numel);
     const char *classes[3] = {"a", "b \"quoted\"", "c"};
     const char *keys[1] = {"frame_step"}, *values[1] = {"2"};
     gs_onnx_options o = {4, classes, 3, "unit", "test", keys, values, 1};
@@ -135,11 +136,13 @@ static void test_export(void) {
               !strcmp(g->node[g->n_node - 1]->output[0], "probabilities"),
           "the last node is the Softmax making probabilities");
 
-    int convs = count_node_op(&m, NODE_CONV, -1) + count_node_op(&m, NODE_PWCONV, -1) + count_node_op(&m, NODE_DWCONV, -1);
+    int convs = count_node_op(&m, NODE_CONV, -1) + count_node_op(&m, NODE_PWCONV, -1) +
+                count_node_op(&m, NODE_DWCONV, -1);
     check(count_op(mp, "Conv") == convs, "Conv nodes: %d (graph %d)", count_op(mp, "Conv"), convs);
     check(count_op(mp, "BatchNormalization") == count_node_op(&m, NODE_BN, -1), "BatchNormalization nodes: %d",
           count_op(mp, "BatchNormalization"));
-    check(count_op(mp, "Clip") == count_node_op(&m, NODE_BN, GS_ACT_RELU6), "Clip (ReLU6) nodes: %d", count_op(mp, "Clip"));
+    check(count_op(mp, "Clip") == count_node_op(&m, NODE_BN, GS_ACT_RELU6), "Clip (ReLU6) nodes: %d",
+          count_op(mp, "Clip"));
     check(count_op(mp, "Add") == count_node_op(&m, NODE_ADD, -1), "Add nodes: %d", count_op(mp, "Add"));
     check(count_op(mp, "GRU") == 1 && count_op(mp, "Gemm") == 2 && count_op(mp, "Relu") == 1 &&
               count_op(mp, "GlobalAveragePool") == 1 && count_op(mp, "Dropout") == 0,
@@ -193,7 +196,7 @@ static void test_export(void) {
               hs->i == 8 && gru->n_output == 2 && !strcmp(gru->output[0], ""),
           "GRU: bidirectional, hidden 8, linear_before_reset 1, only Y_h");
     int gi = model_find_node(&m, "gru");
-    int H = 8, G = 24, D = m.nodes[gi].shape[0] ? m.nodes[m.nodes[gi].in[0]].shape[1] : 0;
+    int H = 8, G = 24, D = m.nodes[m.nodes[gi].in[0]].shape[1];
     const Onnx__TensorProto *W = init_named(mp, "gru/W"), *R = init_named(mp, "gru/R"), *B = init_named(mp, "gru/B");
     ok = W && R && B && W->dims[0] == 2 && W->dims[1] == G && W->dims[2] == D && R->dims[2] == H && B->dims[1] == 2 * G;
     for (int dd = 0; ok && dd < 2; dd++) {

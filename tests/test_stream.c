@@ -23,7 +23,9 @@ static void randomize_stats(gs_model *m, gs_rng *rng) {
     }
 }
 
-static void test_windows_equal_whole_model(void) {
+// use_plan: the per-frame features from the inference plan (runtime.inference = plan), the whole
+// model on the reference executor.
+static void test_windows_equal_whole_model(int use_plan) {
     gs_model_arch a = {.alpha = 0.35f, .size = S, .frames = T, .batch = 3, .classes = K, .gru_units = 8,
                        .dense_units = 8, .dropout = 0.25f, .l2 = 0, .bn_momentum = 0};
     gs_model m;
@@ -37,8 +39,9 @@ static void test_windows_equal_whole_model(void) {
     test_fill_uniform(frames, &rng, 0, 1, N_FRAMES * frame_n);
 
     gs_window_model wm;
-    check(window_model_init(&wm, &m) == 0, "window model builds from the model");
+    check(window_model_init(&wm, &m, NULL) == 0, "window model builds from the model");
     check(wm.T == T && wm.C == 1280 && wm.K == K, "window: T %d, C %d, K %d", wm.T, wm.C, wm.K);
+    if (use_plan) check(window_model_use_plan(&wm) == 0 && wm.plan, "window model features on the plan");
     double worst = 0;
     int windows = 0, times_ok = 1;
     for (int f = 0; f < N_FRAMES; f++) {
@@ -59,9 +62,11 @@ static void test_windows_equal_whole_model(void) {
     }
     check(windows == N_FRAMES - T + 1, "%d windows over %d frames", windows, N_FRAMES);
     check(times_ok, "each window's first and last frame times");
-    check(worst <= 1e-5, "window probabilities equal the whole model's: max |diff| %.3g (tol 1e-5)", worst);
+    check(worst <= 1e-5, "%s: window probabilities equal the whole model's: max |diff| %.3g (tol 1e-5)",
+          use_plan ? "plan" : "reference", worst);
     window_model_free(&wm);
     model_free(&m);
+    free(frames);
 }
 
 static const gs_stream_config CFG = {.fps = 30, .hop = 1, .smooth = 1, .threshold = 0.6, .min_duration = 0.3,
@@ -140,7 +145,8 @@ static void test_events(void) {
 }
 
 int main(void) {
-    test_windows_equal_whole_model();
+    test_windows_equal_whole_model(0);
+    test_windows_equal_whole_model(1);
     test_events();
     return test_finish();
 }

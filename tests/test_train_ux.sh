@@ -52,6 +52,12 @@ ok "-v prints the full config" "grep -q '^\[model\]' '$T/verb.out' && grep -q '^
 rows=$(($(wc -l <"$T/more/training_log.csv") - 1))
 ok "resume --set train.epochs=3 trains epoch 3 ($rows CSV rows)" "[ $rc -eq 0 ] && [ $rows -eq 3 ] && grep -q '^epoch 3/3:' '$T/more.out'"
 ok "config.ini holds the new epochs" "grep -qx 'epochs = 3' '$T/more/config.ini'"
+"$G" train --resume "$T/more" >"$T/done.out" 2>&1; rc=$?
+ok "resume of a finished run: exit 1, says nothing is left and how to train more" \
+    "[ $rc -eq 1 ] && grep -q 'nothing left to train' '$T/done.out' && grep -q 'set train.epochs=' '$T/done.out'"
+"$G" train --resume "$T/more" --set train.epochs=2 >"$T/past.out" 2>&1; rc=$?
+ok "resume with train.epochs below the checkpoint's epoch: exit 1 naming both" \
+    "[ $rc -eq 1 ] && grep -q 'at epoch 3 of train.epochs = 2' '$T/past.out'"
 "$G" train --resume "$T/more" --set model.alpha=0.5 >"$T/alpha.out" 2>&1; rc=$?
 ok "resume --set model.alpha refused naming it" "[ $rc -eq 1 ] && [ \$(wc -l <'$T/alpha.out') -eq 1 ] && grep -q '^gesture train: .*model.alpha' '$T/alpha.out'"
 ok "a refused resume leaves config.ini alone" "grep -qx 'alpha = 0.35' '$T/more/config.ini'"

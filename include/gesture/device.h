@@ -24,6 +24,13 @@ typedef struct {
     int (*train_init)(struct gs_train_backend *be, struct gs_model *m, int use_graph);
     // `gesture bench` on this device: prints its table, returns the exit code.
     int (*bench)(const struct gs_config *cfg, int steps);
+    // Per-frame features for `gesture stream`: nodes [0, to) of m on the opened device.
+    // features_init uploads m's parameters (NULL + gs_error on failure); features_run uploads
+    // x (batch inputs in model_input's layout), runs the nodes and copies node to-1's output
+    // (its rows for `batch` clips) to out on the host.
+    void *(*features_init)(struct gs_model *m);
+    void (*features_run)(void *h, float *out, const float *x, int batch, int to);
+    void (*features_free)(void *h);
 } gs_device_backend;
 
 // Register the GPU backend (one at most; a second registration replaces the first).

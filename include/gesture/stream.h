@@ -25,11 +25,20 @@ typedef struct {
     float *ring;          // (T,C) the last T frames' features; slot (n % T) is written next
     double *times;        // (T) their times
     long n;               // frames pushed so far
+    const void *gpu;      // the device backend running the per-frame features (NULL: the CPU)
+    void *gpu_h;          // its features handle
+    float *frame;         // (S,S,3) the next frame, host (with gpu or plan)
+    struct gs_plan *plan; // the per-frame features from the folded plan of `feat` on the CPU (NULL: the walker)
 } gs_window_model;
 
-// Both copies from a model (its architecture and weights; full is not modified). 0, or -1 + gs_error.
-int window_model_init(gs_window_model *wm, const gs_model *full);
+// Both copies from a model (its architecture and weights; full is not modified). gpu: a
+// gs_device_backend (gesture/device.h) already opened, that runs the per-frame features; NULL = the
+// CPU. 0, or -1 + gs_error.
+int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu);
 void window_model_free(gs_window_model *wm);
+// Compute the per-frame features with an inference plan (gesture/plan.h, runtime.inference = plan)
+// instead of the reference executor; the head stays on the walker. 0, or -1 + gs_error.
+int window_model_use_plan(gs_window_model *wm);
 // Where the next frame goes: (S,S,3), normalized as the data config says.
 float *window_model_frame(gs_window_model *wm);
 // Features of the frame in window_model_frame into the ring, as the frame at time t.

@@ -55,6 +55,12 @@ int train_device_open(gs_device device, int *use_cuda);
 int train_device_check(gs_device device);
 // The CPU step (model_forward/backward/adam on the host model m).
 void train_backend_cpu_init(gs_train_backend *be, gs_model *m);
+// eval_batch of a CPU backend runs `plan` (gesture/plan.h, built from m; the caller keeps it and
+// frees it after the backend, or after detaching it with plan NULL) instead of the reference
+// executor: same probabilities and loss within 1e-4. The trainer does it for each validation pass
+// (runtime.inference = plan), `gesture eval` for its pass.
+struct gs_plan;
+void train_backend_cpu_use_plan(gs_train_backend *be, struct gs_plan *plan);
 
 // CUDA side, through the registered GPU backend (gesture/device.h; src/train/device.c). With none
 // registered (a binary built without the CUDA backend), available() is 0 and the rest fail with a

@@ -63,7 +63,7 @@ int cli_parse_int(const char *s, int lo, int hi, int *v) {
     return 0;
 }
 
-int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads) {
+int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads, int inference) {
     memset(im, 0, sizeof *im);
     char *ini = NULL;
     if (checkpoint_read_config(ckpt, &ini) != 0) return -1;
@@ -93,10 +93,35 @@ int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batc
         cli_inference_model_free(im);
         return gs_error("%s", msg);
     }
+    if (inference >= 0) im->cfg.runtime.inference = (gs_inference)inference;
+    if (im->cfg.runtime.inference == GS_INFERENCE_PLAN && plan_build(&im->plan, &im->model) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s: %s (runtime.inference = reference runs it)", ckpt, gs_last_error());
+        cli_inference_model_free(im);
+        return gs_error("%s", msg);
+    }
     return 0;
 }
 
+int cli_parse_inference(const char *cmd, const char *v, int *inference) {
+    if (v && !strcmp(v, "plan")) *inference = GS_INFERENCE_PLAN;
+    else if (v && !strcmp(v, "reference")) *inference = GS_INFERENCE_REFERENCE;
+    else {
+        fprintf(stderr, "gesture %s: --inference must be plan or reference (got '%s')\n", cmd, v ? v : "");
+        return -1;
+    }
+    return 0;
+}
+
+const char *cli_inference_name(const cli_inference_model *im) {
+    static char buf[64];
+    if (!im->plan) return "reference";
+    snprintf(buf, sizeof buf, "plan (%s kernels)", plan_kernels_name());
+    return buf;
+}
+
 void cli_inference_model_free(cli_inference_model *im) {
+    plan_free(im->plan);
     if (im->model.nodes) model_free(&im->model);
     if (im->classes) checkpoint_free_classes(im->classes, im->n_classes);
     memset(im, 0, sizeof *im);

@@ -7,6 +7,7 @@
 
 #include "gesture/config.h"
 #include "gesture/model.h"
+#include "gesture/plan.h"
 
 typedef struct {
     gs_config cfg;   // the checkpoint's resolved config, with the overrides applied
@@ -14,11 +15,19 @@ typedef struct {
     char **classes;  // (n_classes) names in label order
     int n_classes;
     int threads;     // CPU threads in effect
+    gs_plan *plan;   // the folded inference plan of `model` (runtime.inference = plan), else NULL
 } cli_inference_model;
 
-// Read ckpt's config, apply batch (> 0) and threads (>= 0) overrides, build the model and load the
-// weights only. 0, or -1 + gs_error naming the checkpoint.
-int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads);
+// Read ckpt's config, apply batch (> 0), threads (>= 0) and inference (a gs_inference, or -1 for
+// the config's runtime.inference) overrides, build the model, load the weights only and, for
+// inference = plan, build the plan from them. 0, or -1 + gs_error naming the checkpoint.
+int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads, int inference);
+
+// "--inference plan|reference" value -> *inference (a gs_inference). 0, or -1 after a message on
+// stderr naming the command.
+int cli_parse_inference(const char *cmd, const char *v, int *inference);
+// The banner line of a command that runs inference: "inference: plan (avx2 kernels)" or "reference".
+const char *cli_inference_name(const cli_inference_model *im);
 void cli_inference_model_free(cli_inference_model *im);
 
 // RUN_DIR or CHECKPOINT -> the checkpoint file (RUN_DIR/checkpoints/best.h5, else last.h5) and the

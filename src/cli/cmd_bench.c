@@ -9,6 +9,7 @@
 #include "gesture/device.h"
 #include "gesture/errors.h"
 #include "gesture/model.h"
+#include "gesture/plan.h"
 #include "gesture/progress.h"
 #include "gesture/rng.h"
 #include "gesture/runtime.h"
@@ -69,26 +70,48 @@ static void bench_adam_step(gs_model *m, const gs_config *cfg) {
                     (float)cfg->train.epsilon);
 }
 
-// One line per phase (train step, inference): images per second and milliseconds per step.
-static void bench_time_phases(gs_model *m, const gs_config *cfg, int batch, int images, int steps) {
-    for (int phase = 0; phase < 2; phase++) {
-        double t0 = 0;
-        gs_progress bar;
-        progress_begin(&bar, phase == 0 ? "bench: train steps" : "bench: inference steps", steps + 1);
-        for (int s = 0; s <= steps; s++, progress_add(&bar, 1)) {
-            if (s == 1) t0 = runtime_now();  // step 0 warms caches and pages
-            if (phase == 0) {
-                model_forward(m, batch, 1, 1);
-                model_backward(m);
-                bench_adam_step(m, cfg);
-            } else {
-                model_forward(m, batch, 0, 0);
-            }
+// Seconds per step of `steps` timed steps after one warm-up step, counted on stderr under `label`.
+// what: 0 train step, 1 reference inference, 2 plan inference of `batch` clips.
+static double bench_steps(gs_model *m, gs_plan *plan, const gs_config *cfg, int what, int batch, int steps,
+                          const char *label) {
+    double t0 = 0;
+    gs_progress bar;
+    progress_begin(&bar, label, steps + 1);
+    float *probs = gs_malloc(sizeof(float) * (size_t)batch * m->cfg.classes);
+    for (int s = 0; s <= steps; s++, progress_add(&bar, 1)) {
+        if (s == 1) t0 = runtime_now();  // step 0 warms caches and pages
+        if (what == 0) {
+            model_forward(m, batch, 1, 1);
+            model_backward(m);
+            bench_adam_step(m, cfg);
+        } else if (what == 1) {
+            model_forward(m, batch, 0, 0);
+        } else {
+            plan_forward(plan, probs, NULL, model_input(m), NULL, batch);
         }
-        double dt = (runtime_now() - t0) / steps;
-        progress_end(&bar);
-        printf("%-10s %10.1f img/s %10.1f ms/step\n", phase == 0 ? "train" : "inference", images / dt, dt * 1e3);
     }
+    free(probs);
+    progress_end(&bar);
+    return (runtime_now() - t0) / steps;
+}
+
+// One line per phase: the train step, inference as runtime.inference runs it, inference on the other
+// path, and the plan's latency for a single clip: images per second and milliseconds per step.
+static void bench_time_phases(gs_model *m, gs_plan *plan, const gs_config *cfg, int batch, int images, int steps) {
+    double dt = bench_steps(m, plan, cfg, 0, batch, steps, "bench: train steps");
+    printf("%-14s %10.1f img/s %10.1f ms/step\n", "train", images / dt, dt * 1e3);
+    int use_plan = cfg->runtime.inference == GS_INFERENCE_PLAN;
+    for (int k = 0; k < 2; k++) {
+        int on_plan = k == 0 ? use_plan : !use_plan;
+        dt = bench_steps(m, plan, cfg, on_plan ? 2 : 1, batch, steps,
+                         k == 0 ? "bench: inference steps" : "bench: other inference steps");
+        const char *name = k == 0 ? "inference" : on_plan ? "inference-plan" : "inference-ref";
+        printf("%-14s %10.1f img/s %10.1f ms/step   (%s)\n", name, images / dt, dt * 1e3,
+               on_plan ? "runtime.inference = plan" : "runtime.inference = reference");
+    }
+    dt = bench_steps(m, plan, cfg, 2, 1, steps, "bench: single-clip steps");
+    printf("%-14s %10.1f img/s %10.1f ms/clip   (plan, 1 clip of %d frames)\n", "latency", m->cfg.frames / dt,
+           dt * 1e3, m->cfg.frames);
 }
 
 // Where a training step's time goes, per op type. A separate pass, so the timers do not touch the
@@ -111,6 +134,17 @@ static void bench_print_profile(gs_model *m, const gs_config *cfg, int batch, in
     printf("%-24s %10.3f\n", "Adam (all parameters)", adam);
 }
 
+// Where the plan's inference time goes, per folded layer kind (a separate pass, as above).
+static void bench_plan_profile(gs_model *m, gs_plan *plan, int batch, int steps) {
+    float *probs = gs_malloc(sizeof(float) * (size_t)batch * m->cfg.classes);
+    plan_set_profile(plan, 1);
+    for (int s = 0; s < steps; s++) plan_forward(plan, probs, NULL, model_input(m), NULL, batch);
+    plan_set_profile(plan, 0);
+    free(probs);
+    printf("\nwhere the plan's inference time goes (%d steps):\n", steps);
+    plan_print_profile(plan, stdout);
+}
+
 // The CPU benchmark of cfg's model; returns the exit code.
 static int bench_cpu(const gs_config *cfg, const bench_options *o) {
     int threads = runtime_set_threads(cfg->runtime.threads);
@@ -124,8 +158,19 @@ static int bench_cpu(const gs_config *cfg, const bench_options *o) {
     int images = arch->batch * arch->frames;
     printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), %d threads, cpu\n", arch->alpha, arch->size,
            arch->frames, arch->batch, images, threads);
-    bench_time_phases(&m, cfg, arch->batch, images, o->steps);
-    if (o->profile) bench_print_profile(&m, cfg, arch->batch, o->steps);
+    gs_plan *plan;  // of the initial weights: the train steps change them, the timings do not care
+    if (plan_build(&plan, &m) != 0) {
+        fprintf(stderr, "gesture: %s\n", gs_last_error());
+        model_free(&m);
+        return 1;
+    }
+    printf("inference plan: %s kernels\n", plan_kernels_name());
+    bench_time_phases(&m, plan, cfg, arch->batch, images, o->steps);
+    if (o->profile) {
+        bench_print_profile(&m, cfg, arch->batch, o->steps);
+        bench_plan_profile(&m, plan, arch->batch, o->steps);
+    }
+    plan_free(plan);
     model_free(&m);
     return 0;
 }
@@ -138,7 +183,9 @@ int cmd_bench(int argc, char **argv) {
                "                 (--set runtime.device=cuda benches the GPU backend; auto benches the CPU)\n"
                "  --profile      also print where the time goes, per op type (CPU)\n"
                "Prints one line per phase: img/s and ms per step (B*T images per step); the steps are\n"
-               "counted on stderr as they run (CPU).\n");
+               "counted on stderr as they run (CPU). CPU phases: train; inference on the path\n"
+               "runtime.inference picks (plan: folded batch norm, fast kernels; reference: the reference\n"
+               "ops), then on the other path (inference-ref / inference-plan); latency: the plan on one clip.\n");
         return 0;
     }
     bench_options o;

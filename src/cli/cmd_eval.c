@@ -25,6 +25,9 @@ static const char *OPTIONS =
     "  --batch N               clips per forward pass (default: the config's train.batch_size)\n"
     "  --threads N             CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --device auto|cpu|cuda  where the forward passes run (default: the config's runtime.device)\n"
+    "  --inference plan|reference\n"
+    "                          CPU: the folded plan (fast kernels) or the reference ops layer by layer;\n"
+    "                          same scores within 1e-4 (default: the config's runtime.inference, plan)\n"
     "  --out DIR               write eval/ under DIR (default: the run directory, or the checkpoint's\n"
     "                          folder for a checkpoint outside a run)\n"
     "  --digits N              decimals in the classification report (default 2, as scikit-learn)\n"
@@ -51,6 +54,7 @@ typedef struct {
     const char *target, *split, *data, *out;  // data, out: NULL when not given
     int batch, threads, digits, plots;        // batch 0, threads -1: the config's
     int device;                               // a gs_device, or -1: the config's runtime.device
+    int inference;                            // a gs_inference, or -1: the config's runtime.inference
 } eval_options;
 
 // Everything eval opens, in one place so one function closes it whichever step failed.
@@ -74,12 +78,12 @@ static int eval_fail(void) {
 
 // argv -> options. 0, or -1 after a message on stderr (exit code 2).
 static int eval_parse_args(eval_options *o, int argc, char **argv) {
-    *o = (eval_options){.split = "test", .threads = -1, .digits = 2, .plots = 1, .device = -1};
+    *o = (eval_options){.split = "test", .threads = -1, .digits = 2, .plots = 1, .device = -1, .inference = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int with_value = !strcmp(a, "--split") || !strcmp(a, "--data") || !strcmp(a, "--batch") ||
                          !strcmp(a, "--threads") || !strcmp(a, "--out") || !strcmp(a, "--digits") ||
-                         !strcmp(a, "--device");
+                         !strcmp(a, "--device") || !strcmp(a, "--inference");
         if (with_value && i + 1 >= argc) {
             fprintf(stderr, "gesture eval: %s needs a value (see gesture eval --help)\n", a);
             return -1;
@@ -110,6 +114,8 @@ static int eval_parse_args(eval_options *o, int argc, char **argv) {
                 fprintf(stderr, "gesture eval: --device must be auto, cpu or cuda (got '%s')\n", v);
                 return -1;
             }
+        } else if (!strcmp(a, "--inference")) {
+            if (cli_parse_inference("eval", v, &o->inference)) return -1;
         } else if (!strcmp(a, "--no-plots")) o->plots = 0;
         else if (!with_value && (a[0] == '-' || o->target)) {
             fprintf(stderr, "gesture eval: unexpected argument '%s' (see gesture eval --help)\n", a);
@@ -128,7 +134,7 @@ static int eval_open_model(eval_session *e, const eval_options *o) {
     if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval", stdout) != 0)
         return eval_fail();
     if (o->out) snprintf(e->out_dir, sizeof e->out_dir, "%s", o->out);
-    if (cli_inference_model_load(&e->im, e->ckpt, o->batch, o->threads) != 0) return eval_fail();
+    if (cli_inference_model_load(&e->im, e->ckpt, o->batch, o->threads, o->inference) != 0) return eval_fail();
     return 0;
 }
 
@@ -161,6 +167,7 @@ static int eval_open_device(eval_session *e, int device) {
     e->cuda_open = use_cuda;
     if (!use_cuda) {
         train_backend_cpu_init(&e->be, &e->im.model);
+        if (e->im.plan) train_backend_cpu_use_plan(&e->be, e->im.plan);
         return 0;
     }
     train_cuda_loader_memory(&e->lc);
@@ -169,7 +176,8 @@ static int eval_open_device(eval_session *e, int device) {
 
 // One pass over the split into e->r. 0, or -1 after a message.
 static int eval_score(eval_session *e, const char *split) {
-    printf("evaluating %s on %s\n", split, e->be.device);
+    printf("evaluating %s on %s, inference: %s\n", split, e->be.device,
+           e->cuda_open ? "reference" : cli_inference_name(&e->im));
     if (loader_init(&e->l, &e->lc) != 0 || evaluate_model(&e->r, &e->be, e->l, 0, 1) != 0) return eval_fail();
     if (e->r.n < e->ds.n_clips)
         fprintf(stderr, "gesture eval: %d bad clips skipped (data.on_bad_clip = skip)\n", e->ds.n_clips - e->r.n);

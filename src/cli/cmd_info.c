@@ -11,6 +11,7 @@
 #include "gesture/checkpoint.h"
 #include "gesture/device.h"
 #include "gesture/errors.h"
+#include "gesture/plan.h"
 #include "gesture/trainlog.h"
 
 
@@ -35,6 +36,8 @@ int cmd_info(int argc, char **argv) {
     printf("openmp threads: %d (of %d cores; OMP_NUM_THREADS or runtime.threads choose)\n", omp_get_max_threads(),
            omp_get_num_procs());
     printf("blas: %s\n", openblas_get_config());
+    printf("cpu inference plan kernels: %s (of generic, avx2; GESTURE_PLAN_KERNELS picks a lower tier; "
+           "runtime.inference = reference uses none)\n", plan_kernels_name());
     printf("hdf5: %d.%d.%d\n", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
     const gs_device_backend *gpu = device_gpu();
     if (gpu) {

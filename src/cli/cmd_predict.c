@@ -36,6 +36,10 @@ static const char *OPTIONS =
     "  --save-inputs X.npy  also write the model's input tensors, in output order, as one NumPy file\n"
     "               float32 (N, T, S, S, 3): to check an exported model elsewhere (gesture export-onnx)\n"
     "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
+    "  --inference plan|reference\n"
+    "               plan: batch norm folded into the convolutions, fast kernels; reference: the\n"
+    "               reference ops layer by layer (same predictions within 1e-4; default: the config's\n"
+    "               runtime.inference, plan unless set)\n"
     "\nAn input that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG, a\n"
     "truncated, damaged or unsupported video) is reported on stderr by name; the others are still\n"
     "predicted and the exit status is 1.\n";
@@ -99,6 +103,7 @@ static void add_clips(clip_list *out, const char *arg, int depth) {
 typedef struct {
     int json, batch, threads, windows, hop;  // hop 0 = stream.hop
     const char *save_inputs;                 // --save-inputs path or NULL
+    int inference;                           // gs_inference, -1 = the config's
 } predict_opts;
 
 // Options and inputs; a top-level argument that is a regular file is a video (videos[i] = 1).
@@ -121,6 +126,9 @@ static int parse_args(predict_opts *o, const char **target, clip_list *list, cha
                 return 2;
             }
             o->save_inputs = argv[++i];
+        } else if (!strcmp(a, "--inference")) {
+            if (cli_parse_inference("predict", i + 1 < argc ? argv[i + 1] : NULL, &o->inference)) return 2;
+            i++;
         } else if (!strcmp(a, "--json")) o->json = 1;
         else if (!strcmp(a, "--windows")) o->windows = 1;
         else if (a[0] == '-' && a[1]) {
@@ -169,14 +177,14 @@ int cmd_predict(int argc, char **argv) {
     const char *target = NULL;
     clip_list list = {0};
     char *videos = NULL;
-    predict_opts o = {0, 8, -1, 0, 0, NULL};
+    predict_opts o = {0, 8, -1, 0, 0, NULL, -1};
     int rc = parse_args(&o, &target, &list, &videos, argc, argv);
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
     // one batch slot per input is enough unless windows multiply them
     int B = o.windows || o.batch < list.n ? o.batch : list.n;
     if (rc == 0 && (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict", stderr) != 0 ||
-                    cli_inference_model_load(&im, ckpt, B, o.threads) != 0)) {
+                    cli_inference_model_load(&im, ckpt, B, o.threads, o.inference) != 0)) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
         rc = 1;
     }

@@ -11,10 +11,12 @@
 #include "cli.h"
 #include "cli_checkpoint.h"
 #include "gesture/annotate.h"
+#include "gesture/device.h"
 #include "gesture/errors.h"
 #include "gesture/on_event.h"
 #include "gesture/runtime.h"
 #include "gesture/stream.h"
+#include "gesture/trainer.h"
 
 static const char *OPTIONS =
     "\nCHECKPOINT is a .h5 checkpoint or a run directory. SOURCE is a video file (mp4, mkv, webm, avi, ...),\n"
@@ -42,7 +44,11 @@ static const char *OPTIONS =
     "                       (what a camera does)\n"
     "  --no-drop            never drop frames, also from a camera or a pipe (they wait in the source or\n"
     "                       the pipe instead; latency grows when inference is slower than the source)\n"
+    "  --device auto|cpu|cuda  where the per-frame backbone runs, one frame per call (default: the config's\n"
+    "                       runtime.device); the BiGRU and head over the window run on the CPU\n"
     "  --threads N          CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
+    "  --inference plan|reference  per-frame features from the folded plan (fast kernels) or the\n"
+    "                       reference ops (same results within 1e-4; default: runtime.inference, plan)\n"
     "  --queue N            decoded frames waiting for the model (default 4); a live source that gets\n"
     "                       further ahead loses its oldest waiting frame (counted as dropped)\n"
     "\nThe summary (stderr) gives frames decoded and used, windows, events, dropped frames and the latency\n"
@@ -53,6 +59,8 @@ typedef struct {
     const char *target, *source;
     const char *events_csv, *on_event, *annotate;
     int on_event_shell, events_only, realtime, no_drop, threads, queue, hop;
+    int inference;  // gs_inference, -1: the config's
+    int device;  // a gs_device, or -1: the config's runtime.device
     int width, height;
     double fps;
     char **sets;
@@ -76,13 +84,14 @@ static int parse_size(const char *s, int *w, int *h) {
 // 0 ok, 2 usage error (printed).
 static int parse_args(stream_opts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
-    o->threads = -1, o->queue = 4;
+    o->threads = -1, o->queue = 4, o->inference = -1, o->device = -1;
     o->sets = gs_calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int value = !strcmp(a, "--hop") || !strcmp(a, "--set") || !strcmp(a, "--events") || !strcmp(a, "--on-event") ||
                     !strcmp(a, "--on-event-shell") || !strcmp(a, "--annotate") || !strcmp(a, "--size") ||
-                    !strcmp(a, "--fps") || !strcmp(a, "--threads") || !strcmp(a, "--queue");
+                    !strcmp(a, "--fps") || !strcmp(a, "--threads") || !strcmp(a, "--queue") || !strcmp(a, "--device") ||
+                    !strcmp(a, "--inference");
         if (value && i + 1 >= argc) {
             fprintf(stderr, "gesture stream: %s needs a value\n", a);
             return 2;
@@ -92,6 +101,15 @@ static int parse_args(stream_opts *o, int argc, char **argv) {
         if (!strcmp(a, "--hop")) bad = cli_parse_int(v, 1, 512, &o->hop);
         else if (!strcmp(a, "--threads")) bad = cli_parse_int(v, 0, 1024, &o->threads);
         else if (!strcmp(a, "--queue")) bad = cli_parse_int(v, 3, 1024, &o->queue);
+        else if (!strcmp(a, "--inference")) {
+            if (cli_parse_inference("stream", v, &o->inference)) return 2;
+        }
+        else if (!strcmp(a, "--device")) {
+            o->device = !strcmp(v, "auto") ? GS_DEVICE_AUTO : !strcmp(v, "cpu") ? GS_DEVICE_CPU
+                        : !strcmp(v, "cuda")                ? GS_DEVICE_CUDA
+                                                            : -1;
+            bad = o->device < 0;
+        }
         else if (!strcmp(a, "--set")) {
             bad = strncmp(v, "stream.", 7) != 0;
             o->sets[o->n_sets++] = (char *)v;
@@ -205,7 +223,7 @@ typedef struct {
     gs_on_event oe;
     gs_annotator an;
     FILE *csv;
-    int have_oe, have_an, hop;
+    int have_oe, have_an, hop, use_cuda;
     long frames, windows, events, on_event_errors;
     samples compute, e2e;
     double wall0;
@@ -288,14 +306,22 @@ static int setup(stream_run *r) {
     stream_opts *o = &r->o;
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, o->target, "stream", stderr) != 0 ||
-        cli_inference_model_load(&r->im, ckpt, 1, o->threads) != 0)
+        cli_inference_model_load(&r->im, ckpt, 1, o->threads, o->inference) != 0)
         return -1;
     for (int i = 0; i < o->n_sets; i++)
         if (config_set(&r->im.cfg, o->sets[i]) != 0) return -1;
     if (config_validate(&r->im.cfg) != 0) return -1;
     const gs_stream_config *sc = &r->im.cfg.stream;
     r->hop = o->hop ? o->hop : sc->hop;
-    if (window_model_init(&r->wm, &r->im.model) != 0) return -1;
+    gs_device dev = o->device >= 0 ? (gs_device)o->device : r->im.cfg.runtime.device;
+    if (train_device_open(dev, &r->use_cuda) != 0) return -1;
+    if (window_model_init(&r->wm, &r->im.model, r->use_cuda ? device_gpu() : NULL) != 0) return -1;
+    if (r->use_cuda) fprintf(stderr, "gesture stream: per-frame features on cuda: %s\n", device_gpu()->device_name());
+    if (r->im.plan) {  // the plan stream needs is the one-frame model's (features only)
+        plan_free(r->im.plan);
+        r->im.plan = NULL;
+        if (!r->use_cuda && window_model_use_plan(&r->wm) != 0) return -1;
+    }
     events_init(&r->ev, r->im.n_classes, sc);
     if (o->on_event) {
         if (on_event_parse(&r->oe, o->on_event, o->on_event_shell) != 0) return -1;
@@ -329,6 +355,7 @@ static void teardown(stream_run *r, int ok) {
     if (r->csv) fclose(r->csv);
     if (r->ev.hist) events_free(&r->ev);
     if (r->wm.ring) window_model_free(&r->wm);
+    if (r->use_cuda) train_cuda_close();
     cli_inference_model_free(&r->im);
     free(r->compute.v);
     free(r->e2e.v);

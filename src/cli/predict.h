@@ -26,6 +26,8 @@ typedef struct {
     char **names;           // (B) names of the filled slots
     double *t0, *t1;        // (B) their times
     size_t clip_floats;     // T*S*S*3
+    float *probs;           // (B,K) the plan's output
+    float *clips;           // (B,T,S,S,3) the plan's input; NULL: the model's arena input (reference)
     int frames, size;       // T, S
     FILE *save;             // --save-inputs: the .npy being written (NULL: none)
     char *save_path, *save_tmp;

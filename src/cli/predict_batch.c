@@ -76,6 +76,10 @@ void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_print
     b->clip_floats = (size_t)lc->frames * lc->size * lc->size * 3;
     b->frames = lc->frames;
     b->size = lc->size;
+    b->probs = gs_calloc((size_t)B * im->n_classes, sizeof(float));
+    // the plan needs only its input: the reference executor's arena (every activation and gradient
+    // of a training step at this batch) is never allocated then
+    if (im->plan) b->clips = gs_aligned_alloc((size_t)B * b->clip_floats * sizeof(float));
 }
 
 // NPY format 1.0: magic, version, header length, then a Python dict literal padded with spaces to a
@@ -85,12 +89,13 @@ static int npy_header(FILE *f, long n, int T, int S) {
     char h[NPY_HEADER + 1];
     static const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, NPY_HEADER - 10, 0};
     memcpy(h, magic, sizeof magic);
-    int len = snprintf(h + 10, sizeof h - 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (%ld, %d, %d, %d, 3), }",
-                       n, T, S, S);
+    int len = snprintf(h + 10, sizeof h - 10,
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': (%ld, %d, %d, %d, 3), }", n, T, S, S);
     if (len < 0 || 10 + len >= NPY_HEADER) return -1;
     memset(h + 10 + len, ' ', (size_t)(NPY_HEADER - 11 - len));
     h[NPY_HEADER - 1] = '\n';
-    return fseek(f, 0, SEEK_SET) == 0 && fwrite(h, 1, NPY_HEADER, f) == NPY_HEADER && fseek(f, 0, SEEK_END) == 0 ? 0 : -1;
+    int ok = fseek(f, 0, SEEK_SET) == 0 && fwrite(h, 1, NPY_HEADER, f) == NPY_HEADER;
+    return ok && fseek(f, 0, SEEK_END) == 0 ? 0 : -1;
 }
 
 int predict_batch_save_open(predict_batch *b, const char *path) {
@@ -116,7 +121,10 @@ int predict_batch_save_close(predict_batch *b) {
     return rc;
 }
 
-float *predict_batch_slot(predict_batch *b) { return model_input(&b->im->model) + b->clip_floats * (size_t)b->nb; }
+// The batch's input: the plan's own buffer, or the reference model's arena input.
+static float *predict_batch_slot_base(predict_batch *b) { return b->clips ? b->clips : model_input(&b->im->model); }
+
+float *predict_batch_slot(predict_batch *b) { return predict_batch_slot_base(b) + b->clip_floats * (size_t)b->nb; }
 
 void predict_batch_commit(predict_batch *b, const char *name, double t0, double t1) {
     b->names[b->nb] = strdup(name);
@@ -131,11 +139,16 @@ void predict_batch_flush(predict_batch *b) {
     int K = b->im->n_classes;
     if (b->save) {
         size_t n = b->clip_floats * (size_t)b->nb;
-        if (fwrite(model_input(&b->im->model), sizeof(float), n, b->save) != n) b->save_failed = 1;
+        if (fwrite(predict_batch_slot_base(b), sizeof(float), n, b->save) != n) b->save_failed = 1;
         b->n_saved += b->nb;
     }
-    model_forward(&b->im->model, b->nb, 0, 0);
-    const float *probs = model_probs(&b->im->model);  // (nb,K)
+    const float *probs = b->probs;  // (nb,K)
+    if (b->im->plan) {
+        plan_forward(b->im->plan, b->probs, NULL, b->clips, NULL, b->nb);
+    } else {
+        model_forward(&b->im->model, b->nb, 0, 0);
+        probs = model_probs(&b->im->model);
+    }
     for (int i = 0; i < b->nb; i++) {
         predict_print(b->pr, b->names[i], b->t0[i], b->t1[i], probs + (size_t)i * K);
         free(b->names[i]);
@@ -150,6 +163,8 @@ void predict_batch_free(predict_batch *b) {
     free(b->names);
     free(b->t0);
     free(b->t1);
+    free(b->probs);
+    free(b->clips);
     if (b->save) {
         fclose(b->save);
         remove(b->save_tmp);

@@ -113,7 +113,8 @@ static int validate_clip_params(const gs_loader_config *c) {
     if (c->sampling != GS_SAMPLING_STRIDE && c->sampling != GS_SAMPLING_UNIFORM) return gs_error("loader: unknown sampling %d", (int)c->sampling);
     if (c->size < 1 || c->size > 4096) return gs_error("loader: size must be in 1..4096 (got %d)", c->size);
     if (c->normalize != GS_NORMALIZE_UNIT && c->normalize != GS_NORMALIZE_SYMMETRIC) return gs_error("loader: unknown normalize %d", (int)c->normalize);
-    if (c->resize != GS_RESIZE_FLOAT && c->resize != GS_RESIZE_CV2) return gs_error("loader: unknown resize %d", (int)c->resize);
+    if (c->resize != GS_RESIZE_FLOAT && c->resize != GS_RESIZE_CV2)
+        return gs_error("loader: unknown resize %d", (int)c->resize);
     return 0;
 }
 

@@ -14,7 +14,8 @@
 
 _Static_assert(sizeof(gs_sampling) == sizeof(int) && sizeof(gs_normalize) == sizeof(int) &&
                    sizeof(gs_bad_clip) == sizeof(int) && sizeof(gs_monitor) == sizeof(int) &&
-                   sizeof(gs_device) == sizeof(int) && sizeof(gs_resize) == sizeof(int),
+                   sizeof(gs_device) == sizeof(int) && sizeof(gs_inference) == sizeof(int) &&
+                   sizeof(gs_resize) == sizeof(int),
                "CK_ENUM stores enums through int");
 
 const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", "stream", NULL};
@@ -26,6 +27,7 @@ static const char *const RESIZE[] = {"float", "cv2", NULL};
 static const char *const BAD_CLIP[] = {"error", "skip", NULL};
 static const char *const MONITOR[] = {"val_loss", "val_accuracy", NULL};
 static const char *const DEVICE[] = {"auto", "cpu", "cuda", NULL};
+static const char *const INFERENCE[] = {"plan", "reference", NULL};
 // Keras ships ImageNet weights for exactly these MobileNetV2 widths.
 static const double WIDTHS[] = {0.35, 0.5, 0.75, 1.0, 1.3, 1.4};
 static const int N_WIDTHS = 6;
@@ -108,6 +110,11 @@ const config_key CONFIG_KEYS[] = {
     BOOL(output, plots, "on", "write plots/*.png at the end of training"),
 
     ENUM(runtime, device, "auto", DEVICE, "backend: auto uses CUDA when a GPU is present"),
+    ENUM(runtime, inference, "plan", INFERENCE,
+         "CPU predict, eval, stream and training's validation pass: plan = batch norm folded into the "
+         "convolutions, fused epilogues, "
+         "fast kernels (gesture info names them); reference = the reference ops node by node (same predictions "
+         "within 1e-4)"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
     BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),

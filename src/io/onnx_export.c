@@ -239,7 +239,8 @@ static void emit_conv(builder *b, const gs_model *m, const gs_node *n, const gs_
 static void emit_bn(builder *b, const gs_model *m, const gs_node *n, const char *in, const char *out) {
     int C = n->shape[n->ndim - 1];
     int64_t d[1] = {C};
-    for (int k = 0; k < 4; k++) memcpy(init_float(b, param_name(m, n, k), 1, d), param(m, n, k), (size_t)C * sizeof(float));
+    for (int k = 0; k < 4; k++)
+        memcpy(init_float(b, param_name(m, n, k), 1, d), param(m, n, k), (size_t)C * sizeof(float));
     const char *ins[5] = {in, param_name(m, n, 0), param_name(m, n, 1), param_name(m, n, 2), param_name(m, n, 3)};
     int relu6 = n->act == GS_ACT_RELU6;
     const char *bn_out = relu6 ? b_str(b, "%s/bn", n->name) : out;

@@ -1,9 +1,12 @@
 // The sliding-window model of `gesture stream` (gesture/stream.h): per-frame features into a ring,
 // the BiGRU + dense head over the ring.
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gesture/device.h"
 #include "gesture/errors.h"
+#include "gesture/plan.h"
 #include "gesture/stream.h"
 
 // Smallest frame size a model can be planned at: the head copy never runs its backbone, and the
@@ -25,7 +28,7 @@ static int copy_of(gs_model *dst, const gs_model *src, int frames, int size) {
     return 0;
 }
 
-int window_model_init(gs_window_model *wm, const gs_model *full) {
+int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu) {
     memset(wm, 0, sizeof *wm);
     if (copy_of(&wm->feat, full, 1, full->cfg.size) != 0) return -1;
     if (copy_of(&wm->head, full, full->cfg.frames, HEAD_PLAN_SIZE) != 0) {
@@ -43,10 +46,37 @@ int window_model_init(gs_window_model *wm, const gs_model *full) {
     wm->K = full->cfg.classes;
     wm->ring = gs_calloc((size_t)wm->T * wm->C, sizeof(float));
     wm->times = gs_calloc((size_t)wm->T, sizeof(double));
+    if (gpu) {
+        const gs_device_backend *d = gpu;
+        wm->gpu_h = d->features_init(&wm->feat);
+        if (!wm->gpu_h) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", gs_last_error());
+            window_model_free(wm);
+            return gs_error("stream on %s: %s", d->name, msg);
+        }
+        wm->gpu = gpu;
+        size_t S = (size_t)full->cfg.size;
+        wm->frame = gs_aligned_alloc(S * S * 3 * sizeof(float));
+    }
+    return 0;
+}
+
+int window_model_use_plan(gs_window_model *wm) {
+    if (wm->plan) return 0;
+    GS_ASSERT(!wm->gpu);
+    if (plan_build(&wm->plan, &wm->feat) != 0) return -1;
+    GS_ASSERT(plan_feature_width(wm->plan) == wm->C);
+    // the plan reads the frame from here: the walker's arena for `feat` is never allocated then
+    size_t S = (size_t)wm->feat.cfg.size;
+    wm->frame = gs_aligned_alloc(S * S * 3 * sizeof(float));
     return 0;
 }
 
 void window_model_free(gs_window_model *wm) {
+    plan_free(wm->plan);
+    if (wm->gpu_h) ((const gs_device_backend *)wm->gpu)->features_free(wm->gpu_h);
+    free(wm->frame);
     if (wm->feat.nodes) model_free(&wm->feat);
     if (wm->head.nodes) model_free(&wm->head);
     free(wm->ring);
@@ -54,12 +84,19 @@ void window_model_free(gs_window_model *wm) {
     memset(wm, 0, sizeof *wm);
 }
 
-float *window_model_frame(gs_window_model *wm) { return model_input(&wm->feat); }
+float *window_model_frame(gs_window_model *wm) { return wm->frame ? wm->frame : model_input(&wm->feat); }
 
 void window_model_push(gs_window_model *wm, double t) {
-    model_forward_nodes(&wm->feat, 1, 0, wm->gap_feat + 1);
     int slot = (int)(wm->n % wm->T);
-    memcpy(wm->ring + (size_t)slot * wm->C, model_node_output(&wm->feat, wm->gap_feat), (size_t)wm->C * sizeof(float));
+    float *dst = wm->ring + (size_t)slot * wm->C;  // (C)
+    if (wm->gpu) {
+        ((const gs_device_backend *)wm->gpu)->features_run(wm->gpu_h, dst, wm->frame, 1, wm->gap_feat + 1);
+    } else if (wm->plan) {
+        plan_features(wm->plan, dst, wm->frame, 1);
+    } else {
+        model_forward_nodes(&wm->feat, 1, 0, wm->gap_feat + 1);
+        memcpy(dst, model_node_output(&wm->feat, wm->gap_feat), (size_t)wm->C * sizeof(float));
+    }
     wm->times[slot] = t;
     wm->n++;
 }

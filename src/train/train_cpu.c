@@ -2,9 +2,18 @@
 // runs to completion in step_start on the host model (model_forward/backward/adam_step); there is
 // nothing to prefetch or to copy back.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "gesture/errors.h"
+#include "gesture/plan.h"
 #include "gesture/trainer.h"
+
+// be->ctx when eval_batch runs an inference plan.
+typedef struct {
+    gs_plan *plan;
+    float *probs;  // (batch,K)
+} cpu_plan_ctx;
 
 static void feed(gs_model *m, const gs_batch *b) {
     const gs_model_arch *a = &m->cfg;
@@ -28,6 +37,16 @@ static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
 static const float *cpu_step_finish(gs_train_backend *be) { return model_probs(be->m); }
 
 static const float *cpu_eval_batch(gs_train_backend *be, const gs_batch *b) {
+    cpu_plan_ctx *pc = be->ctx;
+    if (pc) {  // the plan reads the loader's batch itself; the loss as model_forward sets it
+        gs_model *m = be->m;
+        float loss[2];
+        plan_forward(pc->plan, pc->probs, loss, b->x, b->labels, b->n);
+        m->ce_loss = loss[0];
+        m->l2_loss = loss[1];
+        m->loss = loss[0] + loss[1];
+        return pc->probs;
+    }
     feed(be->m, b);
     model_forward(be->m, b->n, 0, 1);
     return model_probs(be->m);
@@ -35,7 +54,12 @@ static const float *cpu_eval_batch(gs_train_backend *be, const gs_batch *b) {
 
 static void cpu_sync_host(gs_train_backend *be) { (void)be; }
 
-static void cpu_free(gs_train_backend *be) { (void)be; }
+static void cpu_free(gs_train_backend *be) {
+    cpu_plan_ctx *pc = be->ctx;
+    if (pc) free(pc->probs);
+    free(pc);
+    be->ctx = NULL;
+}
 
 static const gs_train_ops cpu_ops = {cpu_step_start, cpu_prefetch, cpu_step_finish,
                                      cpu_eval_batch, cpu_sync_host, cpu_free};
@@ -46,4 +70,13 @@ void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
     be->kind = "cpu";
     be->m = m;
     be->ops = &cpu_ops;
+}
+
+void train_backend_cpu_use_plan(gs_train_backend *be, gs_plan *plan) {
+    cpu_free(be);
+    if (!plan) return;
+    cpu_plan_ctx *pc = gs_calloc(1, sizeof *pc);
+    pc->plan = plan;
+    pc->probs = gs_calloc((size_t)be->m->cfg.batch * be->m->cfg.classes, sizeof(float));
+    be->ctx = pc;
 }

@@ -1,0 +1,52 @@
+// The inference plan: a model's forward pass (training = 0) rebuilt for speed from a snapshot of its
+// parameters. Batch norm is folded into the preceding convolution (weights scaled per output
+// channel, a bias added), ReLU6 and the residual add run in that convolution's epilogue, and only
+// the activations still to be read are kept: a few buffers per thread, reused layer after layer.
+// head_bn, an affine map after ReLU6, commutes with the average pooling and is applied to the
+// pooled features; the BiGRU and the dense head run the reference ops unchanged.
+// Frames are spread over threads (each thread runs whole frames, a few at a time so the 1x1 convs
+// see enough rows); when fewer frames than half the threads are left, they split each layer's rows
+// instead.
+// `runtime.inference = plan|reference` chooses it or the reference executor (model_forward) for
+// predict, eval, stream and training's validation pass; both give the same predictions within 1e-4
+// (tests/test_plan.c).
+#ifndef GESTURE_PLAN_H
+#define GESTURE_PLAN_H
+
+#include "gesture/model.h"
+
+typedef struct gs_plan gs_plan;
+
+// A plan of m from its parameters as they are now (build again after they change). m must outlive
+// the plan (its graph is read, never its parameters). 0 ok, -1 + gs_error naming a layer the plan
+// cannot fold.
+// A plan runs one call at a time (its buffers are its own; the calls use the OpenMP threads).
+int plan_build(gs_plan **p, const gs_model *m);
+void plan_free(gs_plan *p);
+
+// Width C of the per-frame features (the model's global_average_pooling output).
+int plan_feature_width(const gs_plan *p);
+// Per-frame features of N frames: what model_forward leaves in global_average_pooling (head_bn
+// included). Any N >= 1.
+void plan_features(gs_plan *p,
+                   float *feat,          // (N,C)
+                   const float *frames,  // (N,S,S,3)
+                   int N);
+// The whole model on B clips (1 <= B <= the model's batch): softmax probabilities; with labels
+// (non-NULL), loss[0] = mean cross-entropy, loss[1] = the L2 penalty, as model_forward sets them.
+void plan_forward(gs_plan *p,
+                  float *probs,         // (B,K)
+                  float loss[2],        // or NULL
+                  const float *clips,   // (B,T,S,S,3)
+                  const int *labels,    // (B) or NULL
+                  int B);
+
+// Seconds per folded layer kind (thread 0's share of the backbone) and of the head, over the calls
+// made while profiling was switched on (plan_set_profile); printed by `gesture bench --profile`.
+void plan_set_profile(gs_plan *p, int on);
+void plan_print_profile(const gs_plan *p, FILE *f);
+
+// The kernel tier the plan runs on this CPU: "avx2" or "generic" (`gesture info`).
+const char *plan_kernels_name(void);
+
+#endif
