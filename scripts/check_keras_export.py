@@ -27,6 +27,41 @@ def run(cmd):
     return p.stdout
 
 
+def check_optimizer(args):
+    """export-keras --with-optimizer: a compiled model whose Adam holds the checkpoint's step count and
+    learning rate, and every optimizer variable (iteration, learning rate, m and v of each trainable in
+    model.trainable_variables order) as the file's model.weights.h5 holds it."""
+    import io
+    import zipfile
+    import h5py
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "compiled.keras")
+        run([args.gesture, "export-keras", args.checkpoint, path, "--with-optimizer"])
+        model = keras.models.load_model(path)
+        saved = h5py.File(io.BytesIO(zipfile.ZipFile(path).read("model.weights.h5")), "r")["optimizer/vars"]
+        saved = [saved[str(i)][()] for i in range(len(saved))]
+    ck_path = args.checkpoint
+    if os.path.isdir(ck_path):
+        best = os.path.join(ck_path, "checkpoints", "best.h5")
+        ck_path = best if os.path.exists(best) else os.path.join(ck_path, "checkpoints", "last.h5")
+    attrs = h5py.File(ck_path, "r")["optimizer"].attrs
+    opt = model.optimizer
+    problems = []
+    it, lr = int(opt.iterations.numpy()), float(opt.learning_rate.numpy())
+    if not model.compiled or it != int(attrs["iterations"]):
+        problems.append("optimizer iterations %d, checkpoint %d" % (it, int(attrs["iterations"])))
+    if abs(lr - float(attrs["learning_rate"])) > 1e-6 * float(attrs["learning_rate"]):
+        problems.append("learning rate %g, checkpoint %g" % (lr, float(attrs["learning_rate"])))
+    loaded = [np.asarray(v.numpy()) for v in opt.variables]
+    same = sum(1 for a, b in zip(loaded, saved) if np.array_equal(a.astype(b.dtype), b))
+    nonzero = sum(1 for b in saved[2:] if np.any(b))
+    print("check_keras_export: --with-optimizer: compiled %s, Adam iterations %d, learning rate %g; %d of %d "
+          "optimizer variables as written (%d moments non-zero)" % (model.compiled, it, lr, same, len(saved), nonzero))
+    if len(loaded) != len(saved) or same != len(saved):
+        problems.append("%d of %d optimizer variables differ" % (len(saved) - same, len(saved)))
+    return problems
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gesture", default="build/gesture")
@@ -65,6 +100,7 @@ def main():
         problems.append("max |dp| %.3g > %g" % (max(d, d_plan), args.tol))
     if same != len(x):
         problems.append("labels differ")
+    problems += check_optimizer(args)
     if problems:
         print("check_keras_export: FAIL: " + "; ".join(problems))
         return 1

@@ -106,8 +106,17 @@ PY
 ok "OUT.keras: the zip members, Keras 3 metadata, config.json with the Keras file's layers ($v)" '[ "$v" = "True True Sequential True True" ]'
 "$G" import-keras "$T/whole.keras" "$T/ck4.h5" >/dev/null 2>&1
 ok "OUT.keras imports back with every weight bit-identical" "same_weights '$T/ck.h5' '$T/ck4.h5'"
-err=$("$G" export-keras "$T/ck.h5" "$T/whole.keras" --with-optimizer 2>&1); rc=$?
-ok "--with-optimizer with .keras: a usage error ($err)" "[ $rc -eq 2 ]"
+"$G" export-keras "$T/ck.h5" "$T/compiled.keras" --with-optimizer >/dev/null 2>&1; rc=$?
+v=$("$PY" - "$T/compiled.keras" <<'PY'
+import io, json, sys, zipfile, h5py
+z = zipfile.ZipFile(sys.argv[1])
+c = json.loads(z.read("config.json"))["compile_config"]
+w = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+print(c["optimizer"]["class_name"], c["loss"], c["metrics"], len(w["optimizer/vars"]))
+PY
+)
+ok "export-keras OUT.keras --with-optimizer: compiled (Adam, loss, metrics) with Keras' 2 + 2 x 168 Adam arrays ($v)" \
+   "[ $rc -eq 0 ] && [ \"\$v\" = \"Adam categorical_crossentropy ['accuracy'] 338\" ]"
 err=$("$G" export-keras "$T/ck.h5" "$T/nodir/x.keras" 2>&1); rc=$?
 ok "OUT.keras in a missing folder: one line ($err)" "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
 

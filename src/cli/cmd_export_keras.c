@@ -19,8 +19,9 @@
 static const char *OPTIONS =
     "\noptions:\n"
     "  --with-optimizer  also write the Adam state (step count, learning rate, m and v), as Keras saves a\n"
-    "                    compiled model whose optimizer is built; load it in Keras after\n"
-    "                    model.optimizer.build(model.trainable_variables)\n"
+    "                    compiled model whose optimizer is built. OUT.keras is then compiled (Adam,\n"
+    "                    categorical_crossentropy, accuracy) and model.fit continues; for OUT.weights.h5,\n"
+    "                    load it in Keras after model.optimizer.build(model.trainable_variables)\n"
     "\nOUT.keras: the whole model (architecture + weights, uncompiled): keras.models.load_model(\"OUT.keras\")\n"
     "opens it without gesture (compile it to train on). OUT.weights.h5: the weights only, for the seed\n"
     "model built in Keras (Keras reads other .h5 names as the legacy format).\n";
@@ -67,11 +68,6 @@ int cmd_export_keras(int argc, char **argv) {
                         "weights; Keras' load_weights reads other .h5 names as the legacy format)\n", pos[1]);
         return 2;
     }
-    if (whole && with_opt) {
-        fprintf(stderr, "gesture export-keras: --with-optimizer writes a .weights.h5 (the .keras export is "
-                        "uncompiled)\n");
-        return 2;
-    }
     // a run directory stands for its checkpoints/best.h5 (else last.h5), as for eval and predict
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     FILE *quiet = fopen("/dev/null", "w");
@@ -90,10 +86,19 @@ int cmd_export_keras(int argc, char **argv) {
     gs_model m;
     if (model_init(&m, &arch)) return fail(NULL, ini);
     if (whole) {
-        if (checkpoint_load_weights_only(pos[0], &m) || keras_export_model(&m, pos[1])) return fail(&m, ini);
-        printf("%s -> %s: Keras 3 model (%zu parameters; input (batch, %d, %d, %d, 3), %s)\n", pos[0], pos[1],
+        gs_train_state st;
+        checkpoint_state_init(&st, cfg.train.learning_rate);
+        gs_keras_adam adam = {0, cfg.train.beta1, cfg.train.beta2, cfg.train.epsilon};
+        int rc = with_opt ? checkpoint_load(pos[0], &m, &st, NULL, NULL, NULL)
+                          : checkpoint_load_weights_only(pos[0], &m);
+        adam.learning_rate = st.learning_rate;
+        rc = rc || keras_export_model(&m, with_opt ? &adam : NULL, pos[1]);
+        checkpoint_state_free(&st);
+        if (rc) return fail(&m, ini);
+        printf("%s -> %s: Keras 3 model (%zu parameters; input (batch, %d, %d, %d, 3), %s)%s\n", pos[0], pos[1],
                model_param_count(&m), arch.frames, arch.size, arch.size,
-               cfg.data.normalize == GS_NORMALIZE_SYMMETRIC ? "frames scaled to [-1, 1]" : "frames scaled to [0, 1]");
+               cfg.data.normalize == GS_NORMALIZE_SYMMETRIC ? "frames scaled to [-1, 1]" : "frames scaled to [0, 1]",
+               with_opt ? "; compiled: Adam state, categorical_crossentropy, accuracy" : "");
         printf("in Keras: model = keras.models.load_model(\"%s\")\n", pos[1]);
         model_free(&m);
         free(ini);

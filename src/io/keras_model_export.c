@@ -256,6 +256,20 @@ static json_t *dropout(const char *name, float rate) {
     return layer("Dropout", c, NULL);
 }
 
+// compile_config: the seed's model.compile(Adam(...), "categorical_crossentropy", ["accuracy"]).
+static json_t *compile_config(const gs_keras_adam *opt) {
+    json_t *adam = json_pack("{s:s, s:o, s:n, s:n, s:n, s:n, s:b, s:f, s:n, s:n, s:n, s:o, s:o, s:o, s:b}", "name",
+                             "adam", "learning_rate", json_real(opt->learning_rate), "weight_decay", "clipnorm",
+                             "global_clipnorm", "clipvalue", "use_ema", 0, "ema_momentum", 0.99,
+                             "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "beta_1",
+                             fnum(opt->beta1), "beta_2", fnum(opt->beta2), "epsilon", fnum(opt->epsilon), "amsgrad",
+                             0);
+    return json_pack("{s:{s:s, s:s, s:o, s:n}, s:s, s:n, s:[s], s:n, s:b, s:i, s:b}", "optimizer", "module",
+                     "keras.optimizers", "class_name", "Adam", "config", adam, "registered_name", "loss",
+                     "categorical_crossentropy", "loss_weights", "metrics", "accuracy", "weighted_metrics",
+                     "run_eagerly", 0, "steps_per_execution", 1, "jit_compile", 1);
+}
+
 // config.json of the seed model built as m.
 static json_t *model_config(const gs_model *m) {
     const gs_model_arch *a = &m->cfg;
@@ -303,8 +317,9 @@ static json_t *model_config(const gs_model *m) {
                      "registered_name", "build_config", "input_shape", shape(4, in5));
 }
 
-char *keras_model_config_json(const gs_model *m) {
+char *keras_model_config_json(const gs_model *m, const gs_keras_adam *opt) {
     json_t *c = model_config(m);
+    if (opt) json_object_set_new(c, "compile_config", compile_config(opt));
     char *s = json_dumps(c, JSON_REAL_PRECISION(9));
     json_decref(c);
     GS_ASSERT(s);
@@ -322,7 +337,7 @@ static int zip_add_buffer(zip_t *z, const char *member, const char *data, size_t
     return 0;
 }
 
-int keras_export_model(const gs_model *m, const char *out_path) {
+int keras_export_model(const gs_model *m, const gs_keras_adam *opt, const char *out_path) {
     FILE *probe = fopen(out_path, "ab");  // a missing folder or no permission: say so about OUT itself
     if (!probe) return gs_error("%s: cannot write: %s", out_path, strerror(errno));
     fclose(probe);
@@ -332,7 +347,7 @@ int keras_export_model(const gs_model *m, const char *out_path) {
     char *tmp = gs_malloc(len + 5), *wtmp = gs_malloc(len + 16);
     snprintf(tmp, len + 5, "%s.tmp", out_path);
     snprintf(wtmp, len + 16, "%s.weights.tmp", out_path);
-    char *config = keras_model_config_json(m);
+    char *config = keras_model_config_json(m, opt);
     char meta[160], date[32];
     time_t now = time(NULL);
     struct tm tmv;
@@ -340,7 +355,7 @@ int keras_export_model(const gs_model *m, const char *out_path) {
     snprintf(meta, sizeof meta, "{\"keras_version\": \"%s\", \"date_saved\": \"%s\"}", K_EXPORT_KERAS_VERSION, date);
     char *weights = NULL;
     size_t wn = 0;
-    int rc = keras_export_weights(m, wtmp);
+    int rc = opt ? keras_export_weights_adam(m, opt->learning_rate, wtmp) : keras_export_weights(m, wtmp);
     if (rc == 0) {
         FILE *f = fopen(wtmp, "rb");
         if (!f || fseek(f, 0, SEEK_END) || (long)(wn = (size_t)ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
