@@ -19,8 +19,9 @@
 
 static const char *OPTIONS =
     "\noptions:\n"
-    "  --config FILE.ini        base config (default: the built-in defaults, i.e. the seed's); for a .keras\n"
-    "                           file the model keys, data.frames, data.size and train.l2 come from the file\n"
+    "  --config FILE.ini        base config (default: the built-in defaults, i.e. the seed's, with\n"
+    "                           data.resize = cv2 as the seed resized its frames); for a .keras file the\n"
+    "                           model keys, data.frames, data.size and train.l2 come from the file\n"
     "  --set section.key=value  override one key after that (e.g. --set data.root=data/prepared)\n"
     "  --classes A,B,...        class names in label order (default for 5 classes: Left_Swipe,Right_Swipe,\n"
     "                           Stop,Thumbs_Down,Thumbs_Up; otherwise class_0, class_1, ...)\n"
@@ -217,6 +218,9 @@ int cmd_import_keras(int argc, char **argv) {
     gs_config cfg;
     config_defaults(&cfg);
     if (config && config_load(&cfg, config)) return fail();
+    // a Keras model of the seed pipeline saw frames resized by cv2.resize: predict and train on the same
+    // pixels (a --config or --set data.resize decides otherwise)
+    if (!config && (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_WEIGHTS)) cfg.data.resize = GS_RESIZE_CV2;
     gs_keras_info info;
     int have_info = 0;
     if (kind == GS_KERAS_ARCHIVE) {
