@@ -11,6 +11,8 @@ PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libope
       python3 python3-numpy python3-torch python3-h5py python3-matplotlib python3-pil
       python3-sklearn python3-torchvision libzip-dev valgrind clang libclang-rt-dev libomp-dev
       libturbojpeg0-dev libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev libavutil-dev ffmpeg)
+PKGS+=(libjansson-dev)  # config.json of exported .keras models
+PKGS+=(libprotobuf-c-dev protobuf-c-compiler)  # ONNX export: protoc-c compiles third_party/onnx/onnx.proto
 PKGS+=(libjpeg-turbo-progs)  # cjpeg/djpeg: the JPEG fixtures' encoder and reference decoder
 missing=()
 for p in "${PKGS[@]}"; do

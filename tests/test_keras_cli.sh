@@ -13,6 +13,15 @@ ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1
 # h5 NAME EXPR: evaluate a Python expression with f = h5py.File(NAME); prints its value
 # (t(x): gesture's own files hold fixed-length strings, which h5py reads as bytes)
 h5() { "$PY" -c "import h5py, numpy as np, sys; f = h5py.File(sys.argv[1], 'r'); t = lambda x: x.decode() if isinstance(x, bytes) else x; print($2)" "$1"; }
+# same_weights A.h5 B.h5: the checkpoints hold the same weight arrays, bit for bit
+same_weights() { "$PY" - "$1" "$2" <<'PY'
+import sys, h5py
+a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
+n = []
+a.visititems(lambda p, o: n.append(p) if isinstance(o, h5py.Dataset) else None)
+sys.exit(0 if n and all(p in b and a[p][()].tobytes() == b[p][()].tobytes() for p in n) else 1)
+PY
+}
 
 out=$("$G" import-keras "$FX/seed_small.keras" "$T/ck.h5" 2>&1); rc=$?
 ok "import-keras seed_small.keras exits 0" "[ $rc -eq 0 ]"
@@ -43,8 +52,12 @@ ok "check-export pre-check: another model's export is refused naming the weight 
 ok "bare .weights.h5 imports with the model from --set" "[ $? -eq 0 ]"
 err=$("$G" import-keras "$T/x.weights.h5" "$T/ck3.h5" --set model.classes=3 2>&1); rc=$?
 echo "$err"
-ok "bare .weights.h5 of another model: one line naming the keys its shapes imply" \
-   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.alpha=0.35 --set model.classes=5$' <<<\"\$err\""
+ok "bare .weights.h5 with a --set its shapes contradict: one line naming the value they imply" \
+   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'shapes are those of --set model.classes=5$' <<<\"\$err\""
+out=$("$G" import-keras "$T/x.weights.h5" "$T/ck5.h5" 2>&1); rc=$?
+ok "bare .weights.h5 without --set: alpha, GRU, dense, classes from its shapes; frames and size named as the config's" \
+   "[ $rc -eq 0 ] && grep -q 'alpha 0.35, 224x224, 15 frames, 5 classes, GRU 128, dense 128' <<<\"\$out\" && grep -q 'data.frames = 15 and data.size = 224 are the config' <<<\"\$out\""
+ok "  ... with every weight bit-identical" "same_weights '$T/ck.h5' '$T/ck5.h5'"
 same=$("$PY" - "$T/ck.h5" "$T/ck2.h5" <<'EOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r")["weights"], h5py.File(sys.argv[2], "r")["weights"]
@@ -71,6 +84,71 @@ ok "exported arrays == the .keras file's, path by path" "[ \"$same\" = True ]"
 "$G" export-keras "$T/ck.h5" "$T/adam.weights.h5" --with-optimizer >/dev/null 2>&1
 v=$(h5 "$T/adam.weights.h5" "len(f['optimizer/vars']), f['optimizer/vars'].attrs['name']")
 ok "export-keras --with-optimizer writes Keras' Adam layout: 2 + 2 x 168 arrays ($v)" '[ "$v" = "338 adam" ]'
+
+# the whole model as .keras (Keras' load_model itself: test_keras_export_model, with the Keras venv)
+out=$("$G" export-keras "$T/ck.h5" "$T/whole.keras" 2>&1); rc=$?
+ok "export-keras OUT.keras exits 0 and says how to open it" "[ $rc -eq 0 ] && grep -q 'keras.models.load_model' <<<\"\$out\""
+v=$("$PY" - "$T/whole.keras" "$FX/seed_small.keras" <<'PY'
+import io, json, sys, zipfile, h5py
+z = zipfile.ZipFile(sys.argv[1])
+names = sorted(z.namelist())
+meta = json.loads(z.read("metadata.json"))
+c, ref = json.loads(z.read("config.json")), json.loads(zipfile.ZipFile(sys.argv[2]).read("config.json"))
+def layers(cfg):  # (class, name) of every layer, the backbone's too
+    top = cfg["config"]["layers"]
+    inner = top[1]["config"]["layer"]["config"]["layers"]
+    return [(l["class_name"], l["config"].get("name")) for l in top + inner]
+w = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+print(names == ["config.json", "metadata.json", "model.weights.h5"], meta["keras_version"].startswith("3."),
+      c["class_name"], layers(c) == layers(ref), "layers/bidirectional/forward_layer/cell/vars/0" in w)
+PY
+)
+ok "OUT.keras: the zip members, Keras 3 metadata, config.json with the Keras file's layers ($v)" '[ "$v" = "True True Sequential True True" ]'
+"$G" import-keras "$T/whole.keras" "$T/ck4.h5" >/dev/null 2>&1
+ok "OUT.keras imports back with every weight bit-identical" "same_weights '$T/ck.h5' '$T/ck4.h5'"
+"$G" export-keras "$T/ck.h5" "$T/compiled.keras" --with-optimizer >/dev/null 2>&1; rc=$?
+v=$("$PY" - "$T/compiled.keras" <<'PY'
+import io, json, sys, zipfile, h5py
+z = zipfile.ZipFile(sys.argv[1])
+c = json.loads(z.read("config.json"))["compile_config"]
+w = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+print(c["optimizer"]["class_name"], c["loss"], c["metrics"], len(w["optimizer/vars"]))
+PY
+)
+ok "export-keras OUT.keras --with-optimizer: compiled (Adam, loss, metrics) with Keras' 2 + 2 x 168 Adam arrays ($v)" \
+   "[ $rc -eq 0 ] && [ \"\$v\" = \"Adam categorical_crossentropy ['accuracy'] 338\" ]"
+err=$("$G" export-keras "$T/ck.h5" "$T/nodir/x.keras" 2>&1); rc=$?
+ok "OUT.keras in a missing folder: one line ($err)" "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ]"
+
+# a Keras model without the head's TimeDistributed(BatchNormalization), as Keras would save it (the
+# wrappers after it renumbered): refused naming that layer
+"$PY" - "$FX/seed_small.keras" "$T/nobn.keras" "$T/nobn.h5" <<'PY'
+import json, sys, zipfile, h5py
+z = zipfile.ZipFile(sys.argv[1])
+c = json.loads(z.read("config.json"))
+L = c["config"]["layers"]
+L[:] = [l for l in L if l["config"].get("name") != "time_distributed_1"]
+for l in L:
+    if l["config"].get("name") == "time_distributed_2":
+        l["config"]["name"] = "time_distributed_1"
+open(sys.argv[3], "wb").write(z.read("model.weights.h5"))
+with h5py.File(sys.argv[3], "r+") as f:
+    del f["layers/time_distributed_1"]
+    f.move("layers/time_distributed_2", "layers/time_distributed_1")
+    f["layers/time_distributed_1/vars"].attrs["name"] = "time_distributed_1"
+with zipfile.ZipFile(sys.argv[2], "w") as o:
+    o.writestr("metadata.json", z.read("metadata.json"))
+    o.writestr("config.json", json.dumps(c))
+    o.write(sys.argv[3], "model.weights.h5")
+PY
+err=$("$G" import-keras "$T/nobn.keras" "$T/nobn_ck.h5" 2>&1); rc=$?
+ok "a model without the head batch norm: refused naming TimeDistributed(BatchNormalization) ($err)" \
+   "[ $rc -eq 1 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'the model has no TimeDistributed(BatchNormalization)' <<<\"\$err\" && ! grep -q time_distributed_2 <<<\"\$err\""
+
+err=$("$G" train "$SRC/experiments/quickstart.ini" --set data.root="$T" --set model.pretrained="$FX/seed_small.keras" \
+      --set output.runs_dir="$T/runs" 2>&1); rc=$?
+ok "model.pretrained = a .keras model: one line saying to use import-keras, no run made ($err)" \
+   "[ $rc -ne 0 ] && [ \$(wc -l <<<\"\$err\") -eq 1 ] && grep -q 'gesture import-keras .*--run-dir' <<<\"\$err\" && [ ! -e '$T/runs' ]"
 
 out=$("$G" import-keras "$FX/backbone_mobl_names.h5" "$T/bb.h5" 2>&1); rc=$?
 ok "legacy ImageNet-style .h5 -> backbone file" "[ $rc -eq 0 ] && grep -q 'alpha 0.35' <<<\"\$out\""

@@ -37,6 +37,7 @@ typedef struct {
     int frame_step;                // stride sampling: take every frame_step-th frame
     int size;                      // S: frames are resized to S x S
     gs_normalize normalize;        // unit [0,1] or symmetric [-1,1]
+    gs_resize resize;              // float (bilinear to float) or cv2 (OpenCV's uint8 INTER_LINEAR, the seed)
     int workers;                   // loader threads, 0 = auto
     bool cache;                    // keep decoded uint8 clips in memory
     gs_bad_clip on_bad_clip;

@@ -6,6 +6,8 @@
 // with positions outside [0, W-1] clamped to the border pixel (OpenCV's replicate rule), no
 // antialiasing on downscale. Unlike OpenCV's uint8 path we keep the result in float (no 11-bit
 // fixed-point weights, no rounding to uint8), so values differ from cv2 by < 1/255 at most.
+// data.resize = cv2 (gs_resize_params.resize) runs OpenCV's uint8 path itself, bit for bit
+// (image_resize_rgb8_cv2), for the seed's exact pixels.
 #ifndef GESTURE_IMAGE_H
 #define GESTURE_IMAGE_H
 
@@ -25,6 +27,9 @@ typedef struct {
     float brightness;      // additive, in [0,1] units (0 = none)
     float contrast;        // multiplicative around 0.5 (1 = none)
     gs_normalize normalize;
+    gs_resize resize;      // float (above), or cv2: image_resize_rgb8_cv2 of the whole frame, then u = v/255
+                           // (exactly, as float32), flip and photometric transform as above; the window
+                           // must be the whole frame (no crop or shift)
 } gs_resize_params;
 
 // Identity parameters for a W x H frame: whole frame, no flip, no photometric change.
@@ -34,6 +39,13 @@ gs_resize_params image_resize_params(int W, int H, gs_normalize normalize);
 void image_resize_rgb8(float *out,           // (out_h,out_w,3)
                        const uint8_t *src,   // (H,W,3)
                        int W, int H, int out_w, int out_h, const gs_resize_params *p);
+
+// OpenCV's cv2.resize(src, (out_w, out_h), interpolation=cv2.INTER_LINEAR) of an RGB8 image, bit for
+// bit (its 11-bit fixed-point weights and uint8 rounding; an exact 2x downscale is its INTER_AREA fast
+// path, as in OpenCV). The seed's preprocessing: data.resize = cv2. Details in image.c.
+void image_resize_rgb8_cv2(uint8_t *out,         // (out_h,out_w,3)
+                           const uint8_t *src,   // (H,W,3)
+                           int W, int H, int out_w, int out_h);
 
 // Plain uint8 → uint8 bilinear resize (same sampling, rounded), for thumbnails and the synthetic
 // data's frame sizes.

@@ -82,4 +82,20 @@ int keras_export_weights(const gs_model *m, const char *out_path);
 // model whose optimizer is built (optimizer.build(model.trainable_variables)).
 int keras_export_weights_adam(const gs_model *m, double learning_rate, const char *out_path);
 
+// The Adam of a compiled export (the seed's model.compile(Adam(lr), "categorical_crossentropy",
+// ["accuracy"])).
+typedef struct {
+    double learning_rate, beta1, beta2, epsilon;
+} gs_keras_adam;
+
+// Write m as a whole Keras 3 model, the `.keras` zip keras.models.load_model() opens without gesture:
+// metadata.json, config.json (the seed model's Sequential with the MobileNetV2 functional inside, as
+// keras.applications builds it), model.weights.h5 (keras_export_weights' layout). opt NULL:
+// uncompiled; else compiled with that Adam, whose state (step count m->adam_t, moments) is in the
+// weights file as keras_export_weights_adam writes it, so model.fit continues. Written through
+// OUT.tmp + rename. 0, or -1 + gs_error naming the path.
+int keras_export_model(const gs_model *m, const gs_keras_adam *opt, const char *out_path);
+// That config.json as a malloc'd string.
+char *keras_model_config_json(const gs_model *m, const gs_keras_adam *opt);
+
 #endif

@@ -46,6 +46,7 @@ typedef struct {
     int frame_step;           // stride step (2)
     int size;                 // S: frames are resized to S x S (224)
     gs_normalize normalize;   // unit [0,1] (the seed) or symmetric [-1,1]
+    gs_resize resize;         // float, or cv2 (OpenCV's uint8 INTER_LINEAR; no crop/shift augmentation)
     int batch_size;           // B (4)
     int shuffle;              // new order every epoch (1); 0 = dataset order
     int augment;              // master switch (0); only ever honoured for split "train"

@@ -104,6 +104,7 @@ typedef struct {
     int keep_rgb;          // also hand over the source pixels (annotation)
     int realtime;          // replay a file at its own timestamps and drop like a live source
     int no_drop;           // never drop: a live source waits (its own buffers or a pipe fill up)
+    gs_resize resize;      // data.resize (float or cv2)
 } gs_feed_args;
 
 typedef struct {

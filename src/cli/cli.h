@@ -32,6 +32,7 @@ int cmd_synth_long(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_import_keras(int argc, char **argv);
 int cmd_export_keras(int argc, char **argv);
+int cmd_export_onnx(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
 #endif

@@ -1,11 +1,15 @@
-// `gesture export-keras CHECKPOINT OUT.weights.h5`: a gesture checkpoint's weights as a Keras 3
-// `.weights.h5`, which model.load_weights() reads into the seed model built in Keras with the
-// same sizes (printed). --with-optimizer adds the Adam state for continuing training in Keras.
+// `gesture export-keras CHECKPOINT OUT.keras|OUT.weights.h5`: a gesture checkpoint as a whole Keras 3
+// model (`.keras`, which keras.models.load_model opens), or its weights as a Keras 3 `.weights.h5`,
+// which model.load_weights() reads into the seed model built in Keras with the same sizes (printed).
+// --with-optimizer adds the Adam state for continuing training in Keras (.weights.h5).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
 #include "cli.h"
+#include "cli_checkpoint.h"
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
@@ -15,9 +19,12 @@
 static const char *OPTIONS =
     "\noptions:\n"
     "  --with-optimizer  also write the Adam state (step count, learning rate, m and v), as Keras saves a\n"
-    "                    compiled model whose optimizer is built; load it in Keras after\n"
-    "                    model.optimizer.build(model.trainable_variables)\n"
-    "\nOUT must end in .weights.h5: Keras reads other .h5 names as the legacy format.\n";
+    "                    compiled model whose optimizer is built. OUT.keras is then compiled (Adam,\n"
+    "                    categorical_crossentropy, accuracy) and model.fit continues; for OUT.weights.h5,\n"
+    "                    load it in Keras after model.optimizer.build(model.trainable_variables)\n"
+    "\nOUT.keras: the whole model (architecture + weights, uncompiled): keras.models.load_model(\"OUT.keras\")\n"
+    "opens it without gesture (compile it to train on). OUT.weights.h5: the weights only, for the seed\n"
+    "model built in Keras (Keras reads other .h5 names as the legacy format).\n";
 
 static int fail(gs_model *m, char *ini) {
     fprintf(stderr, "gesture: %s\n", gs_last_error());
@@ -41,7 +48,8 @@ int cmd_export_keras(int argc, char **argv) {
             fprintf(stderr, "gesture export-keras: unknown option '%s' (see gesture export-keras --help)\n", argv[i]);
             return 2;
         } else if (npos == 2) {
-            fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.weights.h5, got a third argument '%s'\n",
+            fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.keras or OUT.weights.h5, got a third "
+                            "argument '%s'\n",
                     argv[i]);
             return 2;
         } else {
@@ -49,16 +57,24 @@ int cmd_export_keras(int argc, char **argv) {
         }
     }
     if (npos != 2) {
-        fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.weights.h5 "
-                        "(e.g. gesture export-keras runs/seed_15f/checkpoints/best.h5 best.weights.h5)\n");
+        fprintf(stderr, "gesture export-keras: expected CHECKPOINT and OUT.keras or OUT.weights.h5 "
+                        "(e.g. gesture export-keras runs/seed_15f/checkpoints/best.h5 best.keras)\n");
         return 2;
     }
     size_t n = strlen(pos[1]);
-    if (n < 11 || strcmp(pos[1] + n - 11, ".weights.h5")) {
-        fprintf(stderr, "gesture export-keras: %s: the name must end in .weights.h5 (Keras' load_weights reads other "
-                        ".h5 names as the legacy format)\n", pos[1]);
+    int whole = n >= 6 && !strcmp(pos[1] + n - 6, ".keras");
+    if (!whole && (n < 11 || strcmp(pos[1] + n - 11, ".weights.h5"))) {
+        fprintf(stderr, "gesture export-keras: %s: the name must end in .keras (the whole model) or .weights.h5 (the "
+                        "weights; Keras' load_weights reads other .h5 names as the legacy format)\n", pos[1]);
         return 2;
     }
+    // a run directory stands for its checkpoints/best.h5 (else last.h5), as for eval and predict
+    char ckpt[PATH_MAX], run_dir[PATH_MAX];
+    FILE *quiet = fopen("/dev/null", "w");
+    int rc0 = cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, pos[0], "export-keras", quiet ? quiet : stderr);
+    if (quiet) fclose(quiet);
+    if (rc0) return fail(NULL, NULL);
+    pos[0] = ckpt;
     char *ini = NULL;
     if (checkpoint_read_config(pos[0], &ini)) return fail(NULL, NULL);
     gs_config cfg;
@@ -69,6 +85,25 @@ int cmd_export_keras(int argc, char **argv) {
     arch.batch = 1;  // no forward pass here
     gs_model m;
     if (model_init(&m, &arch)) return fail(NULL, ini);
+    if (whole) {
+        gs_train_state st;
+        checkpoint_state_init(&st, cfg.train.learning_rate);
+        gs_keras_adam adam = {0, cfg.train.beta1, cfg.train.beta2, cfg.train.epsilon};
+        int rc = with_opt ? checkpoint_load(pos[0], &m, &st, NULL, NULL, NULL)
+                          : checkpoint_load_weights_only(pos[0], &m);
+        adam.learning_rate = st.learning_rate;
+        rc = rc || keras_export_model(&m, with_opt ? &adam : NULL, pos[1]);
+        checkpoint_state_free(&st);
+        if (rc) return fail(&m, ini);
+        printf("%s -> %s: Keras 3 model (%zu parameters; input (batch, %d, %d, %d, 3), %s)%s\n", pos[0], pos[1],
+               model_param_count(&m), arch.frames, arch.size, arch.size,
+               cfg.data.normalize == GS_NORMALIZE_SYMMETRIC ? "frames scaled to [-1, 1]" : "frames scaled to [0, 1]",
+               with_opt ? "; compiled: Adam state, categorical_crossentropy, accuracy" : "");
+        printf("in Keras: model = keras.models.load_model(\"%s\")\n", pos[1]);
+        model_free(&m);
+        free(ini);
+        return 0;
+    }
     if (with_opt) {
         gs_train_state st;
         checkpoint_state_init(&st, cfg.train.learning_rate);

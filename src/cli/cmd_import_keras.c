@@ -19,8 +19,9 @@
 
 static const char *OPTIONS =
     "\noptions:\n"
-    "  --config FILE.ini        base config (default: the built-in defaults, i.e. the seed's); for a .keras\n"
-    "                           file the model keys, data.frames, data.size and train.l2 come from the file\n"
+    "  --config FILE.ini        base config (default: the built-in defaults, i.e. the seed's, with\n"
+    "                           data.resize = cv2 as the seed resized its frames); for a .keras file the\n"
+    "                           model keys, data.frames, data.size and train.l2 come from the file\n"
     "  --set section.key=value  override one key after that (e.g. --set data.root=data/prepared)\n"
     "  --classes A,B,...        class names in label order (default for 5 classes: Left_Swipe,Right_Swipe,\n"
     "                           Stop,Thumbs_Down,Thumbs_Up; otherwise class_0, class_1, ...)\n"
@@ -30,9 +31,10 @@ static const char *OPTIONS =
     "\nFILE:\n"
     "  MODEL.keras   Keras 3 model.save() of the seed architecture (e.g. the seed's best_model.keras)\n"
     "                -> OUT is a gesture checkpoint; a trained file's Adam state and step count come along\n"
-    "  X.weights.h5  Keras 3 save_weights() / gesture export-keras -> checkpoint; the file holds no input\n"
-    "                shape, so the model is the one --config/--set describe (a mismatch names the\n"
-    "                --set model.* values its shapes imply)\n"
+    "  X.weights.h5  Keras 3 save_weights() / gesture export-keras -> checkpoint; model.alpha, gru_units,\n"
+    "                dense_units and classes come from its shapes; it holds no input shape, so\n"
+    "                data.frames and data.size are the config's (--set them; a --set model.* that\n"
+    "                contradicts the shapes names the values they imply)\n"
     "  legacy .h5    MobileNetV2 no-top weights (mobilenet_v2_weights_tf_dim_ordering_tf_kernels_*_no_top.h5)\n"
     "                -> OUT holds only the backbone as /weights/<layer>/<var> (format gesture-backbone),\n"
     "                after checking every shape; OUT works as model.pretrained like the original\n";
@@ -151,6 +153,9 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
            info && info->keras_version[0] ? " (Keras " : "", info ? info->keras_version : "",
            info && info->keras_version[0] ? ")" : "", cfg->model.alpha, arch.size, arch.size, arch.frames,
            arch.classes, arch.gru_units, arch.dense_units, model_param_count(&m));
+    if (!info)
+        printf("note: a .weights.h5 holds no input shape: data.frames = %d and data.size = %d are the config's%s\n",
+               arch.frames, arch.size, " (--set data.frames=N --set data.size=S if the model was trained on others)");
     if (m.adam_t > 0 || (info && info->has_adam_slots))
         printf("optimizer: Adam moments and step count %ld imported (learning rate %g)\n", m.adam_t, lr);
     else if (info && info->optimizer_vars > 2)
@@ -213,6 +218,9 @@ int cmd_import_keras(int argc, char **argv) {
     gs_config cfg;
     config_defaults(&cfg);
     if (config && config_load(&cfg, config)) return fail();
+    // a Keras model of the seed pipeline saw frames resized by cv2.resize: predict and train on the same
+    // pixels (a --config or --set data.resize decides otherwise)
+    if (!config && (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_WEIGHTS)) cfg.data.resize = GS_RESIZE_CV2;
     gs_keras_info info;
     int have_info = 0;
     if (kind == GS_KERAS_ARCHIVE) {
@@ -227,6 +235,17 @@ int cmd_import_keras(int argc, char **argv) {
         cfg.data.frames = a.frames;
         cfg.data.size = a.size;
         cfg.train.l2 = a.l2;
+    } else if (kind == GS_KERAS_WEIGHTS) {
+        // no config in the file: the model keys its shapes determine (a --set below still wins); the
+        // input shape is not in the weights, so data.frames and data.size stay the config's (said below)
+        gs_model_arch a;
+        model_arch_from_config(&a, &cfg);
+        if (keras_weights_arch(&a, pos[0]) == 0) {
+            cfg.model.alpha = round(a.alpha * 100.0) / 100.0;
+            cfg.model.gru_units = a.gru_units;
+            cfg.model.dense_units = a.dense_units;
+            cfg.model.classes = a.classes;
+        }
     } else if (kind == GS_KERAS_LEGACY || kind == GS_KERAS_BACKBONE) {
         float alpha;
         if (keras_backbone_h5_alpha(&alpha, pos[0])) return fail();

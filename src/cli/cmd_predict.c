@@ -33,6 +33,8 @@ static const char *OPTIONS =
     "  --json       print a JSON array of {\"clip\", [\"start\", \"end\",] \"label\", \"probabilities\":\n"
     "               {class: p}} (full float precision)\n"
     "  --batch N    clips or windows per forward pass (default 8)\n"
+    "  --save-inputs X.npy  also write the model's input tensors, in output order, as one NumPy file\n"
+    "               float32 (N, T, S, S, 3): to check an exported model elsewhere (gesture export-onnx)\n"
     "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --inference plan|reference\n"
     "               plan: batch norm folded into the convolutions, fast kernels; reference: the\n"
@@ -100,6 +102,7 @@ static void add_clips(clip_list *out, const char *arg, int depth) {
 
 typedef struct {
     int json, batch, threads, windows, hop;  // hop 0 = stream.hop
+    const char *save_inputs;                 // --save-inputs path or NULL
     int inference;                           // gs_inference, -1 = the config's
 } predict_opts;
 
@@ -117,6 +120,12 @@ static int parse_args(predict_opts *o, const char **target, clip_list *list, cha
                 return 2;
             }
             i++;
+        } else if (!strcmp(a, "--save-inputs")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gesture predict: --save-inputs wants a file name (X.npy)\n");
+                return 2;
+            }
+            o->save_inputs = argv[++i];
         } else if (!strcmp(a, "--inference")) {
             if (cli_parse_inference("predict", i + 1 < argc ? argv[i + 1] : NULL, &o->inference)) return 2;
             i++;
@@ -168,7 +177,7 @@ int cmd_predict(int argc, char **argv) {
     const char *target = NULL;
     clip_list list = {0};
     char *videos = NULL;
-    predict_opts o = {0, 8, -1, 0, 0, -1};
+    predict_opts o = {0, 8, -1, 0, 0, NULL, -1};
     int rc = parse_args(&o, &target, &list, &videos, argc, argv);
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
@@ -193,6 +202,14 @@ int cmd_predict(int argc, char **argv) {
     predict_print_header(&pr);
     predict_batch b;
     predict_batch_init(&b, &im, &pr, &lc);
+    if (o.save_inputs && predict_batch_save_open(&b, o.save_inputs) != 0) {
+        fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+        predict_batch_free(&b);
+        clip_list_free(&list);
+        free(videos);
+        cli_inference_model_free(&im);
+        return 1;
+    }
     int failed = 0, hop = o.hop ? o.hop : im.cfg.stream.hop;
     for (int i = 0; i < list.n; i++) {
         int r = videos[i] ? predict_video(&b, list.v[i], &lc, &im.cfg.stream, o.windows, hop)
@@ -204,6 +221,8 @@ int cmd_predict(int argc, char **argv) {
     }
     predict_batch_flush(&b);
     predict_print_end(&pr);
+    int save_rc = predict_batch_save_close(&b);
+    if (save_rc != 0) fprintf(stderr, "gesture predict: %s\n", gs_last_error());
     if (failed)
         fprintf(stderr, "gesture predict: %d of %d inputs could not be read (fix or drop them and rerun)\n", failed,
                 list.n);
@@ -211,5 +230,5 @@ int cmd_predict(int argc, char **argv) {
     clip_list_free(&list);
     free(videos);
     cli_inference_model_free(&im);
-    return failed ? 1 : 0;
+    return failed || save_rc ? 1 : 0;
 }

@@ -337,7 +337,7 @@ static int setup(stream_run *r) {
     if (source_open(&r->src, &sa) != 0) return -1;
     gs_feed_args fa = {r->src, r->im.cfg.data.size, r->im.cfg.data.normalize,
                        sc->fps / r->im.cfg.data.frame_step, o->queue, o->annotate != NULL, o->realtime,
-                       o->no_drop};
+                       o->no_drop, r->im.cfg.data.resize};
     return feed_start(&r->feed, &fa);
 }
 

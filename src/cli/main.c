@@ -33,8 +33,10 @@ static const cli_command COMMANDS[] = {
      "Print build and machine facts: CUDA backend built, CUDA devices (name of device 0), OpenMP threads."},
     {"import-keras", cmd_import_keras, "FILE.keras|FILE.h5 OUT.h5|--run-dir D [--config FILE.ini] [--set section.key=value]... [--classes A,B,...]",
      "Import a Keras .keras model (-> checkpoint) or MobileNetV2 ImageNet .h5 weights (-> checked backbone file)."},
-    {"export-keras", cmd_export_keras, "CHECKPOINT OUT.weights.h5 [--with-optimizer]",
-     "Write a checkpoint's weights as a Keras 3 .weights.h5 that Keras' model.load_weights() reads."},
+    {"export-keras", cmd_export_keras, "CHECKPOINT|RUN_DIR OUT.keras|OUT.weights.h5 [--with-optimizer]",
+     "Write a checkpoint as a Keras 3 model (.keras, keras.models.load_model) or its weights (.weights.h5)."},
+    {"export-onnx", cmd_export_onnx, "CHECKPOINT|RUN_DIR OUT.onnx [--frames N|dynamic]",
+     "Write a checkpoint's inference model as ONNX (opset 17, dynamic batch) for ONNX Runtime, TensorRT, ..."},
 };
 static const int N_COMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]);
 

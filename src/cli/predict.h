@@ -28,6 +28,11 @@ typedef struct {
     size_t clip_floats;     // T*S*S*3
     float *probs;           // (B,K) the plan's output
     float *clips;           // (B,T,S,S,3) the plan's input; NULL: the model's arena input (reference)
+    int frames, size;       // T, S
+    FILE *save;             // --save-inputs: the .npy being written (NULL: none)
+    char *save_path, *save_tmp;
+    long n_saved;
+    int save_failed;
 } predict_batch;
 
 void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_printer *pr, const gs_loader_config *lc);
@@ -35,6 +40,11 @@ float *predict_batch_slot(predict_batch *b);  // (T,S,S,3) the next free slot
 // The slot got by predict_batch_slot is filled: record it, run and print the batch if full.
 void predict_batch_commit(predict_batch *b, const char *name, double t0, double t1);
 void predict_batch_flush(predict_batch *b);
+// --save-inputs: every clip's or window's input tensor (T,S,S,3) as it is predicted, in output order,
+// into one NumPy .npy file, float32 (N,T,S,S,3) (written to path.tmp, renamed by _save_close).
+// 0, or -1 + gs_error naming the file.
+int predict_batch_save_open(predict_batch *b, const char *path);
+int predict_batch_save_close(predict_batch *b);
 void predict_batch_free(predict_batch *b);
 
 // A video file: resampled to stream.fps and sampled like a clip folder (one prediction), or with

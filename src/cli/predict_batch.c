@@ -1,5 +1,6 @@
 // Output and batching of `gesture predict` (predict.h): rows as a table or JSON, and the model's
 // batch filled with clips or video windows, run whenever it is full.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,15 +74,57 @@ void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_print
     b->t0 = gs_calloc((size_t)B, sizeof(double));
     b->t1 = gs_calloc((size_t)B, sizeof(double));
     b->clip_floats = (size_t)lc->frames * lc->size * lc->size * 3;
+    b->frames = lc->frames;
+    b->size = lc->size;
     b->probs = gs_calloc((size_t)B * im->n_classes, sizeof(float));
     // the plan needs only its input: the reference executor's arena (every activation and gradient
     // of a training step at this batch) is never allocated then
     if (im->plan) b->clips = gs_aligned_alloc((size_t)B * b->clip_floats * sizeof(float));
 }
 
-float *predict_batch_slot(predict_batch *b) {
-    return (b->clips ? b->clips : model_input(&b->im->model)) + b->clip_floats * (size_t)b->nb;
+// NPY format 1.0: magic, version, header length, then a Python dict literal padded with spaces to a
+// 64-byte boundary. The header is written twice (the clip count is known at the end): fixed 128 bytes.
+#define NPY_HEADER 128
+static int npy_header(FILE *f, long n, int T, int S) {
+    char h[NPY_HEADER + 1];
+    static const unsigned char magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, NPY_HEADER - 10, 0};
+    memcpy(h, magic, sizeof magic);
+    int len = snprintf(h + 10, sizeof h - 10,
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': (%ld, %d, %d, %d, 3), }", n, T, S, S);
+    if (len < 0 || 10 + len >= NPY_HEADER) return -1;
+    memset(h + 10 + len, ' ', (size_t)(NPY_HEADER - 11 - len));
+    h[NPY_HEADER - 1] = '\n';
+    int ok = fseek(f, 0, SEEK_SET) == 0 && fwrite(h, 1, NPY_HEADER, f) == NPY_HEADER;
+    return ok && fseek(f, 0, SEEK_END) == 0 ? 0 : -1;
 }
+
+int predict_batch_save_open(predict_batch *b, const char *path) {
+    b->save_path = gs_strdup(path);
+    b->save_tmp = gs_malloc(strlen(path) + 5);
+    sprintf(b->save_tmp, "%s.tmp", path);
+    b->save = fopen(b->save_tmp, "wb");
+    if (!b->save) return gs_error("%s: cannot create: %s", b->save_tmp, strerror(errno));
+    if (npy_header(b->save, 0, b->frames, b->size)) return gs_error("%s: write error", b->save_tmp);
+    return 0;
+}
+
+int predict_batch_save_close(predict_batch *b) {
+    if (!b->save) return 0;
+    int ok = !b->save_failed && npy_header(b->save, b->n_saved, b->frames, b->size) == 0;
+    ok &= fclose(b->save) == 0;
+    b->save = NULL;
+    int rc = 0;
+    if (!ok) rc = gs_error("%s: write error", b->save_tmp);
+    else if (rename(b->save_tmp, b->save_path) != 0)
+        rc = gs_error("%s: cannot rename from %s: %s", b->save_path, b->save_tmp, strerror(errno));
+    if (rc) remove(b->save_tmp);
+    return rc;
+}
+
+// The batch's input: the plan's own buffer, or the reference model's arena input.
+static float *predict_batch_slot_base(predict_batch *b) { return b->clips ? b->clips : model_input(&b->im->model); }
+
+float *predict_batch_slot(predict_batch *b) { return predict_batch_slot_base(b) + b->clip_floats * (size_t)b->nb; }
 
 void predict_batch_commit(predict_batch *b, const char *name, double t0, double t1) {
     b->names[b->nb] = strdup(name);
@@ -94,6 +137,11 @@ void predict_batch_commit(predict_batch *b, const char *name, double t0, double 
 void predict_batch_flush(predict_batch *b) {
     if (b->nb == 0) return;
     int K = b->im->n_classes;
+    if (b->save) {
+        size_t n = b->clip_floats * (size_t)b->nb;
+        if (fwrite(predict_batch_slot_base(b), sizeof(float), n, b->save) != n) b->save_failed = 1;
+        b->n_saved += b->nb;
+    }
     const float *probs = b->probs;  // (nb,K)
     if (b->im->plan) {
         plan_forward(b->im->plan, b->probs, NULL, b->clips, NULL, b->nb);
@@ -117,4 +165,10 @@ void predict_batch_free(predict_batch *b) {
     free(b->t1);
     free(b->probs);
     free(b->clips);
+    if (b->save) {
+        fclose(b->save);
+        remove(b->save_tmp);
+    }
+    free(b->save_path);
+    free(b->save_tmp);
 }

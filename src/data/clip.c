@@ -77,6 +77,7 @@ void clip_scratch_free(clip_scratch *s) {
 
 void clip_frame_to_tensor(float *x, const uint8_t *rgb, int w, int h, const gs_clip_aug *ca, const gs_loader_config *c) {
     gs_resize_params p = augment_resize_params(ca, w, h, c->normalize);
+    p.resize = c->resize;
     image_resize_rgb8(x, rgb, w, h, c->size, c->size, &p);
 }
 

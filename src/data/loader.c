@@ -90,6 +90,7 @@ void loader_config_from(gs_loader_config *lc, const gs_config *cfg, const char *
     lc->frame_step = cfg->data.frame_step;
     lc->size = cfg->data.size;
     lc->normalize = cfg->data.normalize;
+    lc->resize = cfg->data.resize;
     lc->batch_size = cfg->train.batch_size;
     lc->shuffle = train;
     lc->augment = train;
@@ -112,6 +113,8 @@ static int validate_clip_params(const gs_loader_config *c) {
     if (c->sampling != GS_SAMPLING_STRIDE && c->sampling != GS_SAMPLING_UNIFORM) return gs_error("loader: unknown sampling %d", (int)c->sampling);
     if (c->size < 1 || c->size > 4096) return gs_error("loader: size must be in 1..4096 (got %d)", c->size);
     if (c->normalize != GS_NORMALIZE_UNIT && c->normalize != GS_NORMALIZE_SYMMETRIC) return gs_error("loader: unknown normalize %d", (int)c->normalize);
+    if (c->resize != GS_RESIZE_FLOAT && c->resize != GS_RESIZE_CV2)
+        return gs_error("loader: unknown resize %d", (int)c->resize);
     return 0;
 }
 
@@ -122,6 +125,9 @@ static int validate_config(const gs_loader_config *c) {
     if (c->workers < 0 || c->workers > 256) return gs_error("loader: workers must be in 0..256 (got %d)", c->workers);
     if (c->prefetch < 0 || c->prefetch > 64) return gs_error("loader: prefetch must be in 0..64 (got %d)", c->prefetch);
     const gs_augment *a = &c->aug;
+    if (c->resize == GS_RESIZE_CV2 && c->augment && (a->crop_scale > 0 || a->shift > 0))
+        return gs_error("loader: resize cv2 cannot crop or shift (augment crop_scale %g, shift %g)", a->crop_scale,
+                        a->shift);
     if (!(a->crop_scale >= 0 && a->crop_scale < 1)) return gs_error("loader: augment crop_scale must be in [0,1) (got %g)", a->crop_scale);
     if (!(a->shift >= 0 && a->shift < 1)) return gs_error("loader: augment shift must be in [0,1) (got %g)", a->shift);
     if (!(a->brightness >= 0 && a->brightness <= 1)) return gs_error("loader: augment brightness must be in [0,1] (got %g)", a->brightness);

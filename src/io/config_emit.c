@@ -140,6 +140,11 @@ int config_validate(const gs_config *c) {
         return gs_error("config: stride sampling with data.frames=%d, data.frame_step=%d (+ temporal jitter %d) "
                         "needs clips of %ld frames (limit %ld); lower them or use data.sampling = uniform",
                         d->frames, d->frame_step, d->augment_temporal_jitter, span, max_span);
+    if (d->resize == GS_RESIZE_CV2 && (d->augment_crop_scale > 0 || d->augment_shift > 0))
+        return gs_error("config: data.resize = cv2 resizes whole frames as cv2.resize does: it cannot crop or shift "
+                        "(data.augment_crop_scale = %g, data.augment_shift = %g); set both to 0 or use data.resize = "
+                        "float",
+                        d->augment_crop_scale, d->augment_shift);
     if (c->runtime.cuda_graph && c->runtime.device == GS_DEVICE_CPU)
         return gs_error("config: runtime.cuda_graph = on needs runtime.device = cuda or auto, not cpu");
     return 0;

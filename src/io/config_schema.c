@@ -14,7 +14,8 @@
 
 _Static_assert(sizeof(gs_sampling) == sizeof(int) && sizeof(gs_normalize) == sizeof(int) &&
                    sizeof(gs_bad_clip) == sizeof(int) && sizeof(gs_monitor) == sizeof(int) &&
-                   sizeof(gs_device) == sizeof(int) && sizeof(gs_inference) == sizeof(int),
+                   sizeof(gs_device) == sizeof(int) && sizeof(gs_inference) == sizeof(int) &&
+                   sizeof(gs_resize) == sizeof(int),
                "CK_ENUM stores enums through int");
 
 const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", "stream", NULL};
@@ -22,6 +23,7 @@ const int CONFIG_NSECTIONS = 7;
 
 static const char *const SAMPLING[] = {"stride", "uniform", NULL};
 static const char *const NORMALIZE[] = {"unit", "symmetric", NULL};
+static const char *const RESIZE[] = {"float", "cv2", NULL};
 static const char *const BAD_CLIP[] = {"error", "skip", NULL};
 static const char *const MONITOR[] = {"val_loss", "val_accuracy", NULL};
 static const char *const DEVICE[] = {"auto", "cpu", "cuda", NULL};
@@ -46,6 +48,10 @@ const config_key CONFIG_KEYS[] = {
     INT(data, size, "224", 32, 1024, CF_EVEN, "frames are resized to SIZE x SIZE (bilinear)"),
     ENUM(data, normalize, "unit", NORMALIZE,
          "pixel scaling: unit [0,1] (the seed) or symmetric [-1,1] (Keras MobileNetV2 preprocessing)"),
+    ENUM(data, resize, "float", RESIZE,
+         "float: bilinear straight to float (no rounding); cv2: OpenCV's cv2.resize INTER_LINEAR on uint8 "
+         "(11-bit fixed point, rounded to uint8) then /255, bit for bit, as the seed did (no crop or shift "
+         "augmentation; flip, brightness and contrast apply after it)"),
     INT(data, workers, "0", 0, 256, 0, "loader threads decoding clips; 0 = auto"),
     BOOL(data, cache, "off", "keep decoded uint8 clips in memory after the first epoch"),
     ENUM(data, on_bad_clip, "error", BAD_CLIP,

@@ -44,6 +44,10 @@ void k3_layout_free(k3_layout *L);
 // Entry index by path, -1 if absent.
 int k3_layout_find(const k3_layout *L, const char *path);
 
+// Keras' ReLU layer after a backbone BN: bn_Conv1 -> Conv1_relu, Conv_1_bn -> out_relu,
+// block_N_expand_BN -> block_N_expand_relu.
+void k_relu_name(char *buf, size_t n, const char *bn);
+
 // The weighted MobileNetV2 layers in order (Conv1, bn_Conv1, expanded_conv_depthwise, ...):
 // node indices into idx (capacity max); returns the count.
 int k_backbone_weighted(const gs_model *m, int *idx, int max);

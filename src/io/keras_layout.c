@@ -71,7 +71,7 @@ static const char *next_path(char *buf, size_t sz, const char *prefix, counters 
 
 // Keras' ReLU layer after a backbone BN: bn_Conv1 -> Conv1_relu, Conv_1_bn -> out_relu,
 // block_N_expand_BN -> block_N_expand_relu.
-static void relu_name(char *buf, size_t n, const char *bn) {
+void k_relu_name(char *buf, size_t n, const char *bn) {
     size_t len = strlen(bn);
     if (!strcmp(bn, "bn_Conv1")) snprintf(buf, n, "Conv1_relu");
     else if (!strcmp(bn, "Conv_1_bn")) snprintf(buf, n, "out_relu");
@@ -100,7 +100,7 @@ static void backbone(k3_layout *L, const gs_model *m) {
         set_params(add(L, next_path(path, sizeof path, P, &c, cls), n->name, K3_NAME_EXACT), n);
         // Keras' fused activation is a layer of its own (BN + ReLU6 -> re_lu)
         if (n->act == GS_ACT_RELU6) {
-            relu_name(name, sizeof name, n->name);
+            k_relu_name(name, sizeof name, n->name);
             add(L, next_path(path, sizeof path, P, &c, "re_lu"), name, K3_NAME_EXACT);
         }
     }

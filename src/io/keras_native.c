@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gesture/errors.h"
 #include "gesture/keras.h"
 #include "h5util.h"
@@ -122,6 +124,51 @@ static int list_group(strlist *l, hid_t f, const char *path, int deep) {
 
 // ---- structure and weights ----
 
+// "TimeDistributed(BatchNormalization)" for a top-level layer object of config.json (the wrapped
+// layer's class in parentheses; the MobileNetV2 functional shows as MobileNetV2).
+static void layer_kind(char *buf, size_t n, json_t *l) {
+    const char *cls = json_string_value(json_object_get(l, "class_name"));
+    json_t *inner = json_object_get(json_object_get(l, "config"), "layer");
+    const char *icls = inner ? json_string_value(json_object_get(inner, "class_name")) : NULL;
+    if (icls && !strcmp(icls, "Functional")) icls = "MobileNetV2";
+    if (icls) snprintf(buf, n, "%s(%s)", cls ? cls : "?", icls);
+    else snprintf(buf, n, "%s", cls ? cls : "?");
+}
+
+// What config.json's top-level layers say against the seed's: the first seed layer that is missing,
+// or the first one the file has in its place. 0 and buf filled, or -1 when config.json tells nothing.
+static int describe_top(char *buf, size_t n, const char *config) {
+    static const char *const SEED[8] = {"TimeDistributed(MobileNetV2)", "TimeDistributed(BatchNormalization)",
+                                        "TimeDistributed(GlobalAveragePooling2D)", "Bidirectional(GRU)", "Dropout",
+                                        "Dense", "Dropout", "Dense"};
+    static const char *const ROLE[8] = {"the backbone", "the batch norm after the backbone", "the frame pooling",
+                                        "the recurrent layer", "the first dropout", "the hidden dense layer",
+                                        "the second dropout", "the output layer"};
+    json_t *root = config ? json_loads(config, 0, NULL) : NULL;
+    json_t *layers = json_object_get(json_object_get(root, "config"), "layers");
+    if (!json_is_array(layers)) {
+        json_decref(root);
+        return -1;
+    }
+    char have[32][64];
+    int nh = 0;
+    for (size_t i = 0; i < json_array_size(layers) && nh < 32; i++) {
+        json_t *l = json_array_get(layers, i);
+        const char *cls = json_string_value(json_object_get(l, "class_name"));
+        if (cls && !strcmp(cls, "InputLayer")) continue;
+        layer_kind(have[nh++], sizeof have[0], l);
+    }
+    json_decref(root);
+    int i = 0;
+    while (i < 8 && i < nh && !strcmp(have[i], SEED[i])) i++;
+    if (i == 8 && nh == 8) return -1;  // the sequence is the seed's: the difference is elsewhere
+    if (i == 8) snprintf(buf, n, "an extra %s after %s", have[8], ROLE[7]);
+    else if (i >= nh || (i + 1 < 8 && !strcmp(have[i], SEED[i + 1])))
+        snprintf(buf, n, "no %s (%s)", SEED[i], ROLE[i]);
+    else snprintf(buf, n, "%s where the seed has %s (%s)", have[i], SEED[i], ROLE[i]);
+    return 0;
+}
+
 // The top-level layer groups must be exactly the seed model's.
 static int check_top(const kfile *kf, const k3_layout *L) {
     strlist have;
@@ -144,6 +191,9 @@ static int check_top(const kfile *kf, const k3_layout *L) {
                                  used ? "; " : "", p, L->e[i].name);
     }
     strlist_free(&have);
+    char what[256];
+    if (used && describe_top(what, sizeof what, kf->config) == 0)
+        return gs_error("%s: not the seed architecture: the model has %s; the seed is %s", kf->path, what, SEED_ARCH);
     if (used) return gs_error("%s: not the seed architecture (%s): %s", kf->path, SEED_ARCH, msg);
     return 0;
 }

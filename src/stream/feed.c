@@ -68,6 +68,7 @@ static void publish(gs_feed *f, slot *s) {
 
 static void fill(gs_feed *f, slot *s, const gs_frame *in) {
     gs_resize_params p = image_resize_params(in->w, in->h, f->a.normalize);
+    p.resize = f->a.resize;
     image_resize_rgb8(s->fr.x, in->rgb, in->w, in->h, f->a.size, f->a.size, &p);
     s->fr.w = in->w;
     s->fr.h = in->h;

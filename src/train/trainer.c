@@ -406,6 +406,16 @@ int train_check(const gs_config *cfg) {
     if (cfg->model.pretrained[0] && !fs_is_file(cfg->model.pretrained))
         return gs_error("model.pretrained = %s: no such file (README.md, \"Pretrained weights\", says where to get it)",
                         cfg->model.pretrained);
+    if (cfg->model.pretrained[0]) {
+        // a whole Keras model is no backbone file: it goes through import-keras (weights, head, optimizer)
+        int kind = keras_file_kind(cfg->model.pretrained);
+        if (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_WEIGHTS)
+            return gs_error("model.pretrained = %s is a whole Keras model (%s), not MobileNetV2 backbone weights: "
+                            "import it with gesture import-keras %s --run-dir runs/NAME and continue with gesture "
+                            "train --resume runs/NAME",
+                            cfg->model.pretrained, kind == GS_KERAS_ARCHIVE ? ".keras" : "Keras 3 .weights.h5",
+                            cfg->model.pretrained);
+    }
     return train_device_check(cfg->runtime.device);
 }
 
