@@ -12,6 +12,7 @@ PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libope
       python3-sklearn python3-torchvision libzip-dev valgrind clang libclang-rt-dev libomp-dev
       libturbojpeg0-dev libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev libavutil-dev ffmpeg)
 PKGS+=(libjpeg-turbo-progs)  # cjpeg/djpeg: the JPEG fixtures' encoder and reference decoder
+PKGS+=(libopenmpi-dev openmpi-bin)  # data-parallel gesture train (mpirun) and its tests (CMake finds MPI)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,7 +19,8 @@ typedef struct {
 int timing_read(const char *path, gs_timing *t);
 
 // Write t with the rates it implies and this invocation's threads and device ("cpu" or "cuda";
-// on "cuda" the graph step count too), through a temp file and a rename. 0 or -1 + gs_error.
-int timing_write(const char *path, const gs_timing *t, int threads, const char *device);
+// on "cuda" the graph step count too; with ranks > 1, data-parallel, `ranks = N`: threads are then
+// per rank, the totals the whole job's), through a temp file and a rename. 0 or -1 + gs_error.
+int timing_write(const char *path, const gs_timing *t, int threads, const char *device, int ranks);
 
 #endif

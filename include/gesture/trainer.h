@@ -22,6 +22,21 @@ int train_check(const gs_config *cfg);
 // The loop calls, per batch b: step_start(b); loader_next -> prefetch(next); step_finish(); then
 // releases b. The host parameters of `m` are the checkpointed ones: sync_host makes them current.
 typedef struct gs_train_backend gs_train_backend;
+
+// Data-parallel training (`mpirun -np N gesture train`, gesture/dist.h): every rank runs the loop on
+// its shard of each global batch (the loader's shard_rank/shard_count) with a model planned for B/N
+// clips. NULL in gs_train_backend.dist for one process. Before each step_start the trainer sets the
+// step's global clip count and this rank's first row (from every rank's clip count); the backend's
+// step then computes this rank's part of one process's step (loss over the global batch, BN
+// statistics over every rank with sync_bn, dropout masks by global row, the L2 gradient once) and
+// sums the gradients over the ranks before Adam, so every rank applies the same update.
+typedef struct {
+    int rank, size;
+    int sync_bn;   // train.sync_bn: BN batch statistics over all ranks (on) or per rank (off)
+    int n_global;  // clips of the current step's global batch (> 0)
+    int row0;      // this rank's first row in it
+} gs_train_dist;
+
 typedef struct {
     // Start a training step on b (forward with labels, backward, Adam at lr): run it (CPU) or queue it (GPU).
     void (*step_start)(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps);
@@ -44,6 +59,7 @@ struct gs_train_backend {
     void *ctx;
     long graph_steps;  // train steps replayed as a CUDA graph so far
     const gs_train_ops *ops;  // NULL until a backend is set up
+    const gs_train_dist *dist;  // data-parallel step (above); NULL: one process
 };
 
 // Resolve runtime.device (auto: CUDA when train_cuda_available()) and, for CUDA, open the backend

@@ -48,7 +48,7 @@ int timing_read(const char *path, gs_timing *t) {
     return 0;
 }
 
-int timing_write(const char *path, const gs_timing *t, int threads, const char *device) {
+int timing_write(const char *path, const gs_timing *t, int threads, const char *device, int ranks) {
     char text[1024];
     int n = snprintf(text, sizeof text,
                      "# written by gesture train after every epoch: totals over the whole run, every --resume "
@@ -58,7 +58,8 @@ int timing_write(const char *path, const gs_timing *t, int threads, const char *
                      t->train_seconds > 0 ? t->train_images / t->train_seconds : 0.0, t->peak_rss_mb, t->invocations,
                      threads, device);
     if (!strcmp(device, "cuda"))
-        snprintf(text + n, sizeof text - (size_t)n, "cuda_graph_steps = %ld\n", t->graph_steps);
+        n += snprintf(text + n, sizeof text - (size_t)n, "cuda_graph_steps = %ld\n", t->graph_steps);
+    if (ranks > 1) snprintf(text + n, sizeof text - (size_t)n, "ranks = %d\n", ranks);
     char *tmp = gs_malloc(strlen(path) + 8);
     sprintf(tmp, "%s.tmp", path);
     int rc = fs_write_text(tmp, text);

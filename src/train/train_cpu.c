@@ -1,23 +1,49 @@
 // The CPU side of `gesture train` / `gesture eval` (gs_train_backend, gesture/trainer.h): the step
 // runs to completion in step_start on the host model (model_forward/backward/adam_step); there is
-// nothing to prefetch or to copy back.
+// nothing to prefetch or to copy back. Data-parallel (be->dist): the walker computes this rank's part
+// of the global batch's step (gs_exec_dist), the gradients are summed over the ranks (dist.h), then
+// every rank applies the same Adam step.
 #include <stdio.h>
 #include <string.h>
 
+#include "gesture/dist.h"
+#include "gesture/errors.h"
+#include "gesture/exec.h"
+#include "gesture/ops.h"
 #include "gesture/trainer.h"
 
 static void feed(gs_model *m, const gs_batch *b) {
     const gs_model_arch *a = &m->cfg;
     size_t per_clip = (size_t)a->frames * a->size * a->size * 3;
+    if (b->n == 0) return;  // a data-parallel rank without clips in this step
     memcpy(model_input(m), b->x, (size_t)b->n * per_clip * sizeof(float));
     memcpy(m->labels, b->labels, (size_t)b->n * sizeof(int));
 }
 
+static void sum_over_ranks(void *ctx, double *v, size_t n) {
+    (void)ctx;
+    dist_allreduce_f64(v, n, "batch norm statistics");
+}
+
+static const gs_reducer RANKS = {sum_over_ranks, NULL};
+
 static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
-    feed(be->m, b);
-    model_forward(be->m, b->n, 1, 1);
-    model_backward(be->m);
-    model_adam_step(be->m, lr, beta1, beta2, eps);
+    gs_model *m = be->m;
+    feed(m, b);
+    const gs_train_dist *d = be->dist;
+    gs_exec_dist ed;
+    if (d) {
+        ed.row0 = d->row0;
+        ed.loss_scale = (float)((double)b->n / d->n_global);
+        ed.l2_grad = d->rank == 0;
+        ed.bn = d->sync_bn ? &RANKS : NULL;
+        m->dist = &ed;
+    }
+    model_forward(m, b->n, 1, 1);
+    model_backward(m);
+    m->dist = NULL;
+    if (d) dist_allreduce_f32(m->params.grad, m->params.numel_trainable, "gradients");
+    model_adam_step(m, lr, beta1, beta2, eps);
 }
 
 static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
@@ -28,6 +54,7 @@ static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
 static const float *cpu_step_finish(gs_train_backend *be) { return model_probs(be->m); }
 
 static const float *cpu_eval_batch(gs_train_backend *be, const gs_batch *b) {
+    GS_ASSERT(b->n > 0);
     feed(be->m, b);
     model_forward(be->m, b->n, 0, 1);
     return model_probs(be->m);
