@@ -37,6 +37,14 @@ for n in ${TEST_DIST_RANKS-2 3}; do  # TEST_DIST_RANKS= skips them (working on t
   printf '%s\n' "$out" | grep -E '^(FAIL|ok   (sync|rank 0/. allreduce of 100003))' | sed "s/^/  [$n ranks] /"
   ok "test_dist with $n ranks: collectives and N ranks x B/N = 1 x B" "[ $rc -eq 0 ] && ! grep -q FAIL <<<\"\$out\""
 done
+# the GPU path (NCCL) on the CUDA emulator, whose stand-in nccl.h sums through MPI
+EMU_DIST=$(dirname "$G")/tests/cuda_emu/test_cuda_dist_emu
+if [ -x "$EMU_DIST" ] && [ -n "${TEST_DIST_RANKS-x}" ]; then
+  out=$(mp 2 "$EMU_DIST" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep -E '^(FAIL|ok   CUDA.*Adam steps)' | sed "s/^/  [2 emulated GPUs] /"
+  ok "test_cuda_dist_emu with 2 ranks: CUDA + NCCL, N ranks x B/N = 1 x B" "[ $rc -eq 0 ] && ! grep -q FAIL <<<\"\$out\""
+fi
 
 # csv_close A B: the same rows; epoch, accuracy, learning_rate, val_accuracy equal; losses within 2e-5
 csv_close() {
@@ -88,6 +96,17 @@ ok "Ctrl-C through mpirun: rank 0 saved last.h5 mid-run" "grep -q 'interrupted: 
 "$G" train --resume "$T/cut" >"$T/cut2.out" 2>&1
 ok "resume of that with one process: exit 0, the same log" "[ $? -eq 0 ] && csv_close '$T/cut/training_log.csv' '$T/one/training_log.csv'"
 
+# the same run on 2 emulated GPUs (gesture-emu: the CUDA backend on the CPU emulator, NCCL through
+# MPI) against one emulated GPU
+GE=$(dirname "$G")/tests/cuda_emu/gesture-emu
+if [ -x "$GE" ]; then
+  CU=(--set runtime.device=cuda --set train.epochs=2)
+  "$GE" train "$T/tiny.ini" --run-dir "$T/gpu1" "${EQ[@]}" "${CU[@]}" >"$T/gpu1.out" 2>&1
+  mp 2 "$GE" train "$T/tiny.ini" --run-dir "$T/gpu2" "${EQ[@]}" "${CU[@]}" >"$T/gpu2.out" 2>&1
+  ok "2 emulated GPUs (CUDA + NCCL): exit 0, training_log.csv = one emulated GPU's to its printed precision" \
+    "[ $? -eq 0 ] && grep -q 'batch 2 (2 ranks x 1), 1 threads per rank, cuda: CPU emulator' '$T/gpu2.out' && csv_close '$T/gpu2/training_log.csv' '$T/gpu1/training_log.csv'"
+fi
+
 out=$(mp 2 "$G" train "$T/tiny.ini" --run-dir "$T/odd" --set train.batch_size=3 2>&1)
 ok "a batch of 3 over 2 ranks is refused, nothing created" \
   "! [ -e '$T/odd' ] && grep -q 'train.batch_size = 3 does not split over 2 ranks' <<<\"\$out\""
@@ -102,13 +121,13 @@ rank_pid() {
 # fault SIGNAL: a 2-rank run with a 6 s timeout; once epoch 1 is saved and epoch 2 is under way, rank 1
 # gets SIGNAL; prints the seconds from the signal to the end of the job
 fault() {
-  rm -rf "$T/f"
+  rm -rf "$T/f" "$T/f.out"
   "${MP[@]}" -np 2 "$G" train "$T/tiny.ini" --run-dir "$T/f" --set train.epochs=50 --set callbacks.early_stopping=off \
     --set runtime.dist_timeout=6 >"$T/f.out" 2>&1 &
   mp_pid=$!
   for _ in $(seq 1 3000); do grep -q '^epoch 2/50 step' "$T/f.out" && break; sleep 0.01; done
   local r1 t0
-  r1=$(rank_pid $mp_pid 1)
+  for _ in $(seq 1 100); do r1=$(rank_pid $mp_pid 1); [ -n "$r1" ] && break; sleep 0.05; done
   t0=$(date +%s.%N)
   kill "-$1" "$r1"
   for _ in $(seq 1 600); do kill -0 $mp_pid 2>/dev/null || break; sleep 0.05; done

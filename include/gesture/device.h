@@ -24,6 +24,12 @@ typedef struct {
     int (*train_init)(struct gs_train_backend *be, struct gs_model *m, int use_graph);
     // `gesture bench` on this device: prints its table, returns the exit code.
     int (*bench)(const struct gs_config *cfg, int steps);
+    // Data-parallel training over MPI ranks, one device per rank (open() picks the rank's local
+    // index): whether it is built in (CUDA: NCCL), and this rank's communicator, opened by every rank
+    // at the same point once the device is open (0, or -1 + gs_error) and closed before the device.
+    int (*dist_built)(void);
+    int (*dist_open)(void);
+    void (*dist_close)(void);
 } gs_device_backend;
 
 // Register the GPU backend (one at most; a second registration replaces the first).

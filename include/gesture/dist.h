@@ -25,6 +25,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 // Processes the launcher started, from its environment: OMPI_COMM_WORLD_SIZE (Open MPI's mpirun),
 // PMI_SIZE (MPICH / Intel MPI hydra, srun --mpi=pmi2), SLURM_STEP_NUM_TASKS (srun). 1 when none is
 // set. *var (when var != NULL) gets "NAME=VALUE" of the variable that said so ("" for none).
@@ -42,8 +46,10 @@ void dist_finalize(void);
 int dist_rank(void);        // 0 without MPI
 int dist_size(void);        // 1 without MPI
 int dist_local_size(void);  // ranks on this machine (sharing its cores), 1 without MPI
-// Change the collectives' timeout (runtime.dist_timeout, once the config is read).
+int dist_local_rank(void);  // this rank's index among them (its GPU: one per rank), 0 without MPI
+// Change the collectives' timeout (runtime.dist_timeout, once the config is read), and read it.
 void dist_set_timeout(double timeout_s);
+double dist_timeout(void);
 // What the collectives name in a timeout message ("epoch 3 step 17"; "" = nothing).
 void dist_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Number of collectives this rank has entered (tests, messages).
@@ -57,13 +63,22 @@ void dist_bcast(void *buf, size_t bytes, int root, const char *what);
 // Every rank waits for all the others.
 void dist_barrier(const char *what);
 
+// For a collective that runs elsewhere (NCCL on the GPU) and has not finished within the timeout:
+// every rank that sees its own stall calls this; they exchange a message with each other for a few
+// seconds, name the ranks that do not answer (they died or hang) and end the job.
+__attribute__((noreturn)) void dist_abort_stalled(const char *what, double waited);
+
 // "gesture: rank R: <message>" on stderr, then the whole job ends with exit code `code` (MPI_Abort;
 // exit(code) with one process). For errors one rank meets alone (a bad clip in its shard).
-_Noreturn void dist_abort(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+__attribute__((noreturn, format(printf, 2, 3))) void dist_abort(int code, const char *fmt, ...);
 
 // Shard of a global batch of n clips for `rank` of `size`: rows [*lo, *hi), as numpy.array_split cuts
 // them (in rank order, so the shards concatenated in rank order are the batch; B divisible by size
 // gives B/size each; of n = q size + e clips the first e ranks get q + 1: rank 0 has one while n > 0).
 void dist_shard(int n, int rank, int size, int *lo, int *hi);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -27,16 +27,19 @@ typedef struct {
     float pad_;
 } gs_step_state;
 
-// A rank's part of a data-parallel training step (gesture/dist.h; src/train/train_cpu.c sets it for
-// training forwards and backwards, NULL otherwise): the walker and kernels then compute this rank's
-// rows of the global batch so that the ranks' summed gradients are one process's. cur_batch may be 0
-// (a rank without clips in this step: only the synchronized BN nodes run, to take part in the sums).
+// A rank's part of a data-parallel training step (gesture/dist.h; the training backends set it for
+// training forwards and backwards: src/train/train_cpu.c, cuda/train_cuda.cu; NULL otherwise): the
+// walker and kernels then compute this rank's rows of the global batch, and the walker sums the
+// gradients over the ranks at the end of backward, so that every rank holds one process's gradients.
+// cur_batch may be 0 (a rank without clips in this step: only the synchronized BN nodes run, to take
+// part in the sums).
 struct gs_reducer;
 typedef struct gs_exec_dist {
     int row0;                 // this rank's first row in the global batch: dropout masks by global row
     float loss_scale;         // rows here / rows of the global batch: the CE is the global batch's mean
     int l2_grad;              // add the L2 penalty's gradient here (rank 0 only: gradients are summed)
-    const struct gs_reducer *bn;  // sync_bn: BN statistics summed over the ranks; NULL: this rank's own
+    const struct gs_reducer *bn;     // sync_bn: BN statistics summed over the ranks; NULL: this rank's own
+    const struct gs_reducer *grads;  // sums the parameter gradients over the ranks after backward
 } gs_exec_dist;
 
 // One op call: the node and every pointer its kernels need, resolved by the walker from the plan

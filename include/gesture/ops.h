@@ -114,12 +114,15 @@ size_t batchnorm_work_floats(int C);
 
 // Data-parallel training with synchronized batch norm (train.sync_bn, gesture/dist.h): the ops
 // above with the batch statistics and their gradients summed over every rank taking part, so N ranks
-// of M/N rows compute what one process computes with M rows (within float rounding). `r` adds up
-// 2C+1 doubles over the ranks (each rank calls the op at the same point, in the same order).
+// of M/N rows compute what one process computes with M rows (within float rounding). `r->sum` adds
+// up 2C+1 doubles over the ranks (each rank calls the op at the same point, in the same order).
 // M = 0 is allowed (a rank without clips in this step still takes part). Backward: dgamma/dbeta get
 // this rank's part (parameter gradients are summed over ranks afterwards); dinp uses the reduced means.
+// A reducer sums in place over the ranks: host memory for the CPU backend (MPI), device memory and
+// queued on the compute stream for the CUDA backend (NCCL).
 typedef struct gs_reducer {
-    void (*sum)(void *ctx, double *v, size_t n);  // in place: v = sum over ranks
+    void (*sum)(void *ctx, double *v, size_t n);     // BN statistics
+    void (*sum_f32)(void *ctx, float *v, size_t n);  // gradients
     void *ctx;
 } gs_reducer;
 void batchnorm_forward_train_sync(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,

@@ -50,6 +50,9 @@ typedef struct {
     // Make the host parameters, moving statistics and Adam moments current (before checkpoint_save).
     void (*sync_host)(gs_train_backend *be);
     void (*free)(gs_train_backend *be);
+    // The reverse of sync_host: the backend's parameters from the host ones (data-parallel: rank 0's
+    // moving statistics shared with sync_bn off).
+    void (*load_host)(gs_train_backend *be);
 } gs_train_ops;
 
 struct gs_train_backend {
@@ -82,6 +85,12 @@ int train_cuda_open(void);
 void train_cuda_close(void);
 // Batch slots of this loader in pinned memory (gs_cuda_host_alloc / gs_cuda_host_free).
 void train_cuda_loader_memory(gs_loader_config *lc);
+// Data-parallel training on the GPU (one device per rank, NCCL): built in (1/0); this rank's
+// communicator, opened by every rank after train_cuda_open (0, or -1 + gs_error); closed before
+// train_cuda_close.
+int train_cuda_dist_built(void);
+int train_cuda_dist_open(void);
+void train_cuda_dist_close(void);
 // GPU step for m: device memory for the plan, uploads m's parameters and Adam moments (call after
 // any checkpoint_load); use_graph replays full-batch steps as a CUDA graph. 0 ok, -1 + gs_error.
 int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph);

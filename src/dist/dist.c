@@ -46,19 +46,21 @@ void dist_shard(int n, int rank, int size, int *lo, int *hi) {
 }
 
 static struct {
-    int rank, size, local_size, mpi_started;
+    int rank, size, local_size, local_rank, mpi_started;
     double timeout;
     long seq;  // collectives entered
     char context[256];
-} D = {0, 1, 1, 0, 600.0, 0, ""};
+} D = {0, 1, 1, 0, 0, 600.0, 0, ""};
 
 int dist_rank(void) { return D.rank; }
 int dist_size(void) { return D.size; }
 int dist_local_size(void) { return D.local_size; }
+int dist_local_rank(void) { return D.local_rank; }
 long dist_collectives(void) { return D.seq; }
 void dist_set_timeout(double timeout_s) {
     if (timeout_s > 0) D.timeout = timeout_s;
 }
+double dist_timeout(void) { return D.timeout; }
 
 void dist_set_context(const char *fmt, ...) {
     va_list ap;
@@ -115,6 +117,9 @@ void dist_allreduce_f64(double *v, size_t n, const char *what) { (void)v, (void)
 void dist_allreduce_f32(float *v, size_t n, const char *what) { (void)v, (void)n, (void)what, D.seq++; }
 void dist_bcast(void *buf, size_t bytes, int root, const char *what) { (void)buf, (void)bytes, (void)root, (void)what, D.seq++; }
 void dist_barrier(const char *what) { (void)what, D.seq++; }
+_Noreturn void dist_abort_stalled(const char *what, double waited) {
+    dist_abort(1, "%s did not finish within %.0f s", what, waited);
+}
 
 #else
 
@@ -153,6 +158,7 @@ int dist_init(double timeout_s) {
     MPI_Comm node;
     MPI_Comm_split_type(COMM, MPI_COMM_TYPE_SHARED, D.rank, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &D.local_size);
+    MPI_Comm_rank(node, &D.local_rank);
     MPI_Comm_free(&node);
     return 0;
 }
@@ -361,6 +367,42 @@ void dist_bcast(void *buf, size_t bytes, int root, const char *what) {
 void dist_barrier(const char *what) {
     double one = 1;
     allreduce(&one, 1, sizeof one, what);
+}
+
+#define STALL_TAG 32500
+#define STALL_GRACE 10.0
+
+_Noreturn void dist_abort_stalled(const char *what, double waited) {
+    // every rank that stalls too ends up here at about the same time: who does not answer is to blame
+    char mine = 1, *got = calloc((size_t)D.size, 1);
+    reqs r = {0};
+    for (int p = 0; p < D.size; p++)
+        if (p != D.rank) {
+            MPI_Irecv(got + p, 1, MPI_BYTE, p, STALL_TAG, COMM, next_req(&r, p));
+            MPI_Isend(&mine, 1, MPI_BYTE, p, STALL_TAG, COMM, next_req(&r, p));
+        }
+    double t0 = runtime_now();
+    while (runtime_now() - t0 < STALL_GRACE) {
+        int all = 0;
+        if (MPI_Testall(r.n, r.req, &all, MPI_STATUSES_IGNORE) != MPI_SUCCESS || all) break;
+        nap(1e-3);
+    }
+    char peers[512] = "";
+    int shown = 0;
+    for (int p = 0; p < D.size; p++) {
+        size_t len = strlen(peers);
+        if (p != D.rank && !got[p] && shown++ < 16) snprintf(peers + len, sizeof peers - len, "%s%d", len ? ", " : "", p);
+    }
+    free(got);
+    char where[300] = "";
+    if (D.context[0]) snprintf(where, sizeof where, " (%s)", D.context);
+    if (peers[0])
+        dist_abort(1, "%s did not finish within %.0f s%s: no answer from rank %s, which died or hangs; ending the job "
+                      "(runtime.dist_timeout = %g s)",
+                   what, waited, where, peers, D.timeout);
+    dist_abort(1, "%s did not finish within %.0f s%s, though every rank answers: a rank's device or the collective "
+                  "library hangs; ending the job (runtime.dist_timeout = %g s)",
+               what, waited, where, D.timeout);
 }
 
 #endif

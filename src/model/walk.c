@@ -183,6 +183,11 @@ void exec_backward(gs_exec *e) {
         const gs_param *p = &m->params.p[i];
         if (p->l2 > 0) e->be->l2_backward(e->grad + p->offset, e->params + p->offset, p->numel, p->l2);
     }
+    if (e->dist && e->dist->grads) {  // data-parallel: every rank's gradients, summed, before Adam
+        range_push(e, "gradient allreduce");
+        e->dist->grads->sum_f32(e->dist->grads->ctx, e->grad, m->params.numel_trainable);
+        range_pop(e);
+    }
     range_pop(e);
 }
 

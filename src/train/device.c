@@ -38,6 +38,14 @@ int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return gpu ? gpu->train_init(be, m, use_graph) : missing();
 }
 
+int train_cuda_dist_built(void) { return gpu && gpu->dist_built && gpu->dist_built(); }
+
+int train_cuda_dist_open(void) { return gpu && gpu->dist_open ? gpu->dist_open() : missing(); }
+
+void train_cuda_dist_close(void) {
+    if (gpu && gpu->dist_close) gpu->dist_close();
+}
+
 int train_device_check(gs_device device) {
     if (device != GS_DEVICE_CUDA || train_cuda_available()) return 0;
     return gs_error("runtime.device = cuda: %s", gpu ? "no CUDA device found (gesture info lists them)" : NO_BACKEND);

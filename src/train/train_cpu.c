@@ -25,7 +25,12 @@ static void sum_over_ranks(void *ctx, double *v, size_t n) {
     dist_allreduce_f64(v, n, "batch norm statistics");
 }
 
-static const gs_reducer RANKS = {sum_over_ranks, NULL};
+static void sum_grads_over_ranks(void *ctx, float *v, size_t n) {
+    (void)ctx;
+    dist_allreduce_f32(v, n, "gradients");
+}
+
+static const gs_reducer RANKS = {sum_over_ranks, sum_grads_over_ranks, NULL};
 
 static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
     gs_model *m = be->m;
@@ -37,12 +42,12 @@ static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, fl
         ed.loss_scale = (float)((double)b->n / d->n_global);
         ed.l2_grad = d->rank == 0;
         ed.bn = d->sync_bn ? &RANKS : NULL;
+        ed.grads = &RANKS;
         m->dist = &ed;
     }
     model_forward(m, b->n, 1, 1);
-    model_backward(m);
+    model_backward(m);  // data-parallel: ends with the gradients summed over the ranks
     m->dist = NULL;
-    if (d) dist_allreduce_f32(m->params.grad, m->params.numel_trainable, "gradients");
     model_adam_step(m, lr, beta1, beta2, eps);
 }
 
@@ -64,8 +69,10 @@ static void cpu_sync_host(gs_train_backend *be) { (void)be; }
 
 static void cpu_free(gs_train_backend *be) { (void)be; }
 
-static const gs_train_ops cpu_ops = {cpu_step_start, cpu_prefetch, cpu_step_finish,
-                                     cpu_eval_batch, cpu_sync_host, cpu_free};
+static void cpu_load_host(gs_train_backend *be) { (void)be; }
+
+static const gs_train_ops cpu_ops = {cpu_step_start, cpu_prefetch, cpu_step_finish, cpu_eval_batch,
+                                     cpu_sync_host,  cpu_free,     cpu_load_host};
 
 void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
     memset(be, 0, sizeof *be);

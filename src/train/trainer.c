@@ -88,6 +88,7 @@ typedef struct {
     int rank, ranks, root;
     gs_train_dist dist;
     int started;  // past the last start-up agreement: from here a rank's failure ends the job
+    int dist_open;  // the device's communicator (NCCL) is open
 } trainer;
 
 // Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
@@ -256,8 +257,10 @@ static void share_state(trainer *t) {
 // the sharded validation scores the model the checkpoints hold.
 static void share_moving_stats(trainer *t) {
     gs_params *p = &t->m.params;
+    t->be.ops->sync_host(&t->be);
     dist_bcast(p->data + p->numel_trainable, (p->numel - p->numel_trainable) * sizeof(float), 0,
                "moving statistics");
+    t->be.ops->load_host(&t->be);
 }
 
 // The model (initialized, pretrained backbone loaded), the run directory, then either the state of
@@ -283,6 +286,9 @@ static int open_model(trainer *t, int resume) {
     }
     if (t->use_cuda) {
         if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph)) return -1;
+        // one GPU per rank (train_cuda_open picked the rank's local index), collectives through NCCL
+        if (t->ranks > 1 && train_cuda_dist_open()) return -1;
+        t->dist_open = t->ranks > 1;
     } else {
         train_backend_cpu_init(&t->be, &t->m);
     }
@@ -533,6 +539,7 @@ static void close_all(trainer *t) {
     free(t->ini);
     checkpoint_state_free(&t->st);
     if (t->be.ops) t->be.ops->free(&t->be);
+    if (t->dist_open) train_cuda_dist_close();
     if (t->model_ok) model_free(&t->m);
     if (t->train) loader_free(t->train);
     if (t->val) loader_free(t->val);
@@ -586,10 +593,11 @@ int train_check(const gs_config *cfg) {
                         "(batch_size / ranks clips each), so make it a multiple of %d (e.g. --set train.batch_size=%d) "
                         "or launch a number of ranks that divides %d",
                         B, ranks, ranks, (B / ranks + 1) * ranks, B);
-    if (ranks > 1 && (cfg->runtime.device == GS_DEVICE_CUDA ||
-                      (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available())))
-        return gs_error("runtime.device = %s: data-parallel training over %d ranks runs on the CPU backend only in "
-                        "this build; set runtime.device = cpu",
+    if (ranks > 1 && !train_cuda_dist_built() &&
+        (cfg->runtime.device == GS_DEVICE_CUDA || (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available())))
+        return gs_error("runtime.device = %s: data-parallel training over %d ranks on GPUs needs NCCL, and this "
+                        "CUDA backend was built without it (the CUDA toolkit's nccl.h and libnccl); set "
+                        "runtime.device = cpu or rebuild where NCCL is installed",
                         config_device_name(cfg->runtime.device), ranks);
     return train_device_check(cfg->runtime.device);
 }
