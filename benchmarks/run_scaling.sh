@@ -35,6 +35,9 @@ SETS=(--set data.root="$T/prep" --set data.size=96 --set data.frames=8 --set mod
       --set train.epochs="$EPOCHS" --set data.cache=on --set callbacks.early_stopping=off --set output.plots=off
       --set runtime.device=cpu --set model.pretrained= --set model.expect_pretrained=off)
 ips() { sed -n 's/^train_img_per_s = //p' "$1/timing.ini"; }
+comm() {  # share of the training steps rank 0 spent in collectives (waits for the other rank included)
+  awk -F' = ' '$1 == "comm_seconds" {c = $2} $1 == "train_seconds" {t = $2} END {if (c != "") printf "%.0f%%", 100 * c / t}' "$1/timing.ini"
+}
 run() {  # NAME RANKS THREADS [--set ...]: img/s of that run
   local name=$1 n=$2 th=$3; shift 3
   if [ "$n" -eq 1 ]; then
@@ -47,12 +50,12 @@ run() {  # NAME RANKS THREADS [--set ...]: img/s of that run
 A=$(run a 1 1); B=$(run b 1 "$RANKS"); C=$(run c "$RANKS" 1 --set train.sync_bn=on); D=$(run d "$RANKS" 1 --set train.sync_bn=off)
 load1=$(load)
 eff() { awk -v x="$1" -v a="$A" -v n="$RANKS" 'BEGIN {printf "%.0f%%", 100 * x / (n * a)}'; }
-table="| run | ranks x threads | train img/s | efficiency vs ${RANKS} x (1 x 1) |
-|---|---|---|---|
-| A one process | 1 x 1 | ${A} | |
-| B one process, threads | 1 x ${RANKS} | ${B} | $(eff "$B") |
-| C ranks, sync_bn on | ${RANKS} x 1 | ${C} | $(eff "$C") |
-| D ranks, sync_bn off | ${RANKS} x 1 | ${D} | $(eff "$D") |"
+table="| run | ranks x threads | train img/s | efficiency vs ${RANKS} x (1 x 1) | rank 0 in collectives |
+|---|---|---|---|---|
+| A one process | 1 x 1 | ${A} | | |
+| B one process, threads | 1 x ${RANKS} | ${B} | $(eff "$B") | |
+| C ranks, sync_bn on | ${RANKS} x 1 | ${C} | $(eff "$C") | $(comm "$T/c") |
+| D ranks, sync_bn off | ${RANKS} x 1 | ${D} | $(eff "$D") | $(comm "$T/d") |"
 echo "$table"
 echo "load average before: $load0; after: $load1"
 if ((WRITE)); then

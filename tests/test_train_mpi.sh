@@ -102,9 +102,13 @@ GE=$(dirname "$G")/tests/cuda_emu/gesture-emu
 if [ -x "$GE" ]; then
   CU=(--set runtime.device=cuda --set train.epochs=2)
   "$GE" train "$T/tiny.ini" --run-dir "$T/gpu1" "${EQ[@]}" "${CU[@]}" >"$T/gpu1.out" 2>&1
-  mp 2 "$GE" train "$T/tiny.ini" --run-dir "$T/gpu2" "${EQ[@]}" "${CU[@]}" >"$T/gpu2.out" 2>&1
+  # one GPU per rank: the emulator reports 2 (each process emulates its own anyway)
+  GESTURE_CUDA_EMU_DEVICES=2 mp 2 "$GE" train "$T/tiny.ini" --run-dir "$T/gpu2" "${EQ[@]}" "${CU[@]}" >"$T/gpu2.out" 2>&1
   ok "2 emulated GPUs (CUDA + NCCL): exit 0, training_log.csv = one emulated GPU's to its printed precision" \
     "[ $? -eq 0 ] && grep -q 'batch 2 (2 ranks x 1), 1 threads per rank, cuda: CPU emulator' '$T/gpu2.out' && csv_close '$T/gpu2/training_log.csv' '$T/gpu1/training_log.csv'"
+  out=$(mp 2 "$GE" train "$T/tiny.ini" --run-dir "$T/gpu3" "${CU[@]}" 2>&1)
+  ok "2 ranks on a machine with 1 GPU: refused (one GPU per rank), nothing created" \
+    "! [ -e '$T/gpu3' ] && grep -q '2 ranks on this machine but 1 GPU: data-parallel training takes one GPU per rank' <<<\"\$out\""
 fi
 
 out=$(mp 2 "$G" train "$T/tiny.ini" --run-dir "$T/odd" --set train.batch_size=3 2>&1)

@@ -52,8 +52,10 @@ void dist_set_timeout(double timeout_s);
 double dist_timeout(void);
 // What the collectives name in a timeout message ("epoch 3 step 17"; "" = nothing).
 void dist_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-// Number of collectives this rank has entered (tests, messages).
+// Number of collectives this rank has entered (tests, messages), and the wall time spent in them
+// (waiting for the other ranks included: where data-parallel efficiency goes, timing.ini).
 long dist_collectives(void);
+double dist_collective_seconds(void);
 
 // In-place sum over ranks (see above); `what` names the data in messages ("gradients").
 void dist_allreduce_f64(double *v, size_t n, const char *what);

@@ -11,6 +11,7 @@ typedef struct {
     long peak_rss_mb;      // the largest of any invocation
     long graph_steps;      // training steps replayed as a CUDA graph, every invocation
     int invocations;       // `gesture train` runs that added to the totals
+    double comm_seconds;   // data-parallel: of train_seconds, rank 0's time in collectives (waits included)
 } gs_timing;
 
 // The totals in path; all zero when there is no such file. A file from before the totals were

@@ -80,6 +80,8 @@ void train_backend_cpu_init(gs_train_backend *be, gs_model *m);
 // one-line gs_error saying so.
 // 1 when the binary has the CUDA backend and gs_cuda_device_count() > 0.
 int train_cuda_available(void);
+// CUDA devices (0 without the backend).
+int train_cuda_device_count(void);
 // Initialize device 0 (before loader_init, so batch slots can be pinned). 0 ok, -1 + gs_error.
 int train_cuda_open(void);
 void train_cuda_close(void);

@@ -50,13 +50,15 @@ static struct {
     double timeout;
     long seq;  // collectives entered
     char context[256];
-} D = {0, 1, 1, 0, 0, 600.0, 0, ""};
+    double seconds;  // in collectives
+} D = {0, 1, 1, 0, 0, 600.0, 0, "", 0.0};
 
 int dist_rank(void) { return D.rank; }
 int dist_size(void) { return D.size; }
 int dist_local_size(void) { return D.local_size; }
 int dist_local_rank(void) { return D.local_rank; }
 long dist_collectives(void) { return D.seq; }
+double dist_collective_seconds(void) { return D.seconds; }
 void dist_set_timeout(double timeout_s) {
     if (timeout_s > 0) D.timeout = timeout_s;
 }
@@ -143,9 +145,8 @@ int dist_have_mpi(const char **version) {
 
 int dist_init(double timeout_s) {
     if (timeout_s > 0) D.timeout = timeout_s;
-    if (dist_launch_size(NULL, 0) == 1 && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") &&
-        !getenv("SLURM_STEP_NUM_TASKS"))
-        return 0;  // not launched by mpirun/srun: one process, MPI never started
+    // not launched by mpirun (even -np 1) and not one of several srun tasks: one process, no MPI
+    if (dist_launch_size(NULL, 0) == 1 && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE")) return 0;
     int provided = 0;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return gs_error("MPI_Init failed (launched by mpirun/srun, but MPI could not start)");
@@ -223,7 +224,15 @@ static void nap(double seconds) {
 // Wait for every request. Polls (MPI_Testsome drives progress), yielding the core, then napping
 // longer the longer it waits: a peer still computing is not raced for its CPU. Past the timeout the
 // peers whose messages are missing are named and the job ends.
+static void wait_all_(reqs *r, const char *what);
+
 static void wait_all(reqs *r, const char *what) {
+    double t0 = runtime_now();
+    wait_all_(r, what);
+    D.seconds += runtime_now() - t0;
+}
+
+static void wait_all_(reqs *r, const char *what) {
     int left = r->n;
     double t0 = runtime_now(), waited = 0, last = t0;
     int *idx = malloc(sizeof(int) * (size_t)(r->n ? r->n : 1));

@@ -22,6 +22,8 @@ static int missing(void) { return gs_error(NO_BACKEND); }
 
 int train_cuda_available(void) { return gpu && gpu->count() > 0; }
 
+int train_cuda_device_count(void) { return gpu ? gpu->count() : 0; }
+
 int train_cuda_open(void) { return gpu ? gpu->open() : missing(); }
 
 void train_cuda_close(void) {

@@ -82,6 +82,7 @@ typedef struct {
     float lr;
     char *ini;             // the resolved config, stored in every checkpoint
     double train_seconds;  // in the training steps of this invocation
+    double comm_seconds;   // of which in collectives (data-parallel)
     long train_images;
     gs_timing timing_base;  // timing.ini's totals before this invocation (--resume)
     // data-parallel: this process's rank of `ranks` (1: one process); root = rank 0 (owns the run dir)
@@ -145,6 +146,7 @@ static int write_timing(const trainer *t) {
     all.epochs = t->st.epoch;
     all.train_seconds += t->train_seconds;
     all.train_images += t->train_images;
+    all.comm_seconds += t->comm_seconds;
     if (peak_rss_mb() > all.peak_rss_mb) all.peak_rss_mb = peak_rss_mb();
     all.graph_steps += t->be.graph_steps;
     all.invocations++;
@@ -338,8 +340,10 @@ static int save_interrupted(trainer *t, int epoch, int step, const epoch_sums *s
     return 0;
 }
 
-// Training steps since t0 that moved `clips` clips, into this invocation's timing.
-static void count_train_time(trainer *t, double t0, long clips) {
+// Training steps since t0 that moved `clips` clips, into this invocation's timing (c0: the time in
+// collectives at t0).
+static void count_train_time(trainer *t, double t0, double c0, long clips) {
+    t->comm_seconds += dist_collective_seconds() - c0;
     t->train_seconds += runtime_now() - t0;
     t->train_images += clips * t->m.cfg.frames;
 }
@@ -405,7 +409,7 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
         return -1;
     int step = epoch == t->st.epoch ? (int)t->st.step : 0;
     if (loader_start_epoch(t->train, epoch, step)) return -1;
-    double t0 = runtime_now();
+    double t0 = runtime_now(), c0 = dist_collective_seconds();
     long seen0 = s->seen;
     int tty = t->root && isatty(2), steps = loader_steps_per_epoch(t->train);
     gs_batch *b = NULL, *next = NULL;
@@ -431,13 +435,13 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
         if (t->root) progress(step, steps, s, t0, t->m.cfg.frames, tty, epoch, cfg->train.epochs);
         if (stop_now) {
             if (tty) fputc('\n', stderr);
-            count_train_time(t, t0, s->seen - seen0);  // the resumed part adds the rest of the epoch
+            count_train_time(t, t0, c0, s->seen - seen0);  // the resumed part adds the rest of the epoch
             return save_interrupted(t, epoch, step, s) ? -1 : 0;
         }
     }
     if (r < 0) return -1;
     if (tty) fputc('\n', stderr);
-    count_train_time(t, t0, s->seen - seen0);
+    count_train_time(t, t0, c0, s->seen - seen0);
     // an epoch that trained on nothing has no loss or accuracy: stop before it logs or saves a thing
     if (s->seen == 0 && loader_bad_clips(t->train) > 0)
         return gs_error("%s: epoch %d trained on no clip: every train clip was skipped as bad (data.on_bad_clip = "
@@ -447,7 +451,6 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
     return 1;
 }
 
-// After the train steps of `epoch`: validation, callbacks, logs, checkpoints. *stop = EarlyStopping.
 // Validation loss and accuracy of the current model (data-parallel: sharded, sums reduced).
 static int validate(trainer *t, double *loss, double *accuracy) {
     if (t->ranks == 1) {
@@ -469,13 +472,15 @@ static int validate(trainer *t, double *loss, double *accuracy) {
     return 0;
 }
 
+// After the train steps of `epoch`: validation, callbacks, logs, checkpoints. *stop = EarlyStopping.
 static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int *stop) {
     const gs_config *cfg = t->cfg;
     gs_train_state *st = &t->st;
     gs_epoch_logs logs = {.loss = s->loss_sum / s->seen, .accuracy = s->correct / s->seen};
     dist_set_context("validation after epoch %d", epoch + 1);
     if (validate(t, &logs.val_loss, &logs.val_accuracy)) return -1;
-    t->be.ops->sync_host(&t->be);  // host parameters current for the snapshot and the checkpoints below
+    // host parameters current for the snapshot and the checkpoints below (rank 0's: the others write none)
+    if (t->root) t->be.ops->sync_host(&t->be);
     gs_epoch_actions act = {0};
     if (t->root) act = callbacks_on_epoch_end(&t->cb, epoch, &logs, &t->lr);
     if (t->ranks > 1) {  // decided once, on rank 0: the learning rate and whether to stop, for every rank
@@ -599,6 +604,14 @@ int train_check(const gs_config *cfg) {
                         "CUDA backend was built without it (the CUDA toolkit's nccl.h and libnccl); set "
                         "runtime.device = cpu or rebuild where NCCL is installed",
                         config_device_name(cfg->runtime.device), ranks);
+    int gpus = train_cuda_available() ? train_cuda_device_count() : 0;
+    if (ranks > 1 && gpus > 0 && dist_local_size() > gpus &&
+        (cfg->runtime.device == GS_DEVICE_CUDA || cfg->runtime.device == GS_DEVICE_AUTO))
+        return gs_error("runtime.device = %s: %d ranks on this machine but %d GPU%s: data-parallel training takes one "
+                        "GPU per rank (launch at most %d ranks per machine, e.g. mpirun --npernode %d, or set "
+                        "runtime.device = cpu)",
+                        config_device_name(cfg->runtime.device), dist_local_size(), gpus, gpus > 1 ? "s" : "", gpus,
+                        gpus);
     return train_device_check(cfg->runtime.device);
 }
 
