@@ -5,9 +5,10 @@
 // produce and consume them, so a step needs no host round trip. The GPU work of a step is waited for
 // with the collectives' timeout (a rank that died or hangs would block NCCL forever): past it,
 // dist_abort_stalled names the ranks that no longer answer over MPI.
-// Built with NCCL where CMake finds it (GESTURE_WITH_NCCL; the CUDA emulator brings a stand-in
-// nccl.h that sums through MPI, tests/cuda_emu/include/nccl.h); without, the device offers no
-// data-parallel training (gesture train refuses N ranks on CUDA).
+// Built with NCCL where CMake finds nccl.h (GESTURE_WITH_NCCL; libnccl is then loaded at run time,
+// GESTURE_NCCL_DLOPEN; the CUDA emulator links a stand-in nccl.h that sums through MPI,
+// tests/cuda_emu/include/nccl.h); without, the device offers no data-parallel training (gesture
+// train refuses N ranks on CUDA, saying why).
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,44 @@ extern "C" {
 
 #ifdef GESTURE_WITH_NCCL
 #include <nccl.h>
+
+#ifdef GESTURE_NCCL_DLOPEN
+// libnccl is loaded when a data-parallel GPU run starts, not linked: a gesture built where NCCL is
+// installed still starts where it is not (NCCL is a 200 MB library many GPU machines lack).
+#include <dlfcn.h>
+static struct {
+    const char *(*GetErrorString)(ncclResult_t);
+    ncclResult_t (*GetUniqueId)(ncclUniqueId *);
+    ncclResult_t (*CommInitRank)(ncclComm_t *, int, ncclUniqueId, int);
+    ncclResult_t (*CommDestroy)(ncclComm_t);
+    ncclResult_t (*AllReduce)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t);
+    int loaded;
+} F;
+
+static int nccl_load(void) {
+    if (F.loaded) return 0;
+    void *h = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen("libnccl.so", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return gs_error("cannot load NCCL (libnccl.so.2: %s); install it (NVIDIA's libnccl2 package or the CUDA "
+                            "toolkit's) or add its directory to LD_LIBRARY_PATH", dlerror());
+    *(void **)&F.GetErrorString = dlsym(h, "ncclGetErrorString");
+    *(void **)&F.GetUniqueId = dlsym(h, "ncclGetUniqueId");
+    *(void **)&F.CommInitRank = dlsym(h, "ncclCommInitRank");
+    *(void **)&F.CommDestroy = dlsym(h, "ncclCommDestroy");
+    *(void **)&F.AllReduce = dlsym(h, "ncclAllReduce");
+    if (!F.GetErrorString || !F.GetUniqueId || !F.CommInitRank || !F.CommDestroy || !F.AllReduce)
+        return gs_error("libnccl.so.2 lacks an NCCL function this build calls (NCCL 2 expected)");
+    F.loaded = 1;
+    return 0;
+}
+#define ncclGetErrorString F.GetErrorString
+#define ncclGetUniqueId F.GetUniqueId
+#define ncclCommInitRank F.CommInitRank
+#define ncclCommDestroy F.CommDestroy
+#define ncclAllReduce F.AllReduce
+#else
+static int nccl_load(void) { return 0; }  // linked (the CUDA emulator's stand-in)
+#endif
 
 static ncclComm_t g_comm;
 static int g_open;
@@ -33,6 +72,7 @@ static int g_open;
 
 extern "C" int gs_nccl_open(void) {
     if (g_open) return 0;
+    if (nccl_load()) return -1;
     ncclUniqueId id;
     memset(&id, 0, sizeof id);
     if (dist_rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
@@ -62,17 +102,17 @@ static void sum_f32(void *ctx, float *v, size_t n) {
 static const gs_reducer NCCL_REDUCER = {sum_f64, sum_f32, NULL};
 
 extern "C" const gs_reducer *gs_nccl_reducer(void) { return g_open ? &NCCL_REDUCER : NULL; }
-extern "C" int gs_nccl_built(void) { return 1; }
+extern "C" int gs_nccl_available(void) { return nccl_load() == 0; }
 
 #else
 
-extern "C" int gs_nccl_open(void) {
-    return gs_error("this CUDA backend was built without NCCL (the CUDA toolkit's nccl.h and libnccl): data-parallel "
-                    "training on GPUs needs it; set runtime.device = cpu or rebuild where NCCL is installed");
-}
+#define NO_NCCL                                                                                                  \
+    "this CUDA backend was built without NCCL (nccl.h was not found, or the build has no MPI to bootstrap it); " \
+    "rebuild where the CUDA toolkit's NCCL and libopenmpi-dev are installed"
+extern "C" int gs_nccl_open(void) { return gs_error(NO_NCCL); }
 extern "C" void gs_nccl_close(void) {}
 extern "C" const gs_reducer *gs_nccl_reducer(void) { return NULL; }
-extern "C" int gs_nccl_built(void) { return 0; }
+extern "C" int gs_nccl_available(void) { return gs_error(NO_NCCL) + 1; }
 
 #endif
 

@@ -128,7 +128,7 @@ int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
 
 static const gs_device_backend cuda_device = {
     "cuda", gs_cuda_device_count, cuda_open, gs_cuda_shutdown, gs_cuda_device_name, gs_cuda_host_alloc,
-    gs_cuda_host_free, cuda_train_init, bench_cuda, gs_nccl_built, gs_nccl_open, gs_nccl_close,
+    gs_cuda_host_free, cuda_train_init, bench_cuda, gs_nccl_available, gs_nccl_open, gs_nccl_close,
 };
 
 extern "C" void gs_cuda_register(void) { device_register_gpu(&cuda_device); }

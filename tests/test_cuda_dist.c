@@ -86,7 +86,10 @@ int main(void) {
     if (N < 2) test_skip("needs 2 or more MPI ranks (tests/test_train_mpi.sh runs it under mpirun): skipped");
     int devices = gs_cuda_device_count();
     if (devices == 0) test_skip("no CUDA device: skipped");
-    if (!gs_nccl_built()) test_skip("CUDA backend built without NCCL: skipped");
+    if (!gs_nccl_available()) {
+        printf("%s\n", gs_last_error());
+        test_skip("no NCCL: skipped");
+    }
     if (gs_cuda_init(dist_local_rank() % devices)) gs_fatal("gs_cuda_init: %s", gs_last_error());
     if (gs_nccl_open()) gs_fatal("%s", gs_last_error());
     printf("rank %d of %d: %s\n", R, N, gs_cuda_device_name());

@@ -25,9 +25,10 @@ typedef struct {
     // `gesture bench` on this device: prints its table, returns the exit code.
     int (*bench)(const struct gs_config *cfg, int steps);
     // Data-parallel training over MPI ranks, one device per rank (open() picks the rank's local
-    // index): whether it is built in (CUDA: NCCL), and this rank's communicator, opened by every rank
-    // at the same point once the device is open (0, or -1 + gs_error) and closed before the device.
-    int (*dist_built)(void);
+    // index): whether it is available (CUDA: NCCL built in and loadable; 0 + gs_error saying why not),
+    // and this rank's communicator, opened by every rank at the same point once the device is open
+    // (0, or -1 + gs_error) and closed before the device.
+    int (*dist_available)(void);
     int (*dist_open)(void);
     void (*dist_close)(void);
 } gs_device_backend;

@@ -30,10 +30,11 @@ void gs_cuda_sync(void);
 // The same, for a data-parallel step whose work includes collectives (cuda/dist_nccl.cu): past
 // timeout_s the job ends naming the ranks that no longer answer (dist_abort_stalled).
 void gs_cuda_sync_within(double timeout_s, const char *what);
-// NCCL for data-parallel training (cuda/dist_nccl.cu): built in (1) or not (0); open this rank's
-// communicator (every rank at the same point; 0, or -1 + gs_error without NCCL); the reducer that
-// sums device buffers over the ranks on the compute stream (NULL until opened).
-int gs_nccl_built(void);
+// NCCL for data-parallel training (cuda/dist_nccl.cu): usable (1: built in and libnccl loads; 0 +
+// gs_error saying why not); open this rank's communicator (every rank at the same point; 0, or -1 +
+// gs_error); the reducer that sums device buffers over the ranks on the compute stream (NULL until
+// opened).
+int gs_nccl_available(void);
 int gs_nccl_open(void);
 void gs_nccl_close(void);
 const struct gs_reducer *gs_nccl_reducer(void);

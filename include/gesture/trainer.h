@@ -87,10 +87,10 @@ int train_cuda_open(void);
 void train_cuda_close(void);
 // Batch slots of this loader in pinned memory (gs_cuda_host_alloc / gs_cuda_host_free).
 void train_cuda_loader_memory(gs_loader_config *lc);
-// Data-parallel training on the GPU (one device per rank, NCCL): built in (1/0); this rank's
-// communicator, opened by every rank after train_cuda_open (0, or -1 + gs_error); closed before
-// train_cuda_close.
-int train_cuda_dist_built(void);
+// Data-parallel training on the GPU (one device per rank, NCCL): available (1), or 0 + gs_error
+// saying why not; this rank's communicator, opened by every rank after train_cuda_open (0, or -1 +
+// gs_error); closed before train_cuda_close.
+int train_cuda_dist_available(void);
 int train_cuda_dist_open(void);
 void train_cuda_dist_close(void);
 // GPU step for m: device memory for the plan, uploads m's parameters and Adam moments (call after

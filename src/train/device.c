@@ -40,7 +40,10 @@ int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return gpu ? gpu->train_init(be, m, use_graph) : missing();
 }
 
-int train_cuda_dist_built(void) { return gpu && gpu->dist_built && gpu->dist_built(); }
+int train_cuda_dist_available(void) {
+    if (!gpu) return missing() + 1;
+    return gpu->dist_available ? gpu->dist_available() : gs_error("the GPU backend has no data-parallel training") + 1;
+}
 
 int train_cuda_dist_open(void) { return gpu && gpu->dist_open ? gpu->dist_open() : missing(); }
 

@@ -598,12 +598,15 @@ int train_check(const gs_config *cfg) {
                         "(batch_size / ranks clips each), so make it a multiple of %d (e.g. --set train.batch_size=%d) "
                         "or launch a number of ranks that divides %d",
                         B, ranks, ranks, (B / ranks + 1) * ranks, B);
-    if (ranks > 1 && !train_cuda_dist_built() &&
-        (cfg->runtime.device == GS_DEVICE_CUDA || (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available())))
-        return gs_error("runtime.device = %s: data-parallel training over %d ranks on GPUs needs NCCL, and this "
-                        "CUDA backend was built without it (the CUDA toolkit's nccl.h and libnccl); set "
-                        "runtime.device = cpu or rebuild where NCCL is installed",
-                        config_device_name(cfg->runtime.device), ranks);
+    if (ranks > 1 &&
+        (cfg->runtime.device == GS_DEVICE_CUDA || (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available())) &&
+        !train_cuda_dist_available()) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", gs_last_error());
+        return gs_error("runtime.device = %s: data-parallel training over %d ranks on GPUs needs NCCL: %s (or set "
+                        "runtime.device = cpu)",
+                        config_device_name(cfg->runtime.device), ranks, why);
+    }
     int gpus = train_cuda_available() ? train_cuda_device_count() : 0;
     if (ranks > 1 && gpus > 0 && dist_local_size() > gpus &&
         (cfg->runtime.device == GS_DEVICE_CUDA || cfg->runtime.device == GS_DEVICE_AUTO))
