@@ -9,6 +9,9 @@
 #    run whose learning rate keeps the float-order differences from growing (a random-init BN network
 #    is chaotic at float precision: one process at 1 and at 2 threads drifts apart just as much, so a
 #    longer run can only agree statistically); rank 0 alone writes the run directory and prints;
+#    two 2-rank runs are identical bit for bit (the collectives' fixed order);
+#  - the same on 2 emulated GPUs (CUDA + NCCL through the emulator's stand-in) against one, and
+#    test_cuda_dist_emu; more ranks than GPUs on a machine is refused;
 #  - --resume with 2 ranks from a 1-process checkpoint and back, and mid-epoch (Ctrl-C through mpirun);
 #  - a global batch that does not split over the ranks is refused before anything is created;
 #  - a rank killed mid-epoch ends the job (mpirun names it) and a stopped (hung) rank ends it within
@@ -74,6 +77,10 @@ ok "2 ranks: the banner says 2 ranks x 1 clip, sync_bn on" "grep -q 'batch 2 (2 
 ok "2 ranks: each epoch line printed once (rank 0 alone prints)" "[ \$(grep -c '^epoch 1/6:' '$T/two.out') -eq 1 ]"
 ok "2 ranks: the run directory holds the files of a one-process run" "[ \"\$(cd '$T/two' && find . -type f | sort)\" = \"\$(cd '$T/one' && find . -type f | sort)\" ]"
 ok "2 ranks: config.ini = one process's (the global batch)" "cmp -s '$T/two/config.ini' '$T/one/config.ini'"
+mp 2 "$G" train "$T/tiny.ini" --run-dir "$T/two_again" --set train.epochs=2 >/dev/null 2>&1
+mp 2 "$G" train "$T/tiny.ini" --run-dir "$T/two_again2" --set train.epochs=2 >/dev/null 2>&1
+ok "2 ranks repeat bit for bit (dropout and augmentation on): training_log.csv, weights, Adam moments" \
+  "cmp -s '$T/two_again/training_log.csv' '$T/two_again2/training_log.csv' && same_tensors '$T/two_again/checkpoints/last.h5' '$T/two_again2/checkpoints/last.h5' weights optimizer"
 ok "2 ranks: timing.ini says ranks = 2 and counts every rank's frames" \
   "grep -qx 'ranks = 2' '$T/two/timing.ini' && [ \"\$(sed -n 's/^train_images = //p' '$T/two/timing.ini')\" = \"\$(sed -n 's/^train_images = //p' '$T/one/timing.ini')\" ]"
 
