@@ -233,3 +233,137 @@ extern "C" void batchnorm_backward_cuda(float *dinp, float *dgamma, float *dbeta
     }
     GS_CUDA_OP_DONE("batchnorm_backward_cuda");
 }
+
+// ---- data-parallel, sync_bn (batchnorm_*_sync in src/ops/batchnorm.c) ----
+// The same partial sums, then one thread per channel turns this rank's sums into the reducer's
+// 2C+1 doubles (red: [0,C) sum of x - moving_mean, [C,2C) sum of its squares, [2C] rows), r->sum
+// queues their sum over the ranks on the stream (NCCL), and the statistics come from the sums.
+
+__global__ void bn_sync_fwd_sums_kernel(double *red, const double *partial, int chunks, const float *inp,
+                                        const float *moving_mean, int M, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c == 0) red[2 * C] = M;
+    if (c >= C) return;
+    double s = 0.0, q = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        s += partial[((size_t)k * 2) * C + c];
+        q += partial[((size_t)k * 2 + 1) * C + c];
+    }
+    double e = (double)inp[c] - (double)moving_mean[c];  // pivot (row 0) - shift
+    red[c] = s + M * e;
+    red[C + c] = q + 2 * e * s + M * e * e;
+}
+
+__global__ void bn_sync_fwd_final_kernel(float *mean, float *invstd, float *scale, float *moving_mean,
+                                         float *moving_var, const double *red, const float *gamma, int C, float eps,
+                                         float momentum) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double Mg = red[2 * C];
+    double md = red[c] / Mg;
+    double var = red[C + c] / Mg - md * md;
+    if (var < 0) var = 0;
+    double mu = (double)moving_mean[c] + md;
+    double is = 1.0 / sqrt(var + (double)eps);
+    mean[c] = (float)mu;
+    invstd[c] = (float)is;
+    scale[c] = (float)(gamma[c] * is);
+    moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
+    moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
+}
+
+// This rank's sums of dy and dy*(x-mean) into red (and its part of dgamma/dbeta).
+__global__ void bn_sync_bwd_sums_kernel(double *red, float *dgamma, float *dbeta, const double *partial, int chunks,
+                                        const float *invstd, int M, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c == 0) red[2 * C] = M;
+    if (c >= C) return;
+    double s = 0.0, sx = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        s += partial[((size_t)k * 2) * C + c];
+        sx += partial[((size_t)k * 2 + 1) * C + c];
+    }
+    if (dbeta) dbeta[c] += (float)s;
+    if (dgamma) dgamma[c] += (float)(sx * invstd[c]);
+    red[c] = s;
+    red[C + c] = sx;
+}
+
+__global__ void bn_sync_bwd_coef_kernel(float *coef, const double *red, const float *invstd, const float *gamma,
+                                        int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double Mg = red[2 * C];
+    coef[c] = (float)((double)gamma[c] * invstd[c]);
+    coef[C + c] = (float)(red[c] / Mg);
+    coef[2 * C + c] = (float)(red[C + c] * invstd[c] / Mg);
+}
+
+extern "C" void batchnorm_forward_train_sync_cuda(float *out, float *mean, float *invstd, float *moving_mean,
+                                                  float *moving_var, const float *inp, const float *gamma,
+                                                  const float *beta, int M, int C, float eps, float momentum, int act,
+                                                  const gs_reducer *r) {
+    GS_ASSERT(M >= 0 && C > 0 && r && r->sum);
+    check_act(act);
+    int rpc = rows_per_chunk(M > 0 ? M : 1), chunks = M > 0 ? (M + rpc - 1) / rpc : 0;
+    size_t scale_bytes = gs_cuda_align((size_t)C * sizeof(float));
+    size_t red_bytes = gs_cuda_align((2 * (size_t)C + 1) * sizeof(double));
+    char *ws = (char *)gs_cuda_scratch(scale_bytes + red_bytes + (size_t)chunks * 2 * C * sizeof(double));
+    float *scale = (float *)ws;
+    double *red = (double *)(ws + scale_bytes), *partial = (double *)(ws + scale_bytes + red_bytes);
+    cudaStream_t st = gs_cuda_stream();
+    if (M > 0) {
+        bn_stats_partial_kernel<<<dim3((C + 31) / 32, chunks), dim3(32, BN_LANES), 0, st>>>(partial, inp, M, C, rpc);
+        bn_sync_fwd_sums_kernel<<<(C + 127) / 128, 128, 0, st>>>(red, partial, chunks, inp, moving_mean, M, C);
+    } else {
+        gs_cuda_memset_async(red, 0, (2 * (size_t)C + 1) * sizeof(double));
+    }
+    r->sum(r->ctx, red, 2 * (size_t)C + 1);
+    bn_sync_fwd_final_kernel<<<(C + 127) / 128, 128, 0, st>>>(mean, invstd, scale, moving_mean, moving_var, red, gamma,
+                                                              C, eps, momentum);
+    if (M > 0) apply(out, inp, mean, scale, beta, M, C, act);
+    GS_CUDA_OP_DONE("batchnorm_forward_train_sync_cuda");
+}
+
+extern "C" void batchnorm_backward_sync_cuda(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                                             const float *out, const float *inp, const float *mean,
+                                             const float *invstd, const float *gamma, int M, int C, int act,
+                                             const gs_reducer *r) {
+    GS_ASSERT(M >= 0 && C > 0 && r && r->sum);
+    check_act(act);
+    int rpc = rows_per_chunk(M > 0 ? M : 1), chunks = M > 0 ? (M + rpc - 1) / rpc : 0;
+    size_t coef_bytes = gs_cuda_align(3 * (size_t)C * sizeof(float));
+    size_t red_bytes = gs_cuda_align((2 * (size_t)C + 1) * sizeof(double));
+    char *ws = (char *)gs_cuda_scratch(coef_bytes + red_bytes + (size_t)chunks * 2 * C * sizeof(double));
+    float *coef = (float *)ws;
+    double *red = (double *)(ws + coef_bytes), *partial = (double *)(ws + coef_bytes + red_bytes);
+    cudaStream_t st = gs_cuda_stream();
+    if (M > 0) {
+        dim3 grid((C + 31) / 32, chunks), block(32, BN_LANES);
+        if (act == GS_ACT_RELU6)
+            bn_bwd_partial_kernel<GS_ACT_RELU6><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
+        else if (act == GS_ACT_RELU)
+            bn_bwd_partial_kernel<GS_ACT_RELU><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
+        else
+            bn_bwd_partial_kernel<GS_ACT_NONE><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
+        bn_sync_bwd_sums_kernel<<<(C + 127) / 128, 128, 0, st>>>(red, dgamma, dbeta, partial, chunks, invstd, M, C);
+    } else {
+        gs_cuda_memset_async(red, 0, (2 * (size_t)C + 1) * sizeof(double));
+    }
+    r->sum(r->ctx, red, 2 * (size_t)C + 1);
+    bn_sync_bwd_coef_kernel<<<(C + 127) / 128, 128, 0, st>>>(coef, red, invstd, gamma, C);
+    if (dinp && M > 0) {
+        size_t total = (size_t)M * C;
+        unsigned blocks = gs_cuda_blocks(total, BN_THREADS);
+        if (act == GS_ACT_RELU6)
+            bn_bwd_dinp_kernel<GS_ACT_RELU6><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                            total, C);
+        else if (act == GS_ACT_RELU)
+            bn_bwd_dinp_kernel<GS_ACT_RELU><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                           total, C);
+        else
+            bn_bwd_dinp_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                           total, C);
+    }
+    GS_CUDA_OP_DONE("batchnorm_backward_sync_cuda");
+}

@@ -36,16 +36,17 @@ __global__ void add_backward_kernel(float *da, float *db, const float *dout, siz
 }
 
 // The dropout mask and its use, shared by the host-key kernels and the step-state ones below.
+// first: the index of element 0 in the mask (a data-parallel rank's rows of a global batch; 0 else).
 __device__ __forceinline__ void dropout_forward_elems(float *out, const float *inp, size_t n, float rate, float scale,
-                                                      uint64_t key) {
+                                                      uint64_t key, size_t first = 0) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        out[i] = gs_counter_uniform(key, i) >= rate ? inp[i] * scale : 0.0f;
+        out[i] = gs_counter_uniform(key, first + i) >= rate ? inp[i] * scale : 0.0f;
 }
 
 __device__ __forceinline__ void dropout_backward_elems(float *dinp, const float *dout, size_t n, float rate,
-                                                       float scale, uint64_t key) {
+                                                       float scale, uint64_t key, size_t first = 0) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        if (gs_counter_uniform(key, i) >= rate) dinp[i] += dout[i] * scale;
+        if (gs_counter_uniform(key, first + i) >= rate) dinp[i] += dout[i] * scale;
 }
 
 __global__ void dropout_forward_kernel(float *out, const float *inp, size_t n, float rate, float scale, uint64_t key) {
@@ -150,33 +151,43 @@ extern "C" void avgpool_backward_cuda(float *dinp, const float *dout, int N, int
 // refreshed by the host before each launch); the mask is the same code (dropout_*_elems).
 
 __global__ void dropout_forward_state_kernel(float *out, const float *inp, size_t n, float rate, float scale,
-                                             const uint64_t *key_dev) {
-    dropout_forward_elems(out, inp, n, rate, scale, *key_dev);
+                                             const uint64_t *key_dev, size_t first) {
+    dropout_forward_elems(out, inp, n, rate, scale, *key_dev, first);
 }
 
 __global__ void dropout_backward_state_kernel(float *dinp, const float *dout, size_t n, float rate, float scale,
-                                              const uint64_t *key_dev) {
-    dropout_backward_elems(dinp, dout, n, rate, scale, *key_dev);
+                                              const uint64_t *key_dev, size_t first) {
+    dropout_backward_elems(dinp, dout, n, rate, scale, *key_dev, first);
 }
 
-extern "C" void dropout_forward_state_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key) {
+extern "C" void dropout_forward_state_at_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key,
+                                              size_t first) {
     GS_ASSERT(rate >= 0.0f && rate < 1.0f);
     if (rate == 0.0f) {
         gs_cuda_copy_async(out, inp, n * sizeof(float));
     } else {
-        LAUNCH(dropout_forward_state_kernel, n, out, inp, n, rate, 1.0f / (1.0f - rate), key);
+        LAUNCH(dropout_forward_state_kernel, n, out, inp, n, rate, 1.0f / (1.0f - rate), key, first);
     }
     GS_CUDA_OP_DONE("dropout_forward_state_cuda");
 }
 
-extern "C" void dropout_backward_state_cuda(float *dinp, const float *dout, size_t n, float rate,
-                                            const uint64_t *key) {
+extern "C" void dropout_backward_state_at_cuda(float *dinp, const float *dout, size_t n, float rate,
+                                               const uint64_t *key, size_t first) {
     GS_ASSERT(rate >= 0.0f && rate < 1.0f);
     if (!dinp) return;
     if (rate == 0.0f) {
         LAUNCH(add_backward_kernel, n, dinp, (float *)NULL, dout, n);
     } else {
-        LAUNCH(dropout_backward_state_kernel, n, dinp, dout, n, rate, 1.0f / (1.0f - rate), key);
+        LAUNCH(dropout_backward_state_kernel, n, dinp, dout, n, rate, 1.0f / (1.0f - rate), key, first);
     }
     GS_CUDA_OP_DONE("dropout_backward_state_cuda");
+}
+
+extern "C" void dropout_forward_state_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key) {
+    dropout_forward_state_at_cuda(out, inp, n, rate, key, 0);
+}
+
+extern "C" void dropout_backward_state_cuda(float *dinp, const float *dout, size_t n, float rate,
+                                            const uint64_t *key) {
+    dropout_backward_state_at_cuda(dinp, dout, n, rate, key, 0);
 }

@@ -57,7 +57,12 @@ static void dwconv_bwd(const gs_op_call *c) {
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (c->training) {
+    if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
+        batchnorm_forward_train_sync_cuda(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
+                                          M, C, n->eps, n->momentum, n->act, c->dist->bn);
+    } else if (M == 0) {
+        return;  // a data-parallel rank without clips, per-rank statistics: nothing to normalize
+    } else if (c->training) {
         GS_ASSERT(c->save);
         batchnorm_forward_train_cuda(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1], M, C,
                                      n->eps, n->momentum, n->act);
@@ -69,8 +74,12 @@ static void bn_fwd(const gs_op_call *c) {
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    batchnorm_backward_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0], M,
-                            C, n->act);
+    if (c->dist && c->dist->bn)
+        batchnorm_backward_sync_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
+                                     c->p[0], M, C, n->act, c->dist->bn);
+    else if (M > 0)
+        batchnorm_backward_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
+                                M, C, n->act);
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward_cuda(c->out, c->in[0], c->in[1], c->numel); }
@@ -105,10 +114,18 @@ static void bigru_bwd(const gs_op_call *c) {
                           c->save + d * cache, c->in[0], c->p[3 * d], c->p[3 * d + 1], B, T, D, H, 2 * H, d);
 }
 
+// Index of this call's first element in the global batch's tensor (data-parallel ranks: row0 rows in).
+static size_t first_element(const gs_op_call *c) {
+    return c->dist && c->rows ? (size_t)c->dist->row0 * (c->numel / (size_t)c->rows) : 0;
+}
+
 // Inference: rate 0, a copy; training: this step's key read from the device step state.
 static void dropout_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    if (c->training)
+    size_t first = first_element(c);
+    if (c->training && first)
+        dropout_forward_state_at_cuda(c->out, c->in[0], c->numel, n->rate, &c->state->dropout_key[n->ordinal], first);
+    else if (c->training)
         dropout_forward_state_cuda(c->out, c->in[0], c->numel, n->rate, &c->state->dropout_key[n->ordinal]);
     else
         dropout_forward_cuda(c->out, c->in[0], c->numel, 0.0f, 0);
@@ -117,7 +134,12 @@ static void dropout_fwd(const gs_op_call *c) {
 // rate 0 adds dout through; the key is the forward's (same step state)
 static void dropout_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    dropout_backward_state_cuda(c->din[0], c->dout, c->numel, n->rate, &c->state->dropout_key[n->ordinal]);
+    size_t first = first_element(c);
+    if (first)
+        dropout_backward_state_at_cuda(c->din[0], c->dout, c->numel, n->rate, &c->state->dropout_key[n->ordinal],
+                                       first);
+    else
+        dropout_backward_state_cuda(c->din[0], c->dout, c->numel, n->rate, &c->state->dropout_key[n->ordinal]);
 }
 
 static void dense_fwd(const gs_op_call *c) {
@@ -137,11 +159,15 @@ static void dense_bwd(const gs_op_call *c) {
 static void loss_fwd(const gs_op_call *c) {
     // without labels only the probabilities matter: label 0 stands in, the loss is discarded
     if (!c->have_labels) gs_cuda_memset_async(c->labels, 0, (size_t)c->rows * sizeof(int));
-    softmax_ce_forward_cuda(c->out, c->save, c->ce_loss, c->in[0], c->labels, c->rows, c->n->shape[1]);
+    if (c->dist)  // data-parallel: this rank's share of the global batch's mean (summed over ranks by the trainer)
+        softmax_ce_forward_scaled_cuda(c->out, c->save, c->ce_loss, c->in[0], c->labels, c->rows, c->n->shape[1],
+                                       c->dist->loss_scale);
+    else
+        softmax_ce_forward_cuda(c->out, c->save, c->ce_loss, c->in[0], c->labels, c->rows, c->n->shape[1]);
 }
 
 static void loss_bwd(const gs_op_call *c) {
-    softmax_ce_backward_cuda(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], 1.0f);
+    softmax_ce_backward_cuda(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], c->dist ? c->dist->loss_scale : 1.0f);
 }
 
 // Scratch: the CUDA ops borrow theirs from the backend's scratch buffer (gs_cuda_scratch), so no

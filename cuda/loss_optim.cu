@@ -37,11 +37,13 @@ __global__ void softmax_ce_forward_kernel(float *probs, double *row_loss, float 
     row_loss[b] = loss;
 }
 
-// Mean over rows in row order on one thread: B is the clip count (4).
-__global__ void mean_rows_kernel(float *loss_mean, const double *row_loss, int B) {
+// Mean over rows in row order on one thread: B is the clip count (4). scale: 1, or a data-parallel
+// rank's share of the global batch (the CPU op's mean, then times scale in double, as exec_cpu.c).
+__global__ void mean_rows_kernel(float *loss_mean, const double *row_loss, int B, float scale) {
     double t = 0.0;
     for (int b = 0; b < B; b++) t += row_loss[b];
-    *loss_mean = (float)(t / B);
+    float mean = (float)(t / B);
+    *loss_mean = scale == 1.0f ? mean : (float)((double)mean * scale);
 }
 
 __global__ void softmax_ce_backward_kernel(float *dlogits, const float *probs, const int *labels, int B, int K,
@@ -108,14 +110,19 @@ __global__ void adam_kernel(float *params, float *m, float *v, const float *grad
     adam_elems(params, m, v, grads, n, alpha, c1, c2, eps);
 }
 
-extern "C" void softmax_ce_forward_cuda(float *probs, float *losses, float *loss_mean, const float *logits,
-                                        const int *labels, int B, int K) {
+extern "C" void softmax_ce_forward_scaled_cuda(float *probs, float *losses, float *loss_mean, const float *logits,
+                                               const int *labels, int B, int K, float scale) {
     GS_ASSERT(B > 0 && K > 0);
     double *row_loss = (double *)gs_cuda_scratch((size_t)B * sizeof(double));
     cudaStream_t st = gs_cuda_stream();
     softmax_ce_forward_kernel<<<(B + 127) / 128, 128, 0, st>>>(probs, row_loss, losses, logits, labels, B, K);
-    if (loss_mean) mean_rows_kernel<<<1, 1, 0, st>>>(loss_mean, row_loss, B);
+    if (loss_mean) mean_rows_kernel<<<1, 1, 0, st>>>(loss_mean, row_loss, B, scale);
     GS_CUDA_OP_DONE("softmax_ce_forward_cuda");
+}
+
+extern "C" void softmax_ce_forward_cuda(float *probs, float *losses, float *loss_mean, const float *logits,
+                                        const int *labels, int B, int K) {
+    softmax_ce_forward_scaled_cuda(probs, losses, loss_mean, logits, labels, B, K, 1.0f);
 }
 
 extern "C" void softmax_ce_backward_cuda(float *dlogits, const float *probs, const int *labels, int B, int K,

@@ -10,6 +10,8 @@
 #include "cuda_common.h"
 extern "C" {
 #include "gesture/device.h"
+#include "gesture/dist.h"
+#include "gesture/exec.h"
 #include "gesture/trainer.h"
 }
 #include "gesture/model_cuda.h"
@@ -21,6 +23,7 @@ typedef struct {
     float *probs;            // host (B,K)
     size_t clip_floats;      // T*S*S*3
     int n;                   // clips in the step in flight
+    gs_exec_dist ed;         // data-parallel: this rank's part of the step in flight (be->dist)
 } cuda_ctx;
 
 static cuda_ctx *ctx_of(gs_train_backend *be) { return (cuda_ctx *)be->ctx; }
@@ -36,17 +39,31 @@ static void cuda_step_start(gs_train_backend *be, const gs_batch *b, float lr, f
     cuda_ctx *c = ctx_of(be);
     if (c->staged != b) cuda_prefetch(be, b);  // not prefetched (the trainer prefetches every batch)
     // a small synchronous upload: the compute stream is idle here (the last step was waited for)
-    model_cuda_set_labels(&c->g, b->labels, b->n);
+    if (b->n > 0) model_cuda_set_labels(&c->g, b->labels, b->n);  // n = 0: a data-parallel rank without clips
     gs_cuda_wait_copies();
     gs_cuda_copy_async(model_cuda_input(&c->g), c->staging, (size_t)b->n * c->clip_floats * sizeof(float));
     gs_cuda_copies_after_compute();  // the next upload into staging waits for this copy
     c->staged = NULL;
     c->n = b->n;
+    const gs_train_dist *d = be->dist;
+    if (d) {  // data-parallel (trainer.h): the collectives are NCCL calls queued between the kernels
+        if (c->g.use_graph) model_cuda_set_graph(&c->g, 0);  // steps are queued eagerly
+        c->ed.row0 = d->row0;
+        c->ed.loss_scale = (float)((double)b->n / d->n_global);
+        c->ed.l2_grad = d->rank == 0;
+        c->ed.bn = d->sync_bn ? gs_nccl_reducer() : NULL;
+        c->ed.grads = gs_nccl_reducer();
+        GS_ASSERT(c->ed.grads);
+        c->g.e.dist = &c->ed;
+    }
     model_cuda_train_step(&c->g, b->n, lr, beta1, beta2, eps);
+    c->g.e.dist = NULL;
 }
 
 static const float *cuda_step_finish(gs_train_backend *be) {
     cuda_ctx *c = ctx_of(be);
+    // data-parallel: NCCL waits forever for a rank that died or hangs; wait with the timeout instead
+    if (be->dist) gs_cuda_sync_within(dist_timeout(), "the training step on the GPU (kernels and NCCL collectives)");
     model_cuda_read_loss(&c->g);
     model_cuda_read_probs(&c->g, c->probs, c->n);
     gs_cuda_copies_sync();  // the uploads' pinned sources are free again
@@ -76,8 +93,10 @@ static void cuda_free(gs_train_backend *be) {
     be->ctx = NULL;
 }
 
-static const gs_train_ops cuda_ops = {cuda_step_start, cuda_prefetch, cuda_step_finish,
-                                      cuda_eval_batch, cuda_sync_host, cuda_free};
+static void cuda_load_host(gs_train_backend *be) { model_cuda_upload_params(&ctx_of(be)->g); }
+
+static const gs_train_ops cuda_ops = {cuda_step_start, cuda_prefetch,  cuda_step_finish, cuda_eval_batch,
+                                      cuda_sync_host,  cuda_free,      cuda_load_host};
 
 static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph) {
     cuda_ctx *c = (cuda_ctx *)gs_calloc(1, sizeof *c);
@@ -99,7 +118,11 @@ static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return 0;
 }
 
-static int cuda_open(void) { return gs_cuda_init(0); }
+// Data-parallel: one device per rank, by the rank's index on its machine.
+static int cuda_open(void) {
+    int n = gs_cuda_device_count();
+    return gs_cuda_init(n > 0 ? dist_local_rank() % n : 0);
+}
 
 int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
 
@@ -111,6 +134,7 @@ void cuda_features_free(void *h);
 static const gs_device_backend cuda_device = {
     "cuda", gs_cuda_device_count, cuda_open, gs_cuda_shutdown, gs_cuda_device_name, gs_cuda_host_alloc,
     gs_cuda_host_free, cuda_train_init, bench_cuda, cuda_features_init, cuda_features_run, cuda_features_free,
+    gs_nccl_available, gs_nccl_open, gs_nccl_close,
 };
 
 extern "C" void gs_cuda_register(void) { device_register_gpu(&cuda_device); }

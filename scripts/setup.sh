@@ -14,6 +14,7 @@ PKGS=(build-essential cmake pkg-config libpng-dev libhdf5-dev libinih-dev libope
 PKGS+=(libjansson-dev)  # config.json of exported .keras models
 PKGS+=(libprotobuf-c-dev protobuf-c-compiler)  # ONNX export: protoc-c compiles third_party/onnx/onnx.proto
 PKGS+=(libjpeg-turbo-progs)  # cjpeg/djpeg: the JPEG fixtures' encoder and reference decoder
+PKGS+=(libopenmpi-dev openmpi-bin)  # data-parallel gesture train (mpirun) and its tests (CMake finds MPI)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

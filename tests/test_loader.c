@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gesture/dist.h"
 #include "gesture/errors.h"
 #include "gesture/frame_image.h"
 #include "gesture/fsutil.h"
@@ -358,8 +359,71 @@ static void test_jpeg_frames(void) {
     run_free(&p);
 }
 
+// Sharding (data-parallel training): the shards of N loaders, concatenated in rank order, are the
+// unsharded loader's batches bit for bit (augmentation on, a short last batch, a resumed cursor), every
+// rank yields every step (empty shards n = 0), and skip mode yields shards emptied by bad clips.
+static void test_shards(void) {
+    gs_loader_config c = base_config("train");
+    c.workers = 2;
+    c.augment = 1;
+    c.aug.flip = 1;
+    c.aug.shift = 0.2f;
+    c.aug.brightness = 0.1f;
+    c.aug.temporal_jitter = 1;
+    size_t clip_n = (size_t)T * S * S * 3;
+    for (int N = 2; N <= 5; N++) {
+        for (int start = 0; start <= 3; start += 3) {
+            run_t whole = run_epochs(&c, 1, 2, start);
+            run_t part[5];
+            for (int r = 0; r < N; r++) {
+                gs_loader_config cs = c;
+                cs.shard_rank = r;
+                cs.shard_count = N;
+                cs.workers = 1 + r % 2;
+                part[r] = run_epochs(&cs, 1, 2, start);
+            }
+            int same = 1, empty = 0;
+            for (int i = 0; i < whole.batches; i++) {
+                int row = 0;
+                for (int r = 0; r < N; r++) {
+                    same &= part[r].batches == whole.batches;
+                    if (part[r].batches != whole.batches) break;
+                    int lo, hi, n = part[r].n[i];
+                    dist_shard(whole.n[i], r, N, &lo, &hi);
+                    same &= lo == row && hi - lo == n;
+                    empty += n == 0;
+                    if (!same) break;
+                    same &= !memcmp(part[r].x + (size_t)i * B * clip_n, whole.x + ((size_t)i * B + row) * clip_n,
+                                    sizeof(float) * clip_n * (size_t)n) &&
+                            !memcmp(part[r].labels + i * B, whole.labels + i * B + row, sizeof(int) * (size_t)n) &&
+                            !memcmp(part[r].ids + i * B, whole.ids + i * B + row, sizeof(int) * (size_t)n);
+                    row += n;
+                }
+                same &= row == whole.n[i];
+            }
+            check(same, "%d shards from step %d: every step on every rank, concatenated = the unsharded batches "
+                  "(%d batches, %d empty shards)", N, start, whole.batches, empty);
+            run_free(&whole);
+            for (int r = 0; r < N; r++) run_free(&part[r]);
+        }
+    }
+    int lo, hi;
+    dist_shard(4, 1, 2, &lo, &hi);
+    check(lo == 2 && hi == 4, "a batch of 4 over 2 ranks: rank 1 has rows 2..3");
+    dist_shard(1, 0, 2, &lo, &hi);
+    int r0 = hi - lo;
+    dist_shard(1, 1, 2, &lo, &hi);
+    check(r0 == 1 && hi == lo, "a batch of 1 over 2 ranks: rank 0 has it, rank 1 nothing");
+    gs_loader *l;
+    c.shard_rank = 2;
+    c.shard_count = 2;
+    check(loader_init(&l, &c) == -1 && strstr(gs_last_error(), "shard 2 of 2"), "a shard that does not exist: %s",
+          gs_last_error());
+}
+
 int main(void) {
     root = make_dataset("test_loader", FRAMES_PNG);
+    test_shards();
     test_jpeg_frames();
     test_frames_select();
     test_epochs();

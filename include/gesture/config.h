@@ -68,6 +68,7 @@ typedef struct {
     double l2;  // L2 factor on the hidden dense kernel
     uint64_t seed;
     double beta1, beta2, epsilon;  // Adam (Keras form)
+    bool sync_bn;  // data-parallel ranks: BN batch statistics over every rank (on) or per rank (off)
 } gs_train_config;
 
 typedef struct {
@@ -98,6 +99,7 @@ typedef struct {
     int threads;  // 0 = all cores
     bool cuda_graph;
     bool deterministic;
+    double dist_timeout;  // data-parallel ranks: seconds a collective waits for a peer before ending the job
     // profile_steps "START:COUNT": profile COUNT train steps from step START; count 0 = off.
     int profile_start;
     int profile_count;

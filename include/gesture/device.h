@@ -31,6 +31,13 @@ typedef struct {
     void *(*features_init)(struct gs_model *m);
     void (*features_run)(void *h, float *out, const float *x, int batch, int to);
     void (*features_free)(void *h);
+    // Data-parallel training over MPI ranks, one device per rank (open() picks the rank's local
+    // index): whether it is available (CUDA: NCCL built in and loadable; 0 + gs_error saying why not),
+    // and this rank's communicator, opened by every rank at the same point once the device is open
+    // (0, or -1 + gs_error) and closed before the device.
+    int (*dist_available)(void);
+    int (*dist_open)(void);
+    void (*dist_close)(void);
 } gs_device_backend;
 
 // Register the GPU backend (one at most; a second registration replaces the first).

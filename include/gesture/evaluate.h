@@ -32,6 +32,11 @@ typedef struct {
 // is a terminal. Returns 0, or -1 + gs_error (a loader failure names the file); r is then empty.
 int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int epoch, int progress);
 void evaluate_result_free(gs_eval_result *r);
+// Data-parallel validation (gesture/dist.h): the same pass over this rank's shard of every batch (l
+// built with shard_rank/shard_count), as the sums the ranks add up: [0] loss and [1] cross-entropy
+// summed over clips (Keras' clip-weighted batch means times the clips), [2] correct clips, [3] clips.
+// A rank whose shards hold no clip gives zeros. 0, or -1 + gs_error.
+int evaluate_model_sums(double sums[4], gs_train_backend *be, gs_loader *l, int epoch);
 
 // Write the evaluation files into dir (created if missing):
 //   report.txt       header (checkpoint, split, clips), loss and accuracy lines, then scikit-learn's

@@ -27,6 +27,21 @@ typedef struct {
     float pad_;
 } gs_step_state;
 
+// A rank's part of a data-parallel training step (gesture/dist.h; the training backends set it for
+// training forwards and backwards: src/train/train_cpu.c, cuda/train_cuda.cu; NULL otherwise): the
+// walker and kernels then compute this rank's rows of the global batch, and the walker sums the
+// gradients over the ranks at the end of backward, so that every rank holds one process's gradients.
+// cur_batch may be 0 (a rank without clips in this step: only the synchronized BN nodes run, to take
+// part in the sums).
+struct gs_reducer;
+typedef struct gs_exec_dist {
+    int row0;                 // this rank's first row in the global batch: dropout masks by global row
+    float loss_scale;         // rows here / rows of the global batch: the CE is the global batch's mean
+    int l2_grad;              // add the L2 penalty's gradient here (rank 0 only: gradients are summed)
+    const struct gs_reducer *bn;     // sync_bn: BN statistics summed over the ranks; NULL: this rank's own
+    const struct gs_reducer *grads;  // sums the parameter gradients over the ranks after backward
+} gs_exec_dist;
+
 // One op call: the node and every pointer its kernels need, resolved by the walker from the plan
 // and the backend's memory (all host pointers on the CPU, all device pointers on the GPU).
 typedef struct {
@@ -48,6 +63,7 @@ typedef struct {
     int *labels;           // (batch) class indices
     const gs_step_state *state;  // this step's values (backend memory)
     float *ce_loss;        // where the loss op writes the mean cross-entropy (backend memory)
+    const gs_exec_dist *dist;  // data-parallel training step, NULL: one process (see above)
 } gs_op_call;
 
 typedef void (*gs_op_fn)(const gs_op_call *c);
@@ -92,6 +108,7 @@ struct gs_exec {
     float *work;              // (exec_work_floats) op scratch; NULL when no kernel asks for any
     gs_step_state state_host; // its host value, published at each training forward and Adam step
     int have_labels;          // of the last forward
+    const gs_exec_dist *dist; // data-parallel training step (host memory), NULL: one process
 };
 
 // Check that the backend has kernels for every op the model uses. 0 ok, -1 + gs_error naming the op.

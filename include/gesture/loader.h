@@ -10,6 +10,13 @@
 //    uninterrupted run (the training loop saves (epoch, step) in its checkpoint).
 //  - every clip exactly once per epoch; the last batch has n < B when B does not divide the
 //    clip count (no drop_last).
+//  - sharding (data-parallel training, gesture/dist.h): with shard_count = N > 1 the loader of rank
+//    r yields, for every batch of the unsharded order, only its rows of the n clips (dist_shard:
+//    contiguous, B/N each for a full batch), each decoded and augmented exactly as the unsharded
+//    loader would (the per-clip RNG keys on the clip, not on the row). The N shards of step s,
+//    concatenated in rank order, are batch s of one process. Every step is yielded on every rank,
+//    also when its shard is empty (a last batch of fewer than N clips, or every clip of the shard
+//    skipped as bad): n = 0.
 //  - workers sleep on condition variables (no polling); loader_free joins them.
 //  - one consumer thread calls start_epoch / next / release; it may hold several batches at once
 //    (e.g. one being copied to the GPU while the next is used; fewer than `prefetch` when calling
@@ -47,7 +54,8 @@ typedef struct {
     int size;                 // S: frames are resized to S x S (224)
     gs_normalize normalize;   // unit [0,1] (the seed) or symmetric [-1,1]
     gs_resize resize;         // float, or cv2 (OpenCV's uint8 INTER_LINEAR; no crop/shift augmentation)
-    int batch_size;           // B (4)
+    int batch_size;           // B (4); with shards: the global batch, all shards together
+    int shard_rank, shard_count;  // this loader's shard of every batch (0, 1 = the whole batch; 0, 0 too)
     int shuffle;              // new order every epoch (1); 0 = dataset order
     int augment;              // master switch (0); only ever honoured for split "train"
     gs_augment aug;           // per-augmentation switches and ranges
@@ -75,7 +83,7 @@ typedef struct {
     float *x;        // (B,T,S,S,3) NHWC per frame, normalized; rows >= n are stale
     int *labels;     // (B) label per clip (after a flip's Left/Right swap)
     int *clip_ids;   // (B) index into the dataset's clips
-    int n;           // valid clips, 1..B
+    int n;           // valid clips, 1..B (0..: a shard, see above)
     int epoch;       // epoch this batch belongs to
     int step;        // its index within the epoch (0-based)
 } gs_batch;
@@ -91,7 +99,8 @@ void loader_free(gs_loader *l);
 // Begin epoch `epoch` at batch `start_step` (0 for a fresh epoch). Waits for in-flight work of the
 // previous epoch to drain; every batch obtained before must have been released.
 int loader_start_epoch(gs_loader *l, int epoch, int start_step);
-// Next batch of the current epoch, in order. Returns 1 (*b set), 0 at the end of the epoch, or -1
+// Next batch of the current epoch, in order (sharded: this rank's rows of it, n may be 0; x is then
+// unused). Returns 1 (*b set), 0 at the end of the epoch, or -1
 // when a clip failed (on_bad_clip = error): gs_last_error() names the file; the epoch stops.
 // Blocks while the batch is being prepared.
 int loader_next(gs_loader *l, gs_batch **b);
@@ -99,6 +108,8 @@ int loader_next(gs_loader *l, gs_batch **b);
 void loader_release(gs_loader *l, gs_batch *b);
 
 int loader_steps_per_epoch(const gs_loader *l);
+// Most clips one yielded batch holds: B, or the largest shard of a batch (ceil(B / shard_count)).
+int loader_max_batch(const gs_loader *l);
 const gs_dataset *loader_dataset(const gs_loader *l);
 // Distinct clips dropped so far (on_bad_clip = skip).
 long loader_bad_clips(const gs_loader *l);

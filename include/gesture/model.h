@@ -77,6 +77,9 @@ typedef struct gs_model {
     int profile;
     double op_seconds[NODE_COUNT][2];
     struct gs_exec *host;  // the CPU executor over the host arena (made on first use)
+    // Data-parallel training (gesture/exec.h, gs_exec_dist): the CPU executor's forward/backward use
+    // it while set (train_cpu.c sets it around a training step); NULL = one process.
+    const struct gs_exec_dist *dist;
 } gs_model;
 
 // Limits on an architecture, checked by model_init before anything is sized from it (a config or an

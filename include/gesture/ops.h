@@ -112,6 +112,26 @@ void batchnorm_backward(float *dinp,          // (M,C) or NULL, +=
                         int M, int C, int act);
 size_t batchnorm_work_floats(int C);
 
+// Data-parallel training with synchronized batch norm (train.sync_bn, gesture/dist.h): the ops
+// above with the batch statistics and their gradients summed over every rank taking part, so N ranks
+// of M/N rows compute what one process computes with M rows (within float rounding). `r->sum` adds
+// up 2C+1 doubles over the ranks (each rank calls the op at the same point, in the same order).
+// M = 0 is allowed (a rank without clips in this step still takes part). Backward: dgamma/dbeta get
+// this rank's part (parameter gradients are summed over ranks afterwards); dinp uses the reduced means.
+// A reducer sums in place over the ranks: host memory for the CPU backend (MPI), device memory and
+// queued on the compute stream for the CUDA backend (NCCL).
+typedef struct gs_reducer {
+    void (*sum)(void *ctx, double *v, size_t n);     // BN statistics
+    void (*sum_f32)(void *ctx, float *v, size_t n);  // gradients
+    void *ctx;
+} gs_reducer;
+void batchnorm_forward_train_sync(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
+                                  const float *inp, const float *gamma, const float *beta, float *work, int M, int C,
+                                  float eps, float momentum, int act, const gs_reducer *r);
+void batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                             const float *inp, const float *mean, const float *invstd, const float *gamma,
+                             float *work, int M, int C, int act, const gs_reducer *r);
+
 // ---- elementwise ----
 // ReLU (Dense+ReLU); ReLU6 is fused into batchnorm_*. Backward mask from the forward output: the
 // gradient passes where out > 0.
@@ -161,6 +181,10 @@ size_t gru_work_floats(int B, int T, int H);
 // keep element i iff gs_counter_uniform(key, i) >= rate; kept values are scaled by 1/(1-rate).
 void dropout_forward(float *out, const float *inp, size_t n, float rate, uint64_t key);
 void dropout_backward(float *dinp, const float *dout, size_t n, float rate, uint64_t key);
+// The same for elements first.. of a larger tensor (a rank's rows of a global batch: the masks one
+// process draws for those rows). first = 0 is the pair above.
+void dropout_forward_at(float *out, const float *inp, size_t n, float rate, uint64_t key, size_t first);
+void dropout_backward_at(float *dinp, const float *dout, size_t n, float rate, uint64_t key, size_t first);
 
 // ---- softmax cross-entropy on logits (log-sum-exp), mean over the batch ----
 // Returns the mean loss; probs gets the softmax; losses (B) per row if non-NULL.

@@ -27,6 +27,17 @@ void gs_cuda_shutdown(void);
 const char *gs_cuda_device_name(void);
 // Wait for all queued work on the compute stream; fatal (naming the error) if any op failed.
 void gs_cuda_sync(void);
+// The same, for a data-parallel step whose work includes collectives (cuda/dist_nccl.cu): past
+// timeout_s the job ends naming the ranks that no longer answer (dist_abort_stalled).
+void gs_cuda_sync_within(double timeout_s, const char *what);
+// NCCL for data-parallel training (cuda/dist_nccl.cu): usable (1: built in and libnccl loads; 0 +
+// gs_error saying why not); open this rank's communicator (every rank at the same point; 0, or -1 +
+// gs_error); the reducer that sums device buffers over the ranks on the compute stream (NULL until
+// opened).
+int gs_nccl_available(void);
+int gs_nccl_open(void);
+void gs_nccl_close(void);
+const struct gs_reducer *gs_nccl_reducer(void);
 
 // Device memory outside arenas (setup time only, never inside a step). Fatal on failure.
 void *gs_cuda_malloc(size_t bytes);
@@ -106,6 +117,15 @@ void batchnorm_forward_infer_cuda(float *out, const float *inp, const float *gam
 void batchnorm_backward_cuda(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
                              const float *inp, const float *mean, const float *invstd, const float *gamma, int M,
                              int C, int act);
+// Data-parallel with sync_bn (ops.h, batchnorm_*_sync): r->sum is called with a DEVICE buffer of
+// 2C+1 doubles and queues its sum over the ranks on the compute stream (NCCL). M may be 0.
+struct gs_reducer;
+void batchnorm_forward_train_sync_cuda(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
+                                       const float *inp, const float *gamma, const float *beta, int M, int C,
+                                       float eps, float momentum, int act, const struct gs_reducer *r);
+void batchnorm_backward_sync_cuda(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                  const float *inp, const float *mean, const float *invstd, const float *gamma,
+                                  int M, int C, int act, const struct gs_reducer *r);
 
 void relu_forward_cuda(float *out, const float *inp, size_t n);
 void relu_backward_cuda(float *dinp, const float *dout, const float *out, size_t n);
@@ -148,6 +168,15 @@ void adam_update_cuda(float *params, float *m, float *v, const float *grads, siz
 // before each launch). Given the same values, results are bitwise those of the twins above.
 void dropout_forward_state_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key);
 void dropout_backward_state_cuda(float *dinp, const float *dout, size_t n, float rate, const uint64_t *key);
+// Elements first.. of a larger tensor (ops.h dropout_*_at: a data-parallel rank's rows).
+void dropout_forward_state_at_cuda(float *out, const float *inp, size_t n, float rate, const uint64_t *key,
+                                   size_t first);
+void dropout_backward_state_at_cuda(float *dinp, const float *dout, size_t n, float rate, const uint64_t *key,
+                                    size_t first);
+// softmax_ce_forward_cuda with *loss_mean = mean * scale (a data-parallel rank's share of the global
+// batch's mean: scale = rows here / rows of the global batch).
+void softmax_ce_forward_scaled_cuda(float *probs, float *losses, float *loss_mean, const float *logits,
+                                    const int *labels, int B, int K, float scale);
 // `alpha` holds adam_step_size(lr, beta1, beta2, t) (ops.h), the value adam_update uses.
 void adam_update_state_cuda(float *params, float *m, float *v, const float *grads, size_t n, const float *alpha,
                             float beta1, float beta2, float eps);

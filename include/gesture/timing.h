@@ -11,6 +11,7 @@ typedef struct {
     long peak_rss_mb;      // the largest of any invocation
     long graph_steps;      // training steps replayed as a CUDA graph, every invocation
     int invocations;       // `gesture train` runs that added to the totals
+    double comm_seconds;   // data-parallel: of train_seconds, rank 0's time in collectives (waits included)
 } gs_timing;
 
 // The totals in path; all zero when there is no such file. A file from before the totals were
@@ -19,7 +20,8 @@ typedef struct {
 int timing_read(const char *path, gs_timing *t);
 
 // Write t with the rates it implies and this invocation's threads and device ("cpu" or "cuda";
-// on "cuda" the graph step count too), through a temp file and a rename. 0 or -1 + gs_error.
-int timing_write(const char *path, const gs_timing *t, int threads, const char *device);
+// on "cuda" the graph step count too; with ranks > 1, data-parallel, `ranks = N`: threads are then
+// per rank, the totals the whole job's), through a temp file and a rename. 0 or -1 + gs_error.
+int timing_write(const char *path, const gs_timing *t, int threads, const char *device, int ranks);
 
 #endif

@@ -22,6 +22,21 @@ int train_check(const gs_config *cfg);
 // The loop calls, per batch b: step_start(b); loader_next -> prefetch(next); step_finish(); then
 // releases b. The host parameters of `m` are the checkpointed ones: sync_host makes them current.
 typedef struct gs_train_backend gs_train_backend;
+
+// Data-parallel training (`mpirun -np N gesture train`, gesture/dist.h): every rank runs the loop on
+// its shard of each global batch (the loader's shard_rank/shard_count) with a model planned for B/N
+// clips. NULL in gs_train_backend.dist for one process. Before each step_start the trainer sets the
+// step's global clip count and this rank's first row (from every rank's clip count); the backend's
+// step then computes this rank's part of one process's step (loss over the global batch, BN
+// statistics over every rank with sync_bn, dropout masks by global row, the L2 gradient once) and
+// sums the gradients over the ranks before Adam, so every rank applies the same update.
+typedef struct {
+    int rank, size;
+    int sync_bn;   // train.sync_bn: BN batch statistics over all ranks (on) or per rank (off)
+    int n_global;  // clips of the current step's global batch (> 0)
+    int row0;      // this rank's first row in it
+} gs_train_dist;
+
 typedef struct {
     // Start a training step on b (forward with labels, backward, Adam at lr): run it (CPU) or queue it (GPU).
     void (*step_start)(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps);
@@ -35,6 +50,9 @@ typedef struct {
     // Make the host parameters, moving statistics and Adam moments current (before checkpoint_save).
     void (*sync_host)(gs_train_backend *be);
     void (*free)(gs_train_backend *be);
+    // The reverse of sync_host: the backend's parameters from the host ones (data-parallel: rank 0's
+    // moving statistics shared with sync_bn off).
+    void (*load_host)(gs_train_backend *be);
 } gs_train_ops;
 
 struct gs_train_backend {
@@ -44,6 +62,7 @@ struct gs_train_backend {
     void *ctx;
     long graph_steps;  // train steps replayed as a CUDA graph so far
     const gs_train_ops *ops;  // NULL until a backend is set up
+    const gs_train_dist *dist;  // data-parallel step (above); NULL: one process
 };
 
 // Resolve runtime.device (auto: CUDA when train_cuda_available()) and, for CUDA, open the backend
@@ -67,11 +86,19 @@ void train_backend_cpu_use_plan(gs_train_backend *be, struct gs_plan *plan);
 // one-line gs_error saying so.
 // 1 when the binary has the CUDA backend and gs_cuda_device_count() > 0.
 int train_cuda_available(void);
+// CUDA devices (0 without the backend).
+int train_cuda_device_count(void);
 // Initialize device 0 (before loader_init, so batch slots can be pinned). 0 ok, -1 + gs_error.
 int train_cuda_open(void);
 void train_cuda_close(void);
 // Batch slots of this loader in pinned memory (gs_cuda_host_alloc / gs_cuda_host_free).
 void train_cuda_loader_memory(gs_loader_config *lc);
+// Data-parallel training on the GPU (one device per rank, NCCL): available (1), or 0 + gs_error
+// saying why not; this rank's communicator, opened by every rank after train_cuda_open (0, or -1 +
+// gs_error); closed before train_cuda_close.
+int train_cuda_dist_available(void);
+int train_cuda_dist_open(void);
+void train_cuda_dist_close(void);
 // GPU step for m: device memory for the plan, uploads m's parameters and Adam moments (call after
 // any checkpoint_load); use_graph replays full-batch steps as a CUDA graph. 0 ok, -1 + gs_error.
 int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph);

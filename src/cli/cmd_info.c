@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "gesture/checkpoint.h"
 #include "gesture/device.h"
+#include "gesture/dist.h"
 #include "gesture/errors.h"
 #include "gesture/plan.h"
 #include "gesture/trainlog.h"
@@ -39,6 +40,9 @@ int cmd_info(int argc, char **argv) {
     printf("cpu inference plan kernels: %s (of generic, avx2; GESTURE_PLAN_KERNELS picks a lower tier; "
            "runtime.inference = reference uses none)\n", plan_kernels_name());
     printf("hdf5: %d.%d.%d\n", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
+    const char *mpi;
+    if (dist_have_mpi(&mpi)) printf("mpi: yes (%s): mpirun -np N gesture train runs data-parallel\n", mpi);
+    else printf("mpi: no (rebuild with libopenmpi-dev installed for data-parallel gesture train)\n");
     const gs_device_backend *gpu = device_gpu();
     if (gpu) {
         printf("cuda backend: yes\n");

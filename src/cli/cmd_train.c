@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
+#include "gesture/dist.h"
 #include "gesture/errors.h"
 #include "gesture/fsutil.h"
 #include "gesture/trainer.h"
@@ -27,6 +28,7 @@ static const char *const RESUME_KEYS[] = {
     "callbacks.reduce_lr", "callbacks.reduce_lr_factor", "callbacks.reduce_lr_patience",
     "callbacks.reduce_lr_min_delta", "callbacks.reduce_lr_cooldown", "callbacks.min_lr",
     "output.plots", "runtime.threads", "runtime.profile_steps", "data.workers",
+    "train.sync_bn", "runtime.dist_timeout",  // data-parallel runs: how ranks cooperate, not what was learned
 };
 
 // 0 when `next` differs from the run's config `run` only in RESUME_KEYS, else -1 + gs_error naming
@@ -162,20 +164,59 @@ static int train_help(int argc, char **argv) {
                "  --resume D               continue the run in D from D/checkpoints/last.h5 with D/config.ini\n"
                "                           (no CONFIG.ini). --set may change only train.epochs,\n"
                "                           callbacks.* (not the monitors or restore_best), output.plots,\n"
-               "                           runtime.threads, runtime.profile_steps, data.workers: the rest\n"
-               "                           shaped the checkpoint; D/config.ini is updated\n"
+               "                           runtime.threads, runtime.profile_steps, data.workers,\n"
+               "                           train.sync_bn, runtime.dist_timeout: the rest shaped the\n"
+               "                           checkpoint; D/config.ini is updated\n"
                "  -v, --verbose            print the full resolved config (always written to D/config.ini)\n"
                "  --help-config[=markdown] list every config key with type, default, range and help\n"
                "                           (markdown: the page docs/config.md)\n"
-               "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n");
+               "Ctrl-C saves D/checkpoints/last.h5 and exits; --resume continues exactly.\n"
+               "\nData-parallel (a build with MPI): mpirun -np N gesture train ... or srun gesture train ...\n"
+               "splits every global batch of train.batch_size clips over the N ranks (it must divide),\n"
+               "sums the gradients, and with train.sync_bn = on computes batch-norm statistics over all\n"
+               "ranks: N ranks train as one process would. Rank 0 writes the run directory; --resume\n"
+               "works with any N (README.md, \"Training on several GPUs or machines\").\n");
         return 0;
     }
     return -1;
 }
 
+// Data-parallel: rank 0's text (NULL: it failed, and said why) in every rank: a malloc'd copy, or NULL.
+static char *share_text(const char *text, const char *what) {
+    long len = dist_rank() == 0 ? (text ? (long)strlen(text) : -1) : 0;
+    dist_bcast(&len, sizeof len, 0, what);
+    if (len < 0) return NULL;
+    char *buf = gs_malloc((size_t)len + 1);
+    if (dist_rank() == 0) memcpy(buf, text, (size_t)len + 1);
+    dist_bcast(buf, (size_t)len + 1, 0, what);
+    return buf;
+}
+
+// Data-parallel: 1 when any rank failed (each failing rank has printed its reason).
+static int any_rank_failed(int failed) {
+    double f = failed;
+    dist_allreduce_f64(&f, 1, "start-up checks");
+    return f > 0;
+}
+
+static int train_main(int argc, char **argv);
+
 int cmd_train(int argc, char **argv) {
     int help = train_help(argc, argv);
     if (help >= 0) return help;
+    if (dist_init(0)) {  // a launch of several ranks without MPI is refused here
+        fprintf(stderr, "gesture train: %s\n", gs_last_error());
+        return 1;
+    }
+    int rc = train_main(argc, argv);  // data-parallel: a rank that fails while training ends the job there
+    dist_finalize();
+    return rc;
+}
+
+// cmd_train once MPI (if any) runs. Data-parallel: rank 0 reads the config (and locks a resumed run
+// directory) and shares the resolved INI; every rank checks what it can see (data.root, the device,
+// the batch split); rank 0 claims the run directory and shares its path; then every rank trains.
+static int train_main(int argc, char **argv) {
     const char *path = NULL, *run_dir = NULL, *resume = NULL;
     int verbose = 0;
     for (int i = 1; i < argc; i++) {
@@ -198,26 +239,56 @@ int cmd_train(int argc, char **argv) {
     }
     gs_config cfg;
     char buf[4096];
-    if (resume) {
-        snprintf(buf, sizeof buf, "%s/config.ini", resume);
-        if (path) {
-            fprintf(stderr, "gesture train: --resume uses %s; do not pass a config file as well\n", buf);
-            return 2;
-        }
-        // locked before its config is read: the state read from here on is what this run rewrites
-        if (fs_is_dir(resume) && lock_run_dir(resume)) goto config_error;
-        if (load_resumed_config(&cfg, buf, argc, argv)) goto config_error;
-    } else {
-        if (!path) {
-            fprintf(stderr, "gesture train: missing CONFIG.ini (e.g. gesture train experiments/quickstart.ini)\n");
-            return 2;
-        }
-        if (cli_load_config(&cfg, path, argc, argv)) goto config_error;
+    if (resume) snprintf(buf, sizeof buf, "%s/config.ini", resume);
+    if (resume && path) {
+        fprintf(stderr, "gesture train: --resume uses %s; do not pass a config file as well\n", buf);
+        return 2;
     }
-    if (train_check(&cfg)) goto config_error;  // before anything is printed or created
+    if (!resume && !path) {
+        fprintf(stderr, "gesture train: missing CONFIG.ini (e.g. gesture train experiments/quickstart.ini)\n");
+        return 2;
+    }
+    int ranks = dist_size(), root = dist_rank() == 0, ok = 1;
+    if (root && resume) {
+        // locked before its config is read: the state read from here on is what this run rewrites
+        if ((fs_is_dir(resume) && lock_run_dir(resume)) || load_resumed_config(&cfg, buf, argc, argv)) ok = 0;
+    } else if (root) {
+        if (cli_load_config(&cfg, path, argc, argv)) ok = 0;
+    }
+    if (root && !ok) fprintf(stderr, "gesture train: %s\n", gs_last_error());
+    if (ranks > 1) {  // every rank trains rank 0's resolved config
+        char *ini = root && ok ? config_to_ini(&cfg) : NULL;
+        char *got = share_text(ini, "config");
+        free(ini);
+        if (!got) return 1;
+        if (!root) {
+            config_defaults(&cfg);
+            if (config_load_string(&cfg, got, "rank 0's config") || config_validate(&cfg)) ok = 0;
+            if (!ok) fprintf(stderr, "gesture train: rank %d: %s\n", dist_rank(), gs_last_error());
+        }
+        free(got);
+        if (any_rank_failed(!ok)) return 1;
+    } else if (!ok) {
+        return 1;
+    }
+    dist_set_timeout(cfg.runtime.dist_timeout);
+    // before anything is printed or created; data-parallel: every rank sees the data and its device
+    int bad = train_check(&cfg) != 0;
+    if (bad && ranks > 1) fprintf(stderr, "gesture train: rank %d: %s\n", dist_rank(), gs_last_error());
+    else if (bad) fprintf(stderr, "gesture train: %s\n", gs_last_error());
+    if (ranks > 1 ? any_rank_failed(bad) : bad) return 1;
     int created = 0;
     if (resume) run_dir = resume;
-    else if (!(run_dir = claim_run_dir(&cfg, run_dir, &created))) return 1;
+    else if (root && !(run_dir = claim_run_dir(&cfg, run_dir, &created)) && ranks == 1) return 1;
+    if (ranks > 1) {  // rank 0's run directory (auto-named: runs/<name>_2 ...), only rank 0 writes it
+        char *got = share_text(root ? run_dir : NULL, "run directory");
+        if (!got) return 1;
+        static char shared[4200];
+        snprintf(shared, sizeof shared, "%s", got);
+        free(got);
+        run_dir = shared;
+        if (!root) return train_run(&cfg, run_dir, resume != NULL);
+    }
     if (!resume && cfg.model.expect_pretrained && !cfg.model.pretrained[0])
         fprintf(stderr, "gesture train: WARNING: %s is meant for pretrained weights (model.expect_pretrained = on) "
                         "but model.pretrained is empty: MobileNetV2 starts from random weights (README.md, "
@@ -229,8 +300,4 @@ int cmd_train(int argc, char **argv) {
     int rc = train_run(&cfg, run_dir, resume != NULL);
     if (rc == 1 && created) unclaim_run_dir(run_dir);
     return rc;
-
-config_error:
-    fprintf(stderr, "gesture train: %s\n", gs_last_error());
-    return 1;
 }

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "gesture/config.h"
+#include "gesture/dist.h"
 #ifdef GESTURE_WITH_CUDA
 #include "gesture/model_cuda.h"
 #endif
@@ -68,8 +69,19 @@ static void print_main_help(FILE *f) {
     for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-14s %s\n", COMMANDS[i].name, COMMANDS[i].help);
 }
 
-// argv[0] names the subcommand.
+// argv[0] names the subcommand. Under mpirun/srun with several ranks only `gesture train` (data-parallel)
+// and `gesture info` run: any other command would run N times over the same files.
 static int run_command(int argc, char **argv) {
+    char var[128];
+    int ranks = dist_launch_size(var, sizeof var);
+    if (ranks > 1 && strcmp(argv[0], "train") && strcmp(argv[0], "info") && !cli_wants_help(argc, argv)) {
+        for (int i = 0; i < N_COMMANDS; i++)
+            if (!strcmp(argv[0], COMMANDS[i].name)) {
+                fprintf(stderr, "gesture %s: launched as one of %d ranks (%s): only gesture train runs data-parallel; "
+                                "run gesture %s as one process, without mpirun/srun\n", argv[0], ranks, var, argv[0]);
+                return 2;
+            }
+    }
     for (int i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[0], COMMANDS[i].name)) return COMMANDS[i].run(argc, argv);
     fprintf(stderr, "gesture: unknown command '%s' (run 'gesture --help' for the list)\n", argv[0]);

@@ -2,7 +2,8 @@
 //
 // Work is handed out one clip at a time in epoch order (item i = clip perm[i] → batch i / B,
 // row i % B), so several workers fill one batch together and small batches still use every
-// thread. Batch s lives in slot s % K; a worker may open it only when the consumer has released
+// thread. A sharded loader (shard_count > 1) hands out only the items of its rows of each batch:
+// the item table (it_*) lists them, fixed for the run (the epoch only changes perm). Batch s lives in slot s % K; a worker may open it only when the consumer has released
 // batch s - K, which bounds memory and keeps the producer at most K batches ahead. One mutex
 // guards all shared state; three condition variables signal "work available", "batch ready"
 // and "no work in flight" (used when an epoch is restarted).
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "gesture/config.h"
+#include "gesture/dist.h"
 #include "gesture/errors.h"
 #include "gesture/rng.h"
 #include "loader_internal.h"
@@ -59,6 +61,14 @@ struct gs_loader {
     int epoch;
     int *perm;         // (n_clips) epoch order
     int n_steps;
+    // this loader's items in order: position in perm, batch (step) and row in the yielded batch
+    int shards;        // shard_count (1 = the whole batch)
+    int *it_pos, *it_step, *it_row;
+    long n_items;
+    int *step_n;       // (n_steps) items of each step
+    long *step_first;  // (n_steps + 1) first item of each step
+    int local_batch;   // the largest step_n: rows of a batch slot
+    gs_batch empty[2]; // sharded steps without an item: n = 0, alternating by step
     long next_item;
     int consume_step;
     int in_flight;
@@ -122,6 +132,9 @@ static int validate_config(const gs_loader_config *c) {
     if (!c->dataset && (!c->root || !c->split)) return gs_error("loader: give a dataset or a root and split");
     if (validate_clip_params(c) != 0) return -1;
     if (c->batch_size < 1) return gs_error("loader: batch_size must be >= 1 (got %d)", c->batch_size);
+    if (c->shard_count < 0 || c->shard_rank < 0 || (c->shard_count > 0 && c->shard_rank >= c->shard_count) ||
+        (c->shard_count == 0 && c->shard_rank != 0))
+        return gs_error("loader: shard %d of %d does not exist", c->shard_rank, c->shard_count);
     if (c->workers < 0 || c->workers > 256) return gs_error("loader: workers must be in 0..256 (got %d)", c->workers);
     if (c->prefetch < 0 || c->prefetch > 64) return gs_error("loader: prefetch must be in 0..64 (got %d)", c->prefetch);
     const gs_augment *a = &c->aug;
@@ -185,25 +198,23 @@ static void finish_item(gs_loader *l, slot *s, int row, int ok, int clip_id, con
 static void *worker_main(void *arg) {
     worker *w = arg;
     gs_loader *l = w->l;
-    int B = l->c.batch_size;
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
-        if (l->active && l->next_item < l->ds->n_clips) {
-            int step = (int)(l->next_item / B);
+        if (l->active && l->next_item < l->n_items) {
+            int step = l->it_step[l->next_item];
             slot *s = &l->slots[step % l->n_slots];
             if (s->state == SLOT_FREE) {
-                int remaining = l->ds->n_clips - step * B;
                 s->state = SLOT_FILLING;
                 s->b.epoch = l->epoch;
                 s->b.step = step;
-                s->n_expected = remaining < B ? remaining : B;
+                s->n_expected = l->step_n[step];
                 s->b.n = s->n_expected;
                 s->n_done = 0;
                 s->err[0] = 0;
             }
             if (s->state == SLOT_FILLING && s->b.step == step) {
-                int row = (int)(l->next_item % B);
-                int clip_id = l->perm[l->next_item];
+                int row = l->it_row[l->next_item];
+                int clip_id = l->perm[l->it_pos[l->next_item]];
                 unsigned gen = l->gen;
                 int epoch = l->epoch;
                 l->next_item++;
@@ -238,6 +249,40 @@ static void *worker_main(void *arg) {
 
 static void *default_alloc(size_t n) { return gs_aligned_alloc(n); }
 
+// The item table: for every batch s of B clips (n of them: B, or fewer in the last), this loader's
+// rows [lo, hi) of it (dist_shard; all of them unsharded).
+static void items_init(gs_loader *l) {
+    int B = l->c.batch_size, n = l->ds->n_clips;
+    l->shards = l->c.shard_count > 1 ? l->c.shard_count : 1;
+    l->n_steps = (n + B - 1) / B;
+    l->it_pos = gs_malloc(sizeof(int) * (size_t)n);
+    l->it_step = gs_malloc(sizeof(int) * (size_t)n);
+    l->it_row = gs_malloc(sizeof(int) * (size_t)n);
+    l->step_n = gs_malloc(sizeof(int) * (size_t)l->n_steps);
+    l->step_first = gs_malloc(sizeof(long) * (size_t)(l->n_steps + 1));
+    long k = 0;
+    l->local_batch = 1;
+    for (int s = 0; s < l->n_steps; s++) {
+        int in_step = n - s * B < B ? n - s * B : B, lo, hi;
+        dist_shard(in_step, l->shards > 1 ? l->c.shard_rank : 0, l->shards, &lo, &hi);
+        l->step_first[s] = k;
+        l->step_n[s] = hi - lo;
+        if (hi - lo > l->local_batch) l->local_batch = hi - lo;
+        for (int r = lo; r < hi; r++, k++) {
+            l->it_pos[k] = s * B + r;
+            l->it_step[k] = s;
+            l->it_row[k] = r - lo;
+        }
+    }
+    l->step_first[l->n_steps] = k;
+    l->n_items = k;
+    for (int i = 0; i < 2; i++) {  // valid (never read) buffers: memcpy of 0 rows from them is fine
+        l->empty[i].x = gs_aligned_alloc(64);
+        l->empty[i].labels = gs_calloc(1, sizeof(int));
+        l->empty[i].clip_ids = gs_calloc(1, sizeof(int));
+    }
+}
+
 int loader_init(gs_loader **out, const gs_loader_config *c) {
     *out = NULL;
     if (validate_config(c) != 0) return -1;
@@ -269,7 +314,8 @@ int loader_init(gs_loader **out, const gs_loader_config *c) {
     }
     if (c->cache) l->cache = frame_cache_init(l->ds, c->cache_max_bytes);
     l->clip_floats = (size_t)c->frames * c->size * c->size * 3;
-    int B = c->batch_size;
+    items_init(l);
+    int B = l->local_batch;
     l->n_slots = c->prefetch ? c->prefetch : 3;
     l->slots = gs_calloc((size_t)l->n_slots, sizeof(slot));
     for (int i = 0; i < l->n_slots; i++) {
@@ -283,7 +329,6 @@ int loader_init(gs_loader **out, const gs_loader_config *c) {
     }
     l->perm = gs_malloc(sizeof(int) * (size_t)l->ds->n_clips);
     l->bad_seen = gs_calloc((size_t)l->ds->n_clips, 1);
-    l->n_steps = (l->ds->n_clips + B - 1) / B;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work_cv, NULL);
     pthread_cond_init(&l->ready_cv, NULL);
@@ -329,6 +374,16 @@ void loader_free(gs_loader *l) {
     free(l->slots);
     free(l->workers);
     free(l->perm);
+    free(l->it_pos);
+    free(l->it_step);
+    free(l->it_row);
+    free(l->step_n);
+    free(l->step_first);
+    for (int i = 0; i < 2; i++) {
+        free(l->empty[i].x);
+        free(l->empty[i].labels);
+        free(l->empty[i].clip_ids);
+    }
     free(l->bad_seen);
     free(l->swap);
     dataset_free(&l->own);
@@ -360,7 +415,7 @@ int loader_start_epoch(gs_loader *l, int epoch, int start_step) {
         }
     }
     l->epoch = epoch;
-    l->next_item = (long)start_step * l->c.batch_size;
+    l->next_item = l->step_first[start_step];
     l->consume_step = start_step;
     l->failed = 0;
     l->active = 1;
@@ -385,6 +440,15 @@ int loader_next(gs_loader *l, gs_batch **b) {
             pthread_mutex_unlock(&l->mu);
             return 0;
         }
+        if (l->step_n[l->consume_step] == 0) {  // a shard without a clip of this batch
+            gs_batch *e = &l->empty[l->consume_step % 2];
+            e->n = 0;
+            e->epoch = l->epoch;
+            e->step = l->consume_step++;
+            *b = e;
+            pthread_mutex_unlock(&l->mu);
+            return 1;
+        }
         slot *s = &l->slots[l->consume_step % l->n_slots];
         // Holding every slot would wait forever for a batch no worker can start.
         if (s->state == SLOT_HELD)
@@ -399,7 +463,7 @@ int loader_next(gs_loader *l, gs_batch **b) {
             s->state = SLOT_FREE;
             continue;
         }
-        if (s->b.n == 0) {  // every clip of this batch was skipped
+        if (s->b.n == 0 && l->shards == 1) {  // every clip of this batch was skipped (shards: yielded)
             s->state = SLOT_FREE;
             pthread_cond_broadcast(&l->work_cv);
             continue;
@@ -412,6 +476,7 @@ int loader_next(gs_loader *l, gs_batch **b) {
 }
 
 void loader_release(gs_loader *l, gs_batch *b) {
+    if (b == &l->empty[0] || b == &l->empty[1]) return;
     slot *s = (slot *)b;  // b is the first member of its slot
     GS_ASSERT(s >= l->slots && s < l->slots + l->n_slots && s->state == SLOT_HELD);
     pthread_mutex_lock(&l->mu);
@@ -421,6 +486,7 @@ void loader_release(gs_loader *l, gs_batch *b) {
 }
 
 int loader_steps_per_epoch(const gs_loader *l) { return l->n_steps; }
+int loader_max_batch(const gs_loader *l) { return l->local_batch; }
 const gs_dataset *loader_dataset(const gs_loader *l) { return l->ds; }
 
 long loader_bad_clips(const gs_loader *l) {

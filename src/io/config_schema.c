@@ -87,6 +87,10 @@ const config_key CONFIG_KEYS[] = {
     FLT(train, beta1, "0.9", 0, 1, CF_HI_OPEN, "Adam beta_1"),
     FLT(train, beta2, "0.999", 0, 1, CF_HI_OPEN, "Adam beta_2"),
     FLT(train, epsilon, "1e-7", 0, 1, CF_LO_OPEN, "Adam epsilon (Keras form, outside the bias correction)"),
+    BOOL(train, sync_bn, "on",
+         "data-parallel training (mpirun -np N): on = batch-norm statistics over the whole global batch, every "
+         "rank's clips, so N ranks train as one process with batch_size clips; off = over each rank's "
+         "batch_size/N clips (PyTorch DDP's default; no BN communication, ~105 fewer small allreduces a step)"),
 
     BOOL(callbacks, early_stopping, "on", "stop when the monitored metric stops improving"),
     ENUM(callbacks, early_stopping_monitor, "val_loss", MONITOR, "metric EarlyStopping watches"),
@@ -118,6 +122,9 @@ const config_key CONFIG_KEYS[] = {
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
     BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),
+    FLT(runtime, dist_timeout, "600", 1, 86400, 0,
+        "data-parallel training: seconds a rank waits for another in a collective before it names that rank "
+        "and ends the job (a rank that died or hangs)"),
     {"runtime", "profile_steps", CK_STEPS, OFF(runtime.profile_start), OFF(runtime.profile_count), "", 0, 0, 0,
      NULL,
      "gesture bench on the GPU: train steps START..START+COUNT-1 (counted from 0, warm-up included) run "

@@ -54,7 +54,12 @@ static void dwconv_bwd(const gs_op_call *c) {
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (c->training) {
+    if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
+        batchnorm_forward_train_sync(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
+                                     c->work, M, C, n->eps, n->momentum, n->act, c->dist->bn);
+    } else if (M == 0) {
+        return;  // a data-parallel rank without clips, per-rank statistics: nothing to normalize
+    } else if (c->training) {
         GS_ASSERT(c->save);
         batchnorm_forward_train(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
                                 c->work, M, C, n->eps, n->momentum, n->act);
@@ -67,8 +72,12 @@ static void bn_fwd(const gs_op_call *c) {
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
-                       c->work, M, C, n->act);
+    if (c->dist && c->dist->bn)
+        batchnorm_backward_sync(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
+                                c->p[0], c->work, M, C, n->act, c->dist->bn);
+    else if (M > 0)
+        batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
+                           c->work, M, C, n->act);
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], c->numel); }
@@ -104,9 +113,18 @@ static void bigru_bwd(const gs_op_call *c) {
                      c->in[0], c->p[3 * d], c->p[3 * d + 1], c->work, B, T, D, H, 2 * H, d);
 }
 
+// Index of this call's first element in the global batch's tensor (data-parallel ranks: row0 rows in;
+// 0 for one process, whose kernels are the reference ops themselves).
+static size_t first_element(const gs_op_call *c) {
+    return c->dist && c->rows ? (size_t)c->dist->row0 * (c->numel / (size_t)c->rows) : 0;
+}
+
 static void dropout_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
-    if (c->training && n->rate > 0)
+    size_t first = first_element(c);
+    if (c->training && n->rate > 0 && first)
+        dropout_forward_at(c->out, c->in[0], c->numel, n->rate, c->state->dropout_key[n->ordinal], first);
+    else if (c->training && n->rate > 0)
         dropout_forward(c->out, c->in[0], c->numel, n->rate, c->state->dropout_key[n->ordinal]);
     else
         memcpy(c->out, c->in[0], c->numel * sizeof(float));
@@ -116,7 +134,9 @@ static void dropout_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     size_t cnt = c->numel;
     if (n->rate > 0) {
-        dropout_backward(c->din[0], c->dout, cnt, n->rate, c->state->dropout_key[n->ordinal]);
+        size_t first = first_element(c);
+        if (first) dropout_backward_at(c->din[0], c->dout, cnt, n->rate, c->state->dropout_key[n->ordinal], first);
+        else dropout_backward(c->din[0], c->dout, cnt, n->rate, c->state->dropout_key[n->ordinal]);
     } else {
         for (size_t i = 0; i < cnt; i++) c->din[0][i] += c->dout[i];
     }
@@ -141,11 +161,13 @@ static void dense_bwd(const gs_op_call *c) {
 static void loss_fwd(const gs_op_call *c) {
     // without labels only the probabilities matter: label 0 stands in, the loss is discarded
     if (!c->have_labels) memset(c->labels, 0, (size_t)c->rows * sizeof(int));
-    *c->ce_loss = softmax_ce_forward(c->out, c->save, c->in[0], c->labels, c->rows, c->n->shape[1]);
+    float ce = softmax_ce_forward(c->out, c->save, c->in[0], c->labels, c->rows, c->n->shape[1]);
+    // data-parallel: this rank's share of the global batch's mean (summed over ranks by the trainer)
+    *c->ce_loss = c->dist ? (float)((double)ce * c->dist->loss_scale) : ce;
 }
 
 static void loss_bwd(const gs_op_call *c) {
-    softmax_ce_backward(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], 1.0f);
+    softmax_ce_backward(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], c->dist ? c->dist->loss_scale : 1.0f);
 }
 
 // ---- scratch per node (floats), for the kernels above ----
@@ -259,6 +281,7 @@ static gs_exec *host(gs_model *m) {
     e->labels = m->labels;
     e->loss = h->loss;
     e->state = &e->state_host;
+    e->dist = m->dist;
     return e;
 }
 

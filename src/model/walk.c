@@ -75,7 +75,12 @@ static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
     c->state = e->state;
     c->ce_loss = e->loss;
     c->work = e->work;
+    c->dist = e->dist;
 }
+
+// A data-parallel rank without clips in this step (cur_batch 0) runs only the BN nodes, whose
+// synchronized statistics every rank must take part in; the other nodes have no rows.
+static int skip_node(const gs_exec *e, const gs_node *n) { return e->m->cur_batch == 0 && n->op != NODE_BN; }
 
 // Per-op wall time when m->profile is set (the backend's queue is drained around each op).
 static double tick(const gs_exec *e) {
@@ -95,7 +100,7 @@ static void range_pop(const gs_exec *e) {
 // Host side of a forward; training: the next step's dropout keys into state_host (not yet published).
 static void begin(gs_exec *e, int batch, int training, int have_labels) {
     gs_model *m = e->m;
-    GS_ASSERT(batch >= 1 && batch <= m->cfg.batch);
+    GS_ASSERT((batch >= 1 || (batch == 0 && e->dist && training)) && batch <= m->cfg.batch);
     m->cur_batch = batch;
     e->have_labels = have_labels;
     if (!training) return;
@@ -111,6 +116,7 @@ static void walk_forward(gs_exec *e, int from, int to, int training, int have_la
     gs_model *m = e->m;
     for (int i = from; i < to; i++) {
         const gs_node *n = &m->nodes[i];
+        if (skip_node(e, n)) continue;
         gs_op_call c;
         call_init(&c, e, n);
         c.training = training;
@@ -126,6 +132,7 @@ static void walk_forward(gs_exec *e, int from, int to, int training, int have_la
 void exec_forward_queue(gs_exec *e, int training, int have_labels) {
     gs_model *m = e->m;
     range_push(e, "forward");
+    if (m->cur_batch == 0) e->be->zero(e->loss, 1);  // no rows: no cross-entropy (the loss node is skipped)
     walk_forward(e, 0, m->n_nodes, training, have_labels);
     e->be->zero(e->loss + 1, 1);
     for (int i = 0; i < m->params.n; i++) {
@@ -161,6 +168,7 @@ void exec_backward(gs_exec *e) {
             if (x->last_consumer == j && x->grad_off != GS_NO_MEM)
                 e->be->zero(e->arena + x->grad_off, (size_t)rows(m, x) * row_numel(x));
         }
+        if (skip_node(e, n)) continue;
         gs_op_call c;
         call_init(&c, e, n);
         c.training = 1;
@@ -171,9 +179,14 @@ void exec_backward(gs_exec *e) {
         range_pop(e);
         if (m->profile) m->op_seconds[n->op][1] += tick(e) - t0;
     }
-    for (int i = 0; i < m->params.n; i++) {
+    for (int i = 0; i < m->params.n && (!e->dist || e->dist->l2_grad); i++) {
         const gs_param *p = &m->params.p[i];
         if (p->l2 > 0) e->be->l2_backward(e->grad + p->offset, e->params + p->offset, p->numel, p->l2);
+    }
+    if (e->dist && e->dist->grads) {  // data-parallel: every rank's gradients, summed, before Adam
+        range_push(e, "gradient allreduce");
+        e->dist->grads->sum_f32(e->dist->grads->ctx, e->grad, m->params.numel_trainable);
+        range_pop(e);
     }
     range_pop(e);
 }

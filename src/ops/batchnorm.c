@@ -5,6 +5,9 @@
 // (deterministic for a given thread count). Sums are taken relative to the first row (a pivot)
 // so E[d^2]-E[d]^2 does not cancel when |mean| >> std. Loops are specialized per activation
 // (the `act` argument is a compile-time constant after inlining) and vectorize over C.
+// The *_sync variants (data-parallel training with sync_bn) take the same local sums, convert them to
+// sums about a shift every rank shares, and have a gs_reducer add them up over the ranks; the
+// reference ops above them are untouched.
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -68,10 +71,12 @@ static void affine_act(float *out, const float *inp, const float *sub, const flo
 }
 
 // Per-thread partial sums (2C doubles: statistics of x, or of dy and dy*xhat) and their float
-// row-block accumulators (2C floats), then 3C floats of per-channel coefficients.
+// row-block accumulators (2C floats), then 3C floats of per-channel coefficients, then 2C+1 doubles
+// the *_sync ops hand to the reducer.
 typedef struct {
     double *part;
     float *blk, *coef;
+    double *red;
 } bn_work;
 
 static bn_work bn_layout(work_plan *w, int C) {
@@ -80,6 +85,7 @@ static bn_work bn_layout(work_plan *w, int C) {
     b.part = work_piece(w, nt * c2 * sizeof(double));
     b.blk = work_piece(w, nt * c2 * sizeof(float));
     b.coef = work_piece(w, 3 * (size_t)C * sizeof(float));
+    b.red = work_piece(w, (c2 + 1) * sizeof(double));
     return b;
 }
 
@@ -89,18 +95,13 @@ size_t batchnorm_work_floats(int C) {
     return w.used;
 }
 
-void batchnorm_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
-                             float *moving_var, const float *inp, const float *gamma,
-                             const float *beta, float *work, int M, int C, float eps, float momentum,
-                             int act) {
-    GS_ASSERT(M > 0 && C > 0 && work);
-    int nt = pick_threads(M, C);
-    work_plan wp = {work, 0};
-    bn_work bw = bn_layout(&wp, C);
-    double *part = bw.part;
-    float *blk = bw.blk;
+// Sums of d = x - pivot and d^2 over the M rows, per channel: s[c], q[c] (thread partials added in
+// thread order).
+static void forward_sums(double *s, double *q, const bn_work *bw, const float *inp, const float *pivot, int M,
+                         int C, int nt) {
+    double *part = bw->part;
+    float *blk = bw->blk;
     memset(part, 0, (size_t)nt * 2 * C * sizeof(double));
-    const float *pivot = inp;  // row 0
 #pragma omp parallel num_threads(nt)
     {
         int m0, m1;
@@ -125,13 +126,29 @@ void batchnorm_forward_train(float *out, float *mean, float *invstd, float *movi
             }
         }
     }
+    for (int c = 0; c < C; c++) {
+        s[c] = q[c] = 0;
+        for (int t = 0; t < nt; t++) {
+            s[c] += part[(size_t)t * 2 * C + c];
+            q[c] += part[(size_t)t * 2 * C + C + c];
+        }
+    }
+}
+
+void batchnorm_forward_train(float *out, float *mean, float *invstd, float *moving_mean,
+                             float *moving_var, const float *inp, const float *gamma,
+                             const float *beta, float *work, int M, int C, float eps, float momentum,
+                             int act) {
+    GS_ASSERT(M > 0 && C > 0 && work);
+    int nt = pick_threads(M, C);
+    work_plan wp = {work, 0};
+    bn_work bw = bn_layout(&wp, C);
+    const float *pivot = inp;  // row 0
+    double *sum = bw.red, *sq = bw.red + C;
+    forward_sums(sum, sq, &bw, inp, pivot, M, C, nt);
     float *scale = bw.coef;
     for (int c = 0; c < C; c++) {
-        double s = 0, q = 0;
-        for (int t = 0; t < nt; t++) {
-            s += part[(size_t)t * 2 * C + c];
-            q += part[(size_t)t * 2 * C + C + c];
-        }
+        double s = sum[c], q = sq[c];
         double md = s / M;
         double var = q / M - md * md;
         if (var < 0) var = 0;
@@ -144,6 +161,48 @@ void batchnorm_forward_train(float *out, float *mean, float *invstd, float *movi
         moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
     }
     affine_act(out, inp, mean, scale, beta, M, C, act);
+}
+
+// Data-parallel (sync_bn): this rank's sums about its row 0 become sums about the moving mean, which
+// every rank holds the same (sync_bn keeps the moving statistics equal on every rank: they are
+// updated from the reduced statistics), so E[d^2] - E[d]^2 does not cancel once the moving mean has
+// found the data; M = 0 (a rank without clips in this step) adds nothing but takes part in the sum.
+void batchnorm_forward_train_sync(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
+                                  const float *inp, const float *gamma, const float *beta, float *work, int M, int C,
+                                  float eps, float momentum, int act, const gs_reducer *r) {
+    GS_ASSERT(M >= 0 && C > 0 && work && r && r->sum);
+    int nt = M > 0 ? pick_threads(M, C) : 1;
+    work_plan wp = {work, 0};
+    bn_work bw = bn_layout(&wp, C);
+    double *red = bw.red;  // [0,C) sum of x - shift, [C,2C) sum of (x - shift)^2, [2C] rows
+    if (M > 0) {
+        forward_sums(red, red + C, &bw, inp, inp, M, C, nt);
+        for (int c = 0; c < C; c++) {
+            double s = red[c], q = red[C + c], e = (double)inp[c] - (double)moving_mean[c];  // pivot - shift
+            red[c] = s + M * e;
+            red[C + c] = q + 2 * e * s + M * e * e;
+        }
+    } else {
+        memset(red, 0, 2 * (size_t)C * sizeof(double));
+    }
+    red[2 * C] = M;
+    r->sum(r->ctx, red, 2 * (size_t)C + 1);
+    double Mg = red[2 * C];
+    GS_ASSERT(Mg > 0);
+    float *scale = bw.coef;
+    for (int c = 0; c < C; c++) {
+        double md = red[c] / Mg;
+        double var = red[C + c] / Mg - md * md;
+        if (var < 0) var = 0;
+        double mu = (double)moving_mean[c] + md;
+        double is = 1.0 / sqrt(var + (double)eps);
+        mean[c] = (float)mu;
+        invstd[c] = (float)is;
+        scale[c] = (float)(gamma[c] * is);
+        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
+        moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
+    }
+    if (M > 0) affine_act(out, inp, mean, scale, beta, M, C, act);
 }
 
 void batchnorm_forward_infer(float *out, const float *inp, const float *gamma, const float *beta,
@@ -201,16 +260,11 @@ static inline void bwd_dinp_rows(float *dinp, const float *dout, const float *ou
     }
 }
 
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *out, const float *inp, const float *mean,
-                        const float *invstd, const float *gamma, float *work, int M, int C, int act) {
-    GS_ASSERT(M > 0 && C > 0 && work);
-    GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
-    int nt = pick_threads(M, C);
-    work_plan wp = {work, 0};
-    bn_work bw = bn_layout(&wp, C);
-    double *part = bw.part;
-    float *blk = bw.blk;
+// Sums of dy and dy*(x-mean) over the M rows, per channel: s[c], sx[c] (thread order).
+static void backward_sums(double *s, double *sx, const bn_work *bw, const float *dout, const float *out,
+                          const float *inp, const float *mean, int M, int C, int act, int nt) {
+    double *part = bw->part;
+    float *blk = bw->blk;
     memset(part, 0, (size_t)nt * 2 * C * sizeof(double));
 #pragma omp parallel num_threads(nt)
     {
@@ -226,14 +280,46 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
         else
             bwd_reduce_rows(ps, pxs, bs, bx, dout, out, inp, mean, m0, m1, C, GS_ACT_NONE);
     }
+    for (int c = 0; c < C; c++) {
+        s[c] = sx[c] = 0;
+        for (int t = 0; t < nt; t++) {
+            s[c] += part[(size_t)t * 2 * C + c];
+            sx[c] += part[(size_t)t * 2 * C + C + c];
+        }
+    }
+}
+
+// dinp += k*(dy - mdy - xhat*mdyxh) from the coefficients in bw->coef.
+static void backward_dinp(float *dinp, const bn_work *bw, const float *dout, const float *out, const float *inp,
+                          const float *mean, const float *invstd, int M, int C, int act, int nt) {
+    const float *k = bw->coef, *mdy = k + C, *mdyxh = k + 2 * C;
+#pragma omp parallel num_threads(nt)
+    {
+        int m0, m1;
+        rows_of(&m0, &m1, M);
+        if (act == GS_ACT_RELU6)
+            bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_RELU6);
+        else if (act == GS_ACT_RELU)
+            bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_RELU);
+        else
+            bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_NONE);
+    }
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *out, const float *inp, const float *mean,
+                        const float *invstd, const float *gamma, float *work, int M, int C, int act) {
+    GS_ASSERT(M > 0 && C > 0 && work);
+    GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
+    int nt = pick_threads(M, C);
+    work_plan wp = {work, 0};
+    bn_work bw = bn_layout(&wp, C);
+    double *sum = bw.red, *sumx = bw.red + C;
+    backward_sums(sum, sumx, &bw, dout, out, inp, mean, M, C, act, nt);
     float *k = bw.coef;
     float *mdy = k + C, *mdyxh = k + 2 * C;
     for (int c = 0; c < C; c++) {
-        double s = 0, sx = 0;
-        for (int t = 0; t < nt; t++) {
-            s += part[(size_t)t * 2 * C + c];
-            sx += part[(size_t)t * 2 * C + C + c];
-        }
+        double s = sum[c], sx = sumx[c];
         double sxh = sx * invstd[c];  // sum dy*xhat
         if (dbeta) dbeta[c] += (float)s;
         if (dgamma) dgamma[c] += (float)sxh;
@@ -241,20 +327,36 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
         mdy[c] = (float)(s / M);
         mdyxh[c] = (float)(sxh / M);
     }
-    if (dinp) {
-#pragma omp parallel num_threads(nt)
-        {
-            int m0, m1;
-            rows_of(&m0, &m1, M);
-            if (act == GS_ACT_RELU6)
-                bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C,
-                              GS_ACT_RELU6);
-            else if (act == GS_ACT_RELU)
-                bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C,
-                              GS_ACT_RELU);
-            else
-                bwd_dinp_rows(dinp, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C,
-                              GS_ACT_NONE);
-        }
+    if (dinp) backward_dinp(dinp, &bw, dout, out, inp, mean, invstd, M, C, act, nt);
+}
+
+// Data-parallel (sync_bn): the means of dy and dy*xhat are over every rank's rows (reduced); dgamma
+// and dbeta get this rank's part only, as every parameter gradient (the ranks' gradients are summed).
+void batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                             const float *inp, const float *mean, const float *invstd, const float *gamma,
+                             float *work, int M, int C, int act, const gs_reducer *r) {
+    GS_ASSERT(M >= 0 && C > 0 && work && r && r->sum);
+    GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
+    int nt = M > 0 ? pick_threads(M, C) : 1;
+    work_plan wp = {work, 0};
+    bn_work bw = bn_layout(&wp, C);
+    double *red = bw.red;  // [0,C) sum dy, [C,2C) sum dy*(x-mean), [2C] rows
+    if (M > 0) backward_sums(red, red + C, &bw, dout, out, inp, mean, M, C, act, nt);
+    else memset(red, 0, 2 * (size_t)C * sizeof(double));
+    for (int c = 0; c < C; c++) {
+        if (dbeta) dbeta[c] += (float)red[c];
+        if (dgamma) dgamma[c] += (float)(red[C + c] * invstd[c]);
     }
+    red[2 * C] = M;
+    r->sum(r->ctx, red, 2 * (size_t)C + 1);
+    double Mg = red[2 * C];
+    GS_ASSERT(Mg > 0);
+    float *k = bw.coef;
+    float *mdy = k + C, *mdyxh = k + 2 * C;
+    for (int c = 0; c < C; c++) {
+        k[c] = (float)((double)gamma[c] * invstd[c]);
+        mdy[c] = (float)(red[c] / Mg);
+        mdyxh[c] = (float)(red[C + c] * invstd[c] / Mg);
+    }
+    if (dinp && M > 0) backward_dinp(dinp, &bw, dout, out, inp, mean, invstd, M, C, act, nt);
 }

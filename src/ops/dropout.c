@@ -10,6 +10,14 @@
 #define DROPOUT_PAR_MIN 65536
 
 void dropout_forward(float *out, const float *inp, size_t n, float rate, uint64_t key) {
+    dropout_forward_at(out, inp, n, rate, key, 0);
+}
+
+void dropout_backward(float *dinp, const float *dout, size_t n, float rate, uint64_t key) {
+    dropout_backward_at(dinp, dout, n, rate, key, 0);
+}
+
+void dropout_forward_at(float *out, const float *inp, size_t n, float rate, uint64_t key, size_t first) {
     GS_ASSERT(rate >= 0.0f && rate < 1.0f);
     if (rate == 0.0f) {
         if (out != inp) memmove(out, inp, n * sizeof(float));
@@ -18,10 +26,10 @@ void dropout_forward(float *out, const float *inp, size_t n, float rate, uint64_
     const float scale = 1.0f / (1.0f - rate);
 #pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
-        out[i] = gs_counter_uniform(key, i) >= rate ? inp[i] * scale : 0.0f;
+        out[i] = gs_counter_uniform(key, first + i) >= rate ? inp[i] * scale : 0.0f;
 }
 
-void dropout_backward(float *dinp, const float *dout, size_t n, float rate, uint64_t key) {
+void dropout_backward_at(float *dinp, const float *dout, size_t n, float rate, uint64_t key, size_t first) {
     GS_ASSERT(rate >= 0.0f && rate < 1.0f);
     if (!dinp) return;
     if (rate == 0.0f) {
@@ -31,5 +39,5 @@ void dropout_backward(float *dinp, const float *dout, size_t n, float rate, uint
     const float scale = 1.0f / (1.0f - rate);
 #pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
-        if (gs_counter_uniform(key, i) >= rate) dinp[i] += dout[i] * scale;
+        if (gs_counter_uniform(key, first + i) >= rate) dinp[i] += dout[i] * scale;
 }

@@ -22,6 +22,8 @@ static int missing(void) { return gs_error(NO_BACKEND); }
 
 int train_cuda_available(void) { return gpu && gpu->count() > 0; }
 
+int train_cuda_device_count(void) { return gpu ? gpu->count() : 0; }
+
 int train_cuda_open(void) { return gpu ? gpu->open() : missing(); }
 
 void train_cuda_close(void) {
@@ -36,6 +38,17 @@ void train_cuda_loader_memory(gs_loader_config *lc) {
 
 int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
     return gpu ? gpu->train_init(be, m, use_graph) : missing();
+}
+
+int train_cuda_dist_available(void) {
+    if (!gpu) return missing() + 1;
+    return gpu->dist_available ? gpu->dist_available() : gs_error("the GPU backend has no data-parallel training") + 1;
+}
+
+int train_cuda_dist_open(void) { return gpu && gpu->dist_open ? gpu->dist_open() : missing(); }
+
+void train_cuda_dist_close(void) {
+    if (gpu && gpu->dist_close) gpu->dist_close();
 }
 
 int train_device_check(gs_device device) {

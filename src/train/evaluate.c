@@ -21,7 +21,8 @@ void evaluate_result_free(gs_eval_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int epoch, int progress) {
+// The pass; allow_empty: a sharded loader's rank may get no clip at all (r->n = 0 is then a result).
+static int eval_pass(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int epoch, int progress, int allow_empty) {
     memset(r, 0, sizeof *r);
     gs_model *m = be->m;
     const gs_dataset *ds = loader_dataset(l);
@@ -41,6 +42,10 @@ int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int ep
     gs_batch *b;
     int rc;
     while ((rc = loader_next(l, &b)) == 1) {
+        if (b->n == 0) {  // a shard without clips in this batch
+            loader_release(l, b);
+            continue;
+        }
         if (b->n > m->cfg.batch || r->n + b->n > N) {
             loader_release(l, b);
             gs_error("evaluate: batch of %d clips does not fit the model (batch %d) or the split", b->n, m->cfg.batch);
@@ -71,6 +76,10 @@ int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int ep
     if (tty) fputc('\n', stderr);
     if (rc < 0) goto fail;
     // on_bad_clip = skip drops clips: the scores then cover fewer clips (evaluate_write says how many)
+    if (r->n == 0 && allow_empty) {
+        r->seconds = runtime_now() - t0;
+        return 0;
+    }
     if (r->n == 0) {
         gs_error("%s/%s: every clip was skipped as bad", ds->root, ds->split);
         goto fail;
@@ -84,6 +93,23 @@ fail:
     if (tty) fputc('\n', stderr);
     evaluate_result_free(r);
     return -1;
+}
+
+int evaluate_model(gs_eval_result *r, gs_train_backend *be, gs_loader *l, int epoch, int progress) {
+    return eval_pass(r, be, l, epoch, progress, 0);
+}
+
+int evaluate_model_sums(double sums[4], gs_train_backend *be, gs_loader *l, int epoch) {
+    gs_eval_result r;
+    if (eval_pass(&r, be, l, epoch, 0, 1)) return -1;
+    long correct = 0;
+    for (int i = 0; i < r.n; i++) correct += r.y_true[i] == r.y_pred[i];
+    sums[0] = r.n ? r.loss * r.n : 0;
+    sums[1] = r.n ? r.ce_loss * r.n : 0;
+    sums[2] = (double)correct;
+    sums[3] = r.n;
+    evaluate_result_free(&r);
+    return 0;
 }
 
 // A string builder over open_memstream; finish() returns the text (malloc'd).

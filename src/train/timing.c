@@ -27,6 +27,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     else if (!strcmp(name, "peak_rss_mb")) r->t->peak_rss_mb = (long)v;
     else if (!strcmp(name, "cuda_graph_steps")) r->t->graph_steps = (long)v;
     else if (!strcmp(name, "invocations")) r->t->invocations = (int)v;
+    else if (!strcmp(name, "comm_seconds")) r->t->comm_seconds = v;
     else if (!strcmp(name, "epochs_run")) r->old_epochs = (int)v;
     else if (!strcmp(name, "seconds_per_epoch")) r->old_s_per_epoch = v;
     else if (!strcmp(name, "train_img_per_s")) r->old_img_per_s = v;
@@ -48,7 +49,7 @@ int timing_read(const char *path, gs_timing *t) {
     return 0;
 }
 
-int timing_write(const char *path, const gs_timing *t, int threads, const char *device) {
+int timing_write(const char *path, const gs_timing *t, int threads, const char *device, int ranks) {
     char text[1024];
     int n = snprintf(text, sizeof text,
                      "# written by gesture train after every epoch: totals over the whole run, every --resume "
@@ -58,7 +59,9 @@ int timing_write(const char *path, const gs_timing *t, int threads, const char *
                      t->train_seconds > 0 ? t->train_images / t->train_seconds : 0.0, t->peak_rss_mb, t->invocations,
                      threads, device);
     if (!strcmp(device, "cuda"))
-        snprintf(text + n, sizeof text - (size_t)n, "cuda_graph_steps = %ld\n", t->graph_steps);
+        n += snprintf(text + n, sizeof text - (size_t)n, "cuda_graph_steps = %ld\n", t->graph_steps);
+    if (ranks > 1 || t->comm_seconds > 0)
+        snprintf(text + n, sizeof text - (size_t)n, "ranks = %d\ncomm_seconds = %.3f\n", ranks, t->comm_seconds);
     char *tmp = gs_malloc(strlen(path) + 8);
     sprintf(tmp, "%s.tmp", path);
     int rc = fs_write_text(tmp, text);

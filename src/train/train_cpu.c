@@ -1,11 +1,16 @@
 // The CPU side of `gesture train` / `gesture eval` (gs_train_backend, gesture/trainer.h): the step
 // runs to completion in step_start on the host model (model_forward/backward/adam_step); there is
-// nothing to prefetch or to copy back.
+// nothing to prefetch or to copy back. Data-parallel (be->dist): the walker computes this rank's part
+// of the global batch's step (gs_exec_dist), the gradients are summed over the ranks (dist.h), then
+// every rank applies the same Adam step.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gesture/dist.h"
 #include "gesture/errors.h"
+#include "gesture/exec.h"
+#include "gesture/ops.h"
 #include "gesture/plan.h"
 #include "gesture/trainer.h"
 
@@ -18,15 +23,40 @@ typedef struct {
 static void feed(gs_model *m, const gs_batch *b) {
     const gs_model_arch *a = &m->cfg;
     size_t per_clip = (size_t)a->frames * a->size * a->size * 3;
+    if (b->n == 0) return;  // a data-parallel rank without clips in this step
     memcpy(model_input(m), b->x, (size_t)b->n * per_clip * sizeof(float));
     memcpy(m->labels, b->labels, (size_t)b->n * sizeof(int));
 }
 
+static void sum_over_ranks(void *ctx, double *v, size_t n) {
+    (void)ctx;
+    dist_allreduce_f64(v, n, "batch norm statistics");
+}
+
+static void sum_grads_over_ranks(void *ctx, float *v, size_t n) {
+    (void)ctx;
+    dist_allreduce_f32(v, n, "gradients");
+}
+
+static const gs_reducer RANKS = {sum_over_ranks, sum_grads_over_ranks, NULL};
+
 static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
-    feed(be->m, b);
-    model_forward(be->m, b->n, 1, 1);
-    model_backward(be->m);
-    model_adam_step(be->m, lr, beta1, beta2, eps);
+    gs_model *m = be->m;
+    feed(m, b);
+    const gs_train_dist *d = be->dist;
+    gs_exec_dist ed;
+    if (d) {
+        ed.row0 = d->row0;
+        ed.loss_scale = (float)((double)b->n / d->n_global);
+        ed.l2_grad = d->rank == 0;
+        ed.bn = d->sync_bn ? &RANKS : NULL;
+        ed.grads = &RANKS;
+        m->dist = &ed;
+    }
+    model_forward(m, b->n, 1, 1);
+    model_backward(m);  // data-parallel: ends with the gradients summed over the ranks
+    m->dist = NULL;
+    model_adam_step(m, lr, beta1, beta2, eps);
 }
 
 static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
@@ -37,6 +67,7 @@ static void cpu_prefetch(gs_train_backend *be, const gs_batch *next) {
 static const float *cpu_step_finish(gs_train_backend *be) { return model_probs(be->m); }
 
 static const float *cpu_eval_batch(gs_train_backend *be, const gs_batch *b) {
+    GS_ASSERT(b->n > 0);
     cpu_plan_ctx *pc = be->ctx;
     if (pc) {  // the plan reads the loader's batch itself; the loss as model_forward sets it
         gs_model *m = be->m;
@@ -61,8 +92,10 @@ static void cpu_free(gs_train_backend *be) {
     be->ctx = NULL;
 }
 
-static const gs_train_ops cpu_ops = {cpu_step_start, cpu_prefetch, cpu_step_finish,
-                                     cpu_eval_batch, cpu_sync_host, cpu_free};
+static void cpu_load_host(gs_train_backend *be) { (void)be; }
+
+static const gs_train_ops cpu_ops = {cpu_step_start, cpu_prefetch, cpu_step_finish, cpu_eval_batch,
+                                     cpu_sync_host,  cpu_free,     cpu_load_host};
 
 void train_backend_cpu_init(gs_train_backend *be, gs_model *m) {
     memset(be, 0, sizeof *be);

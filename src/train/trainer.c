@@ -3,9 +3,19 @@
 // callbacks decide LR, snapshots, best.h5 and stopping exactly as Keras 3's do, and last.h5 is
 // written so a run can always resume. The step itself runs on the CPU (train_cpu.c) or the GPU
 // (cuda/train_cuda.cu) behind gs_train_backend.
+//
+// Data-parallel (`mpirun -np N`, gesture/dist.h): every rank builds the same model for B/N clips and
+// loads its shard of every global batch; rank 0's parameters, Adam moments and counters are
+// broadcast at the start (fresh, pretrained or resumed); each step first shares the ranks' clip
+// counts (the global batch and this rank's rows in it), the backend sums the gradients, and the step's
+// loss, correct clips and any Ctrl-C / SIGTERM are summed over the ranks, so every rank sees the
+// same epoch sums and stops at the same step. Validation is sharded the same way and its sums
+// reduced. Rank 0 alone owns the run directory (config, logs, checkpoints, timing, plots), prints,
+// and makes the callbacks' decisions, broadcasting the learning rate and whether to stop.
 #include "gesture/trainer.h"
 
 #include <errno.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +26,7 @@
 #include "gesture/callbacks.h"
 #include "gesture/checkpoint.h"
 #include "gesture/csvlog.h"
+#include "gesture/dist.h"
 #include "gesture/errors.h"
 #include "gesture/evaluate.h"
 #include "gesture/fsutil.h"
@@ -72,8 +83,14 @@ typedef struct {
     float lr;
     char *ini;             // the resolved config, stored in every checkpoint
     double train_seconds;  // in the training steps of this invocation
+    double comm_seconds;   // of which in collectives (data-parallel)
     long train_images;
     gs_timing timing_base;  // timing.ini's totals before this invocation (--resume)
+    // data-parallel: this process's rank of `ranks` (1: one process); root = rank 0 (owns the run dir)
+    int rank, ranks, root;
+    gs_train_dist dist;
+    int started;  // past the last start-up agreement: from here a rank's failure ends the job
+    int dist_open;  // the device's communicator (NCCL) is open
 } trainer;
 
 // Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
@@ -130,16 +147,28 @@ static int write_timing(const trainer *t) {
     all.epochs = t->st.epoch;
     all.train_seconds += t->train_seconds;
     all.train_images += t->train_images;
+    all.comm_seconds += t->comm_seconds;
     if (peak_rss_mb() > all.peak_rss_mb) all.peak_rss_mb = peak_rss_mb();
     all.graph_steps += t->be.graph_steps;
     all.invocations++;
-    return timing_write(t->path.timing, &all, t->threads, t->be.kind);
+    return timing_write(t->path.timing, &all, t->threads, t->be.kind, t->ranks);
+}
+
+// runtime.threads = 0 with several ranks on this machine: each takes its share of the cores (of the
+// CPUs the launcher bound it to, when that is fewer).
+static int rank_threads(const gs_config *cfg) {
+    int th = cfg->runtime.threads, local = dist_local_size();
+    if (th > 0 || local <= 1) return th;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int procs = omp_get_num_procs(), share = (int)(online / local);
+    th = procs < share ? procs : share;
+    return th > 0 ? th : 1;
 }
 
 // Device, loaders (pinned slots on the GPU), and the class count the data and the model agree on.
 static int open_data(trainer *t) {
     const gs_config *cfg = t->cfg;
-    t->threads = runtime_set_threads(cfg->runtime.threads);
+    t->threads = runtime_set_threads(rank_threads(cfg));
     if (train_device_open(cfg->runtime.device, &t->use_cuda)) {
         t->use_cuda = 0;  // nothing to close
         return -1;
@@ -147,6 +176,11 @@ static int open_data(trainer *t) {
     gs_loader_config lt, lv;
     loader_config_from(&lt, cfg, "train", 1);
     loader_config_from(&lv, cfg, "val", 0);
+    if (t->ranks > 1) {  // this rank's shard of every batch; decode threads out of its share of the cores
+        lt.shard_rank = lv.shard_rank = t->rank;
+        lt.shard_count = lv.shard_count = t->ranks;
+        if (!cfg->data.workers) lt.workers = lv.workers = t->threads < 8 ? t->threads : 8;
+    }
     if (t->use_cuda) {  // batch slots in pinned memory: uploads run asynchronously at full speed
         train_cuda_loader_memory(&lt);
         train_cuda_loader_memory(&lv);
@@ -187,21 +221,96 @@ static int open_csv(trainer *t) {
     return 0;
 }
 
+static int open_run_dir(trainer *t, int resume);
+
+// Data-parallel start-up: every rank says whether it failed (a failed one has its gs_error). 1 when
+// some rank failed: the others then stop too, quietly (the failed ones print why), before any rank
+// waits in a collective the failed one never reaches.
+static int ranks_agree(const trainer *t, int failed) {
+    (void)t;
+    double f = failed;
+    dist_allreduce_f64(&f, 1, "start-up");
+    return f > 0;
+}
+
+// Data-parallel: rank 0's model state (parameters and moving statistics, Adam moments, counters)
+// and where the run stands (epoch, loader cursor, learning rate) into every rank.
+static void share_state(trainer *t) {
+    gs_params *p = &t->m.params;
+    dist_bcast(p->data, p->numel * sizeof(float), 0, "parameters");
+    dist_bcast(p->m, p->numel_trainable * sizeof(float), 0, "Adam moments");
+    dist_bcast(p->v, p->numel_trainable * sizeof(float), 0, "Adam moments");
+    struct {
+        long step, adam_t, st_step;
+        uint64_t seed;
+        double lr;
+        int epoch;
+    } h = {t->m.step, t->m.adam_t, t->st.step, t->m.seed, t->lr, t->st.epoch};
+    dist_bcast(&h, sizeof h, 0, "trainer state");
+    t->m.step = h.step;
+    t->m.adam_t = h.adam_t;
+    t->m.seed = h.seed;
+    t->st.step = h.st_step;
+    t->st.epoch = h.epoch;
+    t->lr = (float)h.lr;
+}
+
+// Data-parallel with train.sync_bn = off: the ranks' BN moving statistics differ (each saw its own
+// clips); rank 0's go to every rank before validation, as PyTorch DDP's broadcast_buffers does, so
+// the sharded validation scores the model the checkpoints hold.
+static void share_moving_stats(trainer *t) {
+    gs_params *p = &t->m.params;
+    t->be.ops->sync_host(&t->be);
+    dist_bcast(p->data + p->numel_trainable, (p->numel - p->numel_trainable) * sizeof(float), 0,
+               "moving statistics");
+    t->be.ops->load_host(&t->be);
+}
+
 // The model (initialized, pretrained backbone loaded), the run directory, then either the state of
 // last.h5 (resume) or a fresh config.ini; last, the step backend, which uploads what the model holds.
+// Data-parallel: every rank builds the model for its B/N clips; rank 0 alone loads files and writes the
+// run directory, then shares the state (share_state).
 static int open_model(trainer *t, int resume) {
     const gs_config *cfg = t->cfg;
-    if (model_init_from_config(&t->m, cfg)) return -1;
+    gs_config local = *cfg;  // a rank's model is planned for its share of the global batch
+    local.train.batch_size = cfg->train.batch_size / t->ranks;
+    if (model_init_from_config(&t->m, &local)) return -1;
     t->model_ok = 1;
+    t->ini = config_to_ini(cfg);
+    callbacks_init(&t->cb, &cfg->callbacks);
+    t->lr = (float)cfg->train.learning_rate;
+    int failed = t->root && open_run_dir(t, resume);
+    if (t->ranks > 1) {
+        if (ranks_agree(t, failed)) return failed ? -1 : -2;
+        share_state(t);
+        t->started = 1;
+    } else if (failed) {
+        return -1;
+    }
+    if (t->use_cuda) {
+        if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph)) return -1;
+        // one GPU per rank (train_cuda_open picked the rank's local index), collectives through NCCL
+        if (t->ranks > 1 && train_cuda_dist_open()) return -1;
+        t->dist_open = t->ranks > 1;
+    } else {
+        train_backend_cpu_init(&t->be, &t->m);
+    }
+    if (t->ranks > 1) t->be.dist = &t->dist;
+    if (!t->root) return 0;
+    if (open_csv(t)) return -1;
+    if (t->st.n_history && trainlog_write(t->path.h5, t->st.history, t->st.n_history)) return -1;
+    return 0;
+}
+
+// Rank 0's part of open_model: the pretrained backbone, the run directory, last.h5 on resume, config.ini.
+static int open_run_dir(trainer *t, int resume) {
+    const gs_config *cfg = t->cfg;
     if (cfg->model.pretrained[0]) {
         if (keras_load_backbone_h5(&t->m, cfg->model.pretrained)) return -1;
         printf("pretrained: %d backbone tensors loaded from %s\n", keras_backbone_tensors(&t->m),
                cfg->model.pretrained);
     }
     if (fs_mkdir_p(t->path.ck)) return -1;  // and the run directory above it
-    t->ini = config_to_ini(cfg);
-    callbacks_init(&t->cb, &cfg->callbacks);
-    t->lr = (float)cfg->train.learning_rate;
     if (resume) {
         gs_train_state *st = &t->st;
         if (checkpoint_load(t->path.last, &t->m, st, NULL, NULL, NULL)) return -1;
@@ -216,15 +325,7 @@ static int open_model(trainer *t, int resume) {
         printf("resuming %s at epoch %d step %ld (lr %g)\n", t->path.dir, st->epoch + 1, st->step, t->lr);
     }
     // on resume too: keys --set may change there (train --help) reach later resumes and evals
-    if (fs_write_text(t->path.cfg, t->ini)) return -1;
-    if (t->use_cuda) {
-        if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph)) return -1;
-    } else {
-        train_backend_cpu_init(&t->be, &t->m);
-    }
-    if (open_csv(t)) return -1;
-    if (t->st.n_history && trainlog_write(t->path.h5, t->st.history, t->st.n_history)) return -1;
-    return 0;
+    return fs_write_text(t->path.cfg, t->ini);
 }
 
 // Ctrl-C mid-epoch: last.h5 with the loader cursor and the epoch's partial sums.
@@ -238,16 +339,63 @@ static int save_interrupted(trainer *t, int epoch, int step, const epoch_sums *s
     st->part_correct = s->correct;
     st->part_seen = s->seen;
     callbacks_state_get(&st->callbacks, &t->cb);
+    if (!t->root) return 0;
     if (save(t, t->path.last) || write_timing(t)) return -1;
     printf("interrupted: saved %s (epoch %d, step %d); continue with: gesture train --resume %s\n", t->path.last,
            epoch + 1, step, t->path.dir);
     return 0;
 }
 
-// Training steps since t0 that moved `clips` clips, into this invocation's timing.
-static void count_train_time(trainer *t, double t0, long clips) {
+// Training steps since t0 that moved `clips` clips, into this invocation's timing (c0: the time in
+// collectives at t0).
+static void count_train_time(trainer *t, double t0, double c0, long clips) {
+    t->comm_seconds += dist_collective_seconds() - c0;
     t->train_seconds += runtime_now() - t0;
     t->train_images += clips * t->m.cfg.frames;
+}
+
+// Data-parallel, before a step on b: every rank's clip count (a shard may hold none, or lose clips
+// to on_bad_clip = skip), hence the global batch and this rank's first row in it. Returns the
+// global batch's clips (0: every clip of it was skipped; no step, as one process skips such a batch).
+static int share_counts(trainer *t, const gs_batch *b) {
+    double n[64], *counts = t->ranks <= 64 ? n : gs_malloc(sizeof(double) * (size_t)t->ranks);
+    memset(counts, 0, sizeof(double) * (size_t)t->ranks);
+    counts[t->rank] = b->n;
+    dist_allreduce_f64(counts, (size_t)t->ranks, "clip counts");
+    int total = 0, row0 = 0;
+    for (int r = 0; r < t->ranks; r++) {
+        if (r < t->rank) row0 += (int)counts[r];
+        total += (int)counts[r];
+    }
+    if (counts != n) free(counts);
+    t->dist.n_global = total;
+    t->dist.row0 = row0;
+    return total;
+}
+
+// Data-parallel, after a step: the step's loss (this rank's share of the global mean cross-entropy,
+// plus the L2 term every rank has), correct clips and interrupt flag, summed over the ranks into the
+// epoch sums. trained = 0: the step did not run (every clip skipped). Returns 1 when any rank was
+// interrupted (every rank gets the same answer at the same step).
+static int step_sums(trainer *t, epoch_sums *s, const float *probs, const gs_batch *b, int trained) {
+    double v[3] = {0, 0, interrupted ? 1 : 0};
+    if (trained) {
+        int K = t->m.cfg.classes;
+        v[0] = t->m.ce_loss;
+        for (int i = 0; i < b->n; i++) {
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (probs[i * K + k] > probs[i * K + best]) best = k;
+            v[1] += best == b->labels[i];
+        }
+    }
+    dist_allreduce_f64(v, 3, "step metrics");
+    if (trained) {
+        s->loss_sum += (v[0] + (double)t->m.l2_loss) * t->dist.n_global;
+        s->correct += v[1];
+        s->seen += t->dist.n_global;
+    }
+    return v[2] > 0;
 }
 
 // The train steps of one epoch (from the loader cursor on a resumed epoch). 1 done, 0 interrupted
@@ -262,36 +410,44 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
         s->correct = t->st.part_correct;
         s->seen = t->st.part_seen;
     }
-    if (epoch == t->st.epoch && checkpoint_check_resume(t->path.last, &t->st, loader_steps_per_epoch(t->train)))
+    if (epoch == t->st.epoch && t->root &&
+        checkpoint_check_resume(t->path.last, &t->st, loader_steps_per_epoch(t->train)))
         return -1;
     int step = epoch == t->st.epoch ? (int)t->st.step : 0;
     if (loader_start_epoch(t->train, epoch, step)) return -1;
-    double t0 = runtime_now();
+    double t0 = runtime_now(), c0 = dist_collective_seconds();
     long seen0 = s->seen;
-    int tty = isatty(2), steps = loader_steps_per_epoch(t->train);
+    int tty = t->root && isatty(2), steps = loader_steps_per_epoch(t->train);
     gs_batch *b = NULL, *next = NULL;
     int r = loader_next(t->train, &b);
     if (r == 1) be->ops->prefetch(be, b);
     while (r == 1) {
+        dist_set_context("epoch %d step %d", epoch + 1, step + 1);
+        int trained = t->ranks == 1 || share_counts(t, b) > 0;
         // the next batch is fetched and (GPU) uploaded while this step computes
-        be->ops->step_start(be, b, t->lr, beta1, beta2, eps);
+        if (trained) be->ops->step_start(be, b, t->lr, beta1, beta2, eps);
         r = loader_next(t->train, &next);
         if (r == 1) be->ops->prefetch(be, next);
-        const float *probs = be->ops->step_finish(be);
-        sums_add(s, &t->m, probs, b);
+        int stop_now;
+        if (t->ranks > 1) {
+            stop_now = step_sums(t, s, trained ? be->ops->step_finish(be) : NULL, b, trained);
+        } else {
+            sums_add(s, &t->m, be->ops->step_finish(be), b);
+            stop_now = interrupted;
+        }
         loader_release(t->train, b);
         b = r == 1 ? next : NULL;  // still held on an interrupt: loader_free takes it back
         step++;
-        progress(step, steps, s, t0, t->m.cfg.frames, tty, epoch, cfg->train.epochs);
-        if (interrupted) {
+        if (t->root) progress(step, steps, s, t0, t->m.cfg.frames, tty, epoch, cfg->train.epochs);
+        if (stop_now) {
             if (tty) fputc('\n', stderr);
-            count_train_time(t, t0, s->seen - seen0);  // the resumed part adds the rest of the epoch
+            count_train_time(t, t0, c0, s->seen - seen0);  // the resumed part adds the rest of the epoch
             return save_interrupted(t, epoch, step, s) ? -1 : 0;
         }
     }
     if (r < 0) return -1;
     if (tty) fputc('\n', stderr);
-    count_train_time(t, t0, s->seen - seen0);
+    count_train_time(t, t0, c0, s->seen - seen0);
     // an epoch that trained on nothing has no loss or accuracy: stop before it logs or saves a thing
     if (s->seen == 0 && loader_bad_clips(t->train) > 0)
         return gs_error("%s: epoch %d trained on no clip: every train clip was skipped as bad (data.on_bad_clip = "
@@ -301,29 +457,69 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
     return 1;
 }
 
-// After the train steps of `epoch`: validation, callbacks, logs, checkpoints. *stop = EarlyStopping.
-static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int *stop) {
-    const gs_config *cfg = t->cfg;
-    gs_train_state *st = &t->st;
-    gs_eval_result val;
+// Validation loss and accuracy of the current model (data-parallel: sharded, sums reduced).
+static int validate_on(trainer *t, double *loss, double *accuracy) {
+    if (t->ranks == 1) {
+        gs_eval_result val;
+        if (evaluate_model(&val, &t->be, t->val, 0, 0)) return -1;
+        *loss = val.loss;
+        *accuracy = val.accuracy;
+        evaluate_result_free(&val);
+        return 0;
+    }
+    double v[4];
+    if (evaluate_model_sums(v, &t->be, t->val, 0)) return -1;
+    dist_allreduce_f64(v, 4, "validation metrics");
+    const gs_dataset *ds = loader_dataset(t->val);
+    if (v[3] == 0) return gs_error("%s/%s: every clip was skipped as bad", ds->root, ds->split);
+    *loss = v[0] / v[3];
+    *accuracy = v[2] / v[3];
+    return 0;
+}
+
+static int validate(trainer *t, double *loss, double *accuracy) {
+    if (t->ranks > 1 && !t->dist.sync_bn) share_moving_stats(t);
     // on the CPU the validation pass runs on an inference plan of this epoch's weights
     // (runtime.inference = plan): the same probabilities and loss within 1e-4, faster
     gs_plan *plan = NULL;
-    if (!t->use_cuda && cfg->runtime.inference == GS_INFERENCE_PLAN) {
+    if (!t->use_cuda && t->cfg->runtime.inference == GS_INFERENCE_PLAN) {
         if (plan_build(&plan, &t->m) != 0) return -1;
         train_backend_cpu_use_plan(&t->be, plan);
     }
-    int bad = evaluate_model(&val, &t->be, t->val, 0, 0);
+    int rc = validate_on(t, loss, accuracy);
     if (plan) {
         train_backend_cpu_use_plan(&t->be, NULL);
         plan_free(plan);
     }
-    if (bad) return -1;
-    gs_epoch_logs logs = {.loss = s->loss_sum / s->seen, .accuracy = s->correct / s->seen, .val_loss = val.loss,
-                          .val_accuracy = val.accuracy};
-    evaluate_result_free(&val);
-    t->be.ops->sync_host(&t->be);  // host parameters current for the snapshot and the checkpoints below
-    gs_epoch_actions act = callbacks_on_epoch_end(&t->cb, epoch, &logs, &t->lr);
+    return rc;
+}
+
+// After the train steps of `epoch`: validation, callbacks, logs, checkpoints. *stop = EarlyStopping.
+static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int *stop) {
+    const gs_config *cfg = t->cfg;
+    gs_train_state *st = &t->st;
+    gs_epoch_logs logs = {.loss = s->loss_sum / s->seen, .accuracy = s->correct / s->seen};
+    dist_set_context("validation after epoch %d", epoch + 1);
+    if (validate(t, &logs.val_loss, &logs.val_accuracy)) return -1;
+    // host parameters current for the snapshot and the checkpoints below (rank 0's: the others write none)
+    if (t->root) t->be.ops->sync_host(&t->be);
+    gs_epoch_actions act = {0};
+    if (t->root) act = callbacks_on_epoch_end(&t->cb, epoch, &logs, &t->lr);
+    if (t->ranks > 1) {  // decided once, on rank 0: the learning rate and whether to stop, for every rank
+        struct {
+            float lr;
+            int stop;
+        } d = {t->lr, act.stop};
+        dist_bcast(&d, sizeof d, 0, "callback decisions");
+        t->lr = d.lr;
+        act.stop = d.stop;
+    }
+    *stop = act.stop;
+    if (!t->root) {  // the run directory is rank 0's
+        st->epoch = epoch + 1;
+        st->step = 0;
+        return 0;
+    }
     gs_epoch_row row = {epoch, logs.accuracy, act.lr_used, logs.loss, logs.val_accuracy, logs.val_loss};
     double vals[5];
     csv_values(vals, &row);
@@ -344,7 +540,6 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
     if (act.snapshot_best && t->cb.es.restore_best && save(t, t->path.snap)) return -1;
     if (act.save_best && save(t, t->path.best)) return -1;
     if (save(t, t->path.last) || write_timing(t)) return -1;
-    *stop = act.stop;
     if (act.stop)
         printf("early stopping after epoch %d (no val_loss improvement for %d epochs)\n", epoch + 1,
                cfg->callbacks.early_stopping_patience);
@@ -353,6 +548,7 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
 
 // After the last epoch: where EarlyStopping's restore_best weights are, the curves.
 static int finish(trainer *t) {
+    if (!t->root) return 0;
     int best_epoch;
     // the snapshot file already holds those weights (saved when the epoch was best): no second copy
     if (callbacks_on_train_end(&t->cb, &best_epoch))
@@ -370,6 +566,7 @@ static void close_all(trainer *t) {
     free(t->ini);
     checkpoint_state_free(&t->st);
     if (t->be.ops) t->be.ops->free(&t->be);
+    if (t->dist_open) train_cuda_dist_close();
     if (t->model_ok) model_free(&t->m);
     if (t->train) loader_free(t->train);
     if (t->val) loader_free(t->val);
@@ -378,13 +575,22 @@ static void close_all(trainer *t) {
 
 // The epochs, with Ctrl-C caught: 0 done, 130 interrupted, -1 + gs_error.
 static int run_epochs(trainer *t, int resume) {
-    struct sigaction sa = {0}, old;
+    struct sigaction sa = {0}, old, old_term;
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
+    // mpirun and srun pass a Ctrl-C on to the ranks as SIGTERM (then SIGKILL a few seconds later)
+    if (t->ranks > 1) sigaction(SIGTERM, &sa, &old_term);
     interrupted = 0;
-    printf("training %s: %d train clips, %d val clips, %d steps/epoch, batch %d, %d threads, %s\n", t->path.dir,
-           t->ds->n_clips, loader_dataset(t->val)->n_clips, loader_steps_per_epoch(t->train), t->m.cfg.batch,
-           t->threads, t->be.device);
+    if (t->ranks == 1)
+        printf("training %s: %d train clips, %d val clips, %d steps/epoch, batch %d, %d threads, %s\n", t->path.dir,
+               t->ds->n_clips, loader_dataset(t->val)->n_clips, loader_steps_per_epoch(t->train), t->m.cfg.batch,
+               t->threads, t->be.device);
+    else if (t->root)
+        printf("training %s: %d train clips, %d val clips, %d steps/epoch, batch %d (%d ranks x %d), %d threads per "
+               "rank, %s, sync_bn %s\n",
+               t->path.dir, t->ds->n_clips, loader_dataset(t->val)->n_clips, loader_steps_per_epoch(t->train),
+               t->cfg->train.batch_size, t->ranks, t->m.cfg.batch, t->threads, t->be.device,
+               t->dist.sync_bn ? "on" : "off");
     int rc = 0, stop = 0;
     for (int epoch = t->st.epoch; epoch < t->cfg->train.epochs && !stop && !rc; epoch++) {
         epoch_sums s = {0};
@@ -394,6 +600,7 @@ static int run_epochs(trainer *t, int resume) {
     }
     if (!rc) rc = finish(t);
     sigaction(SIGINT, &old, NULL);
+    if (t->ranks > 1) sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }
 
@@ -403,7 +610,8 @@ int train_check(const gs_config *cfg) {
                         "or pass --set data.root=OUT");
     if (!fs_is_dir(cfg->data.root))
         return gs_error("data.root = %s: no such directory (gesture prepare RAW OUT makes one)", cfg->data.root);
-    if (cfg->model.pretrained[0] && !fs_is_file(cfg->model.pretrained))
+    // data-parallel: rank 0 alone reads the pretrained file (and broadcasts the weights)
+    if (cfg->model.pretrained[0] && dist_rank() == 0 && !fs_is_file(cfg->model.pretrained))
         return gs_error("model.pretrained = %s: no such file (README.md, \"Pretrained weights\", says where to get it)",
                         cfg->model.pretrained);
     if (cfg->model.pretrained[0]) {
@@ -416,6 +624,29 @@ int train_check(const gs_config *cfg) {
                             cfg->model.pretrained, kind == GS_KERAS_ARCHIVE ? ".keras" : "Keras 3 .weights.h5",
                             cfg->model.pretrained);
     }
+    int ranks = dist_size(), B = cfg->train.batch_size;
+    if (ranks > 1 && B % ranks)
+        return gs_error("train.batch_size = %d does not split over %d ranks: the global batch is divided evenly "
+                        "(batch_size / ranks clips each), so make it a multiple of %d (e.g. --set train.batch_size=%d) "
+                        "or launch a number of ranks that divides %d",
+                        B, ranks, ranks, (B / ranks + 1) * ranks, B);
+    if (ranks > 1 &&
+        (cfg->runtime.device == GS_DEVICE_CUDA || (cfg->runtime.device == GS_DEVICE_AUTO && train_cuda_available())) &&
+        !train_cuda_dist_available()) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", gs_last_error());
+        return gs_error("runtime.device = %s: data-parallel training over %d ranks on GPUs needs NCCL: %s (or set "
+                        "runtime.device = cpu)",
+                        config_device_name(cfg->runtime.device), ranks, why);
+    }
+    int gpus = train_cuda_available() ? train_cuda_device_count() : 0;
+    if (ranks > 1 && gpus > 0 && dist_local_size() > gpus &&
+        (cfg->runtime.device == GS_DEVICE_CUDA || cfg->runtime.device == GS_DEVICE_AUTO))
+        return gs_error("runtime.device = %s: %d ranks on this machine but %d GPU%s: data-parallel training takes one "
+                        "GPU per rank (launch at most %d ranks per machine, e.g. mpirun --npernode %d, or set "
+                        "runtime.device = cpu)",
+                        config_device_name(cfg->runtime.device), dist_local_size(), gpus, gpus > 1 ? "s" : "", gpus,
+                        gpus);
     return train_device_check(cfg->runtime.device);
 }
 
@@ -423,10 +654,20 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.cfg = cfg;
+    t.rank = dist_rank();
+    t.ranks = dist_size();
+    t.root = t.rank == 0;
+    t.dist = (gs_train_dist){.rank = t.rank, .size = t.ranks, .sync_bn = cfg->train.sync_bn};
     run_paths_init(&t.path, run_dir);
     checkpoint_state_init(&t.st, cfg->train.learning_rate);
-    int rc = open_data(&t) || open_model(&t, resume) ? -1 : run_epochs(&t, resume);
-    if (rc < 0) fprintf(stderr, "gesture: %s\n", gs_last_error());
+    int rc = open_data(&t) ? -1 : 0;
+    // -2: another rank failed at start-up (it says why); -1: this one did
+    if (t.ranks > 1 && ranks_agree(&t, rc != 0) && !rc) rc = -2;
+    if (!rc) rc = open_model(&t, resume);  // agrees once more before the model state is broadcast
+    if (!rc) rc = run_epochs(&t, resume);
+    if (rc == -1 && t.started) dist_abort(1, "%s; ending the job", gs_last_error());  // the others may wait for it
+    if (rc == -1 && t.ranks > 1) fprintf(stderr, "gesture: rank %d: %s\n", t.rank, gs_last_error());
+    else if (rc == -1) fprintf(stderr, "gesture: %s\n", gs_last_error());
     close_all(&t);
     return rc < 0 ? 1 : rc;
 }
