@@ -28,13 +28,6 @@ int source_open(gs_source **out, const gs_source_args *a) {
     return 0;
 }
 
-void source_reserve(gs_source *s, size_t n) {
-    if (n <= s->cap) return;
-    free(s->rgb);
-    s->rgb = gs_malloc(n);
-    s->cap = n;
-}
-
 int source_read(gs_source *s, gs_frame *f) {
     int rc = s->kind == GS_SOURCE_RAW ? raw_source_read(s, f) : av_reader_read(s, f);
     if (rc == 0 && s->index == 0) return gs_error("%s: no frames", s->name);

@@ -6,7 +6,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
+#include "gesture/errors.h"
 #include "gesture/video.h"
 
 typedef struct av_reader av_reader;  // libavformat + libavcodec + libswscale state
@@ -36,8 +38,13 @@ void av_reader_close(av_reader *r);
 int raw_source_open(gs_source *s, const gs_source_args *a);
 int raw_source_read(gs_source *s, gs_frame *f);
 
-// s->rgb holds at least n bytes.
-void source_reserve(gs_source *s, size_t n);
+// s->rgb holds at least n bytes (both readers use it; inline here so they need nothing of source.c).
+static inline void source_reserve(gs_source *s, size_t n) {
+    if (n <= s->cap) return;
+    free(s->rgb);
+    s->rgb = gs_malloc(n);
+    s->cap = n;
+}
 
 // FFmpeg's log goes to a per-thread buffer instead of stderr: av_last_message() is the last
 // warning or error FFmpeg logged on this thread ("" if none), av_clear_message() forgets it.
