@@ -3,6 +3,8 @@
 #ifndef GESTURE_CLI_H
 #define GESTURE_CLI_H
 
+#include <stdio.h>
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);  // argv[0] is the subcommand name
@@ -10,6 +12,8 @@ typedef struct {
     const char *help;                   // one line: what it does
 } cli_command;
 
+// s as a JSON string literal (quotes, escapes) on f: predict's and stream's JSON output.
+void cli_json_string(FILE *f, const char *s);
 // True if argv contains -h or --help.
 int cli_wants_help(int argc, char **argv);
 // Print "usage: gesture <name> <usage>\n\n<help>\n" for a command.

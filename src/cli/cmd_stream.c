@@ -147,17 +147,6 @@ static int parse_args(stream_opts *o, int argc, char **argv) {
     return 0;
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static int argmax(const float *p, int K) {
     int best = 0;
     for (int k = 1; k < K; k++)
@@ -168,11 +157,11 @@ static int argmax(const float *p, int K) {
 static void print_window(char *const *classes, int K, const float *probs, double t0, double t1) {
     int best = argmax(probs, K);
     printf("{\"type\": \"window\", \"t\": %.6f, \"start\": %.6f, \"end\": %.6f, \"label\": ", t1, t0, t1);
-    json_str(stdout, classes[best]);
+    cli_json_string(stdout, classes[best]);
     printf(", \"p\": %.9g, \"probabilities\": {", (double)probs[best]);
     for (int k = 0; k < K; k++) {
         if (k) fputs(", ", stdout);
-        json_str(stdout, classes[k]);
+        cli_json_string(stdout, classes[k]);
         printf(": %.9g", (double)probs[k]);
     }
     fputs("}}\n", stdout);
@@ -180,7 +169,7 @@ static void print_window(char *const *classes, int K, const float *probs, double
 
 static void print_event(char *const *classes, const gs_event *ev) {
     fputs("{\"type\": \"event\", \"label\": ", stdout);
-    json_str(stdout, classes[ev->label]);
+    cli_json_string(stdout, classes[ev->label]);
     printf(", \"p\": %.9g, \"start\": %.6f, \"t\": %.6f}\n", (double)ev->prob, ev->start, ev->fired);
 }
 

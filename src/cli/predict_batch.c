@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "gesture/errors.h"
+#include "cli.h"
 #include "predict.h"
-
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch == '\n') fputs("\\n", stdout);
-        else if (ch == '\t') fputs("\\t", stdout);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
 
 // Width of a class's probability column.
 static int class_width(const char *name) { return strlen(name) > 6 ? (int)strlen(name) : 6; }
@@ -40,14 +28,14 @@ void predict_print(predict_printer *p, const char *name, double t0, double t1, c
     if (p->json) {
         fputs(p->n_printed ? ",\n  {" : "[\n  {", stdout);
         fputs("\"clip\": ", stdout);
-        json_string(name);
+        cli_json_string(stdout, name);
         if (p->windows) printf(", \"start\": %.9g, \"end\": %.9g", t0, t1);
         fputs(", \"label\": ", stdout);
-        json_string(p->classes[best]);
+        cli_json_string(stdout, p->classes[best]);
         fputs(", \"probabilities\": {", stdout);
         for (int k = 0; k < p->K; k++) {
             if (k) fputs(", ", stdout);
-            json_string(p->classes[k]);
+            cli_json_string(stdout, p->classes[k]);
             printf(": %.9g", (double)probs[k]);
         }
         fputs("}}", stdout);
