@@ -167,6 +167,23 @@ static void apply(float *out, const float *inp, const float *sub, const float *s
         bn_apply_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(out, inp, sub, scale, add, total, C);
 }
 
+// dinp += the BN backward through the batch statistics (coef from bn_bwd_final / bn_sync_bwd_coef).
+static void bwd_dinp(float *dinp, const float *dout, const float *out, const float *inp, const float *mean,
+                     const float *invstd, const float *coef, int M, int C, int act) {
+    size_t total = (size_t)M * C;
+    unsigned blocks = gs_cuda_blocks(total, BN_THREADS);
+    cudaStream_t st = gs_cuda_stream();
+    if (act == GS_ACT_RELU6)
+        bn_bwd_dinp_kernel<GS_ACT_RELU6><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                        total, C);
+    else if (act == GS_ACT_RELU)
+        bn_bwd_dinp_kernel<GS_ACT_RELU><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                       total, C);
+    else
+        bn_bwd_dinp_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
+                                                                       total, C);
+}
+
 static void check_act(int act) { GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU); }
 
 extern "C" void batchnorm_forward_train_cuda(float *out, float *mean, float *invstd, float *moving_mean,
@@ -218,19 +235,7 @@ extern "C" void batchnorm_backward_cuda(float *dinp, float *dgamma, float *dbeta
     else
         bn_bwd_partial_kernel<GS_ACT_NONE><<<grid, block, 0, st>>>(partial, dout, out, inp, mean, M, C, rpc);
     bn_bwd_final_kernel<<<(C + 127) / 128, 128, 0, st>>>(coef, dgamma, dbeta, partial, chunks, invstd, gamma, M, C);
-    if (dinp) {
-        size_t total = (size_t)M * C;
-        unsigned blocks = gs_cuda_blocks(total, BN_THREADS);
-        if (act == GS_ACT_RELU6)
-            bn_bwd_dinp_kernel<GS_ACT_RELU6><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
-                                                                            total, C);
-        else if (act == GS_ACT_RELU)
-            bn_bwd_dinp_kernel<GS_ACT_RELU><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
-                                                                           total, C);
-        else
-            bn_bwd_dinp_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
-                                                                           total, C);
-    }
+    if (dinp) bwd_dinp(dinp, dout, out, inp, mean, invstd, coef, M, C, act);
     GS_CUDA_OP_DONE("batchnorm_backward_cuda");
 }
 
@@ -352,18 +357,6 @@ extern "C" void batchnorm_backward_sync_cuda(float *dinp, float *dgamma, float *
     }
     r->sum(r->ctx, red, 2 * (size_t)C + 1);
     bn_sync_bwd_coef_kernel<<<(C + 127) / 128, 128, 0, st>>>(coef, red, invstd, gamma, C);
-    if (dinp && M > 0) {
-        size_t total = (size_t)M * C;
-        unsigned blocks = gs_cuda_blocks(total, BN_THREADS);
-        if (act == GS_ACT_RELU6)
-            bn_bwd_dinp_kernel<GS_ACT_RELU6><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
-                                                                            total, C);
-        else if (act == GS_ACT_RELU)
-            bn_bwd_dinp_kernel<GS_ACT_RELU><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
-                                                                           total, C);
-        else
-            bn_bwd_dinp_kernel<GS_ACT_NONE><<<blocks, BN_THREADS, 0, st>>>(dinp, dout, out, inp, mean, invstd, coef,
-                                                                           total, C);
-    }
+    if (dinp && M > 0) bwd_dinp(dinp, dout, out, inp, mean, invstd, coef, M, C, act);
     GS_CUDA_OP_DONE("batchnorm_backward_sync_cuda");
 }
