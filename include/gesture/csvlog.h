@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "gesture/trainlog.h"
+
 // Most columns a log may have, not counting `epoch`.
 #define GS_CSVLOG_MAX_KEYS 32
 // Longest key, including the NUL.
@@ -56,5 +58,14 @@ int csvlog_open(gs_csvlog *log, const char *path, const char *const *keys, int n
 int csvlog_append(gs_csvlog *log, int epoch, const double *values);
 // Close the file (safe on a zeroed or already closed log).
 void csvlog_close(gs_csvlog *log);
+
+// ---- training_log.csv of `gesture train` ----
+#define CSVLOG_TRAIN_NKEYS 5
+// Its keys (accuracy, learning_rate, loss, val_accuracy, val_loss) and a history row's values in
+// that order.
+extern const char *const CSVLOG_TRAIN_KEYS[CSVLOG_TRAIN_NKEYS];
+void csvlog_train_values(double v[CSVLOG_TRAIN_NKEYS], const gs_epoch_row *r);
+// A fresh training_log.csv at path holding rows[0..n), left open for appends. 0, or -1 + gs_error.
+int csvlog_open_history(gs_csvlog *log, const char *path, const gs_epoch_row *rows, int n);
 
 #endif

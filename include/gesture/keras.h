@@ -21,6 +21,7 @@
 #define GESTURE_KERAS_H
 
 #include "gesture/model.h"
+#include "gesture/trainlog.h"
 
 // Load a legacy MobileNetV2 no-top weight file into m's backbone (the head is left alone). Any
 // input size works (the weights do not depend on it); the width must match m->cfg.alpha.
@@ -97,5 +98,19 @@ typedef struct {
 int keras_export_model(const gs_model *m, const gs_keras_adam *opt, const char *out_path);
 // That config.json as a malloc'd string.
 char *keras_model_config_json(const gs_model *m, const gs_keras_adam *opt);
+
+// A Keras CSVLogger log (e.g. the seed's training_log.csv): the epochs of one model.fit with
+// validation data. Needs the columns epoch, accuracy, loss, val_accuracy, val_loss; the learning rate
+// comes from `learning_rate` (Keras 3) or `lr` (tf.keras 2) when the log has one (else NaN in every
+// row, has_lr 0); other columns are counted in n_ignored. Epochs must run 0, 1, 2, ... Errors name
+// the file and line.
+typedef struct {
+    gs_epoch_row *rows;  // (n)
+    int n;
+    int has_lr;
+    int n_ignored;  // columns not read (other metrics)
+} gs_keras_history;
+int keras_history_read(gs_keras_history *h, const char *path);
+void keras_history_free(gs_keras_history *h);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "import_history.h"
 #include "gesture/checkpoint.h"
 #include "gesture/config.h"
 #include "gesture/errors.h"
@@ -28,6 +29,10 @@ static const char *OPTIONS =
     "  --run-dir D              instead of OUT.h5: write a run directory (D/config.ini, D/checkpoints/last.h5)\n"
     "                           that `gesture train --resume D` continues and `gesture eval D` evaluates;\n"
     "                           set data.root with --set here, --resume takes no --set\n"
+    "  --history LOG.csv        the Keras run's CSVLogger log (the seed's training_log.csv): its epochs go\n"
+    "                           into the checkpoint (and the run directory's training_log.csv, log.h5),\n"
+    "                           so training resumes at the next epoch with the callbacks' state those\n"
+    "                           epochs imply; the learning rate is the file's optimizer's\n"
     "\nFILE:\n"
     "  MODEL.keras   Keras 3 model.save() of the seed architecture (e.g. the seed's best_model.keras)\n"
     "                -> OUT is a gesture checkpoint; a trained file's Adam state and step count come along\n"
@@ -122,13 +127,14 @@ static int make_run_dir(char *out, size_t n, const char *dir, const char *ini) {
 }
 
 static int import_model(const char *file, const char *out_arg, const char *run_dir, gs_config *cfg,
-                        const gs_keras_info *info, const char *class_list) {
+                        const gs_keras_info *info, const char *class_list, const char *history) {
     gs_model_arch arch;
     model_arch_from_config(&arch, cfg);
     gs_model m;
     if (model_init(&m, &arch)) return fail();
     int rc = 1;
     char *ini = NULL, **classes = NULL;
+    gs_keras_history h = {0};
     gs_train_state st;
     double lr = info && isfinite(info->learning_rate) ? info->learning_rate : cfg->train.learning_rate;
     checkpoint_state_init(&st, lr);
@@ -141,11 +147,17 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
         fail();
         goto out;
     }
+    if (history && (keras_history_read(&h, history) || import_history_apply(&st, &h, cfg, lr))) {
+        fail();
+        goto out;
+    }
     ini = config_to_ini(cfg);
     char out[4300];
     snprintf(out, sizeof out, "%s", out_arg ? out_arg : "");
     if ((run_dir && make_run_dir(out, sizeof out, run_dir, ini)) ||
-        checkpoint_save(out, &m, &st, ini, (const char *const *)classes, arch.classes)) {
+        checkpoint_save(out, &m, &st, ini, (const char *const *)classes, arch.classes) ||
+        (run_dir && history &&
+         import_history_write_run(run_dir, &m, &st, ini, (const char *const *)classes, arch.classes))) {
         fail();
         goto out;
     }
@@ -162,6 +174,7 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
         printf("note: the file's optimizer (%d arrays) is not an Adam over these weights: moments start at zero\n",
                info->optimizer_vars);
     else printf("optimizer: none saved (untrained or uncompiled model): Adam moments start at zero\n");
+    if (history) import_history_print(&h, &st, history);
     printf("classes: ");
     for (int i = 0; i < arch.classes; i++) printf("%s%s", i ? ", " : "", classes[i]);
     printf("%s\n-> %s (gesture checkpoint)\n", class_list || arch.classes == GS_SYNTH_CLASSES ? "" : " (use --classes)",
@@ -171,6 +184,7 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
                cfg->data.root[0] ? "" : " --data ROOT (data.root is not set)");
     rc = 0;
 out:
+    keras_history_free(&h);
     free(ini);
     checkpoint_free_classes(classes, arch.classes);
     checkpoint_state_free(&st);
@@ -184,11 +198,12 @@ int cmd_import_keras(int argc, char **argv) {
         fputs(OPTIONS, stdout);
         return 0;
     }
-    const char *pos[2] = {NULL, NULL}, *config = NULL, *class_list = NULL, *run_dir = NULL;
+    const char *pos[2] = {NULL, NULL}, *config = NULL, *class_list = NULL, *run_dir = NULL, *history = NULL;
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--set") || !strcmp(a, "--config") || !strcmp(a, "--classes") || !strcmp(a, "--run-dir")) {
+        if (!strcmp(a, "--set") || !strcmp(a, "--config") || !strcmp(a, "--classes") || !strcmp(a, "--run-dir") ||
+            !strcmp(a, "--history")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "gesture import-keras: %s needs a value\n", a);
                 return 2;
@@ -197,6 +212,7 @@ int cmd_import_keras(int argc, char **argv) {
             if (!strcmp(a, "--config")) config = argv[i];
             if (!strcmp(a, "--classes")) class_list = argv[i];
             if (!strcmp(a, "--run-dir")) run_dir = argv[i];
+            if (!strcmp(a, "--history")) history = argv[i];
         } else if (a[0] == '-') {
             fprintf(stderr, "gesture import-keras: unknown option '%s' (see gesture import-keras --help)\n", a);
             return 2;
@@ -260,7 +276,12 @@ int cmd_import_keras(int argc, char **argv) {
                             "train from it with --set model.pretrained=%s\n", pos[0], pos[0]);
             return 2;
         }
+        if (history) {
+            fprintf(stderr, "gesture import-keras: %s holds MobileNetV2 weights only: --history needs a whole model\n",
+                    pos[0]);
+            return 2;
+        }
         return import_backbone(pos[0], pos[1], &cfg);
     }
-    return import_model(pos[0], pos[1], run_dir, &cfg, have_info ? &info : NULL, class_list);
+    return import_model(pos[0], pos[1], run_dir, &cfg, have_info ? &info : NULL, class_list, history);
 }

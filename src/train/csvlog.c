@@ -266,3 +266,23 @@ void csvlog_close(gs_csvlog *log) {
     free(log->path);
     log->path = NULL;
 }
+
+const char *const CSVLOG_TRAIN_KEYS[CSVLOG_TRAIN_NKEYS] = {"accuracy", "learning_rate", "loss", "val_accuracy",
+                                                           "val_loss"};
+
+void csvlog_train_values(double v[CSVLOG_TRAIN_NKEYS], const gs_epoch_row *r) {
+    v[0] = r->accuracy, v[1] = r->learning_rate, v[2] = r->loss, v[3] = r->val_accuracy, v[4] = r->val_loss;
+}
+
+int csvlog_open_history(gs_csvlog *log, const char *path, const gs_epoch_row *rows, int n) {
+    if (csvlog_open(log, path, CSVLOG_TRAIN_KEYS, CSVLOG_TRAIN_NKEYS, 0)) return -1;
+    for (int i = 0; i < n; i++) {
+        double v[CSVLOG_TRAIN_NKEYS];
+        csvlog_train_values(v, &rows[i]);
+        if (csvlog_append(log, rows[i].epoch, v)) {
+            csvlog_close(log);
+            return -1;
+        }
+    }
+    return 0;
+}

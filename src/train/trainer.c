@@ -39,6 +39,7 @@
 #include "gesture/runtime.h"
 #include "gesture/timing.h"
 #include "gesture/trainlog.h"
+#include "trainer_internal.h"
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
@@ -46,11 +47,6 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-// The files of a run directory (docs/formats.md).
-typedef struct {
-    char dir[4096], ck[4200], last[4300], best[4300], snap[4300];
-    char csv[4200], h5[4200], cfg[4200], timing[4200];
-} run_paths;
 
 static void path_in(char *buf, size_t n, const char *dir, const char *name) {
     if ((size_t)snprintf(buf, n, "%s/%s", dir, name) >= n) gs_fatal("path too long: %s/%s", dir, name);
@@ -68,36 +64,7 @@ static void run_paths_init(run_paths *p, const char *run_dir) {
     path_in(p->timing, sizeof p->timing, run_dir, "timing.ini");
 }
 
-// Everything one `gesture train` holds while it runs.
-typedef struct {
-    const gs_config *cfg;
-    run_paths path;
-    int threads, use_cuda, model_ok;
-    gs_loader *train, *val;
-    const gs_dataset *ds;  // the train split's
-    gs_model m;
-    gs_train_backend be;
-    gs_callbacks cb;
-    gs_train_state st;     // what last.h5 holds
-    gs_csvlog csv;
-    float lr;
-    char *ini;             // the resolved config, stored in every checkpoint
-    double train_seconds;  // in the training steps of this invocation
-    double comm_seconds;   // of which in collectives (data-parallel)
-    long train_images;
-    gs_timing timing_base;  // timing.ini's totals before this invocation (--resume)
-    // data-parallel: this process's rank of `ranks` (1: one process); root = rank 0 (owns the run dir)
-    int rank, ranks, root;
-    gs_train_dist dist;
-    int started;  // past the last start-up agreement: from here a rank's failure ends the job
-    int dist_open;  // the device's communicator (NCCL) is open
-} trainer;
 
-// Running means weighted by clips, as Keras' loss tracker / accuracy metric keep them.
-typedef struct {
-    double loss_sum, correct;
-    long seen;
-} epoch_sums;
 
 // p: (b->n, K) probabilities of the step on b; m->loss its loss.
 static void sums_add(epoch_sums *s, const gs_model *m, const float *p, const gs_batch *b) {
@@ -196,80 +163,29 @@ static int open_data(trainer *t) {
     return 0;
 }
 
-// A row of training_log.csv: the values of CSV_KEYS.
-static const char *const CSV_KEYS[5] = {"accuracy", "learning_rate", "loss", "val_accuracy", "val_loss"};
-static void csv_values(double v[5], const gs_epoch_row *r) {
-    v[0] = r->accuracy, v[1] = r->learning_rate, v[2] = r->loss, v[3] = r->val_accuracy, v[4] = r->val_loss;
-}
-
 // training_log.csv, continued on resume (rows of epochs after the checkpoint dropped: csvlog_open).
 // When it lacks rows the checkpoint's history holds (deleted, or cut short), it is rewritten from
 // that history, so it reads as an uninterrupted run's would.
 static int open_csv(trainer *t) {
     const gs_train_state *st = &t->st;
-    if (csvlog_open(&t->csv, t->path.csv, CSV_KEYS, 5, st->epoch)) return -1;
+    if (csvlog_open(&t->csv, t->path.csv, CSVLOG_TRAIN_KEYS, CSVLOG_TRAIN_NKEYS, st->epoch)) return -1;
     if (t->csv.rows >= st->n_history) return 0;
     int had = t->csv.rows;
     csvlog_close(&t->csv);
-    if (csvlog_open(&t->csv, t->path.csv, CSV_KEYS, 5, 0)) return -1;
-    for (int i = 0; i < st->n_history; i++) {
-        double v[5];
-        csv_values(v, &st->history[i]);
-        if (csvlog_append(&t->csv, st->history[i].epoch, v)) return -1;
-    }
+    if (csvlog_open_history(&t->csv, t->path.csv, st->history, st->n_history)) return -1;
     printf("rebuilt %s from the checkpoint's history: %d epochs (it had %d)\n", t->path.csv, st->n_history, had);
     return 0;
 }
 
 static int open_run_dir(trainer *t, int resume);
 
-// Data-parallel start-up: every rank says whether it failed (a failed one has its gs_error). 1 when
-// some rank failed: the others then stop too, quietly (the failed ones print why), before any rank
-// waits in a collective the failed one never reaches.
-static int ranks_agree(const trainer *t, int failed) {
-    (void)t;
-    double f = failed;
-    dist_allreduce_f64(&f, 1, "start-up");
-    return f > 0;
-}
 
-// Data-parallel: rank 0's model state (parameters and moving statistics, Adam moments, counters)
-// and where the run stands (epoch, loader cursor, learning rate) into every rank.
-static void share_state(trainer *t) {
-    gs_params *p = &t->m.params;
-    dist_bcast(p->data, p->numel * sizeof(float), 0, "parameters");
-    dist_bcast(p->m, p->numel_trainable * sizeof(float), 0, "Adam moments");
-    dist_bcast(p->v, p->numel_trainable * sizeof(float), 0, "Adam moments");
-    struct {
-        long step, adam_t, st_step;
-        uint64_t seed;
-        double lr;
-        int epoch;
-    } h = {t->m.step, t->m.adam_t, t->st.step, t->m.seed, t->lr, t->st.epoch};
-    dist_bcast(&h, sizeof h, 0, "trainer state");
-    t->m.step = h.step;
-    t->m.adam_t = h.adam_t;
-    t->m.seed = h.seed;
-    t->st.step = h.st_step;
-    t->st.epoch = h.epoch;
-    t->lr = (float)h.lr;
-}
 
-// Data-parallel with train.sync_bn = off: the ranks' BN moving statistics differ (each saw its own
-// clips); rank 0's go to every rank before validation, as PyTorch DDP's broadcast_buffers does, so
-// the sharded validation scores the model the checkpoints hold.
-static void share_moving_stats(trainer *t) {
-    gs_params *p = &t->m.params;
-    t->be.ops->sync_host(&t->be);
-    dist_bcast(p->data + p->numel_trainable, (p->numel - p->numel_trainable) * sizeof(float), 0,
-               "moving statistics");
-    t->be.ops->load_host(&t->be);
-}
 
 // The model (initialized, pretrained backbone loaded), the run directory, then either the state of
 // last.h5 (resume) or a fresh config.ini; last, the step backend, which uploads what the model holds.
 // Data-parallel: every rank builds the model for its B/N clips; rank 0 alone loads files and writes the
-// run directory, then shares the state (share_state).
+// run directory, then shares the state (trainer_dist_share_state).
 static int open_model(trainer *t, int resume) {
     const gs_config *cfg = t->cfg;
     gs_config local = *cfg;  // a rank's model is planned for its share of the global batch
@@ -281,8 +197,8 @@ static int open_model(trainer *t, int resume) {
     t->lr = (float)cfg->train.learning_rate;
     int failed = t->root && open_run_dir(t, resume);
     if (t->ranks > 1) {
-        if (ranks_agree(t, failed)) return failed ? -1 : -2;
-        share_state(t);
+        if (trainer_dist_agree(t, failed)) return failed ? -1 : -2;
+        trainer_dist_share_state(t);
         t->started = 1;
     } else if (failed) {
         return -1;
@@ -354,49 +270,7 @@ static void count_train_time(trainer *t, double t0, double c0, long clips) {
     t->train_images += clips * t->m.cfg.frames;
 }
 
-// Data-parallel, before a step on b: every rank's clip count (a shard may hold none, or lose clips
-// to on_bad_clip = skip), hence the global batch and this rank's first row in it. Returns the
-// global batch's clips (0: every clip of it was skipped; no step, as one process skips such a batch).
-static int share_counts(trainer *t, const gs_batch *b) {
-    double n[64], *counts = t->ranks <= 64 ? n : gs_malloc(sizeof(double) * (size_t)t->ranks);
-    memset(counts, 0, sizeof(double) * (size_t)t->ranks);
-    counts[t->rank] = b->n;
-    dist_allreduce_f64(counts, (size_t)t->ranks, "clip counts");
-    int total = 0, row0 = 0;
-    for (int r = 0; r < t->ranks; r++) {
-        if (r < t->rank) row0 += (int)counts[r];
-        total += (int)counts[r];
-    }
-    if (counts != n) free(counts);
-    t->dist.n_global = total;
-    t->dist.row0 = row0;
-    return total;
-}
 
-// Data-parallel, after a step: the step's loss (this rank's share of the global mean cross-entropy,
-// plus the L2 term every rank has), correct clips and interrupt flag, summed over the ranks into the
-// epoch sums. trained = 0: the step did not run (every clip skipped). Returns 1 when any rank was
-// interrupted (every rank gets the same answer at the same step).
-static int step_sums(trainer *t, epoch_sums *s, const float *probs, const gs_batch *b, int trained) {
-    double v[3] = {0, 0, interrupted ? 1 : 0};
-    if (trained) {
-        int K = t->m.cfg.classes;
-        v[0] = t->m.ce_loss;
-        for (int i = 0; i < b->n; i++) {
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (probs[i * K + k] > probs[i * K + best]) best = k;
-            v[1] += best == b->labels[i];
-        }
-    }
-    dist_allreduce_f64(v, 3, "step metrics");
-    if (trained) {
-        s->loss_sum += (v[0] + (double)t->m.l2_loss) * t->dist.n_global;
-        s->correct += v[1];
-        s->seen += t->dist.n_global;
-    }
-    return v[2] > 0;
-}
 
 // The train steps of one epoch (from the loader cursor on a resumed epoch). 1 done, 0 interrupted
 // (last.h5 saved), -1 + gs_error.
@@ -423,14 +297,14 @@ static int train_epoch(trainer *t, int epoch, int resume, epoch_sums *s) {
     if (r == 1) be->ops->prefetch(be, b);
     while (r == 1) {
         dist_set_context("epoch %d step %d", epoch + 1, step + 1);
-        int trained = t->ranks == 1 || share_counts(t, b) > 0;
+        int trained = t->ranks == 1 || trainer_dist_share_counts(t, b) > 0;
         // the next batch is fetched and (GPU) uploaded while this step computes
         if (trained) be->ops->step_start(be, b, t->lr, beta1, beta2, eps);
         r = loader_next(t->train, &next);
         if (r == 1) be->ops->prefetch(be, next);
         int stop_now;
         if (t->ranks > 1) {
-            stop_now = step_sums(t, s, trained ? be->ops->step_finish(be) : NULL, b, trained);
+            stop_now = trainer_dist_step_sums(t, s, interrupted, trained ? be->ops->step_finish(be) : NULL, b, trained);
         } else {
             sums_add(s, &t->m, be->ops->step_finish(be), b);
             stop_now = interrupted;
@@ -478,7 +352,7 @@ static int validate_on(trainer *t, double *loss, double *accuracy) {
 }
 
 static int validate(trainer *t, double *loss, double *accuracy) {
-    if (t->ranks > 1 && !t->dist.sync_bn) share_moving_stats(t);
+    if (t->ranks > 1 && !t->dist.sync_bn) trainer_dist_share_moving_stats(t);
     // on the CPU the validation pass runs on an inference plan of this epoch's weights
     // (runtime.inference = plan): the same probabilities and loss within 1e-4, faster
     gs_plan *plan = NULL;
@@ -521,8 +395,8 @@ static int end_epoch(trainer *t, int epoch, const epoch_sums *s, double t0, int 
         return 0;
     }
     gs_epoch_row row = {epoch, logs.accuracy, act.lr_used, logs.loss, logs.val_accuracy, logs.val_loss};
-    double vals[5];
-    csv_values(vals, &row);
+    double vals[CSVLOG_TRAIN_NKEYS];
+    csvlog_train_values(vals, &row);
     if (csvlog_append(&t->csv, epoch, vals)) return -1;
     st->history = realloc(st->history, (size_t)(st->n_history + 1) * sizeof *st->history);
     st->history[st->n_history++] = row;
@@ -591,6 +465,7 @@ static int run_epochs(trainer *t, int resume) {
                t->path.dir, t->ds->n_clips, loader_dataset(t->val)->n_clips, loader_steps_per_epoch(t->train),
                t->cfg->train.batch_size, t->ranks, t->m.cfg.batch, t->threads, t->be.device,
                t->dist.sync_bn ? "on" : "off");
+    if (t->ranks > 1) trainer_dist_note_kill_window(t);
     int rc = 0, stop = 0;
     for (int epoch = t->st.epoch; epoch < t->cfg->train.epochs && !stop && !rc; epoch++) {
         epoch_sums s = {0};
@@ -662,7 +537,7 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     checkpoint_state_init(&t.st, cfg->train.learning_rate);
     int rc = open_data(&t) ? -1 : 0;
     // -2: another rank failed at start-up (it says why); -1: this one did
-    if (t.ranks > 1 && ranks_agree(&t, rc != 0) && !rc) rc = -2;
+    if (t.ranks > 1 && trainer_dist_agree(&t, rc != 0) && !rc) rc = -2;
     if (!rc) rc = open_model(&t, resume);  // agrees once more before the model state is broadcast
     if (!rc) rc = run_epochs(&t, resume);
     if (rc == -1 && t.started) dist_abort(1, "%s; ending the job", gs_last_error());  // the others may wait for it
