@@ -1,10 +1,10 @@
 // Data-parallel training on GPUs (gesture/dist.h, docs/scaling.md): one GPU per rank, an NCCL
 // communicator bootstrapped through MPI (rank 0's ncclUniqueId broadcast with dist_bcast), and the
 // reducer the walker calls (gs_exec_dist): BN statistics (doubles) and gradients (floats) summed in
-// place in device memory by ncclAllReduce, queued on the compute stream between the kernels that
-// produce and consume them, so a step needs no host round trip. The GPU work of a step is waited for
-// with the collectives' timeout (a rank that died or hangs would block NCCL forever): past it,
-// dist_abort_stalled names the ranks that no longer answer over MPI.
+// place in device memory by ncclAllReduce on a communication stream tied to the compute stream by
+// events (gradient buckets overlap the rest of backward), so a step needs no host round trip. The
+// GPU work of a step is waited for with the collectives' timeout (a rank that died or hangs would
+// block NCCL forever): past it, dist_abort_stalled names the ranks that no longer answer over MPI.
 // Built with NCCL where CMake finds nccl.h (GESTURE_WITH_NCCL; libnccl is then loaded at run time,
 // GESTURE_NCCL_DLOPEN; the CUDA emulator links a stand-in nccl.h that sums through MPI,
 // tests/cuda_emu/include/nccl.h); without, the device offers no data-parallel training (gesture
@@ -61,6 +61,8 @@ static int nccl_load(void) { return 0; }  // linked (the CUDA emulator's stand-i
 
 static ncclComm_t g_comm;
 static int g_open;
+static cudaStream_t g_comm_stream;
+static cudaEvent_t g_ready, g_done;
 
 #define NCCL_CHECK(call)                                                                                     \
     do {                                                                                                     \
@@ -78,6 +80,9 @@ extern "C" int gs_nccl_open(void) {
     if (dist_rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
     dist_bcast(&id, sizeof id, 0, "NCCL unique id");
     NCCL_CHECK(ncclCommInitRank(&g_comm, dist_size(), id, dist_rank()));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&g_comm_stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&g_ready, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&g_done, cudaEventDisableTiming));
     g_open = 1;
     return 0;
 }
@@ -85,21 +90,50 @@ extern "C" int gs_nccl_open(void) {
 extern "C" void gs_nccl_close(void) {
     if (!g_open) return;
     gs_cuda_sync();
+    CUDA_CHECK(cudaStreamSynchronize(g_comm_stream));
     ncclCommDestroy(g_comm);
+    cudaEventDestroy(g_ready);
+    cudaEventDestroy(g_done);
+    cudaStreamDestroy(g_comm_stream);
     g_open = 0;
 }
 
-static void sum_f64(void *ctx, double *v, size_t n) {
+// Every NCCL call goes on one communication stream, so the ranks' collectives run in the order they
+// were issued (NCCL's rule; calls on two streams of one communicator could pass each other and
+// deadlock across ranks), after the compute work queued before it (event `ready`). A blocking sum
+// then makes the compute stream wait for it (event `done`); an overlapped one (gradient buckets)
+// leaves the compute stream free until join.
+
+static void comm_after_compute(void) {
+    CUDA_CHECK(cudaEventRecord(g_ready, gs_cuda_stream()));
+    CUDA_CHECK(cudaStreamWaitEvent(g_comm_stream, g_ready, 0));
+}
+
+static void join(void *ctx) {
     (void)ctx;
-    NCCL_CHECK(ncclAllReduce(v, v, n, ncclFloat64, ncclSum, g_comm, gs_cuda_stream()));
+    CUDA_CHECK(cudaEventRecord(g_done, g_comm_stream));
+    CUDA_CHECK(cudaStreamWaitEvent(gs_cuda_stream(), g_done, 0));
+}
+
+static void sum_f32_async(void *ctx, float *v, size_t n) {
+    (void)ctx;
+    comm_after_compute();
+    NCCL_CHECK(ncclAllReduce(v, v, n, ncclFloat32, ncclSum, g_comm, g_comm_stream));
+}
+
+static void sum_f64(void *ctx, double *v, size_t n) {
+    comm_after_compute();
+    NCCL_CHECK(ncclAllReduce(v, v, n, ncclFloat64, ncclSum, g_comm, g_comm_stream));
+    join(ctx);
 }
 
 static void sum_f32(void *ctx, float *v, size_t n) {
-    (void)ctx;
-    NCCL_CHECK(ncclAllReduce(v, v, n, ncclFloat32, ncclSum, g_comm, gs_cuda_stream()));
+    sum_f32_async(ctx, v, n);
+    join(ctx);
 }
 
-static const gs_reducer NCCL_REDUCER = {sum_f64, sum_f32, NULL};
+static const gs_reducer NCCL_REDUCER = {
+    .sum = sum_f64, .sum_f32 = sum_f32, .ctx = NULL, .sum_f32_async = sum_f32_async, .join = join};
 
 extern "C" const gs_reducer *gs_nccl_reducer(void) { return g_open ? &NCCL_REDUCER : NULL; }
 extern "C" int gs_nccl_available(void) { return nccl_load() == 0; }

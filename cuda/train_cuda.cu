@@ -54,6 +54,7 @@ static void cuda_step_start(gs_train_backend *be, const gs_batch *b, float lr, f
         c->ed.bn = d->sync_bn ? gs_nccl_reducer() : NULL;
         c->ed.grads = gs_nccl_reducer();
         GS_ASSERT(c->ed.grads);
+        c->ed.bucket_floats = (size_t)(d->bucket_mb * 1e6 / sizeof(float));
         c->g.e.dist = &c->ed;
     }
     model_cuda_train_step(&c->g, b->n, lr, beta1, beta2, eps);

@@ -31,6 +31,10 @@ typedef struct {
     gs_exec_dist ed;
 } cuda_runner;
 
+// gs_exec_dist.bucket_floats of the next runs: 0 = one gradient sum after backward (as before
+// buckets); small = many buckets, each summed on NCCL's stream while backward goes on
+static size_t bucket_floats;
+
 static void cuda_step(runner *r, const float *x, const int *labels, int n, const gs_train_dist *d, float lr,
                       float beta1, float beta2, float eps) {
     cuda_runner *c = r->ctx;
@@ -45,6 +49,7 @@ static void cuda_step(runner *r, const float *x, const int *labels, int n, const
         c->ed.l2_grad = d->rank == 0;
         c->ed.bn = d->sync_bn ? gs_nccl_reducer() : NULL;
         c->ed.grads = gs_nccl_reducer();
+        c->ed.bucket_floats = bucket_floats;
         c->g.e.dist = &c->ed;
     }
     model_cuda_train_step(&c->g, n, lr, beta1, beta2, eps);
@@ -99,6 +104,13 @@ int main(void) {
                      "CUDA + NCCL, sync_bn on, dropout 0.5, l2 1");
     dist_equivalence(R, N, make_cuda, make_cuda, eq_make_cpu, "the CPU backend", 0, 0.0f, 1e-3f,
                      "CUDA + NCCL, sync_bn off");
+    // gradient buckets (train.bucket_mb): ~20 buckets of >= 20000 floats, the L2 term added per node
+    // before its bucket is summed; the same one-process result
+    bucket_floats = 20000;
+    dist_equivalence(R, N, make_cuda, make_cuda, eq_make_cpu, "the CPU backend", 1, 0.5f, 1.0f,
+                     "CUDA + NCCL, gradient buckets, sync_bn on, dropout 0.5, l2 1");
+    dist_equivalence(R, N, make_cuda, make_cuda, eq_make_cpu, "the CPU backend", 0, 0.0f, 1e-3f,
+                     "CUDA + NCCL, gradient buckets, sync_bn off");
     gs_nccl_close();
     gs_cuda_shutdown();
     int rc = test_finish();

@@ -69,6 +69,7 @@ typedef struct {
     uint64_t seed;
     double beta1, beta2, epsilon;  // Adam (Keras form)
     bool sync_bn;  // data-parallel ranks: BN batch statistics over every rank (on) or per rank (off)
+    double bucket_mb;  // data-parallel GPU ranks: gradient bucket size (MB) summed during backward; 0 = after
 } gs_train_config;
 
 typedef struct {

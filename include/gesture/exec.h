@@ -40,6 +40,9 @@ typedef struct gs_exec_dist {
     int l2_grad;              // add the L2 penalty's gradient here (rank 0 only: gradients are summed)
     const struct gs_reducer *bn;     // sync_bn: BN statistics summed over the ranks; NULL: this rank's own
     const struct gs_reducer *grads;  // sums the parameter gradients over the ranks after backward
+    // With grads->sum_f32_async: sum the gradients in buckets of at least this many floats as soon as
+    // backward has finished them, overlapping the rest of backward; 0: one sum after backward
+    size_t bucket_floats;
 } gs_exec_dist;
 
 // One op call: the node and every pointer its kernels need, resolved by the walker from the plan

@@ -124,6 +124,11 @@ typedef struct gs_reducer {
     void (*sum)(void *ctx, double *v, size_t n);     // BN statistics
     void (*sum_f32)(void *ctx, float *v, size_t n);  // gradients
     void *ctx;
+    // Optional (NULL where a sum cannot run beside the compute, as MPI on CPU ranks): queue a sum of v
+    // after the work queued so far, running while later work computes (gradient buckets during
+    // backward); join makes the work queued after it wait for every such sum.
+    void (*sum_f32_async)(void *ctx, float *v, size_t n);
+    void (*join)(void *ctx);
 } gs_reducer;
 void batchnorm_forward_train_sync(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
                                   const float *inp, const float *gamma, const float *beta, float *work, int M, int C,

@@ -33,6 +33,7 @@ typedef struct gs_train_backend gs_train_backend;
 typedef struct {
     int rank, size;
     int sync_bn;   // train.sync_bn: BN batch statistics over all ranks (on) or per rank (off)
+    double bucket_mb;  // train.bucket_mb: gradient buckets summed during backward where the device can
     int n_global;  // clips of the current step's global batch (> 0)
     int row0;      // this rank's first row in it
 } gs_train_dist;

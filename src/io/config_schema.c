@@ -91,6 +91,10 @@ const config_key CONFIG_KEYS[] = {
          "data-parallel training (mpirun -np N): on = batch-norm statistics over the whole global batch, every "
          "rank's clips, so N ranks train as one process with batch_size clips; off = over each rank's "
          "batch_size/N clips (PyTorch DDP's default; no BN communication, ~105 fewer small allreduces a step)"),
+    FLT(train, bucket_mb, "4", 0, 1024, 0,
+        "data-parallel GPU ranks: the gradients are summed (NCCL) in buckets of at least this many MB as soon as "
+        "backward has finished them, while the rest of backward computes; 0 = one sum after backward. CPU ranks "
+        "always sum once after backward (MPI there makes no progress beside the computation)"),
 
     BOOL(callbacks, early_stopping, "on", "stop when the monitored metric stops improving"),
     ENUM(callbacks, early_stopping_monitor, "val_loss", MONITOR, "metric EarlyStopping watches"),

@@ -1,5 +1,6 @@
 // The one walker over the planned graph (gesture/exec.h): every backend's forward, backward and
 // Adam step go through here; a backend only supplies kernels and memory.
+#include <stdlib.h>
 #include <string.h>
 
 #include "gesture/errors.h"
@@ -156,10 +157,61 @@ void exec_forward_nodes(gs_exec *e, int batch, int from, int to) {
     range_pop(e);
 }
 
+// Data-parallel gradient buckets (gs_exec_dist.bucket_floats): backward finishes the parameters from
+// the last node to the first, and the trainable parameters lie in the gradient buffer in node order, so
+// what is finished is always a tail [ready, end) of it. Each bucket is the finished part not yet
+// summed; it is queued once it is big enough, and its sum runs while backward goes on.
+typedef struct {
+    const gs_reducer *r;
+    size_t min_floats;
+    char *done;      // (params.n) 1 once the parameter's gradient is final
+    int frontier;    // every trainable parameter above this index is final
+    size_t summed;   // the gradient buffer from here to its end is summed or queued
+} grad_buckets;
+
+static int buckets_init(grad_buckets *b, const gs_exec *e) {
+    const gs_params *ps = &e->m->params;
+    const gs_exec_dist *d = e->dist;
+    if (!d || !d->grads || !d->grads->sum_f32_async || !d->bucket_floats) return 0;
+    size_t prev = 0;
+    for (int i = 0; i < ps->n; i++) {  // trainable offsets must grow with the index for the tail rule
+        if (!ps->p[i].trainable) continue;
+        if (ps->p[i].offset < prev) return 0;
+        prev = ps->p[i].offset + ps->p[i].numel;
+    }
+    *b = (grad_buckets){d->grads, d->bucket_floats, gs_calloc((size_t)ps->n, 1), ps->n - 1, ps->numel_trainable};
+    return 1;
+}
+
+// Node n's parameters are final: queue the finished tail when it is a bucket's worth (last: all of it).
+static void buckets_node_done(grad_buckets *b, gs_exec *e, const gs_node *n, int last) {
+    const gs_params *ps = &e->m->params;
+    for (int k = 0; k < 8; k++)
+        if (n->p[k] >= 0) b->done[n->p[k]] = 1;
+    while (b->frontier >= 0 && (!ps->p[b->frontier].trainable || b->done[b->frontier])) b->frontier--;
+    size_t ready = b->frontier < 0 ? 0 : ps->p[b->frontier].offset + ps->p[b->frontier].numel;
+    if (ready < b->summed && (last || b->summed - ready >= b->min_floats)) {
+        b->r->sum_f32_async(b->r->ctx, e->grad + ready, b->summed - ready);
+        b->summed = ready;
+    }
+}
+
+// The L2 penalty's gradient of node n's parameters (data-parallel: one rank adds it, before the sum).
+static void l2_node(gs_exec *e, const gs_node *n) {
+    if (e->dist && !e->dist->l2_grad) return;
+    for (int k = 0; k < 8; k++) {
+        if (n->p[k] < 0) continue;
+        const gs_param *p = &e->m->params.p[n->p[k]];
+        if (p->trainable && p->l2 > 0) e->be->l2_backward(e->grad + p->offset, e->params + p->offset, p->numel, p->l2);
+    }
+}
+
 void exec_backward(gs_exec *e) {
     gs_model *m = e->m;
     range_push(e, "backward");
     e->be->zero(e->grad, m->params.numel_trainable);
+    grad_buckets bk = {0};
+    int bucketed = buckets_init(&bk, e);
     for (int j = m->n_nodes - 1; j >= 0; j--) {
         const gs_node *n = &m->nodes[j];
         // gradients that come alive at this step start from zero (ops accumulate)
@@ -168,22 +220,24 @@ void exec_backward(gs_exec *e) {
             if (x->last_consumer == j && x->grad_off != GS_NO_MEM)
                 e->be->zero(e->arena + x->grad_off, (size_t)rows(m, x) * row_numel(x));
         }
-        if (skip_node(e, n)) continue;
-        gs_op_call c;
-        call_init(&c, e, n);
-        c.training = 1;
-        c.have_labels = 1;
-        double t0 = tick(e);
-        range_push(e, n->name);
-        e->be->kernels[n->op].backward(&c);
-        range_pop(e);
-        if (m->profile) m->op_seconds[n->op][1] += tick(e) - t0;
+        if (!skip_node(e, n)) {
+            gs_op_call c;
+            call_init(&c, e, n);
+            c.training = 1;
+            c.have_labels = 1;
+            double t0 = tick(e);
+            range_push(e, n->name);
+            e->be->kernels[n->op].backward(&c);
+            range_pop(e);
+            if (m->profile) m->op_seconds[n->op][1] += tick(e) - t0;
+        }
+        l2_node(e, n);
+        if (bucketed) buckets_node_done(&bk, e, n, j == 0);
     }
-    for (int i = 0; i < m->params.n && (!e->dist || e->dist->l2_grad); i++) {
-        const gs_param *p = &m->params.p[i];
-        if (p->l2 > 0) e->be->l2_backward(e->grad + p->offset, e->params + p->offset, p->numel, p->l2);
-    }
-    if (e->dist && e->dist->grads) {  // data-parallel: every rank's gradients, summed, before Adam
+    if (bucketed) {
+        bk.r->join(bk.r->ctx);
+        free(bk.done);
+    } else if (e->dist && e->dist->grads) {  // data-parallel: every rank's gradients, summed, before Adam
         range_push(e, "gradient allreduce");
         e->dist->grads->sum_f32(e->dist->grads->ctx, e->grad, m->params.numel_trainable);
         range_pop(e);

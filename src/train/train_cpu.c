@@ -38,7 +38,7 @@ static void sum_grads_over_ranks(void *ctx, float *v, size_t n) {
     dist_allreduce_f32(v, n, "gradients");
 }
 
-static const gs_reducer RANKS = {sum_over_ranks, sum_grads_over_ranks, NULL};
+static const gs_reducer RANKS = {.sum = sum_over_ranks, .sum_f32 = sum_grads_over_ranks};
 
 static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, float beta1, float beta2, float eps) {
     gs_model *m = be->m;
@@ -51,6 +51,7 @@ static void cpu_step_start(gs_train_backend *be, const gs_batch *b, float lr, fl
         ed.l2_grad = d->rank == 0;
         ed.bn = d->sync_bn ? &RANKS : NULL;
         ed.grads = &RANKS;
+        ed.bucket_floats = 0;  // MPI sums on the CPU do not progress beside the computation: one sum
         m->dist = &ed;
     }
     model_forward(m, b->n, 1, 1);

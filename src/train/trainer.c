@@ -532,7 +532,8 @@ int train_run(const gs_config *cfg, const char *run_dir, int resume) {
     t.rank = dist_rank();
     t.ranks = dist_size();
     t.root = t.rank == 0;
-    t.dist = (gs_train_dist){.rank = t.rank, .size = t.ranks, .sync_bn = cfg->train.sync_bn};
+    t.dist = (gs_train_dist){.rank = t.rank, .size = t.ranks, .sync_bn = cfg->train.sync_bn,
+                             .bucket_mb = cfg->train.bucket_mb};
     run_paths_init(&t.path, run_dir);
     checkpoint_state_init(&t.st, cfg->train.learning_rate);
     int rc = open_data(&t) ? -1 : 0;

@@ -60,5 +60,10 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, n
         if (datatype == ncclFloat64) dist_allreduce_f64((double *)recvbuff, count, "NCCL allreduce (emulated)");
         else dist_allreduce_f32((float *)recvbuff, count, "NCCL allreduce (emulated)");
     });
+    // A GPU starts the collective as soon as the work queued before it on its stream (and the events
+    // that stream waits for) allows, not when someone waits for it: run it now, so that a stream that
+    // forgot to wait for the kernels producing the buffer sums stale data, as it would on a GPU.
+    // (Every rank reaches its collectives in the same order, so the ranks meet here.)
+    if (stream) cudaStreamSynchronize(stream);
     return ncclSuccess;
 }
