@@ -126,43 +126,35 @@ fail:
     return -1;
 }
 
-int h5_attr_read_i64(int64_t *value, const char *file, const char *where, hid_t loc, const char *name) {
+// An integer attribute stored signed or unsigned, read into *s (int64) or *u (uint64), the other NULL;
+// a value the wanted type cannot hold is an error naming the attribute.
+static int read_int64(int64_t *s, uint64_t *u, const char *file, const char *where, hid_t loc, const char *name) {
     hid_t t = -1;
     hssize_t np = 0;
     hid_t a = attr_open(&t, &np, file, where, loc, name, H5T_INTEGER, H5T_INTEGER, "an integer", 1);
     if (a < 0) return -1;
-    int rc = 0;
-    if (H5Tget_sign(t) == H5T_SGN_NONE && H5Tget_size(t) >= 8) {
-        uint64_t u;
-        rc = H5Aread(a, H5T_NATIVE_UINT64, &u) < 0 ? h5_error_here(file, "H5Aread", __FILE__, __LINE__) : 0;
-        if (rc == 0 && u > (uint64_t)INT64_MAX)
-            rc = gs_error("%s: attribute '%s' on %s is out of range", file, name, where);
-        *value = (int64_t)u;
-    } else if (H5Aread(a, H5T_NATIVE_INT64, value) < 0) {
-        rc = h5_error_here(file, "H5Aread", __FILE__, __LINE__);
-    }
+    int stored_signed = H5Tget_sign(t) != H5T_SGN_NONE;
+    int64_t sv = 0;
+    uint64_t uv = 0;
+    int rc = H5Aread(a, stored_signed ? H5T_NATIVE_INT64 : H5T_NATIVE_UINT64, stored_signed ? (void *)&sv : (void *)&uv) < 0
+                 ? h5_error_here(file, "H5Aread", __FILE__, __LINE__)
+                 : 0;
+    if (rc == 0 && s && !stored_signed && uv > (uint64_t)INT64_MAX)
+        rc = gs_error("%s: attribute '%s' on %s is out of range", file, name, where);
+    if (rc == 0 && u && stored_signed && sv < 0) rc = gs_error("%s: attribute '%s' on %s is negative", file, name, where);
+    if (s) *s = stored_signed ? sv : (int64_t)uv;
+    if (u) *u = stored_signed ? (uint64_t)sv : uv;
     H5Tclose(t);
     H5Aclose(a);
     return rc;
 }
 
+int h5_attr_read_i64(int64_t *value, const char *file, const char *where, hid_t loc, const char *name) {
+    return read_int64(value, NULL, file, where, loc, name);
+}
+
 int h5_attr_read_u64(uint64_t *value, const char *file, const char *where, hid_t loc, const char *name) {
-    hid_t t = -1;
-    hssize_t np = 0;
-    hid_t a = attr_open(&t, &np, file, where, loc, name, H5T_INTEGER, H5T_INTEGER, "an integer", 1);
-    if (a < 0) return -1;
-    int rc = 0;
-    if (H5Tget_sign(t) == H5T_SGN_2) {
-        int64_t s;
-        rc = H5Aread(a, H5T_NATIVE_INT64, &s) < 0 ? h5_error_here(file, "H5Aread", __FILE__, __LINE__) : 0;
-        if (rc == 0 && s < 0) rc = gs_error("%s: attribute '%s' on %s is negative", file, name, where);
-        *value = (uint64_t)s;
-    } else if (H5Aread(a, H5T_NATIVE_UINT64, value) < 0) {
-        rc = h5_error_here(file, "H5Aread", __FILE__, __LINE__);
-    }
-    H5Tclose(t);
-    H5Aclose(a);
-    return rc;
+    return read_int64(NULL, value, file, where, loc, name);
 }
 
 int h5_attr_read_f64(double *value, const char *file, const char *where, hid_t loc, const char *name) {

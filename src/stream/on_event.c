@@ -56,11 +56,11 @@ void on_event_free(gs_on_event *oe) {
 
 // word with {label}, {prob}, {time} and {start} replaced (malloc'd).
 static char *expand(const char *word, const char *label, const gs_event *ev) {
-    char vals[4][64];
-    snprintf(vals[0], sizeof vals[0], "%s", "");
-    snprintf(vals[1], sizeof vals[1], "%.4f", (double)ev->prob);
-    snprintf(vals[2], sizeof vals[2], "%.3f", ev->fired);
-    snprintf(vals[3], sizeof vals[3], "%.3f", ev->start);
+    char num[3][64];
+    snprintf(num[0], sizeof num[0], "%.4f", (double)ev->prob);
+    snprintf(num[1], sizeof num[1], "%.3f", ev->fired);
+    snprintf(num[2], sizeof num[2], "%.3f", ev->start);
+    const char *vals[4] = {label, num[0], num[1], num[2]};
     const char *keys[4] = {"{label}", "{prob}", "{time}", "{start}"};
     size_t cap = strlen(word) + 1, len = 0;
     for (const char *q = word; *q; q++) if (*q == '{') cap += strlen(label) + 64;
@@ -73,7 +73,7 @@ static char *expand(const char *word, const char *label, const gs_event *ev) {
             out[len++] = *q++;
             continue;
         }
-        const char *v = hit == 0 ? label : vals[hit];
+        const char *v = vals[hit];
         memcpy(out + len, v, strlen(v));
         len += strlen(v);
         q += strlen(keys[hit]);
