@@ -5,8 +5,7 @@
 set -u
 G=${GESTURE:?}
 PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
-pass=0 fail=0
-ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+. "${GESTURE_SOURCE_DIR:?}/tests/tiny_train.sh"  # ok, tiny_ini
 
 if ! "$G" train --help >/dev/null 2>&1; then
     echo "gesture train not available yet: skipping"
@@ -22,28 +21,7 @@ NOPLOTS=$([ $PLOTS = 1 ] || echo --no-plots)
 
 "$G" synth raw --clips-per-class 6 --frames 8 --big-fraction 0 --quiet || exit 1
 "$G" prepare raw prep --split fraction --val-frac 0.34 --test-frac 0.34 --quiet || exit 1
-cat >tiny.ini <<'EOF'
-[data]
-root = prep
-frames = 4
-sampling = uniform
-size = 32
-[model]
-alpha = 0.35
-gru_units = 8
-dense_units = 8
-pretrained = ""
-[train]
-epochs = 2
-batch_size = 4
-learning_rate = 1e-3
-seed = 1
-[output]
-plots = off
-[runtime]
-threads = 2
-device = cpu
-EOF
+tiny_ini prep 2 >tiny.ini
 "$G" train tiny.ini --run-dir runs/a >train_a.log 2>&1 || { cat train_a.log; exit 1; }
 "$G" train tiny.ini --run-dir runs/b --set data.frames=3 --set train.epochs=1 >train_b.log 2>&1 || { cat train_b.log; exit 1; }
 n_test=$(ls -d prep/test/*/* | wc -l)

@@ -7,8 +7,7 @@ set -u
 G=${GESTURE:?}
 PY=${PYTHON:-/usr/bin/python3}  # the interpreter CMake found (tests/CMakeLists.txt)
 FX=${GESTURE_FIXTURES:-}
-pass=0 fail=0
-ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+. "${GESTURE_SOURCE_DIR:?}/tests/tiny_train.sh"  # ok, tiny_ini
 is_jpeg() { [ "$(head -c 3 "$1" | od -An -tx1 | tr -d ' \n')" = "ffd8ff" ]; }
 
 T=$(mktemp -d)
@@ -54,28 +53,7 @@ f=$(ls prep_copy/test/Stop/*/frame_0000.jpg | head -1)
 ok "prepare --copy copies the JPEGs as they are" "[ ! -L $f ] && is_jpeg $f && cmp -s $f \$(readlink -f ${f/prep_copy/prep})"
 
 # ---- train: the loader reads the JPEG data set ----
-cat >tiny.ini <<'EOF'
-[data]
-root = prep
-frames = 4
-sampling = uniform
-size = 32
-[model]
-alpha = 0.35
-gru_units = 8
-dense_units = 8
-pretrained = ""
-[train]
-epochs = 1
-batch_size = 4
-learning_rate = 1e-3
-seed = 1
-[output]
-plots = off
-[runtime]
-threads = 2
-device = cpu
-EOF
+tiny_ini prep 1 >tiny.ini
 "$G" train tiny.ini --run-dir runs/a >train.log 2>&1; rc=$?
 ok "train on JPEG frames (exit $rc)" "[ $rc -eq 0 ] && [ -s runs/a/checkpoints/last.h5 ]" || cat train.log
 

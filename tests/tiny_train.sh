@@ -42,6 +42,33 @@ threads = 1
 INI
 }
 
+# tiny_ini ROOT EPOCHS: on stdout, the 4-clip-batch config of the CLI tests that train on a set they
+# made themselves (test_eval_cli, test_jpeg_cli, tiny_video): data.root ROOT, train.epochs EPOCHS.
+tiny_ini() {
+  cat <<INI
+[data]
+root = $1
+frames = 4
+sampling = uniform
+size = 32
+[model]
+alpha = 0.35
+gru_units = 8
+dense_units = 8
+pretrained = ""
+[train]
+epochs = $2
+batch_size = 4
+learning_rate = 1e-3
+seed = 1
+[output]
+plots = off
+[runtime]
+threads = 2
+device = cpu
+INI
+}
+
 # tiny_cpu_start: T = a new temporary folder, removed on exit, holding tiny_setup's files, the
 # config training on the CPU (what the script tests check does not depend on a GPU).
 tiny_cpu_start() {

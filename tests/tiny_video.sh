@@ -6,8 +6,7 @@
 set -u
 G=${GESTURE:?}
 PY=${PYTHON:-/usr/bin/python3}
-pass=0 fail=0
-ok() { if eval "$2"; then echo "ok   $1"; pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+. "${GESTURE_SOURCE_DIR:?}/tests/tiny_train.sh"  # ok, tiny_ini
 command -v ffmpeg >/dev/null || { echo "no ffmpeg CLI: skipping"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -15,31 +14,9 @@ cd "$T" || exit 1
 
 "$G" synth raw --clips-per-class 5 --frames 8 --big-fraction 0 --seed 3 --quiet --videos mkv || exit 1
 "$G" prepare raw prep --split fraction --val-frac 0.25 --test-frac 0.25 --quiet >/dev/null 2>&1 || exit 1
-cat >tiny.ini <<'INI'
-[data]
-root = prep
-frames = 4
-sampling = stride
-frame_step = 2
-size = 32
-[model]
-alpha = 0.35
-gru_units = 8
-dense_units = 8
-pretrained = ""
-bn_momentum = 0.5
-[train]
-epochs = 3
-batch_size = 4
-learning_rate = 1e-3
-seed = 1
-[output]
-plots = off
-[runtime]
-threads = 2
-device = cpu
-INI
-"$G" train tiny.ini --run-dir run >train.log 2>&1 || { cat train.log; exit 1; }
+tiny_ini prep 3 >tiny.ini
+"$G" train tiny.ini --run-dir run --set data.sampling=stride --set data.frame_step=2 --set model.bn_momentum=0.5 \
+  >train.log 2>&1 || { cat train.log; exit 1; }
 CK=run/checkpoints/best.h5
 # compare.py A.json B.json TOL [STEP]: rows i of A and i of B (or pairs within A with STEP) agree
 cat >compare.py <<'PYEOF'
