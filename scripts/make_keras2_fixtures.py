@@ -179,7 +179,7 @@ def checksums(a):
     return f.sum(), (f * (np.arange(f.size) % 7 + 1)).sum() / f.size
 
 
-def write_expected(path, model, base, layers, kmod, inputs, extra_attrs, with_adam):
+def write_expected(path, model, base, layers, kmod, inputs, meta, with_adam):
     names = gesture_names(model, base, layers)
     clips = list(inputs)
     pixels = np.stack([inputs[c] for c in clips])
@@ -188,10 +188,10 @@ def write_expected(path, model, base, layers, kmod, inputs, extra_attrs, with_ad
         f.create_dataset("clips", data=mk._sarr(clips))
         f.create_dataset("inputs", data=mk._sarr([f"resized/{c}_{i:02d}.png" for c in clips for i in PICK]))
         f.create_dataset("probs", data=probs.astype(F32))
-        for k, v in extra_attrs.items():
-            f.attrs[k] = v
-        f.attrs["frames"], f.attrs["size"], f.attrs["alpha"], f.attrs["gru_units"] = T, S, mk.ALPHA, GRU
-        f.attrs["trainable_in_keras"] = mk._sarr(sorted(names[id(v)] for v in model.trainable_variables))
+        # what the file says, as datasets (strings: fixed-length, one element) for the C test's readers
+        for k, v in dict(meta, frames=T, size=S, alpha=mk.ALPHA, gru_units=GRU).items():
+            f.create_dataset(k, data=mk._sarr([v]) if isinstance(v, str) else v)
+        f.create_dataset("trainable_in_keras", data=mk._sarr(sorted(names[id(v)] for v in model.trainable_variables)))
         f.attrs["note"] = ("clips: N clip folders under clips/; inputs: (N*T) PNGs of their frames 0,2,4,6 after "
                            "cv2.resize INTER_LINEAR to SxS (the pixels Keras got, /255 as float32); probs (N,5) = Keras "
                            "predict() on them")
@@ -201,8 +201,8 @@ def write_expected(path, model, base, layers, kmod, inputs, extra_attrs, with_ad
             g.create_dataset("gesture_name", data=mk._sarr([names[id(v)] for v, _, _ in slots]))
             g.create_dataset("m", data=np.array([checksums(m) for _, m, _ in slots]))
             g.create_dataset("v", data=np.array([checksums(v) for _, _, v in slots]))
-            g.attrs["iterations"] = int(np.asarray(model.optimizer.iterations))
-            g.attrs["learning_rate"] = float(np.asarray(model.optimizer.learning_rate))
+            g.create_dataset("iterations", data=int(np.asarray(model.optimizer.iterations)))
+            g.create_dataset("learning_rate", data=float(np.asarray(model.optimizer.learning_rate)))
             g.attrs["note"] = "m, v: (variables, 2) = [sum, sum(x_i * (i % 7 + 1)) / n] of each Adam slot (float64)"
     return probs
 
@@ -280,7 +280,7 @@ def check_all(out):
         with h5py.File(out / f"{tag}_expected.h5", "r") as f:
             png = [cv2.cvtColor(cv2.imread(str(out / mk._str(n))), cv2.COLOR_BGR2RGB) for n in f["inputs"][()]]
             x, want = np.stack(png).reshape(-1, T, S, S, 3).astype(F32) / F32(255.0), f["probs"][()]
-            iters = f["adam"].attrs["iterations"] if "adam" in f else None
+            iters = int(f["adam/iterations"][()]) if "adam" in f else None
         for fn in files:
             m = kmod.models.load_model(out / fn)
             p = np.asarray(m.predict(x, verbose=0))

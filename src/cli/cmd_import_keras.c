@@ -47,6 +47,13 @@ static const char *OPTIONS =
     "                after checking every shape; OUT works as model.pretrained like the original\n"
     "Tested with Keras 3.15.1 and tf_keras 2.21.0 files (tests/fixtures/keras, tests/fixtures/keras2).\n";
 
+// The decimal a float32 value from a Keras config was written as (5e-4 for 0.0005000000237487257).
+static double decimal(float x) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", (double)x);
+    return strtod(buf, NULL);
+}
+
 static int fail(void) {
     fprintf(stderr, "gesture: %s\n", gs_last_error());
     return 1;
@@ -270,7 +277,7 @@ int cmd_import_keras(int argc, char **argv) {
             cfg.model.dropout = round(a.dropout * 1e6) / 1e6;
             cfg.data.frames = a.frames;
             cfg.data.size = a.size;
-            cfg.train.l2 = a.l2;
+            cfg.train.l2 = decimal(a.l2);
         }
     } else {
         float alpha;
