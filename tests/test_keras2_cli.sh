@@ -75,6 +75,7 @@ ok "save_weights .h5 without --set: the shapes' model keys, the config's frames 
 # one line naming the file, exit 1, no output
 refused() {  # LABEL FILE PATTERN [ARGS...]
   local label=$1 file=$2 pat=$3
+  rm -f "$T/o.h5"
   shift 3
   err=$("$G" import-keras "$file" "$T/o.h5" "$@" 2>&1); rc=$?
   echo "$err"
