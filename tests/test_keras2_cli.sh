@@ -72,6 +72,11 @@ out=$("$G" import-keras "$T/k2_weights.h5" "$T/w15.h5" 2>&1); rc=$?
 ok "save_weights .h5 without --set: the shapes' model keys, the config's frames and size" \
    "[ $rc -eq 0 ] && grep -q 'alpha 0.35, 224x224, 15 frames, 5 classes, GRU 4, dense 128' <<<\"\$out\""
 
+edit "$FX/k2_model.h5" "$T/sgd.h5" 'f.attrs["training_config"] = f.attrs["training_config"].replace("Custom>Adam", "Custom>SGD")'
+out=$("$G" import-keras "$T/sgd.h5" "$T/sgd.ck.h5" 2>&1); rc=$?
+ok "a model compiled with another optimizer: imports, its state is not taken for Adam's" \
+   "[ $rc -eq 0 ] && grep -q 'optimizer (41 arrays) is not an Adam over these weights: moments start at zero' <<<\"\$out\""
+
 # one line naming the file, exit 1, no output
 refused() {  # LABEL FILE PATTERN [ARGS...]
   local label=$1 file=$2 pat=$3

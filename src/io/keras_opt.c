@@ -166,9 +166,10 @@ static int find_var(const gs_model *m, char *const *kname, char *const *kflat, c
     return hit;
 }
 
-// The slots of the weight names wn in g: check (first pass, mom == vel == NULL allowed) and read.
+// The step count, learning rate and (adam: a plain Adam's) slots of the weight names wn in g into info
+// and mom / vel (NULL: shape checks only); got[i] |= 1 for parameter i's m, 2 for its v.
 static int legacy_slots(gs_keras_info *info, float *mom, float *vel, const gs_model *m, hid_t g, const char *path,
-                        char **wn, int nw, char *const *kname, char *const *kflat, unsigned char *got) {
+                        char **wn, int nw, char *const *kname, char *const *kflat, unsigned char *got, int adam) {
     for (int j = 0; j < nw; j++) {
         char var[512], where[600];
         int flat;
@@ -176,7 +177,7 @@ static int legacy_slots(gs_keras_info *info, float *mom, float *vel, const gs_mo
         snprintf(where, sizeof where, "optimizer_weights/%s", wn[j]);
         if (k == OW_ITER && read_count(&info->iterations, g, wn[j], path, where)) return -1;
         if (k == OW_LR) read_real(&info->learning_rate, g, wn[j]);
-        if (k != OW_M && k != OW_V) continue;
+        if (!adam || (k != OW_M && k != OW_V)) continue;  // another optimizer's slots are no Adam m or v
         int s = k == OW_V, i = find_var(m, kname, kflat, var, flat);
         if (i < 0)
             return gs_error("%s: %s is the Adam %s of '%s', %s", path, where, s ? "v" : "m", var,
@@ -212,14 +213,13 @@ int k_opt_read_legacy(gs_keras_info *info, float *mom, float *vel, const gs_mode
             if (*c == '/') *c = '_';
     }
     if (rc == 0)
-        rc = legacy_slots(info, adam ? mom : NULL, adam ? vel : NULL, m, g, path, wn, nw, kname, kflat, got);
+        rc = legacy_slots(info, mom, vel, m, g, path, wn, nw, kname, kflat, got, adam);
     for (int i = 0; rc == 0 && i < m->params.n; i++) {
         if (got[i] == 1 || got[i] == 2)
             rc = gs_error("%s: optimizer_weights holds the Adam %s of %s but not its %s", path, got[i] == 1 ? "m" : "v",
                           m->params.p[i].name, got[i] == 1 ? "v" : "m");
         info->adam_vars += got[i] == 3;
     }
-    if (!adam) info->adam_vars = 0;
     info->has_adam_slots = rc == 0 && info->adam_vars > 0;
     for (int i = 0; i < m->params.n; i++) free(kflat[i]);
     free(kflat);
