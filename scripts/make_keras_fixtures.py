@@ -125,9 +125,10 @@ FILE_C = "backbone_mobl_names.h5"
 OUTPUTS = ["seed_small.keras", "seed_small_expected.h5", FILE_A, FILE_B, FILE_C, "backbone_expected.h5"]
 
 
-def build_seed_model(keras):
-    """The seed notebook's model, scaled down (T=4, S=96, alpha=0.35, weights=None instead of imagenet)."""
-    from keras import layers
+def build_seed_model(keras, gru=128, dropout=0.25, l2=1e-4, compile=True):
+    """The seed notebook's model, scaled down (T=4, S=96, alpha=0.35, weights=None instead of imagenet).
+    `keras` is Keras 3 or tf_keras (Keras 2: scripts/make_keras2_fixtures.py); the defaults are the seed's head."""
+    layers = keras.layers
     base_model = keras.applications.MobileNetV2(alpha=ALPHA, include_top=False, weights=None,
                                                 input_shape=(S, S, 3))
     model = keras.Sequential([
@@ -135,14 +136,15 @@ def build_seed_model(keras):
         layers.TimeDistributed(base_model),
         layers.TimeDistributed(layers.BatchNormalization()),
         layers.TimeDistributed(layers.GlobalAveragePooling2D()),
-        layers.Bidirectional(layers.GRU(128)),
-        layers.Dropout(0.25),
-        layers.Dense(128, activation="relu", kernel_regularizer=keras.regularizers.L2(1e-4)),
-        layers.Dropout(0.25),
+        layers.Bidirectional(layers.GRU(gru)),
+        layers.Dropout(dropout),
+        layers.Dense(128, activation="relu", kernel_regularizer=keras.regularizers.L2(l2)),
+        layers.Dropout(dropout),
         layers.Dense(5, activation="softmax"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-4),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-4),
+                      loss="categorical_crossentropy", metrics=["accuracy"])
     return model, base_model
 
 
@@ -169,6 +171,23 @@ def randomize_backbone(base, rng, calib, layers):
         mm, mv = np.asarray(bn.moving_mean), np.maximum(np.asarray(bn.moving_variance), 1e-4)
         bn.moving_mean.assign((mm + 0.2 * np.sqrt(mv) * rng.standard_normal(c)).astype(F32))
         bn.moving_variance.assign((mv * rng.uniform(0.6, 1.6, c)).astype(F32))
+
+
+def randomize_head(model, base, rng, calib):
+    """Random head BN (moving stats near the statistics of the backbone's features on `calib`), GRU and
+    Dense biases of the seed model built by build_seed_model."""
+    head_bn = model.layers[1].layer
+    feats = np.asarray(base.predict(calib, verbose=0))
+    mean, var = feats.mean(axis=(0, 1, 2)), feats.var(axis=(0, 1, 2)) + 1e-3
+    head_bn.gamma.assign(rng.uniform(0.5, 1.5, 1280).astype(F32))
+    head_bn.beta.assign(rng.uniform(-0.3, 0.3, 1280).astype(F32))
+    head_bn.moving_mean.assign((mean + 0.2 * np.sqrt(var) * rng.standard_normal(1280)).astype(F32))
+    head_bn.moving_variance.assign((var * rng.uniform(0.6, 1.6, 1280)).astype(F32))
+    bidi = model.layers[3]
+    for cell in (bidi.forward_layer.cell, bidi.backward_layer.cell):  # zero biases would hide row mix-ups
+        cell.bias.assign(rng.uniform(-0.2, 0.2, cell.bias.shape).astype(F32))
+    for d in (model.layers[5], model.layers[7]):
+        d.bias.assign(rng.uniform(-0.2, 0.2, d.bias.shape).astype(F32))
 
 
 def gesture_name(keras_layer, var, is_depthwise):
@@ -311,18 +330,7 @@ def make_seed(keras, layers, out, tmp):
     model, base = build_seed_model(keras)
     calib = np.concatenate([rng.uniform(0, 1, (8, S, S, 3)), rng.uniform(-1, 1, (8, S, S, 3))]).astype(F32)
     randomize_backbone(base, rng, calib, layers)
-    head_bn = model.layers[1].layer
-    feats = np.asarray(base.predict(calib, verbose=0))
-    mean, var = feats.mean(axis=(0, 1, 2)), feats.var(axis=(0, 1, 2)) + 1e-3
-    head_bn.gamma.assign(rng.uniform(0.5, 1.5, 1280).astype(F32))
-    head_bn.beta.assign(rng.uniform(-0.3, 0.3, 1280).astype(F32))
-    head_bn.moving_mean.assign((mean + 0.2 * np.sqrt(var) * rng.standard_normal(1280)).astype(F32))
-    head_bn.moving_variance.assign((var * rng.uniform(0.6, 1.6, 1280)).astype(F32))
-    bidi = model.layers[3]
-    for cell in (bidi.forward_layer.cell, bidi.backward_layer.cell):  # zero biases would hide row mix-ups
-        cell.bias.assign(rng.uniform(-0.2, 0.2, cell.bias.shape).astype(F32))
-    for d in (model.layers[5], model.layers[7]):
-        d.bias.assign(rng.uniform(-0.2, 0.2, d.bias.shape).astype(F32))
+    randomize_head(model, base, rng, calib)
 
     pixels = rng.integers(0, 256, (B, T, S, S, 3), dtype=np.uint8)
     x_unit, x_sym = to_unit(pixels), to_sym(pixels)

@@ -32,24 +32,6 @@ static const float *node_out(const gs_model *m, const char *name) {
     return m->arena + m->nodes[i].out_off;
 }
 
-// Fixed-length string dataset -> malloc'd array of strings.
-static char **read_strs(const char *file, const char *name, int *n) {
-    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, name, H5P_DEFAULT);
-    hid_t t = H5Dget_type(d), s = H5Dget_space(d);
-    size_t sz = H5Tget_size(t);
-    *n = (int)H5Sget_simple_extent_npoints(s);
-    char *buf = gs_calloc((size_t)*n * sz + 1, 1);
-    GS_ASSERT(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
-    char **v = gs_calloc((size_t)*n, sizeof *v);
-    for (int i = 0; i < *n; i++) v[i] = strndup(buf + (size_t)i * sz, sz);
-    free(buf);
-    H5Sclose(s);
-    H5Tclose(t);
-    H5Dclose(d);
-    H5Fclose(f);
-    return v;
-}
-
 static void compare_out(const char *what, const float *got, const char *file, const char *name, size_t n) {
     double *want = fx_read(file, name, NULL, NULL);
     GS_ASSERT(fx_numel(file, name) == n);
@@ -87,7 +69,7 @@ static void test_seed_model(gs_model *m) {
     // Keras' model.weights order (the fixture's index) is our declaration order, so Keras'
     // trainable_variables order (Adam slots) is our trainable order
     int n;
-    char **names = read_strs(exp, "weights/gesture_name", &n);
+    char **names = fx_read_strs(exp, "weights/gesture_name", &n);
     int same = n == m->params.n;
     for (int i = 0; same && i < n; i++) same = !strcmp(names[i], m->params.p[i].name);
     check(same, "Keras model.weights order == our parameter order (%d vs %d variables)", n, m->params.n);

@@ -231,6 +231,25 @@ int *fx_read_int(const char *file, const char *name, size_t *n) {
     return out;
 }
 
+char **fx_read_strs(const char *file, const char *name, int *n) {
+    hid_t f = open_file(file);
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) gs_fatal("%s: fixture dataset '%s' missing", file, name);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t t = H5Dget_type(d), s = H5Dget_space(d);
+    size_t sz = H5Tget_size(t);
+    *n = (int)H5Sget_simple_extent_npoints(s);
+    char *buf = gs_calloc((size_t)*n * sz + 1, 1);
+    GS_ASSERT(H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0);
+    char **v = gs_calloc((size_t)*n, sizeof *v);
+    for (int i = 0; i < *n; i++) v[i] = strndup(buf + (size_t)i * sz, sz);
+    free(buf);
+    H5Sclose(s);
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+    return v;
+}
+
 double fx_read_scalar(const char *file, const char *name) {
     double *d = fx_read(file, name, NULL, NULL);
     double v = d[0];

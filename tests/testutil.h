@@ -55,6 +55,8 @@ double *fx_read(const char *file, const char *name, int *ndim, long shape[8]);
 // Same, converted to float32 / int.
 float *fx_read_f32(const char *file, const char *name, size_t *n);
 int *fx_read_int(const char *file, const char *name, size_t *n);
+// A dataset of fixed-length strings (h5py's numpy S-arrays) as *n malloc'd strings in a malloc'd array.
+char **fx_read_strs(const char *file, const char *name, int *n);
 // The first element of a dataset (counts and scalars).
 double fx_read_scalar(const char *file, const char *name);
 // Dataset "<group>/case<i>/<sub>", the layout of the op references (scripts/ref_ops_*.py).

@@ -1,7 +1,8 @@
-// `gesture import-keras FILE OUT.h5`: Keras files -> our files. A `.keras` model (or a Keras 3
-// `.weights.h5`) becomes a gesture checkpoint (weights, Adam state when the file has it, resolved
-// config, class names) for eval / predict / train --resume; a legacy MobileNetV2 no-top `.h5` (the
-// ImageNet file) is verified against the model and written as a gesture-backbone file.
+// `gesture import-keras FILE OUT.h5`: Keras files -> our files. A whole seed model (`.keras`,
+// `.weights.h5`, legacy whole-model or save_weights `.h5`; Keras 3 or tf.keras / tf_keras 2) becomes a
+// gesture checkpoint (weights, Adam state when the file has it, resolved config, class names) for
+// eval / predict / train --resume; a legacy MobileNetV2 no-top `.h5` (the ImageNet file) is verified
+// against the model and written as a gesture-backbone file.
 #include <math.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -33,16 +34,30 @@ static const char *OPTIONS =
     "                           into the checkpoint (and the run directory's training_log.csv, log.h5),\n"
     "                           so training resumes at the next epoch with the callbacks' state those\n"
     "                           epochs imply; the learning rate is the file's optimizer's\n"
-    "\nFILE:\n"
-    "  MODEL.keras   Keras 3 model.save() of the seed architecture (e.g. the seed's best_model.keras)\n"
-    "                -> OUT is a gesture checkpoint; a trained file's Adam state and step count come along\n"
-    "  X.weights.h5  Keras 3 save_weights() / gesture export-keras -> checkpoint; model.alpha, gru_units,\n"
-    "                dense_units and classes come from its shapes; it holds no input shape, so\n"
-    "                data.frames and data.size are the config's (--set them; a --set model.* that\n"
+    "\nFILE (what it is is told by its content, not its name):\n"
+    "  MODEL.keras   model.save() of the seed architecture by Keras 3 or tf.keras / tf_keras 2.13+ (e.g. the\n"
+    "                seed's best_model.keras) -> OUT is a gesture checkpoint; model.alpha, gru_units,\n"
+    "                dense_units, classes from its shapes, data.frames, data.size, dropout, L2 from its\n"
+    "                config; a trained file's Adam state and step count come along (variables of layers\n"
+    "                frozen in Keras have no Adam state: theirs starts at zero)\n"
+    "  MODEL.h5      legacy whole-model save, model.save('m.h5') by tf.keras / tf_keras 2 or Keras 3 (weights\n"
+    "                under /model_weights, model_config, optimizer_weights) -> checkpoint, like a .keras\n"
+    "  X.weights.h5  Keras 3 / tf_keras save_weights() / gesture export-keras -> checkpoint; W.h5: tf_keras\n"
+    "                save_weights('w.h5') of the whole model (legacy layout, no config). model.alpha,\n"
+    "                gru_units, dense_units and classes come from their shapes; they hold no input shape,\n"
+    "                so data.frames and data.size are the config's (--set them; a --set model.* that\n"
     "                contradicts the shapes names the values they imply)\n"
     "  legacy .h5    MobileNetV2 no-top weights (mobilenet_v2_weights_tf_dim_ordering_tf_kernels_*_no_top.h5)\n"
     "                -> OUT holds only the backbone as /weights/<layer>/<var> (format gesture-backbone),\n"
-    "                after checking every shape; OUT works as model.pretrained like the original\n";
+    "                after checking every shape; OUT works as model.pretrained like the original\n"
+    "Tested with Keras 3.15.1 and tf_keras 2.21.0 files (tests/fixtures/keras, tests/fixtures/keras2).\n";
+
+// The decimal a float32 value from a Keras config was written as (5e-4 for 0.0005000000237487257).
+static double decimal(float x) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", (double)x);
+    return strtod(buf, NULL);
+}
 
 static int fail(void) {
     fprintf(stderr, "gesture: %s\n", gs_last_error());
@@ -110,7 +125,7 @@ static void weights_mismatch_hint(const char *file, const gs_config *cfg) {
         n += (size_t)snprintf(sets + n, sizeof sets - n, " --set model.dense_units=%d", a.dense_units);
     if (a.classes != cfg->model.classes)
         snprintf(sets + n, sizeof sets - n, " --set model.classes=%d", a.classes);
-    if (sets[0]) gs_error("%s; a .weights.h5 holds no config, and its shapes are those of%s", err, sets);
+    if (sets[0]) gs_error("%s; the file holds no config, and its shapes are those of%s", err, sets);
     else gs_error("%s", err);
 }
 
@@ -126,7 +141,29 @@ static int make_run_dir(char *out, size_t n, const char *dir, const char *ini) {
     return fs_write_text(p, ini);
 }
 
-static int import_model(const char *file, const char *out_arg, const char *run_dir, gs_config *cfg,
+// What a file without a config is, for the notes.
+static const char *bare_kind(int kind) {
+    return kind == GS_KERAS_LEGACY_WEIGHTS ? "a save_weights .h5" : "a .weights.h5";
+}
+
+static void print_optimizer(const gs_model *m, const gs_keras_info *info, double lr) {
+    int n_tr = 0;
+    for (int i = 0; i < m->params.n; i++) n_tr += m->params.p[i].trainable;
+    if (m->adam_t > 0 || info->has_adam_slots) {
+        if (info->adam_vars < n_tr)
+            printf("optimizer: Adam moments of %d of the %d trainable arrays and step count %ld imported (learning "
+                   "rate %g); the other %d were frozen in Keras: their moments start at zero\n",
+                   info->adam_vars, n_tr, m->adam_t, lr, n_tr - info->adam_vars);
+        else printf("optimizer: Adam moments and step count %ld imported (learning rate %g)\n", m->adam_t, lr);
+    } else if (info->optimizer_vars > 2) {
+        printf("note: the file's optimizer (%d arrays) is not an Adam over these weights: moments start at zero\n",
+               info->optimizer_vars);
+    } else {
+        printf("optimizer: none saved (untrained or uncompiled model): Adam moments start at zero\n");
+    }
+}
+
+static int import_model(const char *file, const char *out_arg, const char *run_dir, gs_config *cfg, int kind,
                         const gs_keras_info *info, const char *class_list, const char *history) {
     gs_model_arch arch;
     model_arch_from_config(&arch, cfg);
@@ -136,10 +173,10 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
     char *ini = NULL, **classes = NULL;
     gs_keras_history h = {0};
     gs_train_state st;
-    double lr = info && isfinite(info->learning_rate) ? info->learning_rate : cfg->train.learning_rate;
+    double lr = isfinite(info->learning_rate) ? info->learning_rate : cfg->train.learning_rate;
     checkpoint_state_init(&st, lr);
     if (keras_load_model_file(&m, file)) {
-        if (!info) weights_mismatch_hint(file, cfg);
+        if (!info->has_config) weights_mismatch_hint(file, cfg);
         fail();
         goto out;
     }
@@ -162,18 +199,14 @@ static int import_model(const char *file, const char *out_arg, const char *run_d
         goto out;
     }
     printf("%s%s%s%s: alpha %.2f, %dx%d, %d frames, %d classes, GRU %d, dense %d; %zu parameters\n", file,
-           info && info->keras_version[0] ? " (Keras " : "", info ? info->keras_version : "",
-           info && info->keras_version[0] ? ")" : "", cfg->model.alpha, arch.size, arch.size, arch.frames,
-           arch.classes, arch.gru_units, arch.dense_units, model_param_count(&m));
-    if (!info)
-        printf("note: a .weights.h5 holds no input shape: data.frames = %d and data.size = %d are the config's%s\n",
-               arch.frames, arch.size, " (--set data.frames=N --set data.size=S if the model was trained on others)");
-    if (m.adam_t > 0 || (info && info->has_adam_slots))
-        printf("optimizer: Adam moments and step count %ld imported (learning rate %g)\n", m.adam_t, lr);
-    else if (info && info->optimizer_vars > 2)
-        printf("note: the file's optimizer (%d arrays) is not an Adam over these weights: moments start at zero\n",
-               info->optimizer_vars);
-    else printf("optimizer: none saved (untrained or uncompiled model): Adam moments start at zero\n");
+           info->keras_version[0] ? " (Keras " : "", info->keras_version, info->keras_version[0] ? ")" : "",
+           cfg->model.alpha, arch.size, arch.size, arch.frames, arch.classes, arch.gru_units, arch.dense_units,
+           model_param_count(&m));
+    if (!info->has_config)
+        printf("note: %s holds no input shape: data.frames = %d and data.size = %d are the config's%s\n",
+               bare_kind(kind), arch.frames, arch.size,
+               " (--set data.frames=N --set data.size=S if the model was trained on others)");
+    print_optimizer(&m, info, lr);
     if (history) import_history_print(&h, &st, history);
     printf("classes: ");
     for (int i = 0; i < arch.classes; i++) printf("%s%s", i ? ", " : "", classes[i]);
@@ -234,35 +267,35 @@ int cmd_import_keras(int argc, char **argv) {
     gs_config cfg;
     config_defaults(&cfg);
     if (config && config_load(&cfg, config)) return fail();
+    int backbone = kind == GS_KERAS_LEGACY || kind == GS_KERAS_BACKBONE;
     // a Keras model of the seed pipeline saw frames resized by cv2.resize: predict and train on the same
     // pixels (a --config or --set data.resize decides otherwise)
-    if (!config && (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_WEIGHTS)) cfg.data.resize = GS_RESIZE_CV2;
+    if (!config && !backbone) cfg.data.resize = GS_RESIZE_CV2;
     gs_keras_info info;
-    int have_info = 0;
-    if (kind == GS_KERAS_ARCHIVE) {
-        gs_model_arch a;
-        if (keras_infer_arch(&a, &info, pos[0])) return fail();
-        have_info = 1;
-        cfg.model.alpha = round(a.alpha * 100.0) / 100.0;  // the config's exact width value
-        cfg.model.gru_units = a.gru_units;
-        cfg.model.dense_units = a.dense_units;
-        cfg.model.classes = a.classes;
-        cfg.model.dropout = round(a.dropout * 1e6) / 1e6;
-        cfg.data.frames = a.frames;
-        cfg.data.size = a.size;
-        cfg.train.l2 = a.l2;
-    } else if (kind == GS_KERAS_WEIGHTS) {
-        // no config in the file: the model keys its shapes determine (a --set below still wins); the
-        // input shape is not in the weights, so data.frames and data.size stay the config's (said below)
+    memset(&info, 0, sizeof info);
+    info.learning_rate = NAN;
+    if (!backbone) {
+        // the model keys the weight shapes determine and, from a config in the file, data.frames,
+        // data.size, dropout and L2 (a --set below still wins). A file without a config (.weights.h5,
+        // save_weights .h5) that does not fit may still load under --set keys: its load error then
+        // names the shapes and the keys they imply
         gs_model_arch a;
         model_arch_from_config(&a, &cfg);
-        if (keras_weights_arch(&a, pos[0]) == 0) {
-            cfg.model.alpha = round(a.alpha * 100.0) / 100.0;
+        int rc = keras_read_model_info(&a, &info, pos[0]);
+        if (rc && (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_LEGACY_MODEL)) return fail();
+        if (rc == 0) {
+            cfg.model.alpha = round(a.alpha * 100.0) / 100.0;  // the config's exact width value
             cfg.model.gru_units = a.gru_units;
             cfg.model.dense_units = a.dense_units;
             cfg.model.classes = a.classes;
         }
-    } else if (kind == GS_KERAS_LEGACY || kind == GS_KERAS_BACKBONE) {
+        if (rc == 0 && info.has_config) {
+            cfg.model.dropout = round(a.dropout * 1e6) / 1e6;
+            cfg.data.frames = a.frames;
+            cfg.data.size = a.size;
+            cfg.train.l2 = decimal(a.l2);
+        }
+    } else {
         float alpha;
         if (keras_backbone_h5_alpha(&alpha, pos[0])) return fail();
         cfg.model.alpha = round(alpha * 100.0) / 100.0;
@@ -270,7 +303,7 @@ int cmd_import_keras(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--set") && config_set(&cfg, argv[++i])) return fail();
     if (config_validate(&cfg)) return fail();
-    if (kind == GS_KERAS_LEGACY || kind == GS_KERAS_BACKBONE) {
+    if (backbone) {
         if (run_dir) {
             fprintf(stderr, "gesture import-keras: %s holds MobileNetV2 weights only: --run-dir needs a whole model; "
                             "train from it with --set model.pretrained=%s\n", pos[0], pos[0]);
@@ -283,5 +316,5 @@ int cmd_import_keras(int argc, char **argv) {
         }
         return import_backbone(pos[0], pos[1], &cfg);
     }
-    return import_model(pos[0], pos[1], run_dir, &cfg, have_info ? &info : NULL, class_list, history);
+    return import_model(pos[0], pos[1], run_dir, &cfg, kind, &info, class_list, history);
 }

@@ -29,6 +29,26 @@ int k_path_exists(hid_t loc, const char *path) {
     return H5Lexists(loc, buf, H5P_DEFAULT) > 0;
 }
 
+int k_dims_of(hsize_t *dims, hid_t loc, const char *path) {
+    if (!k_path_exists(loc, path)) return -1;
+    hid_t d = H5Dopen2(loc, path, H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t s = H5Dget_space(d);
+    int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (nd >= 0 && nd <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
+    else nd = -1;
+    if (s >= 0) H5Sclose(s);
+    H5Dclose(d);
+    return nd;
+}
+
+int k_head_dim(int *v, const char *path, const char *where, const char *what, hsize_t x, int lo, int hi) {
+    if (x < (hsize_t)lo || x > (hsize_t)hi)
+        return gs_error("%s: %s: %s = %llu is outside [%d, %d]", path, where, what, (unsigned long long)x, lo, hi);
+    *v = (int)x;
+    return 0;
+}
+
 const char *k_dims_str(char *buf, size_t n, int ndim, const hsize_t *dims) {
     size_t used = (size_t)snprintf(buf, n, "(");
     for (int i = 0; i < ndim && used < n; i++)

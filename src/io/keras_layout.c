@@ -135,6 +135,10 @@ void k3_layout_build(k3_layout *L, const gs_model *m) {
         e->n_vars = 3;
         for (int k = 0; k < 3; k++) e->param[k] = gru->p[3 * d + k];
     }
+    // tf_keras (Keras 2 saving v3) also walks Bidirectional.layer, the GRU both directions are copies
+    // of: groups without arrays (check_leftovers refuses any array there)
+    add(L, "layers/bidirectional/layer", "gru", K3_NAME_FREE)->optional = 1;
+    add(L, "layers/bidirectional/layer/cell", "gru_cell", K3_NAME_FREE)->optional = 1;
     add(L, "layers/dropout", "dropout", K3_NAME_FREE);
     set_params(add(L, "layers/dense", "dense", K3_NAME_FREE), &m->nodes[model_find_node(m, "dense_hidden")]);
     add(L, "layers/dropout_1", "dropout_1", K3_NAME_FREE);

@@ -27,9 +27,7 @@ static int append_attr(char ***v, int *n, const char *file, const char *where, h
     return 0;
 }
 
-// Keras' load_attributes_from_hdf5_group: `name`, or the chunks name0, name1, ... that Keras
-// writes when the list exceeds the 64 KiB object-header limit. Absent: an empty list.
-static int read_name_list(char ***v, int *n, const char *file, const char *where, hid_t loc, const char *name) {
+int k_name_list(char ***v, int *n, const char *file, const char *where, hid_t loc, const char *name) {
     *v = NULL;
     *n = 0;
     int rc = 0;
@@ -50,13 +48,6 @@ static int read_name_list(char ***v, int *n, const char *file, const char *where
     }
     return rc;
 }
-
-// One layer of the file that has weights.
-typedef struct {
-    char *layer;
-    char **weights;
-    int n_weights;
-} file_layer;
 
 // Root attribute `format` of f is `want`?
 static int has_format(hid_t f, const char *want) {
@@ -86,24 +77,13 @@ static int load_ours(gs_model *m, float *stage, const char *path, hid_t f, int *
     return 0;
 }
 
-// The layers of a legacy file that have weights, in layer_names order.
-typedef struct {
-    char **names;  // (n_names) layer_names; file_layer.layer points into it
-    int n_names;
-    file_layer *fl;  // (n_file)
-    int n_file;
-    int whole_model;  // names a time_distributed or bidirectional layer: a legacy save of a whole model
-} legacy_layers;
-
-static void legacy_layers_free(legacy_layers *L) {
+void k_legacy_layers_free(k_legacy_layers *L) {
     for (int i = 0; i < L->n_file; i++) k_strs_free(L->fl[i].weights, L->fl[i].n_weights);
     free(L->fl);
     k_strs_free(L->names, L->n_names);
 }
 
-// Where the layer groups are: / or, in a whole-model save, /model_weights. *root is f or a group
-// the caller closes (when >= 0 and not f), also after an error. 0, or -1 + gs_error.
-static int legacy_find_root(hid_t *root, const char **where, hid_t f, const char *path) {
+int k_legacy_find_root(hid_t *root, const char **where, hid_t f, const char *path) {
     *root = f;
     *where = "/";
     if (!h5_attr_exists(f, "layer_names") && !h5_attr_exists(f, "layer_names0") &&
@@ -118,14 +98,12 @@ static int legacy_find_root(hid_t *root, const char **where, hid_t f, const char
     return 0;
 }
 
-// layer_names of root, and the weight_names of each layer that has weights. 0, or -1 + gs_error;
-// either way legacy_layers_free releases L.
-static int legacy_read_layers(legacy_layers *L, hid_t root, const char *path, const char *where) {
-    if (read_name_list(&L->names, &L->n_names, path, where, root, "layer_names")) return -1;
+int k_legacy_read_layers(k_legacy_layers *L, hid_t root, const char *path, const char *where) {
+    if (k_name_list(&L->names, &L->n_names, path, where, root, "layer_names")) return -1;
     L->fl = gs_calloc((size_t)L->n_names + 1, sizeof *L->fl);
     for (int i = 0; i < L->n_names; i++) {
         char *name = L->names[i];
-        if (!strcmp(name, "time_distributed") || !strcmp(name, "bidirectional")) L->whole_model = 1;
+        if (!strncmp(name, "time_distributed", 16) || !strncmp(name, "bidirectional", 13)) L->whole_model = 1;
         if (!name[0] || !k_path_exists(root, name))
             return gs_error("%s: layer '%s' listed in %s@layer_names has no group", path, name, where);
         hid_t g = H5Gopen2(root, name, H5P_DEFAULT);
@@ -134,32 +112,33 @@ static int legacy_read_layers(legacy_layers *L, hid_t root, const char *path, co
         snprintf(gw, sizeof gw, "%s/%s", where[1] ? where : "", name);
         char **wn;
         int nw;
-        int r = read_name_list(&wn, &nw, path, gw, g, "weight_names");
+        int r = k_name_list(&wn, &nw, path, gw, g, "weight_names");
         H5Gclose(g);
         if (r) return -1;
         if (nw == 0) {
             k_strs_free(wn, nw);
             continue;
         }
-        L->fl[L->n_file++] = (file_layer){name, wn, nw};
+        if (nw > 4) L->whole_model = 1;  // a MobileNetV2 layer has at most 4 arrays (BN), a nested model more
+        L->fl[L->n_file++] = (k_legacy_layer){name, wn, nw};
     }
     return 0;
 }
 
 // As many weighted layers in the file as in the model? If not, the error guesses what the file is.
-static int legacy_check_count(const legacy_layers *L, int n_model, const char *path) {
+static int legacy_check_count(const k_legacy_layers *L, int n_model, const char *path) {
     if (L->n_file == n_model) return 0;
     return gs_error("%s: %d layers with weights, a MobileNetV2 without top has %d%s", path, L->n_file, n_model,
                     L->n_file == n_model + 1 ? " (an include_top file? use the _no_top one)"
-                    : L->whole_model ? " (a legacy save of a whole model, not MobileNetV2 weights: save it as .keras)"
+                    : L->whole_model ? " (a legacy save of a whole model, not MobileNetV2 weights: gesture import-keras reads it)"
                                      : " (not a MobileNetV2 no-top weight file)");
 }
 
 // The file's weighted layer k into node's parameters in stage (a copy of m's parameter data).
 // 0, or -1 + gs_error.
 static int legacy_load_layer(float *stage, const gs_model *m, const gs_node *node, hid_t root,
-                             const legacy_layers *L, int k, const char *path) {
-    const file_layer *fl = &L->fl[k];
+                             const k_legacy_layers *L, int k, const char *path) {
+    const k_legacy_layer *fl = &L->fl[k];
     int prm[8];
     int np = k_node_params(node, prm);
     if (fl->n_weights != np)
@@ -197,16 +176,16 @@ static int load_legacy(gs_model *m, float *stage, const char *path, int *n_ok) {
     }
     hid_t root;
     const char *where;
-    legacy_layers L = {0};
+    k_legacy_layers L = {0};
     int idx[MAX_WEIGHTED];
-    int rc = legacy_find_root(&root, &where, f, path);
-    if (rc == 0) rc = legacy_read_layers(&L, root, path, where);
+    int rc = k_legacy_find_root(&root, &where, f, path);
+    if (rc == 0) rc = k_legacy_read_layers(&L, root, path, where);
     if (rc == 0) rc = legacy_check_count(&L, k_backbone_weighted(m, idx, MAX_WEIGHTED), path);
     for (int k = 0; rc == 0 && k < L.n_file; k++) {
         rc = legacy_load_layer(stage, m, &m->nodes[idx[k]], root, &L, k, path);
         if (rc == 0) *n_ok = k + 1;
     }
-    legacy_layers_free(&L);
+    k_legacy_layers_free(&L);
     if (root >= 0 && root != f) H5Gclose(root);
     H5Fclose(f);
     return rc;

@@ -1,23 +1,19 @@
-// Keras 3 import: `.keras` archives (model.weights.h5 extracted into memory) and bare `.weights.h5`
-// files of the seed architecture. Paths come from the class-name-counter layout (keras_layout.c);
-// the file must hold exactly that layer set, each `vars` group's `name` attribute (Keras >= 3.6)
-// must agree where Keras fixes it, and every array must have our shape.
+// Saving-v3 import: `.keras` archives (model.weights.h5 extracted into memory) and bare `.weights.h5`
+// files of the seed architecture, as Keras 3 and tf_keras >= 2.13 write them; plus the dispatch of the
+// public entry points to the legacy whole-model reader (keras_legacy_model.c). Paths come from the
+// class-name-counter layout (keras_layout.c); the file must hold exactly that layer set, each `vars`
+// group's `name` attribute (Keras >= 3.6) must agree where Keras fixes it, and every array must have
+// our shape.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "gesture/errors.h"
 #include "gesture/keras.h"
 #include "h5util.h"
 #include "keras_internal.h"
-
-#define SEED_ARCH                                                                                       \
-    "TimeDistributed(MobileNetV2) -> TimeDistributed(BatchNormalization) -> "                          \
-    "TimeDistributed(GlobalAveragePooling2D) -> Bidirectional(GRU) -> Dropout -> Dense -> Dropout -> Dense"
 
 typedef struct {
     const char *path;
@@ -61,19 +57,6 @@ static int kfile_open(kfile *kf, const char *path) {
 }
 
 // ---- small HDF5 queries ----
-
-static int dims_of(hsize_t *dims, hid_t f, const char *path) {
-    if (!k_path_exists(f, path)) return -1;
-    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
-    if (d < 0) return -1;
-    hid_t s = H5Dget_space(d);
-    int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
-    if (nd >= 0 && nd <= 8) H5Sget_simple_extent_dims(s, dims, NULL);
-    else nd = -1;
-    if (s >= 0) H5Sclose(s);
-    H5Dclose(d);
-    return nd;
-}
 
 // `name` attribute of <path>/vars into buf ("" if absent).
 static void vars_name(char *buf, size_t n, hid_t f, const char *path) {
@@ -124,57 +107,12 @@ static int list_group(strlist *l, hid_t f, const char *path, int deep) {
 
 // ---- structure and weights ----
 
-// "TimeDistributed(BatchNormalization)" for a top-level layer object of config.json (the wrapped
-// layer's class in parentheses; the MobileNetV2 functional shows as MobileNetV2).
-static void layer_kind(char *buf, size_t n, json_t *l) {
-    const char *cls = json_string_value(json_object_get(l, "class_name"));
-    json_t *inner = json_object_get(json_object_get(l, "config"), "layer");
-    const char *icls = inner ? json_string_value(json_object_get(inner, "class_name")) : NULL;
-    if (icls && !strcmp(icls, "Functional")) icls = "MobileNetV2";
-    if (icls) snprintf(buf, n, "%s(%s)", cls ? cls : "?", icls);
-    else snprintf(buf, n, "%s", cls ? cls : "?");
-}
-
-// What config.json's top-level layers say against the seed's: the first seed layer that is missing,
-// or the first one the file has in its place. 0 and buf filled, or -1 when config.json tells nothing.
-static int describe_top(char *buf, size_t n, const char *config) {
-    static const char *const SEED[8] = {"TimeDistributed(MobileNetV2)", "TimeDistributed(BatchNormalization)",
-                                        "TimeDistributed(GlobalAveragePooling2D)", "Bidirectional(GRU)", "Dropout",
-                                        "Dense", "Dropout", "Dense"};
-    static const char *const ROLE[8] = {"the backbone", "the batch norm after the backbone", "the frame pooling",
-                                        "the recurrent layer", "the first dropout", "the hidden dense layer",
-                                        "the second dropout", "the output layer"};
-    json_t *root = config ? json_loads(config, 0, NULL) : NULL;
-    json_t *layers = json_object_get(json_object_get(root, "config"), "layers");
-    if (!json_is_array(layers)) {
-        json_decref(root);
-        return -1;
-    }
-    char have[32][64];
-    int nh = 0;
-    for (size_t i = 0; i < json_array_size(layers) && nh < 32; i++) {
-        json_t *l = json_array_get(layers, i);
-        const char *cls = json_string_value(json_object_get(l, "class_name"));
-        if (cls && !strcmp(cls, "InputLayer")) continue;
-        layer_kind(have[nh++], sizeof have[0], l);
-    }
-    json_decref(root);
-    int i = 0;
-    while (i < 8 && i < nh && !strcmp(have[i], SEED[i])) i++;
-    if (i == 8 && nh == 8) return -1;  // the sequence is the seed's: the difference is elsewhere
-    if (i == 8) snprintf(buf, n, "an extra %s after %s", have[8], ROLE[7]);
-    else if (i >= nh || (i + 1 < 8 && !strcmp(have[i], SEED[i + 1])))
-        snprintf(buf, n, "no %s (%s)", SEED[i], ROLE[i]);
-    else snprintf(buf, n, "%s where the seed has %s (%s)", have[i], SEED[i], ROLE[i]);
-    return 0;
-}
-
 // The top-level layer groups must be exactly the seed model's.
 static int check_top(const kfile *kf, const k3_layout *L) {
     strlist have;
     if (!k_path_exists(kf->f, "layers") || list_group(&have, kf->f, "layers", 0))
         return gs_error("%s: no 'layers' group: not a Keras 3 weight file of a Sequential model (%s)", kf->path,
-                        SEED_ARCH);
+                        K_SEED_ARCH);
     char msg[1024] = "", buf[192], nm[96];
     size_t used = 0;
     for (int i = 0; i < have.n; i++) {
@@ -192,9 +130,9 @@ static int check_top(const kfile *kf, const k3_layout *L) {
     }
     strlist_free(&have);
     char what[256];
-    if (used && describe_top(what, sizeof what, kf->config) == 0)
-        return gs_error("%s: not the seed architecture: the model has %s; the seed is %s", kf->path, what, SEED_ARCH);
-    if (used) return gs_error("%s: not the seed architecture (%s): %s", kf->path, SEED_ARCH, msg);
+    if (used && k_describe_top(what, sizeof what, kf->config) == 0)
+        return gs_error("%s: not the seed architecture: the model has %s; the seed is %s", kf->path, what, K_SEED_ARCH);
+    if (used) return gs_error("%s: not the seed architecture (%s): %s", kf->path, K_SEED_ARCH, msg);
     return 0;
 }
 
@@ -226,7 +164,7 @@ static int check_leftovers(const kfile *kf, const k3_layout *L) {
         if (k < 0) {
             vars_name(nm, sizeof nm, kf->f, owner);
             rc = gs_error("%s: unexpected layer at %s%s%s%s: not the seed architecture (%s)", kf->path, owner,
-                          nm[0] ? " ('" : "", nm, nm[0] ? "')" : "", SEED_ARCH);
+                          nm[0] ? " ('" : "", nm, nm[0] ? "')" : "", K_SEED_ARCH);
         } else if (vars[5] == '/') {
             char *end;
             long j = strtol(vars + 6, &end, 10);
@@ -263,59 +201,7 @@ static int check_weights(const kfile *kf, const gs_model *m, const k3_layout *L,
     return check_leftovers(kf, L);
 }
 
-// optimizer/vars: [iteration, learning_rate (absent with a schedule), m0, v0, m1, v1, ...] with the
-// moments in model.trainable_variables order = our declaration order of trainables.
-static int read_optimizer(const kfile *kf, const gs_model *m, gs_keras_info *info, float *mom, float *vel) {
-    info->optimizer_vars = 0;
-    info->iterations = 0;
-    info->learning_rate = NAN;
-    info->has_adam_slots = 0;
-    if (!k_path_exists(kf->f, "optimizer/vars")) return 0;
-    hid_t g = H5Gopen2(kf->f, "optimizer/vars", H5P_DEFAULT);
-    H5G_info_t gi;
-    if (g < 0 || H5Gget_info(g, &gi) < 0) {
-        if (g >= 0) H5Gclose(g);
-        return h5_error_here(kf->path, "H5Gopen(optimizer/vars)", __FILE__, __LINE__);
-    }
-    H5Gclose(g);
-    int nv = (int)gi.nlinks, n_tr = 0;
-    info->optimizer_vars = nv;
-    for (int i = 0; i < m->params.n; i++) n_tr += m->params.p[i].trainable;
-    hsize_t dims[8];
-    if (nv >= 1 && dims_of(dims, kf->f, "optimizer/vars/0") == 0) {
-        hid_t d = H5Dopen2(kf->f, "optimizer/vars/0", H5P_DEFAULT);
-        long long it = 0;
-        herr_t r = H5Dread(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &it);
-        H5Dclose(d);
-        if (r < 0) return gs_error("%s: optimizer/vars/0 (iterations) is unreadable", kf->path);
-        if (it < 0) return gs_error("%s: optimizer/vars/0: iterations = %lld is negative", kf->path, it);
-        info->iterations = (long)it;
-    }
-    int base = nv - 2 * n_tr;  // 2: iteration + learning_rate; 1: a learning-rate schedule
-    // Keras creates `iteration`, then `learning_rate` unless the rate is a schedule
-    if (nv >= 2 && base != 1 && dims_of(dims, kf->f, "optimizer/vars/1") == 0) {
-        hid_t d = H5Dopen2(kf->f, "optimizer/vars/1", H5P_DEFAULT);
-        double lr = NAN;
-        if (H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &lr) >= 0) info->learning_rate = lr;
-        H5Dclose(d);
-    }
-    if (base != 1 && base != 2) return 0;  // not Adam over these variables (unbuilt, or SGD, ...)
-    for (int i = 0, k = 0; i < m->params.n; i++) {
-        const gs_param *p = &m->params.p[i];
-        if (!p->trainable) continue;
-        for (int s = 0; s < 2; s++) {
-            char dp[64], where[256];
-            snprintf(dp, sizeof dp, "optimizer/vars/%d", base + 2 * k + s);
-            snprintf(where, sizeof where, "%s (Adam %s of %s)", dp, s ? "v" : "m", p->name);
-            float *dst = s ? vel : mom;
-            if (k_read_param(dst ? dst + p->offset : NULL, kf->f, dp, p, kf->path, where)) return -1;
-        }
-        k++;
-    }
-    info->has_adam_slots = 1;
-    return 0;
-}
-
+// keras_version (metadata.json), the major version (else from the layout), the backbone's name.
 static void read_info_strings(const kfile *kf, gs_keras_info *info) {
     info->keras_version[0] = 0;
     const char *v = kf->meta ? k_json_key(kf->meta, "keras_version") : NULL;
@@ -323,10 +209,22 @@ static void read_info_strings(const kfile *kf, gs_keras_info *info) {
         const char *e = strchr(v + 1, '"');
         if (e) snprintf(info->keras_version, sizeof info->keras_version, "%.*s", (int)(e - v - 1), v + 1);
     }
+    info->keras_major = k_version_major(info->keras_version);
+    char nm[96];
+    vars_name(nm, sizeof nm, kf->f, "layers/bidirectional");
+    // tf_keras' Bidirectional saves its template layer too; Keras >= 3.6 names every vars group
+    if (!info->keras_major && k_path_exists(kf->f, "layers/bidirectional/layer")) info->keras_major = 2;
+    if (!info->keras_major && nm[0]) info->keras_major = 3;
+    info->has_config = kf->config != NULL;
     vars_name(info->backbone_name, sizeof info->backbone_name, kf->f, "layers/time_distributed/layer");
 }
 
+static int is_legacy_model(int kind) { return kind == GS_KERAS_LEGACY_MODEL || kind == GS_KERAS_LEGACY_WEIGHTS; }
+
 int keras_load_model_file(gs_model *m, const char *path) {
+    int kind = keras_file_kind(path);
+    if (kind < 0) return -1;
+    if (is_legacy_model(kind)) return k_legacy_model_load(m, path);
     kfile kf;
     if (kfile_open(&kf, path)) return -1;
     k3_layout L;
@@ -338,12 +236,12 @@ int keras_load_model_file(gs_model *m, const char *path) {
     gs_keras_info info;
     int n_ok;
     int rc = check_weights(&kf, m, &L, data, &n_ok);
-    if (rc == 0) rc = read_optimizer(&kf, m, &info, mom, vel);
+    if (rc == 0) rc = k_opt_read_vars(&info, mom, vel, m, kf.f, path, kf.config);
     if (rc == 0) {
         memcpy(m->params.data, data, n * sizeof(float));
         memcpy(m->params.m, mom, nt * sizeof(float));  // zeros without Adam slots
         memcpy(m->params.v, vel, nt * sizeof(float));
-        m->adam_t = info.has_adam_slots ? info.iterations : 0;
+        m->adam_t = info.adam_vars ? info.iterations : 0;
     }
     free(data);
     free(mom);
@@ -353,45 +251,12 @@ int keras_load_model_file(gs_model *m, const char *path) {
     return rc;
 }
 
-// T and S from config.json: the first 5-D input shape (batch, T, S, S, 3) of an InputLayer.
-static int config_input(const kfile *kf, int *frames, int *size) {
-    // InputLayer (Keras 3), InputLayer (tf.keras), Sequential built from a layer's input_shape
-    static const char *keys[3] = {"batch_shape", "batch_input_shape", "build_input_shape"};
-    for (int k = 0; k < 3; k++)
-        for (const char *p = kf->config; (p = k_json_key(p, keys[k])) != NULL;) {
-            long v[8];
-            int n = k_json_int_array(p, v, 8);
-            if (n == 5 && v[4] == 3 && v[2] == v[3]) {
-                // range-checked as long before narrowing: 2^32 + 1 frames must not become 1
-                if (v[1] < 1 || v[1] > GS_MAX_FRAMES)
-                    return gs_error("%s: config.json %s: frames = %ld is outside [1, %d]", kf->path, keys[k], v[1],
-                                    GS_MAX_FRAMES);
-                if (v[2] < 32 || v[2] > GS_MAX_SIZE)
-                    return gs_error("%s: config.json %s: size = %ld is outside [32, %d]", kf->path, keys[k], v[2],
-                                    GS_MAX_SIZE);
-                *frames = (int)v[1];
-                *size = (int)v[2];
-                return 0;
-            }
-        }
-    return gs_error("%s: config.json has no input shape (batch, frames, size, size, 3): not the seed architecture "
-                    "(%s)", kf->path, SEED_ARCH);
-}
-
-// A head size read from an array's shape into *v, range-checked before narrowing to int.
-static int head_dim(int *v, const kfile *kf, const char *where, const char *what, hsize_t x, int lo, int hi) {
-    if (x < (hsize_t)lo || x > (hsize_t)hi)
-        return gs_error("%s: %s: %s = %llu is outside [%d, %d]", kf->path, where, what, (unsigned long long)x, lo, hi);
-    *v = (int)x;
-    return 0;
-}
-
 // GRU and dense units and classes (head shapes), then the width whose every shape matches, into a
 // (frames and size untouched: the weights do not depend on them).
 static int weights_arch(const kfile *kf, gs_model_arch *a) {
     const char *path = kf->path;
     hsize_t g[8], d1[8], d2[8];
-    if (dims_of(g, kf->f, "layers/bidirectional/forward_layer/cell/vars/1") != 2 || g[1] != 3 * g[0]) {
+    if (k_dims_of(g, kf->f, "layers/bidirectional/forward_layer/cell/vars/1") != 2 || g[1] != 3 * g[0]) {
         strlist top = {0};
         char have[512] = "";
         size_t used = 0;
@@ -400,19 +265,19 @@ static int weights_arch(const kfile *kf, gs_model_arch *a) {
                 used += (size_t)snprintf(have + used, sizeof have - used, "%s%s", i ? ", " : "", top.v[i]);
         strlist_free(&top);
         return gs_error("%s: no Bidirectional GRU at layers/bidirectional/forward_layer/cell: not the seed "
-                        "architecture (%s); the file's layers: %s", path, SEED_ARCH, have[0] ? have : "none");
+                        "architecture (%s); the file's layers: %s", path, K_SEED_ARCH, have[0] ? have : "none");
     }
-    if (head_dim(&a->gru_units, kf, "layers/bidirectional/forward_layer/cell/vars/1", "GRU units", g[0], 1,
+    if (k_head_dim(&a->gru_units, path, "layers/bidirectional/forward_layer/cell/vars/1", "GRU units", g[0], 1,
                  GS_MAX_UNITS))
         return -1;
-    if (dims_of(d1, kf->f, "layers/dense/vars/0") != 2 || d1[0] != 2 * g[0])
+    if (k_dims_of(d1, kf->f, "layers/dense/vars/0") != 2 || d1[0] != 2 * g[0])
         return gs_error("%s: layers/dense/vars/0 is not a Dense kernel on the BiGRU output (%d): not the seed "
-                        "architecture (%s)", path, 2 * a->gru_units, SEED_ARCH);
-    if (head_dim(&a->dense_units, kf, "layers/dense/vars/0", "dense units", d1[1], 1, GS_MAX_UNITS)) return -1;
-    if (dims_of(d2, kf->f, "layers/dense_1/vars/0") != 2 || d2[0] != d1[1])
+                        "architecture (%s)", path, 2 * a->gru_units, K_SEED_ARCH);
+    if (k_head_dim(&a->dense_units, path, "layers/dense/vars/0", "dense units", d1[1], 1, GS_MAX_UNITS)) return -1;
+    if (k_dims_of(d2, kf->f, "layers/dense_1/vars/0") != 2 || d2[0] != d1[1])
         return gs_error("%s: layers/dense_1/vars/0 is not the output Dense kernel (%d inputs): not the seed "
-                        "architecture (%s)", path, a->dense_units, SEED_ARCH);
-    if (head_dim(&a->classes, kf, "layers/dense_1/vars/0", "classes", d2[1], 2, GS_MAX_CLASSES)) return -1;
+                        "architecture (%s)", path, a->dense_units, K_SEED_ARCH);
+    if (k_head_dim(&a->classes, path, "layers/dense_1/vars/0", "classes", d2[1], 2, GS_MAX_CLASSES)) return -1;
     // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5), on the smallest
     // model of these widths (one 32x32 frame) since the shapes do not depend on frames or size
     gs_model_arch probe = *a;
@@ -443,6 +308,18 @@ static int weights_arch(const kfile *kf, gs_model_arch *a) {
 }
 
 int keras_weights_arch(gs_model_arch *arch, const char *path) {
+    int kind = keras_file_kind(path);
+    if (kind < 0) return -1;
+    if (is_legacy_model(kind)) {
+        gs_model_arch a = *arch;
+        gs_keras_info info;
+        if (k_legacy_model_info(&a, &info, path)) return -1;
+        arch->alpha = a.alpha;
+        arch->gru_units = a.gru_units;
+        arch->dense_units = a.dense_units;
+        arch->classes = a.classes;
+        return 0;
+    }
     kfile kf;
     if (kfile_open(&kf, path)) return -1;
     int rc = weights_arch(&kf, arch);
@@ -450,47 +327,42 @@ int keras_weights_arch(gs_model_arch *arch, const char *path) {
     return rc;
 }
 
-int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path) {
+int keras_read_model_info(gs_model_arch *arch, gs_keras_info *info, const char *path) {
+    int kind = keras_file_kind(path);
+    if (kind < 0) return -1;
+    if (is_legacy_model(kind)) return k_legacy_model_info(arch, info, path);
     kfile kf;
     if (kfile_open(&kf, path)) return -1;
-    int rc = -1;
-    gs_model_arch a = {.batch = 1, .dropout = 0.25f, .l2 = 0.0f};
-    if (!kf.config) {
-        gs_error("%s: a bare weights file holds no input shape (frames, size): build the model from a config and "
-                 "load it with keras_load_model_file", path);
-        goto out;
-    }
-    if (weights_arch(&kf, &a) || config_input(&kf, &a.frames, &a.size)) goto out;
-    double x;
-    const char *p = k_json_class(kf.config, "Dropout");
-    if (p && k_json_number(k_json_key(p, "rate"), &x) == 0) {
-        if (!(x >= 0 && x < 1)) {
-            gs_error("%s: config.json Dropout rate = %g is outside [0, 1)", path, x);
-            goto out;
-        }
-        a.dropout = (float)x;
-    }
-    p = k_json_class(kf.config, "L2");
-    if (p && k_json_number(k_json_key(p, "l2"), &x) == 0) {
-        if (!(x >= 0 && x <= 1)) {
-            gs_error("%s: config.json L2 l2 = %g is outside [0, 1]", path, x);
-            goto out;
-        }
-        a.l2 = (float)x;
-    }
-    *arch = a;
-    if (info) {
+    gs_model_arch a = *arch;
+    int rc = weights_arch(&kf, &a);
+    if (rc == 0 && kf.config) rc = k_config_arch(&a, kf.config, path, "config.json");
+    if (rc == 0) {
         read_info_strings(&kf, info);
+        gs_model_arch probe = a;  // the optimizer's shapes do not depend on frames or size
+        probe.batch = probe.frames = 1;
+        probe.size = 32;
         gs_model m;
-        if (model_init(&m, &a)) goto out;
-        int r = read_optimizer(&kf, &m, info, NULL, NULL);
-        model_free(&m);
-        if (r) goto out;
+        rc = model_init(&m, &probe);
+        if (rc == 0) {
+            rc = k_opt_read_vars(info, NULL, NULL, &m, kf.f, path, kf.config);
+            model_free(&m);
+        }
     }
-    rc = 0;
-out:
+    if (rc == 0) *arch = a;
     kfile_close(&kf);
     return rc;
+}
+
+int keras_infer_arch(gs_model_arch *arch, gs_keras_info *info, const char *path) {
+    gs_model_arch a = {.batch = 1, .dropout = 0.25f, .l2 = 0.0f};
+    gs_keras_info own;
+    if (!info) info = &own;
+    if (keras_read_model_info(&a, info, path)) return -1;
+    if (!info->has_config)
+        return gs_error("%s: a bare weights file holds no input shape (frames, size): build the model from a config "
+                        "and load it with keras_load_model_file", path);
+    *arch = a;
+    return 0;
 }
 
 int keras_file_kind(const char *path) {
@@ -506,7 +378,7 @@ int keras_file_kind(const char *path) {
     else if (nf == 1) gs_error("%s: a %s file, not a Keras file", path, fmt[0]);
     else if (k_path_exists(f, "layers")) kind = GS_KERAS_WEIGHTS;
     else if (h5_attr_exists(f, "layer_names") || h5_attr_exists(f, "layer_names0") || k_path_exists(f, "model_weights"))
-        kind = GS_KERAS_LEGACY;
+        kind = k_legacy_kind(f, path);
     else gs_error("%s: HDF5, but not a Keras weight file (no layer_names, no layers group)", path);
     k_strs_free(fmt, nf);
     H5Fclose(f);

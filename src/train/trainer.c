@@ -492,11 +492,15 @@ int train_check(const gs_config *cfg) {
     if (cfg->model.pretrained[0]) {
         // a whole Keras model is no backbone file: it goes through import-keras (weights, head, optimizer)
         int kind = keras_file_kind(cfg->model.pretrained);
-        if (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_WEIGHTS)
+        if (kind == GS_KERAS_ARCHIVE || kind == GS_KERAS_WEIGHTS || kind == GS_KERAS_LEGACY_MODEL ||
+            kind == GS_KERAS_LEGACY_WEIGHTS)
             return gs_error("model.pretrained = %s is a whole Keras model (%s), not MobileNetV2 backbone weights: "
                             "import it with gesture import-keras %s --run-dir runs/NAME and continue with gesture "
                             "train --resume runs/NAME",
-                            cfg->model.pretrained, kind == GS_KERAS_ARCHIVE ? ".keras" : "Keras 3 .weights.h5",
+                            cfg->model.pretrained,
+                            kind == GS_KERAS_ARCHIVE   ? ".keras"
+                            : kind == GS_KERAS_WEIGHTS ? ".weights.h5"
+                                                       : "legacy .h5",
                             cfg->model.pretrained);
     }
     int ranks = dist_size(), B = cfg->train.batch_size;

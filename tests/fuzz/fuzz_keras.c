@@ -1,7 +1,8 @@
 // libFuzzer target: Keras import, what `gesture import-keras` reads before building a model:
 // keras_file_kind, then per kind keras_infer_arch (.keras zip: config.json, metadata.json,
-// model.weights.h5 shapes), keras_weights_arch (Keras 3 .weights.h5) or keras_backbone_h5_alpha
-// (legacy / gesture-backbone HDF5). Loading the weights into a model is left out (a full
+// model.weights.h5 shapes), keras_weights_arch (.weights.h5), keras_read_model_info (legacy
+// whole-model .h5: model_config, layer and weight names, optimizer_weights) or keras_backbone_h5_alpha
+// (legacy MobileNetV2 / gesture-backbone HDF5). Loading the weights into a model is left out (a full
 // MobileNetV2 per exec). The input is written as in.keras (the zip) or in.h5 by its first bytes.
 //
 // libhdf5 1.10 itself crashes on some corrupt files (H5HG_read under H5Aread of a vlen string: an
@@ -28,6 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     }
     case GS_KERAS_WEIGHTS: fuzz_note(keras_weights_arch(&arch, path)); break;
+    case GS_KERAS_LEGACY_MODEL:
+    case GS_KERAS_LEGACY_WEIGHTS: {
+        gs_keras_info info;
+        fuzz_note(keras_read_model_info(&arch, &info, path));
+        break;
+    }
     case GS_KERAS_LEGACY:
     case GS_KERAS_BACKBONE: fuzz_note(keras_backbone_h5_alpha(&alpha, path)); break;
     default: fuzz_note(-1); break;
