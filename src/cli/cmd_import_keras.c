@@ -235,6 +235,9 @@ int cmd_import_keras(int argc, char **argv) {
         cfg.data.frames = a.frames;
         cfg.data.size = a.size;
         cfg.train.l2 = a.l2;
+        // Keras 3's TimeDistributed normalizes each time step on its own, tf.keras 2's all frames at once
+        if (info.keras_version[0] == '3' || info.keras_version[0] == '2')
+            cfg.model.bn_time = info.keras_version[0] == '3' ? GS_BN_TIME_KERAS3 : GS_BN_TIME_KERAS2;
     } else if (kind == GS_KERAS_WEIGHTS) {
         // no config in the file: the model keys its shapes determine (a --set below still wins); the
         // input shape is not in the weights, so data.frames and data.size stay the config's (said below)
