@@ -54,10 +54,15 @@ static void dwconv_bwd(const gs_op_call *c) {
                             x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
 }
 
+static void bn_fwd_steps(const gs_op_call *c, int T);
+static void bn_bwd_steps(const gs_op_call *c, int T);
+
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
+    if (c->training && exec_bn_steps(c->arch) > 1) {
+        bn_fwd_steps(c, exec_bn_steps(c->arch));
+    } else if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
         batchnorm_forward_train_sync_cuda(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
                                           M, C, n->eps, n->momentum, n->act, c->dist->bn);
     } else if (M == 0) {
@@ -74,12 +79,93 @@ static void bn_fwd(const gs_op_call *c) {
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (c->dist && c->dist->bn)
+    if (exec_bn_steps(c->arch) > 1)
+        bn_bwd_steps(c, exec_bn_steps(c->arch));
+    else if (c->dist && c->dist->bn)
         batchnorm_backward_sync_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
                                      c->p[0], M, C, n->act, c->dist->bn);
     else if (M > 0)
         batchnorm_backward_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
                                 M, C, n->act);
+}
+
+// ---- BN per time step (model.bn_time = keras3, gesture/exec.h), as exec_cpu.c does it ----
+// Step t's frames (rows b*T + t) are gathered into contiguous scratch with one strided copy, the
+// keras2 op runs on them with slot t of the saved statistics, and its results are copied back.
+
+struct bn_steps {
+    int T, clips, C, M;  // time steps, clips in this call, channels, rows of one step (clips*H*W)
+    size_t frame, step;  // floats of one frame, of one step's frames
+    float *buf;          // 4 step buffers: the walker's work (bn_work)
+};
+
+static bn_steps steps_of(const gs_op_call *c, int T) {
+    bn_steps s;
+    s.T = T;
+    GS_ASSERT(c->rows % T == 0 && c->work);
+    s.clips = c->rows / T;
+    s.C = c->n->shape[c->n->ndim - 1];
+    s.frame = c->rows ? c->numel / (size_t)c->rows : 0;
+    s.step = (size_t)s.clips * s.frame;
+    s.M = (int)(s.step / (size_t)s.C);
+    s.buf = c->work;
+    return s;
+}
+
+// Step t of src (clips*T frames) as one block: src's own frames with one clip, else copied into buf.
+static float *step_gather(float *buf, const float *src, const bn_steps *s, int t) {
+    if (s->clips == 1) return (float *)src + (size_t)t * s->frame;
+    size_t f = s->frame * sizeof(float);
+    gs_cuda_copy2d_async(buf, f, src + (size_t)t * s->frame, s->T * f, f, (size_t)s->clips);
+    return buf;
+}
+
+// The block a step_gather returned, back into step t of dst (nothing to do when it was dst's own).
+static void step_scatter(float *dst, const float *blk, const bn_steps *s, int t) {
+    if (s->clips == 1) return;
+    size_t f = s->frame * sizeof(float);
+    gs_cuda_copy2d_async(dst + (size_t)t * s->frame, s->T * f, blk, f, f, (size_t)s->clips);
+}
+
+static void bn_fwd_steps(const gs_op_call *c, int T) {
+    const gs_node *n = c->n;
+    bn_steps s = steps_of(c, T);
+    int sync = c->dist && c->dist->bn;
+    if (s.M == 0 && !sync) return;  // a data-parallel rank without clips, per-rank statistics
+    GS_ASSERT(c->save);
+    for (int t = 0; t < T; t++) {  // in time order: the moving averages are updated once per step
+        float *x = step_gather(s.buf, c->in[0], &s, t);
+        float *y = s.clips == 1 ? c->out + (size_t)t * s.frame : s.buf + s.step;
+        float *mean = c->save + (size_t)2 * s.C * t, *invstd = mean + s.C;
+        if (sync)  // every rank queues the reduction T times, in the same order
+            batchnorm_forward_train_sync_cuda(y, mean, invstd, c->p[2], c->p[3], x, c->p[0], c->p[1], s.M, s.C, n->eps,
+                                              n->momentum, n->act, c->dist->bn);
+        else
+            batchnorm_forward_train_cuda(y, mean, invstd, c->p[2], c->p[3], x, c->p[0], c->p[1], s.M, s.C, n->eps,
+                                         n->momentum, n->act);
+        step_scatter(c->out, y, &s, t);
+    }
+}
+
+// gamma/beta gradients add up over the steps (the op accumulates); dinp is gathered, added to and
+// scattered back, as the op accumulates into it.
+static void bn_bwd_steps(const gs_op_call *c, int T) {
+    const gs_node *n = c->n;
+    bn_steps s = steps_of(c, T);
+    int sync = c->dist && c->dist->bn;
+    if (s.M == 0 && !sync) return;
+    for (int t = 0; t < T; t++) {
+        const float *x = step_gather(s.buf, c->in[0], &s, t), *y = step_gather(s.buf + s.step, c->out, &s, t);
+        const float *dy = step_gather(s.buf + 2 * s.step, c->dout, &s, t);
+        float *dx = c->din[0] ? step_gather(s.buf + 3 * s.step, c->din[0], &s, t) : NULL;
+        const float *mean = c->save + (size_t)2 * s.C * t, *invstd = mean + s.C;
+        if (sync)
+            batchnorm_backward_sync_cuda(dx, c->g[0], c->g[1], dy, y, x, mean, invstd, c->p[0], s.M, s.C, n->act,
+                                         c->dist->bn);
+        else
+            batchnorm_backward_cuda(dx, c->g[0], c->g[1], dy, y, x, mean, invstd, c->p[0], s.M, s.C, n->act);
+        if (dx) step_scatter(c->din[0], dx, &s, t);
+    }
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward_cuda(c->out, c->in[0], c->in[1], c->numel); }
@@ -170,14 +256,20 @@ static void loss_bwd(const gs_op_call *c) {
     softmax_ce_backward_cuda(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], c->dist ? c->dist->loss_scale : 1.0f);
 }
 
-// Scratch: the CUDA ops borrow theirs from the backend's scratch buffer (gs_cuda_scratch), so no
-// row asks the walker for work memory.
+// keras3 BN: the 4 step buffers of bn_steps (the keras2 ops need none of the walker's work).
+static size_t bn_work(const gs_model *m, const gs_node *n) {
+    return exec_bn_steps(&m->cfg) > 1 ? 4 * exec_bn_step_floats(m, n) : 0;
+}
+
+// Scratch: the CUDA ops borrow theirs from the backend's scratch buffer (gs_cuda_scratch); only the
+// per-time-step BN asks the walker for work memory (its gather buffers, which the ops' scratch must
+// not overlap), carved from the device arena.
 static const gs_op_kernels cuda_kernels[] = {
     {NODE_INPUT, nothing, nothing, NULL},
     {NODE_CONV, conv_fwd, conv_bwd, NULL},
     {NODE_PWCONV, pwconv_fwd, pwconv_bwd, NULL},
     {NODE_DWCONV, dwconv_fwd, dwconv_bwd, NULL},
-    {NODE_BN, bn_fwd, bn_bwd, NULL},
+    {NODE_BN, bn_fwd, bn_bwd, bn_work},
     {NODE_ADD, add_fwd, add_bwd, NULL},
     {NODE_GAP, gap_fwd, gap_bwd, NULL},
     {NODE_BIGRU, bigru_fwd, bigru_bwd, NULL},
@@ -249,9 +341,10 @@ extern "C" int model_cuda_init(gs_model_cuda *g, gs_model *m) {
     if (exec_check(e)) return -1;
     const gs_params *ps = &m->params;
     size_t f = sizeof(float);
+    size_t work = exec_work_floats(e);
     size_t bytes = gs_cuda_align(m->arena_floats * f) + gs_cuda_align(ps->numel * f) +
                    3 * gs_cuda_align(ps->numel_trainable * f) + gs_cuda_align((size_t)m->cfg.batch * sizeof(int)) +
-                   gs_cuda_align(2 * f) + gs_cuda_align(sizeof(gs_step_state));
+                   gs_cuda_align(2 * f) + gs_cuda_align(sizeof(gs_step_state)) + gs_cuda_align(work * f);
     if (gs_cuda_arena_init(&g->mem, bytes)) return -1;
     e->arena = (float *)gs_cuda_arena_alloc(&g->mem, m->arena_floats * f);
     e->params = (float *)gs_cuda_arena_alloc(&g->mem, ps->numel * f);
@@ -261,6 +354,7 @@ extern "C" int model_cuda_init(gs_model_cuda *g, gs_model *m) {
     e->labels = (int *)gs_cuda_arena_alloc(&g->mem, (size_t)m->cfg.batch * sizeof(int));
     e->loss = (float *)gs_cuda_arena_alloc(&g->mem, 2 * f);
     e->state = (gs_step_state *)gs_cuda_arena_alloc(&g->mem, sizeof(gs_step_state));
+    e->work = work ? (float *)gs_cuda_arena_alloc(&g->mem, work * f) : NULL;
     gs_cuda_memset_async(e->labels, 0, (size_t)m->cfg.batch * sizeof(int));
     gs_cuda_memset_async(e->loss, 0, 2 * f);
     gs_cuda_memset_async(e->state, 0, sizeof(gs_step_state));

@@ -139,6 +139,13 @@ extern "C" void gs_cuda_copy_async(void *dst, const void *src, size_t bytes) {
     if (bytes && dst != src) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, gs_cuda_stream()));
 }
 
+extern "C" void gs_cuda_copy2d_async(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width,
+                                     size_t rows) {
+    if (width && rows)
+        CUDA_CHECK(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice,
+                                     gs_cuda_stream()));
+}
+
 extern "C" void gs_cuda_memset_async(void *dst, int value, size_t bytes) {
     if (bytes) CUDA_CHECK(cudaMemsetAsync(dst, value, bytes, gs_cuda_stream()));
 }

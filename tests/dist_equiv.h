@@ -209,11 +209,13 @@ static void eq_take_state(runner *r, const gs_model *from, int rank) {
 
 // The comparison over several steps (a short batch, a batch of one clip: ranks without clips).
 // baseline_name: what the second one-process implementation is ("1 instead of 2 threads").
+// bn_time: model.bn_time (keras3: the BN reductions run once per time step on every rank).
 static void dist_equivalence(int R, int N, runner_make make_dist, runner_make make_ref, runner_make make_alt,
-                             const char *baseline_name, int sync_bn, float dropout, float l2, const char *what) {
+                             const char *baseline_name, int sync_bn, gs_bn_time bn_time, float dropout, float l2,
+                             const char *what) {
     int B = 2 * N;  // global batch: 2 clips per rank
     gs_model_arch arch = {.alpha = 0.35f, .size = 64, .frames = 4, .batch = B / N, .classes = 5, .gru_units = 16,
-                          .dense_units = 16, .dropout = dropout, .l2 = l2, .bn_momentum = 0.9f};
+                          .dense_units = 16, .dropout = dropout, .l2 = l2, .bn_momentum = 0.9f, .bn_time = bn_time};
     runner dm, ref, alt;
     make_dist(&dm, &arch, 0);
     gs_train_dist d = {.rank = R, .size = N, .sync_bn = sync_bn};

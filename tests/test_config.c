@@ -113,8 +113,9 @@ static void test_experiments(void) {
               s15.data.sampling == GS_SAMPLING_STRIDE && s15.data.frame_step == 2 &&
               s15.data.normalize == GS_NORMALIZE_UNIT && s15.train.batch_size == 4 && s15.train.learning_rate == 1e-4 &&
               s15.train.epochs == 40 && s15.train.l2 == 1e-4 && s15.model.dropout == 0.25 &&
-              s15.model.gru_units == 128 && s15.model.dense_units == 128 && !s15.data.augment_flip,
-          "seed_15f.ini matches the seed");
+              s15.model.gru_units == 128 && s15.model.dense_units == 128 && !s15.data.augment_flip &&
+              s15.model.bn_time == GS_BN_TIME_KERAS3,
+          "seed_15f.ini matches the seed (Keras 3's per-time-step batch norm)");
     check(s15.callbacks.early_stopping && s15.callbacks.early_stopping_monitor == GS_MONITOR_VAL_LOSS &&
               s15.callbacks.early_stopping_patience == 10 && s15.callbacks.restore_best && s15.callbacks.reduce_lr &&
               s15.callbacks.reduce_lr_monitor == GS_MONITOR_VAL_LOSS && s15.callbacks.reduce_lr_factor == 0.5 &&
@@ -178,6 +179,11 @@ static void test_set(void) {
           "config_get unknown key");
     // A later --set wins over an earlier one and over the file.
     check(config_set(&c, "data.frames=12") == 0 && c.data.frames == 12, "later --set wins");
+    check(c.model.bn_time == GS_BN_TIME_KERAS2 && config_set(&c, "model.bn_time=keras3") == 0 &&
+              c.model.bn_time == GS_BN_TIME_KERAS3 && config_get(&c, "model.bn_time", v, sizeof v) == 0 &&
+              !strcmp(v, "keras3"),
+          "model.bn_time: keras2 by default, keras3 set and read back");
+    expect_set_error("model.bn_time=keras", "choose one of: keras2, keras3");
 
     expect_set_error("data.frames=15x", "--set 'data.frames=15x': data.frames = '15x' is not an integer");
     expect_set_error("epochs=5", "name the section too: --set train.epochs=5");

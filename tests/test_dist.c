@@ -91,9 +91,14 @@ int main(void) {
     if (N > 1 || getenv("TEST_DIST_ONE")) {
         char base[64];
         snprintf(base, sizeof base, "%d instead of %d threads", omp_get_max_threads() > 1 ? 1 : 2, omp_get_max_threads());
-        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 1, 0.0f, 1e-3f, "sync_bn on, dropout off");
-        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 1, 0.5f, 1.0f, "sync_bn on, dropout 0.5, l2 1");
-        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 0, 0.0f, 1e-3f, "sync_bn off");
+        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 1, GS_BN_TIME_KERAS2, 0.0f, 1e-3f,
+                         "sync_bn on, dropout off");
+        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 1, GS_BN_TIME_KERAS2, 0.5f, 1.0f,
+                         "sync_bn on, dropout 0.5, l2 1");
+        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 0, GS_BN_TIME_KERAS2, 0.0f, 1e-3f,
+                         "sync_bn off");
+        dist_equivalence(R, N, eq_make_cpu, eq_make_cpu, eq_make_cpu, base, 1, GS_BN_TIME_KERAS3, 0.0f, 1e-3f,
+                         "model.bn_time = keras3, sync_bn on");
     }
     int rc = test_finish();
     dist_finalize();

@@ -30,6 +30,22 @@ v=$(h5 "$T/ck.h5" "t(f.attrs['format']), f['weights/block_3_depthwise/depthwise_
 ok "checkpoint format and names ($v)" '[ "$v" = "gesture-checkpoint (3, 3, 48, 1) (2, 384)" ]'
 v=$(h5 "$T/ck.h5" "t(f.attrs['config'])")
 ok "checkpoint config has the file's sizes" 'grep -q "^frames = 4" <<<"$v" && grep -q "^size = 96" <<<"$v" && grep -q "^alpha = 0.35" <<<"$v"'
+ok "a Keras 3 file trains with Keras 3's per-time-step batch norm (model.bn_time = keras3)" 'grep -q "^bn_time = keras3" <<<"$v"'
+# the same file as Keras 2.15 would have written it (only metadata.json's keras_version differs)
+"$PY" - "$FX/seed_small.keras" "$T/k2.keras" <<'PY'
+import sys, zipfile
+src, dst = zipfile.ZipFile(sys.argv[1]), zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_STORED)
+for i in src.infolist():
+    data = src.read(i)
+    dst.writestr(i, data.replace(b'"3.15.1"', b'"2.15.0"') if i.filename == "metadata.json" else data)
+dst.close()
+PY
+"$G" import-keras "$T/k2.keras" "$T/k2.h5" >/dev/null 2>&1
+v=$(h5 "$T/k2.h5" "t(f.attrs['config'])")
+ok "a Keras 2 file trains with tf.keras 2's batch norm over all frames (model.bn_time = keras2)" 'grep -q "^bn_time = keras2" <<<"$v"'
+"$G" import-keras "$FX/seed_small.keras" "$T/k3.h5" --set model.bn_time=keras2 >/dev/null 2>&1
+v=$(h5 "$T/k3.h5" "t(f.attrs['config'])")
+ok "--set model.bn_time overrides what the file's Keras version says" 'grep -q "^bn_time = keras2" <<<"$v"'
 v=$(h5 "$T/ck.h5" "[t(c) for c in f.attrs['classes']]")
 ok "default class names for 5 classes ($v)" 'grep -q "Thumbs_Up" <<<"$v"'
 

@@ -24,7 +24,7 @@
 // Longest string value (paths, names), including the terminating NUL.
 #define GS_CONFIG_STR_MAX 1024
 
-#include "gesture/types.h"  // gs_sampling, gs_normalize, gs_bad_clip
+#include "gesture/types.h"  // gs_sampling, gs_normalize, gs_bad_clip, gs_bn_time
 typedef enum { GS_MONITOR_VAL_LOSS = 0, GS_MONITOR_VAL_ACCURACY = 1 } gs_monitor;
 typedef enum { GS_DEVICE_AUTO = 0, GS_DEVICE_CPU = 1, GS_DEVICE_CUDA = 2 } gs_device;
 // CPU inference (predict, eval, stream, validation): the folded plan (gesture/plan.h) or the reference executor.
@@ -59,6 +59,7 @@ typedef struct {
     bool expect_pretrained;              // written for pretrained weights: warn when there are none
     int classes;
     double bn_momentum;  // backbone BN moving-average momentum (Keras 0.999)
+    gs_bn_time bn_time;  // training BN statistics over B*T frames (tf.keras 2) or per time step (Keras 3)
 } gs_model_config;
 
 typedef struct {

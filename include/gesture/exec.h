@@ -116,6 +116,16 @@ struct gs_exec {
 
 // Check that the backend has kernels for every op the model uses. 0 ok, -1 + gs_error naming the op.
 int exec_check(const gs_exec *e);
+
+// model.bn_time = keras3 (Keras 3's TimeDistributed calls its layer once per time step): a training
+// BN node normalizes the frames of each time step t on their own (rows n = b*T + t of its (B*T,H,W,C)
+// output: B blocks of H*W*C floats at stride T*H*W*C) with that step's statistics, saved in slot t of
+// its save buffer (2C floats a slot), and updates the moving averages once per step in time order.
+// Time steps a training BN call normalizes separately: arch->frames under keras3, 1 under keras2.
+int exec_bn_steps(const gs_model_arch *a);
+// Floats of the frames of one time step of BN node n at the planned batch (B*H*W*C): the size of
+// each buffer a backend gathers a step into.
+size_t exec_bn_step_floats(const gs_model *m, const gs_node *n);
 // Floats of op scratch (e->work) the backend's kernels need for the largest node of the model.
 size_t exec_work_floats(const gs_exec *e);
 

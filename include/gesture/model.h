@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "gesture/params.h"
+#include "gesture/types.h"  // gs_bn_time
 
 typedef enum {
     NODE_INPUT,    // (N,S,S,3) frames of B clips, N = B*T
@@ -57,6 +58,7 @@ typedef struct {
     float dropout;
     float l2;         // on dense_hidden/kernel
     float bn_momentum; // backbone BN moving-average momentum; 0 = Keras' 0.999
+    gs_bn_time bn_time; // training BN statistics over all B*T frames (keras2, 0) or per time step (keras3)
 } gs_model_arch;
 
 typedef struct gs_model {

@@ -47,6 +47,10 @@ void gs_cuda_upload(void *dst_dev, const void *src_host, size_t bytes);
 void gs_cuda_download(void *dst_host, const void *src_dev, size_t bytes);
 // Queued on the compute stream.
 void gs_cuda_copy_async(void *dst_dev, const void *src_dev, size_t bytes);
+// `rows` blocks of `width` bytes, from src every src_pitch bytes to dst every dst_pitch bytes (one
+// cudaMemcpy2DAsync, device to device).
+void gs_cuda_copy2d_async(void *dst_dev, size_t dst_pitch, const void *src_dev, size_t src_pitch, size_t width,
+                          size_t rows);
 void gs_cuda_memset_async(void *dst_dev, int value, size_t bytes);
 // Host->device on the copy stream (src should be pinned); gs_cuda_wait_copies() makes the
 // compute stream wait for every copy queued so far, without blocking the host.

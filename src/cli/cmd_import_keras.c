@@ -289,6 +289,9 @@ int cmd_import_keras(int argc, char **argv) {
             cfg.model.dense_units = a.dense_units;
             cfg.model.classes = a.classes;
         }
+        // Keras 3's TimeDistributed normalizes each time step on its own, tf.keras 2's all frames at once
+        if (rc == 0 && info.keras_major)
+            cfg.model.bn_time = info.keras_major == 3 ? GS_BN_TIME_KERAS3 : GS_BN_TIME_KERAS2;
         if (rc == 0 && info.has_config) {
             cfg.model.dropout = round(a.dropout * 1e6) / 1e6;
             cfg.data.frames = a.frames;

@@ -15,7 +15,7 @@
 _Static_assert(sizeof(gs_sampling) == sizeof(int) && sizeof(gs_normalize) == sizeof(int) &&
                    sizeof(gs_bad_clip) == sizeof(int) && sizeof(gs_monitor) == sizeof(int) &&
                    sizeof(gs_device) == sizeof(int) && sizeof(gs_inference) == sizeof(int) &&
-                   sizeof(gs_resize) == sizeof(int),
+                   sizeof(gs_resize) == sizeof(int) && sizeof(gs_bn_time) == sizeof(int),
                "CK_ENUM stores enums through int");
 
 const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", "stream", NULL};
@@ -28,6 +28,7 @@ static const char *const BAD_CLIP[] = {"error", "skip", NULL};
 static const char *const MONITOR[] = {"val_loss", "val_accuracy", NULL};
 static const char *const DEVICE[] = {"auto", "cpu", "cuda", NULL};
 static const char *const INFERENCE[] = {"plan", "reference", NULL};
+static const char *const BN_TIME[] = {"keras2", "keras3", NULL};
 // Keras ships ImageNet weights for exactly these MobileNetV2 widths.
 static const double WIDTHS[] = {0.35, 0.5, 0.75, 1.0, 1.3, 1.4};
 static const int N_WIDTHS = 6;
@@ -77,6 +78,11 @@ const config_key CONFIG_KEYS[] = {
     FLT(model, bn_momentum, "0.999", 0, 1, CF_LO_OPEN | CF_HI_OPEN,
         "MobileNetV2 BatchNorm moving-average momentum (Keras: 0.999; lower it when training from scratch "
         "for few steps, or inference-mode statistics lag far behind)"),
+    ENUM(model, bn_time, "keras2", BN_TIME,
+         "training-mode batch norm of the per-frame layers (MobileNetV2 and the head BN): keras2 = statistics over "
+         "all B*T frames of the step, one moving-average update (tf.keras 2's TimeDistributed); keras3 = per time "
+         "step over its B frames, T moving-average updates in time order (Keras 3's TimeDistributed); inference is "
+         "the same; import-keras sets it from the file's Keras version"),
 
     INT(train, epochs, "40", 1, 100000, 0, "maximum number of epochs"),
     INT(train, batch_size, "4", 1, 4096, 0, "clips per step"),

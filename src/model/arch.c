@@ -14,6 +14,7 @@ void model_arch_from_config(gs_model_arch *a, const gs_config *c) {
     a->dropout = (float)c->model.dropout;
     a->l2 = (float)c->train.l2;
     a->bn_momentum = (float)c->model.bn_momentum;
+    a->bn_time = c->model.bn_time;
 }
 
 int model_init_from_config(gs_model *m, const gs_config *c) {

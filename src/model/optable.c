@@ -2,11 +2,12 @@
 #include "gesture/optable.h"
 
 #include "gesture/errors.h"
+#include "gesture/exec.h"
 #include "gesture/ops.h"
 
 static size_t bn_save(const gs_model *m, const gs_node *n) {
-    (void)m;
-    return 2 * (size_t)n->shape[n->ndim - 1];  // batch mean, invstd
+    // batch mean, invstd; one pair per time step under model.bn_time = keras3 (gesture/exec.h)
+    return 2 * (size_t)n->shape[n->ndim - 1] * (size_t)exec_bn_steps(&m->cfg);
 }
 
 static size_t bigru_save(const gs_model *m, const gs_node *n) {

@@ -38,6 +38,13 @@ int exec_check(const gs_exec *e) {
     return 0;
 }
 
+int exec_bn_steps(const gs_model_arch *a) { return a->bn_time == GS_BN_TIME_KERAS3 ? a->frames : 1; }
+
+size_t exec_bn_step_floats(const gs_model *m, const gs_node *n) {
+    GS_ASSERT(n->op == NODE_BN && n->shape[0] % m->cfg.frames == 0);
+    return (size_t)(n->shape[0] / m->cfg.frames) * row_numel(n);
+}
+
 size_t exec_work_floats(const gs_exec *e) {
     size_t most = 0;
     for (int i = 0; i < e->m->n_nodes; i++) {

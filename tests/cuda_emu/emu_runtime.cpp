@@ -494,6 +494,21 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
     }
     return cudaSuccess;
 }
+// Device to device only (what the backend uses: strided gathers); each span is checked as a whole.
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t st) {
+    LOCK;
+    if (kind != cudaMemcpyDeviceToDevice) gs_emu_fatal("cudaMemcpy2DAsync: only device-to-device copies are emulated");
+    if (width > dpitch || width > spitch) return fail(cudaErrorInvalidValue);
+    if (!width || !height) return cudaSuccess;
+    if (check_range(dst, (height - 1) * dpitch + width, 1, "cudaMemcpy2DAsync dst") ||
+        check_range(src, (height - 1) * spitch + width, 1, "cudaMemcpy2DAsync src"))
+        return cudaErrorInvalidValue;
+    gs_emu_enqueue(st, "cudaMemcpy2DAsync", [=] {
+        for (size_t r = 0; r < height; r++) memmove((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
+    });
+    return cudaSuccess;
+}
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
     LOCK;
     if (g_capturing) return capture_violation(nullptr);

@@ -247,9 +247,20 @@ static void row_pointers_copies(void) {
     check(cudaMemset(host, 0, 16) == cudaErrorInvalidValue, "cudaMemset of a host pointer is refused");
     check(cudaMemsetAsync(d, 0, 9 * sizeof(float), 0) == cudaErrorInvalidValue,
           "cudaMemsetAsync past the end of a device allocation is refused");
-    check(get(d, 7) == 1.0f, "and none of them wrote anything");
+    float *e = dev_floats(8, 2.0f);  // 2 rows of 2 floats; from d + 4 at pitch 4 the last row ends past d[7]
+    check(cudaMemcpy2DAsync(e, 3 * sizeof(float), d + 4, 4 * sizeof(float), 2 * sizeof(float), 2,
+                            cudaMemcpyDeviceToDevice, 0) == cudaErrorInvalidValue,
+          "cudaMemcpy2DAsync whose last row runs past the source allocation is refused");
+    check(cudaMemcpy2DAsync(e, sizeof(float), d, 4 * sizeof(float), 2 * sizeof(float), 2, cudaMemcpyDeviceToDevice,
+                            0) == cudaErrorInvalidValue,
+          "cudaMemcpy2DAsync with a pitch below its width is refused");
+    check(get(d, 7) == 1.0f && get(e, 0) == 2.0f, "and none of them wrote anything");
+    CK(cudaMemcpy2DAsync(e, 3 * sizeof(float), d, 4 * sizeof(float), 2 * sizeof(float), 2, cudaMemcpyDeviceToDevice, 0));
+    check(get(e, 0) == 1.0f && get(e, 2) == 2.0f && get(e, 3) == 1.0f && get(e, 5) == 2.0f,
+          "cudaMemcpy2DAsync copies its rows at both pitches and nothing between them");
     (void)cudaGetLastError();
     CK(cudaFree(d));
+    CK(cudaFree(e));
 }
 
 static void row_pointers_libs(void) {

@@ -129,6 +129,8 @@ cudaError_t cudaFreeHost(void *p);
 cudaError_t cudaPointerGetAttributes(cudaPointerAttributes *attr, const void *p);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s GS_EMU_DEFAULT(0));
+cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t s GS_EMU_DEFAULT(0));
 cudaError_t cudaMemsetAsync(void *dst, int value, size_t bytes, cudaStream_t s GS_EMU_DEFAULT(0));
 cudaError_t cudaMemset(void *dst, int value, size_t bytes);
 
