@@ -288,3 +288,27 @@ int k_json_number(const char *p, double *v) {
     *v = x;
     return 0;
 }
+
+int k_find_width(gs_model_arch *a, k_width_fits fits, void *ctx) {
+    gs_model_arch probe = *a;  // the smallest model of each width: the shapes depend on neither frames nor size
+    probe.batch = probe.frames = 1;
+    probe.size = 32;
+    int best_ok = -1;
+    char best_msg[1024] = "";
+    for (int i = 0; i < K_N_WIDTHS; i++) {
+        probe.alpha = K_WIDTHS[i];
+        gs_model m;
+        if (model_init(&m, &probe)) return -1;
+        int n_ok = 0, r = fits(ctx, &m, &n_ok);
+        model_free(&m);
+        if (r == 0) {
+            a->alpha = K_WIDTHS[i];
+            return 0;
+        }
+        if (n_ok > best_ok) {
+            best_ok = n_ok;
+            snprintf(best_msg, sizeof best_msg, "%s", gs_last_error());
+        }
+    }
+    return gs_error("%s", best_msg);  // the closest width's first difference names the array and shapes
+}

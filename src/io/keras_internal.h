@@ -169,4 +169,10 @@ int k_json_int_array(const char *p, long *v, int max);
 // Parse a JSON number at p. 0 ok, -1 if none.
 int k_json_number(const char *p, double *v);
 
+// The width of K_WIDTHS under which a file's arrays all fit the model: fits(ctx, m, &n_ok) checks a
+// model of one width, saying how many arrays matched. On none, the error of the width that matched
+// the most (it names the first array that differs). 0 (a->alpha set) or -1 + gs_error.
+typedef int (*k_width_fits)(void *ctx, gs_model *m, int *n_ok);
+int k_find_width(gs_model_arch *a, k_width_fits fits, void *ctx);
+
 #endif

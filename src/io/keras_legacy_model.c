@@ -225,6 +225,15 @@ static int lm_dims(hsize_t *dims, const lmfile *lf, int r, int w) {
     return k_dims_of(dims, lf->root, p);
 }
 
+// k_find_width's check: every array of the file fits m.
+static int lm_fits(void *ctx, gs_model *m, int *n_ok) {
+    lm_src *src = gs_malloc((size_t)m->params.n * sizeof *src);
+    *n_ok = 0;
+    int r = lm_map(src, m, ctx) || lm_read(NULL, m, ctx, src, n_ok);
+    free(src);
+    return r;
+}
+
 // GRU and dense units and classes from the head's shapes, then the width whose every shape matches.
 static int lm_arch(gs_model_arch *a, const lmfile *lf) {
     const char *path = lf->path;
@@ -243,30 +252,7 @@ static int lm_arch(gs_model_arch *a, const lmfile *lf) {
         return gs_error("%s: layer '%s' array '%s' is no output Dense kernel (%d inputs): not the seed architecture "
                         "(%s)", path, fl[R_OUT].layer, fl[R_OUT].weights[0], a->dense_units, K_SEED_ARCH);
     if (k_head_dim(&a->classes, path, fl[R_OUT].weights[0], "classes", d2[1], 2, GS_MAX_CLASSES)) return -1;
-    gs_model_arch probe = *a;  // the shapes do not depend on frames or size
-    probe.batch = probe.frames = 1;
-    probe.size = 32;
-    int best_ok = -1;
-    char best_msg[1024] = "";
-    for (int i = 0; i < K_N_WIDTHS; i++) {
-        probe.alpha = K_WIDTHS[i];
-        gs_model m;
-        if (model_init(&m, &probe)) return -1;
-        lm_src *src = gs_malloc((size_t)m.params.n * sizeof *src);
-        int n_ok = 0;
-        int r = lm_map(src, &m, lf) || lm_read(NULL, &m, lf, src, &n_ok);
-        free(src);
-        model_free(&m);
-        if (r == 0) {
-            a->alpha = K_WIDTHS[i];
-            return 0;
-        }
-        if (n_ok > best_ok) {
-            best_ok = n_ok;
-            snprintf(best_msg, sizeof best_msg, "%s", gs_last_error());
-        }
-    }
-    return gs_error("%s", best_msg);  // the closest width's first difference names the array and shapes
+    return k_find_width(a, lm_fits, (void *)lf);
 }
 
 // The MobileNetV2 model's name in a model config (the layer TimeDistributed wraps), "" if none.

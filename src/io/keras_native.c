@@ -251,6 +251,15 @@ int keras_load_model_file(gs_model *m, const char *path) {
     return rc;
 }
 
+// k_find_width's check: every weight of the file fits m, in the Keras 3 layout.
+static int k3_fits(void *ctx, gs_model *m, int *n_ok) {
+    k3_layout L;
+    k3_layout_build(&L, m);
+    int r = check_weights(ctx, m, &L, NULL, n_ok);
+    k3_layout_free(&L);
+    return r;
+}
+
 // GRU and dense units and classes (head shapes), then the width whose every shape matches, into a
 // (frames and size untouched: the weights do not depend on them).
 static int weights_arch(const kfile *kf, gs_model_arch *a) {
@@ -278,33 +287,8 @@ static int weights_arch(const kfile *kf, gs_model_arch *a) {
         return gs_error("%s: layers/dense_1/vars/0 is not the output Dense kernel (%d inputs): not the seed "
                         "architecture (%s)", path, a->dense_units, K_SEED_ARCH);
     if (k_head_dim(&a->classes, path, "layers/dense_1/vars/0", "classes", d2[1], 2, GS_MAX_CLASSES)) return -1;
-    // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5), on the smallest
-    // model of these widths (one 32x32 frame) since the shapes do not depend on frames or size
-    gs_model_arch probe = *a;
-    probe.batch = probe.frames = 1;
-    probe.size = 32;
-    int best_ok = -1;
-    char best_msg[1024] = "";
-    for (int i = 0; i < K_N_WIDTHS; i++) {
-        probe.alpha = K_WIDTHS[i];
-        gs_model m;
-        if (model_init(&m, &probe)) return -1;
-        k3_layout L;
-        k3_layout_build(&L, &m);
-        int n_ok;
-        int r = check_weights(kf, &m, &L, NULL, &n_ok);
-        k3_layout_free(&L);
-        model_free(&m);
-        if (r == 0) {
-            a->alpha = K_WIDTHS[i];
-            return 0;
-        }
-        if (n_ok > best_ok) {
-            best_ok = n_ok;
-            snprintf(best_msg, sizeof best_msg, "%s", gs_last_error());
-        }
-    }
-    return gs_error("%s", best_msg);  // the closest width's first difference names the layer and shapes
+    // the width whose every shape matches (Conv1 alone cannot tell 0.35 from 0.5)
+    return k_find_width(a, k3_fits, (void *)kf);
 }
 
 int keras_weights_arch(gs_model_arch *arch, const char *path) {
