@@ -106,7 +106,7 @@ static double bench_steps(gs_model *m, gs_plan *plan, const gs_config *cfg, int 
         }
         times[n++] = runtime_now() - t0;
         progress_add(&bar, 1);
-        if (warmed < 0 && n >= BENCH_SETTLE_WINDOW) {
+        if (warmed < 0 && n >= BENCH_SETTLE_WINDOW && n <= max_warm) {  // past max_warm the timed steps run
             double lo = times[n - 1], hi = times[n - 1];
             for (int i = n - BENCH_SETTLE_WINDOW; i < n; i++) {
                 lo = times[i] < lo ? times[i] : lo;
