@@ -34,8 +34,9 @@ print(f"torch {torch.__version__} ({cuda}), onnxruntime {v('onnxruntime')}, open
 PY
 }
 
-if [ -x "$VENV/bin/python" ] && ((UPGRADE == 0)) && versions 2>/dev/null; then
-  echo "make_peer_venv: $VENV already has these (--upgrade to update)"
+if [ -x "$VENV/bin/python" ] && ((UPGRADE == 0)) && have=$(versions 2>/dev/null); then
+  echo "make_peer_venv: $VENV is there (--upgrade to update)"
+  echo "$have"  # the last line: run_peers.sh records it
   exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"

@@ -38,19 +38,29 @@ def read_tsv(path):
 
 
 def cpu_facts():
-    model, flags, n = "?", set(), 0
+    info, flags, n = {}, set(), 0
     with open("/proc/cpuinfo") as f:
         for line in f:
             k, _, v = line.partition(":")
             k = k.strip()
             if k == "model name":
-                model, n = v.strip(), n + 1
+                n += 1
+            if k in ("model name", "cpu family", "model", "stepping", "cpu MHz", "cache size"):
+                info.setdefault(k, v.strip())
             elif k == "flags":
                 flags = set(v.split())
-    return model, n, [x for x in FLAGS if x in flags], [x for x in FLAGS if x not in flags]
+    model = (f"`{info.get('model name', '?')}` (family {info.get('cpu family', '?')} model {info.get('model', '?')} "
+             f"stepping {info.get('stepping', '?')}, {float(info.get('cpu MHz', 0)):.0f} MHz"
+             + (f", cache {info['cache size']}" if "cache size" in info else "") + ")")
+    hyper = " under a hypervisor" if "hypervisor" in flags else ""
+    return model + hyper, n, [x for x in FLAGS if x in flags], [x for x in FLAGS if x not in flags]
 
 
-def git_rev():
+def git_rev(work):
+    """The commit run_peers.sh built gesture from (rev.txt, written when it started), else the current one."""
+    path = os.path.join(work, "rev.txt")
+    if os.path.exists(path):
+        return open(path).read().strip()
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
@@ -178,6 +188,22 @@ def profile_section(path):
     return "\n".join(out)
 
 
+def profile_spread(path, res):
+    """The profile run's own img/s (1 warm-up step, mean of 2) beside the rounds' gesture seed medians."""
+    got = {}
+    for line in open(path):
+        m = re.match(r"^(train|inference)\s+([\d.]+) img/s", line)
+        if m:
+            got[m.group(1)] = float(m.group(2))
+    pairs = [(p, got[p], cell(res.get(("seed", "gesture", p)), p)[0]) for p in ("train", "inference") if p in got]
+    pairs = [(p, x, y) for p, x, y in pairs if y]
+    if not pairs:
+        return None
+    return ("The profile run, a separate process after the rounds, read gesture's seed " +
+            " and ".join(f"{p} at {x:.1f} img/s (rounds: {y:.1f})" for p, x, y in pairs) +
+            ": how far two runs of the same binary can differ on this machine.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work")
@@ -207,7 +233,8 @@ def main():
     loads = [float(x) for r in runs for x in (r[3], r[4])]
     lmin, lmax = (min(loads), max(loads)) if loads else (0, 0)
     wall = sum(int(r[5]) for r in runs)
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = os.path.getmtime(os.path.join(W, "runs.tsv")) if runs else datetime.datetime.now().timestamp()
+    now = datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     checks = read_tsv(os.path.join(W, "checks.txt"))
     engines = read_tsv(os.path.join(W, "engines.tsv"))
     values = {c: open(os.path.join(W, f"values_{c}.txt")).read().strip() for c in cfgs
@@ -218,7 +245,7 @@ def main():
     if a.quick:
         md += ["**`--quick` run: small config, 1 round, 3 steps, short warm-up: it checks that the scripts work; "
                "its numbers are not a measurement.**", ""]
-    md += [f"Measured {now} with `{a.command}` (gesture {git_rev()}).", ""]
+    md += [f"Measured {now} with `{a.command}` (gesture {git_rev(W)}).", ""]
     if lmax > 2.5:
         md += [f"**Measured under load.** The 1-minute load average read {lmin:.2f} to {lmax:.2f} around the runs "
                f"(table at the end) on a machine with {ncpu} vCPUs, while other work shared them. Every engine "
@@ -228,19 +255,22 @@ def main():
                "gesture, so the ratios below overstate gesture's lead; read them as a lower bound of the peers' "
                "speed, and rerun on an idle machine for figures to quote.", ""]
     md += ["| | |", "|---|---|",
-           f"| CPU | `{model}`, {ncpu} vCPUs (`/proc/cpuinfo`) |",
+           f"| CPU | {model}, {ncpu} vCPUs (`/proc/cpuinfo`) |",
            f"| SIMD flags | has `{' '.join(have)}`; lacks `{' '.join(lack)}` |",
            f"| threads | {a.threads} for every engine: `OMP_NUM_THREADS`/`MKL_NUM_THREADS`/`OPENBLAS_NUM_THREADS`, "
            f"gesture `runtime.threads`, `torch.set_num_threads`, ONNX Runtime `intra_op_num_threads` (inter_op 1, "
            f"sequential), OpenVINO `INFERENCE_NUM_THREADS` (1 stream, LATENCY hint), TensorFlow intra- and "
            f"inter-op pools |",
-           f"| libraries | {versions}, from PyPI (`benchmarks/make_peer_venv.sh`) |",
+           f"| libraries | {versions}, from PyPI (`benchmarks/make_peer_venv.sh`)" +
+           ("; PyTorch's CPU wheel index was out of reach, so torch is PyPI's wheel, whose CUDA libraries a CPU "
+            "run never loads" if "CUDA libraries" in versions else "") + " |",
            f"| timing | {a.rounds} interleaved round(s) (each round runs every engine, in a fresh process, for "
            f"each config); each phase warms up until its last 3 step times are within 5% (at least 8 steps for "
            f"PyTorch, whose torch.compile compiles in them; at most {a.max_warm}), then the median of {a.steps} "
            f"timed steps; the table shows the median over rounds. Inputs random, in each engine's own layout "
            f"(gesture, ONNX Runtime, OpenVINO, Keras: NHWC clips; PyTorch: NCHW, or channels_last as a view) |",
-           f"| load average | 1-minute, {lmin:.2f} to {lmax:.2f} before/after the runs ({wall} s of runs) |"]
+           f"| load average | 1-minute, {lmin:.2f} to {lmax:.2f} before/after the runs ({wall} s of runs); it counts "
+           f"the engine being measured, about {a.threads} while it runs |"]
     reduced = []
     if a.seed_rounds and int(a.seed_rounds) < a.rounds:
         reduced.append(f"the seed config ran in round{'s 1 to' if int(a.seed_rounds) > 1 else ''} {a.seed_rounds} only")
@@ -252,10 +282,13 @@ def main():
     if reduced:
         md.append("| reduced to fit the time budget | " + "; ".join(reduced) + " |")
     md.append("")
-    md += ["bf16: this CPU has no bf16 instructions (no `avx512_bf16`, no AMX). PyTorch's bf16 autocast rows "
-           "therefore measure oneDNN's emulation (conversions around fp32 arithmetic), and OpenVINO ignores the "
-           "bf16 hint and runs f32 (its engine line below says what the compiled model ran).", "",
-           "## Throughput (median over rounds)", "",
+    bf16_hw = "avx512_bf16" in have or "amx_bf16" in have
+    if not bf16_hw:
+        md += ["bf16: this CPU has no bf16 instructions (no `avx512_bf16`, no AMX). PyTorch's bf16 autocast rows "
+               "therefore measure bf16 without hardware support (conversions to and from fp32 around fp32 "
+               "arithmetic, and slower fallback kernels), and OpenVINO ignores the bf16 hint and runs f32 (its "
+               "engine line below says what the compiled model ran).", ""]
+    md += ["## Throughput (median over rounds)", "",
            "img/s: images (frames) per second, B x T per step; latency: one clip of T frames, ms. "
            "`*`: a round whose warm-up did not settle within the limit (its steps were timed anyway). "
            "`-`: the engine does not do this (ONNX Runtime and OpenVINO run inference only).", "",
@@ -278,16 +311,16 @@ def main():
                "PyTorch's timed model pads stride-2 convolutions symmetrically (as torchvision does); the checks load "
                "gesture's weights with Keras' bottom/right 'same' padding.", ""]
     md += ["## Engines as they ran", ""]
-    seen = set()
     for cfg, e, text in engines:
-        if (e, text.split(";")[0]) in seen and e != "gesture":
-            continue
-        seen.add((e, text.split(";")[0]))
+        text = re.sub(r"(openvino \d+\.\d+\.\d+)-\S+", r"\1", text)
         md.append(f"- {cfg}, {LABEL.get(e, e)}: {text}")
     md += [""]
     prof = profile_section(os.path.join(W, "profile_seed.txt"))
     if prof:
         md += ["## Where gesture's time goes (seed config)", "", prof]
+        spread = profile_spread(os.path.join(W, "profile_seed.txt"), res)
+        if spread:
+            md += [spread, ""]
     md += ["## Every round", "", per_round(res, cfgs, a.rounds), "", "## Load average per run", "",
            "| round | config | engine | load before | load after | wall s | exit |", "|---|---|---|---|---|---|---|"]
     md += [f"| {r} | {c} | {LABEL.get(e, e)} | {l0} | {l1} | {w} | {rc} |" for r, c, e, l0, l1, w, rc in runs]

@@ -22,6 +22,8 @@
 #   --seed-rounds N  the seed config runs in the first N rounds only (default: every round)
 #   BUILD=dir (default build; Release), WORK=dir (default runs/peers: checkpoints, exports, raw logs),
 #   RUN_TIMEOUT=seconds per engine run (default 1800)
+# On 2 cores every default takes well over an hour (bf16 without bf16 hardware above all):
+# benchmarks/results/peers_cpu.md names the reduced command it was made with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARGS="$*"
@@ -41,6 +43,7 @@ while (($#)); do
     --engines) ENGINES=$2; shift 2 ;;
     --no-profile) PROFILE=0; shift ;;
     --out) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
@@ -68,6 +71,8 @@ if [ -e "$WORK" ]; then  # only a folder an earlier run made is emptied
 fi
 mkdir -p "$WORK"
 touch "$WORK/.run_peers"
+{ git rev-parse --short HEAD 2>/dev/null || echo "?"; } | tr -d '\n' >"$WORK/rev.txt"
+[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || echo -n " + uncommitted changes" >>"$WORK/rev.txt"
 benchmarks/make_peer_venv.sh >"$WORK/venv.log" || { cat "$WORK/venv.log" >&2; exit 1; }
 tail -1 "$WORK/venv.log" | tee "$WORK/versions.txt" >&2
 
@@ -95,6 +100,7 @@ for cfg in "${CFG_LIST[@]}"; do
   "$G" export-onnx "$WORK/ck_$cfg" "$WORK/$cfg.onnx" >/dev/null
   "$G" predict "$WORK/ck_$cfg" "$WORK/prep/val" --json --threads "$THREADS" --save-inputs "$WORK/x_$cfg.npy" \
     >"$WORK/p_$cfg.json" 2>/dev/null
+  # shellcheck disable=SC2086
   "$G" summary experiments/seed_15f.ini ${SETS[$cfg]} | awk '/^Total params/ {print $3}' >"$WORK/values_$cfg.txt"
 done
 "$G" import-keras tests/fixtures/keras/seed_small.keras "$WORK/fixture.h5" >/dev/null 2>&1
@@ -138,8 +144,8 @@ engine_cmd() {  # engine_cmd ENGINE CONFIG LIGHT -> the command line (words) in 
   ((light)) && steps=3 torch_warm=3
   local common=(--config "$cfg" --threads "$THREADS" --steps "$steps" --max-warm "$MAXWARM")
   local torch=("$PY" benchmarks/peer_torch.py "${common[@]}" --min-warm "$torch_warm")
+  # shellcheck disable=SC2206  # ${SETS[$cfg]}: several --set words
   case "$e" in
-    # shellcheck disable=SC2206
     gesture) CMD=("$G" bench experiments/seed_15f.ini --settle --steps "$steps" --max-warm "$MAXWARM"
                   --set runtime.threads="$THREADS" ${SETS[$cfg]}) ;;
     torch) CMD=("${torch[@]}") ;;
@@ -198,6 +204,8 @@ if ((PROFILE)); then
 fi
 
 # --- tables ---------------------------------------------------------------------------------------
+QUICK_ARG=()
+((QUICK)) && QUICK_ARG=(--quick)
 /usr/bin/env python3 benchmarks/peers_report.py "$WORK" --threads "$THREADS" --rounds "$ROUNDS" --steps "$STEPS" \
   --max-warm "$MAXWARM" --skip "$SKIP" --once "$ONCE" --seed-rounds "$SEED_ROUNDS" \
-  --command "benchmarks/run_peers.sh${ARGS:+ $ARGS}" --out "$OUT" $( ((QUICK)) && echo --quick)
+  --command "benchmarks/run_peers.sh${ARGS:+ $ARGS}" --out "$OUT" "${QUICK_ARG[@]}"
