@@ -29,5 +29,10 @@ ok "bench counts its steps on stderr (not a tty: a line per count)" \
    "grep -qx 'bench: train steps 0/2' \"\$T/bench.err\" && grep -qx 'bench: train steps 2/2' \"\$T/bench.err\" && grep -qx 'bench: inference steps 2/2' \"\$T/bench.err\""
 p=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 1 --profile --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2)
 ok "bench --profile prints the per-op table" "grep -q '^DepthwiseConv2D ' <<<\"\$p\" && grep -q '^Adam (all parameters)' <<<\"\$p\""
+s=$("$G" bench "$SRC/experiments/seed_15f.ini" --steps 3 --settle --max-warm 4 --set data.size=32 --set data.frames=2 --set model.alpha=0.35 --set train.batch_size=2 2>/dev/null)
+ok "bench --settle: every phase line says its warm-up (3 to 4 steps)" \
+   "[ \$(grep -cE '^(train|inference|inference-ref|latency) .* img/s .* warm [34]( unsettled)?( |\$)' <<<\"\$s\") -eq 4 ]"
+err=$("$G" bench "$SRC/experiments/seed_15f.ini" --settle --max-warm 0 2>&1 >/dev/null); rc=$?
+ok "bench --max-warm 0 fails naming the option" "[ $rc -eq 2 ] && grep -q -- '--max-warm' <<<\"\$err\""
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

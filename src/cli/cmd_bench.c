@@ -1,5 +1,6 @@
 // `gesture bench CONFIG.ini`: training-step and inference throughput of the model a config describes,
-// on random inputs (no data set needed). benchmarks/run_cpu.sh sets it beside the PyTorch peer.
+// on random inputs (no data set needed). benchmarks/run_peers.sh sets it beside PyTorch, ONNX Runtime,
+// OpenVINO and TensorFlow/Keras (--settle: the peers' timing rule, benchmarks/peer_common.py).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,29 +18,32 @@
 // What the command line asked for (--set overrides are read again by cli_load_config).
 typedef struct {
     const char *path;  // CONFIG.ini
-    int steps, profile;
+    int steps, profile, settle, max_warm;
 } bench_options;
 
 // argv -> options. 0, or -1 after a message on stderr (exit code 2).
 static int bench_parse_args(bench_options *o, int argc, char **argv) {
-    *o = (bench_options){.steps = 5};
+    *o = (bench_options){.steps = 5, .max_warm = 30};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--steps")) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--steps") || !strcmp(argv[i], "--max-warm")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "gesture bench: %s needs a value\n", argv[i]);
                 return -1;
             }
-            if (!strcmp(argv[i], "--steps")) {
+            if (strcmp(argv[i], "--set")) {
                 char *end;
-                o->steps = (int)strtol(argv[i + 1], &end, 10);
-                if (*end || o->steps < 1) {
-                    fprintf(stderr, "gesture bench: --steps wants a positive integer, got '%s'\n", argv[i + 1]);
+                long v = strtol(argv[i + 1], &end, 10);
+                if (*end || v < 1 || v > 100000) {
+                    fprintf(stderr, "gesture bench: %s wants a positive integer, got '%s'\n", argv[i], argv[i + 1]);
                     return -1;
                 }
+                *(!strcmp(argv[i], "--steps") ? &o->steps : &o->max_warm) = (int)v;
             }
             i++;
         } else if (!strcmp(argv[i], "--profile")) {
             o->profile = 1;
+        } else if (!strcmp(argv[i], "--settle")) {
+            o->settle = 1;
         } else if (argv[i][0] == '-' || o->path) {
             fprintf(stderr, "gesture bench: unexpected argument '%s' (see gesture bench --help)\n", argv[i]);
             return -1;
@@ -70,16 +74,27 @@ static void bench_adam_step(gs_model *m, const gs_config *cfg) {
                     (float)cfg->train.epsilon);
 }
 
-// Seconds per step of `steps` timed steps after one warm-up step, counted on stderr under `label`.
-// what: 0 train step, 1 reference inference, 2 plan inference of `batch` clips.
+// --settle: warm-up steps until the last BENCH_SETTLE_WINDOW step times are within 5% of each other
+// (at most --max-warm), then the median of the timed steps (benchmarks/peer_common.py's rule).
+enum { BENCH_SETTLE_WINDOW = 3 };
+
+static int bench_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// Seconds per step of `steps` timed steps after one warm-up step (their mean), or with settle after
+// a settled warm-up (their median; *warm = warm-up steps, negative when it did not settle), counted
+// on stderr under `label`. what: 0 train step, 1 reference inference, 2 plan inference of `batch` clips.
 static double bench_steps(gs_model *m, gs_plan *plan, const gs_config *cfg, int what, int batch, int steps,
-                          const char *label) {
-    double t0 = 0;
+                          int settle, int max_warm, int *warm, const char *label) {
     gs_progress bar;
-    progress_begin(&bar, label, steps + 1);
+    progress_begin(&bar, label, steps + (settle ? BENCH_SETTLE_WINDOW : 1));
     float *probs = gs_malloc(sizeof(float) * (size_t)batch * m->cfg.classes);
-    for (int s = 0; s <= steps; s++, progress_add(&bar, 1)) {
-        if (s == 1) t0 = runtime_now();  // step 0 warms caches and pages
+    double *times = gs_malloc(sizeof(double) * (size_t)(steps + max_warm + 1));
+    int n = 0, warmed = settle ? -1 : 1;
+    while (n < steps + (warmed < 0 ? max_warm : warmed)) {
+        double t0 = runtime_now();
         if (what == 0) {
             model_forward(m, batch, 1, 1);
             model_backward(m);
@@ -89,29 +104,65 @@ static double bench_steps(gs_model *m, gs_plan *plan, const gs_config *cfg, int 
         } else {
             plan_forward(plan, probs, NULL, model_input(m), NULL, batch);
         }
+        times[n++] = runtime_now() - t0;
+        progress_add(&bar, 1);
+        if (warmed < 0 && n >= BENCH_SETTLE_WINDOW && n <= max_warm) {  // past max_warm the timed steps run
+            double lo = times[n - 1], hi = times[n - 1];
+            for (int i = n - BENCH_SETTLE_WINDOW; i < n; i++) {
+                lo = times[i] < lo ? times[i] : lo;
+                hi = times[i] > hi ? times[i] : hi;
+            }
+            if (hi <= 1.05 * lo) warmed = n;
+        }
     }
+    if (warmed < 0) warmed = -max_warm;  // did not settle: the last `steps` are timed anyway
+    int first = n - steps;
+    double dt = 0;
+    if (settle) {
+        qsort(times + first, (size_t)steps, sizeof(double), bench_cmp_double);
+        dt = steps % 2 ? times[first + steps / 2] : 0.5 * (times[first + steps / 2 - 1] + times[first + steps / 2]);
+    } else {
+        for (int i = first; i < n; i++) dt += times[i];
+        dt /= steps;
+    }
+    free(times);
     free(probs);
     progress_end(&bar);
-    return (runtime_now() - t0) / steps;
+    if (warm) *warm = warmed;
+    return dt;
+}
+
+// The " warm N" suffix of a --settle line ("" without --settle).
+static const char *bench_warm_note(char *buf, size_t size, int settle, int warm) {
+    if (!settle) return "";
+    snprintf(buf, size, "   warm %d%s", warm < 0 ? -warm : warm, warm < 0 ? " unsettled" : "");
+    return buf;
 }
 
 // One line per phase: the train step, inference as runtime.inference runs it, inference on the other
 // path, and the plan's latency for a single clip: images per second and milliseconds per step.
-static void bench_time_phases(gs_model *m, gs_plan *plan, const gs_config *cfg, int batch, int images, int steps) {
-    double dt = bench_steps(m, plan, cfg, 0, batch, steps, "bench: train steps");
-    printf("%-14s %10.1f img/s %10.1f ms/step\n", "train", images / dt, dt * 1e3);
+static void bench_time_phases(gs_model *m, gs_plan *plan, const gs_config *cfg, int batch, int images,
+                              const bench_options *o) {
+    int warm;
+    char note[48];
+    double dt = bench_steps(m, plan, cfg, 0, batch, o->steps, o->settle, o->max_warm, &warm, "bench: train steps");
+    printf("%-14s %10.1f img/s %10.1f ms/step%s\n", "train", images / dt, dt * 1e3,
+           bench_warm_note(note, sizeof note, o->settle, warm));
+    fflush(stdout);
     int use_plan = cfg->runtime.inference == GS_INFERENCE_PLAN;
     for (int k = 0; k < 2; k++) {
         int on_plan = k == 0 ? use_plan : !use_plan;
-        dt = bench_steps(m, plan, cfg, on_plan ? 2 : 1, batch, steps,
+        dt = bench_steps(m, plan, cfg, on_plan ? 2 : 1, batch, o->steps, o->settle, o->max_warm, &warm,
                          k == 0 ? "bench: inference steps" : "bench: other inference steps");
         const char *name = k == 0 ? "inference" : on_plan ? "inference-plan" : "inference-ref";
-        printf("%-14s %10.1f img/s %10.1f ms/step   (%s)\n", name, images / dt, dt * 1e3,
+        printf("%-14s %10.1f img/s %10.1f ms/step%s   (%s)\n", name, images / dt, dt * 1e3,
+               bench_warm_note(note, sizeof note, o->settle, warm),
                on_plan ? "runtime.inference = plan" : "runtime.inference = reference");
+        fflush(stdout);
     }
-    dt = bench_steps(m, plan, cfg, 2, 1, steps, "bench: single-clip steps");
-    printf("%-14s %10.1f img/s %10.1f ms/clip   (plan, 1 clip of %d frames)\n", "latency", m->cfg.frames / dt,
-           dt * 1e3, m->cfg.frames);
+    dt = bench_steps(m, plan, cfg, 2, 1, o->steps, o->settle, o->max_warm, &warm, "bench: single-clip steps");
+    printf("%-14s %10.1f img/s %10.1f ms/clip%s   (plan, 1 clip of %d frames)\n", "latency", m->cfg.frames / dt,
+           dt * 1e3, bench_warm_note(note, sizeof note, o->settle, warm), m->cfg.frames);
 }
 
 // Where a training step's time goes, per op type. A separate pass, so the timers do not touch the
@@ -165,7 +216,7 @@ static int bench_cpu(const gs_config *cfg, const bench_options *o) {
         return 1;
     }
     printf("inference plan: %s kernels\n", plan_kernels_name());
-    bench_time_phases(&m, plan, cfg, arch->batch, images, o->steps);
+    bench_time_phases(&m, plan, cfg, arch->batch, images, o);
     if (o->profile) {
         bench_print_profile(&m, cfg, arch->batch, o->steps);
         bench_plan_profile(&m, plan, arch->batch, o->steps);
@@ -182,6 +233,10 @@ int cmd_bench(int argc, char **argv) {
                "  --set k=v      config override, e.g. --set runtime.threads=2\n"
                "                 (--set runtime.device=cuda benches the GPU backend; auto benches the CPU)\n"
                "  --profile      also print where the time goes, per op type (CPU)\n"
+               "  --settle       warm each phase up until its last 3 step times are within 5%%, then report\n"
+               "                 the median of the timed steps (CPU; the rule of benchmarks/run_peers.sh);\n"
+               "                 without it: 1 warm-up step, then the mean\n"
+               "  --max-warm N   --settle's warm-up steps at most (default 30; then it times them anyway)\n"
                "Prints one line per phase: img/s and ms per step (B*T images per step); the steps are\n"
                "counted on stderr as they run (CPU). CPU phases: train; inference on the path\n"
                "runtime.inference picks (plan: folded batch norm, fast kernels; reference: the reference\n"
