@@ -5,6 +5,9 @@
 #include "gesture/exec.h"
 #include "gesture/ops.h"
 
+// gesture/exec.h: the training BN's statistics groups, here beside the save size they set.
+int exec_bn_steps(const gs_model_arch *a) { return a->bn_time == GS_BN_TIME_KERAS3 ? a->frames : 1; }
+
 static size_t bn_save(const gs_model *m, const gs_node *n) {
     // batch mean, invstd; one pair per time step under model.bn_time = keras3 (gesture/exec.h)
     return 2 * (size_t)n->shape[n->ndim - 1] * (size_t)exec_bn_steps(&m->cfg);

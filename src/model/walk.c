@@ -38,8 +38,6 @@ int exec_check(const gs_exec *e) {
     return 0;
 }
 
-int exec_bn_steps(const gs_model_arch *a) { return a->bn_time == GS_BN_TIME_KERAS3 ? a->frames : 1; }
-
 size_t exec_bn_step_floats(const gs_model *m, const gs_node *n) {
     GS_ASSERT(n->op == NODE_BN && n->shape[0] % m->cfg.frames == 0);
     return (size_t)(n->shape[0] / m->cfg.frames) * row_numel(n);
