@@ -8,6 +8,7 @@
 // Three launches per op (partials, per-channel finalize, elementwise apply); fusing the statistics
 // into the producer's epilogue is the known next step (cuda/README.md, known limits).
 #include "cuda_common.h"
+#include "gesture/bn_stats.h"
 
 #define BN_LANES 8
 #define BN_ROWS 512  // rows per chunk, at least (64 per thread lane, like the CPU's ROW_BLOCK)
@@ -71,16 +72,8 @@ __global__ void bn_stats_final_kernel(float *mean, float *invstd, float *scale, 
         s += partial[((size_t)k * 2) * C + c];
         q += partial[((size_t)k * 2 + 1) * C + c];
     }
-    double md = s / M;
-    double var = q / M - md * md;
-    if (var < 0) var = 0;
-    double mu = (double)inp[c] + md;
-    double is = 1.0 / sqrt(var + (double)eps);
-    mean[c] = (float)mu;
-    invstd[c] = (float)is;
-    scale[c] = (float)(gamma[c] * is);
-    moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
-    moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
+    bn_channel_stats(&mean[c], &invstd[c], &scale[c], &moving_mean[c], &moving_var[c], s, q, (double)inp[c], M,
+                     gamma[c], eps, momentum);
 }
 
 __global__ void bn_infer_scale_kernel(float *scale, const float *gamma, const float *moving_var, int C, float eps) {
@@ -264,17 +257,9 @@ __global__ void bn_sync_fwd_final_kernel(float *mean, float *invstd, float *scal
                                          float momentum) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    double Mg = red[2 * C];
-    double md = red[c] / Mg;
-    double var = red[C + c] / Mg - md * md;
-    if (var < 0) var = 0;
-    double mu = (double)moving_mean[c] + md;
-    double is = 1.0 / sqrt(var + (double)eps);
-    mean[c] = (float)mu;
-    invstd[c] = (float)is;
-    scale[c] = (float)(gamma[c] * is);
-    moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
-    moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
+    // the shift is the moving mean, read before its update
+    bn_channel_stats(&mean[c], &invstd[c], &scale[c], &moving_mean[c], &moving_var[c], red[c], red[C + c],
+                     (double)moving_mean[c], red[2 * C], gamma[c], eps, momentum);
 }
 
 // This rank's sums of dy and dy*(x-mean) into red (and its part of dgamma/dbeta).

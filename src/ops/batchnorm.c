@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gesture/bn_stats.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
 #include "work.h"
@@ -147,19 +148,9 @@ void batchnorm_forward_train(float *out, float *mean, float *invstd, float *movi
     double *sum = bw.red, *sq = bw.red + C;
     forward_sums(sum, sq, &bw, inp, pivot, M, C, nt);
     float *scale = bw.coef;
-    for (int c = 0; c < C; c++) {
-        double s = sum[c], q = sq[c];
-        double md = s / M;
-        double var = q / M - md * md;
-        if (var < 0) var = 0;
-        double mu = (double)pivot[c] + md;
-        double is = 1.0 / sqrt(var + (double)eps);
-        mean[c] = (float)mu;
-        invstd[c] = (float)is;
-        scale[c] = (float)(gamma[c] * is);
-        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
-        moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
-    }
+    for (int c = 0; c < C; c++)
+        bn_channel_stats(&mean[c], &invstd[c], &scale[c], &moving_mean[c], &moving_var[c], sum[c], sq[c],
+                         (double)pivot[c], M, gamma[c], eps, momentum);
     affine_act(out, inp, mean, scale, beta, M, C, act);
 }
 
@@ -190,18 +181,9 @@ void batchnorm_forward_train_sync(float *out, float *mean, float *invstd, float 
     double Mg = red[2 * C];
     GS_ASSERT(Mg > 0);
     float *scale = bw.coef;
-    for (int c = 0; c < C; c++) {
-        double md = red[c] / Mg;
-        double var = red[C + c] / Mg - md * md;
-        if (var < 0) var = 0;
-        double mu = (double)moving_mean[c] + md;
-        double is = 1.0 / sqrt(var + (double)eps);
-        mean[c] = (float)mu;
-        invstd[c] = (float)is;
-        scale[c] = (float)(gamma[c] * is);
-        moving_mean[c] = (float)(moving_mean[c] * (double)momentum + mu * (1.0 - momentum));
-        moving_var[c] = (float)(moving_var[c] * (double)momentum + var * (1.0 - momentum));
-    }
+    for (int c = 0; c < C; c++)  // the shift is the moving mean, read before its update
+        bn_channel_stats(&mean[c], &invstd[c], &scale[c], &moving_mean[c], &moving_var[c], red[c], red[C + c],
+                         (double)moving_mean[c], Mg, gamma[c], eps, momentum);
     if (M > 0) affine_act(out, inp, mean, scale, beta, M, C, act);
 }
 
