@@ -62,16 +62,24 @@ __global__ void bn_stats_partial_kernel(double *partial, const float *inp, int M
     }
 }
 
+// Channel c's two partial sums (partial: (chunks, 2, C)), added over the chunks in order (double).
+__device__ __forceinline__ void chunk_sums(double *s0, double *s1, const double *partial, int chunks, int C, int c) {
+    double a = 0.0, b = 0.0;
+    for (int k = 0; k < chunks; k++) {
+        a += partial[((size_t)k * 2) * C + c];
+        b += partial[((size_t)k * 2 + 1) * C + c];
+    }
+    *s0 = a;
+    *s1 = b;
+}
+
 __global__ void bn_stats_final_kernel(float *mean, float *invstd, float *scale, float *moving_mean, float *moving_var,
                                       const double *partial, int chunks, const float *inp, const float *gamma, int M,
                                       int C, float eps, float momentum) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    double s = 0.0, q = 0.0;
-    for (int k = 0; k < chunks; k++) {
-        s += partial[((size_t)k * 2) * C + c];
-        q += partial[((size_t)k * 2 + 1) * C + c];
-    }
+    double s, q;
+    chunk_sums(&s, &q, partial, chunks, C, c);
     bn_channel_stats(&mean[c], &invstd[c], &scale[c], &moving_mean[c], &moving_var[c], s, q, (double)inp[c], M,
                      gamma[c], eps, momentum);
 }
@@ -123,11 +131,8 @@ __global__ void bn_bwd_final_kernel(float *coef, float *dgamma, float *dbeta, co
                                     const float *invstd, const float *gamma, int M, int C) {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
-    double s = 0.0, sx = 0.0;
-    for (int k = 0; k < chunks; k++) {
-        s += partial[((size_t)k * 2) * C + c];
-        sx += partial[((size_t)k * 2 + 1) * C + c];
-    }
+    double s, sx;
+    chunk_sums(&s, &sx, partial, chunks, C, c);
     double sxh = sx * invstd[c];
     if (dbeta) dbeta[c] += (float)s;
     if (dgamma) dgamma[c] += (float)sxh;
@@ -242,11 +247,8 @@ __global__ void bn_sync_fwd_sums_kernel(double *red, const double *partial, int 
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c == 0) red[2 * C] = M;
     if (c >= C) return;
-    double s = 0.0, q = 0.0;
-    for (int k = 0; k < chunks; k++) {
-        s += partial[((size_t)k * 2) * C + c];
-        q += partial[((size_t)k * 2 + 1) * C + c];
-    }
+    double s, q;
+    chunk_sums(&s, &q, partial, chunks, C, c);
     double e = (double)inp[c] - (double)moving_mean[c];  // pivot (row 0) - shift
     red[c] = s + M * e;
     red[C + c] = q + 2 * e * s + M * e * e;
@@ -268,11 +270,8 @@ __global__ void bn_sync_bwd_sums_kernel(double *red, float *dgamma, float *dbeta
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c == 0) red[2 * C] = M;
     if (c >= C) return;
-    double s = 0.0, sx = 0.0;
-    for (int k = 0; k < chunks; k++) {
-        s += partial[((size_t)k * 2) * C + c];
-        sx += partial[((size_t)k * 2 + 1) * C + c];
-    }
+    double s, sx;
+    chunk_sums(&s, &sx, partial, chunks, C, c);
     if (dbeta) dbeta[c] += (float)s;
     if (dgamma) dgamma[c] += (float)(sx * invstd[c]);
     red[c] = s;
