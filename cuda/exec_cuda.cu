@@ -54,15 +54,10 @@ static void dwconv_bwd(const gs_op_call *c) {
                             x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
 }
 
-static void bn_fwd_steps(const gs_op_call *c, int T);
-static void bn_bwd_steps(const gs_op_call *c, int T);
-
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (c->training && exec_bn_steps(c->arch) > 1) {
-        bn_fwd_steps(c, exec_bn_steps(c->arch));
-    } else if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
+    if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
         batchnorm_forward_train_sync_cuda(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
                                           M, C, n->eps, n->momentum, n->act, c->dist->bn);
     } else if (M == 0) {
@@ -79,93 +74,12 @@ static void bn_fwd(const gs_op_call *c) {
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (exec_bn_steps(c->arch) > 1)
-        bn_bwd_steps(c, exec_bn_steps(c->arch));
-    else if (c->dist && c->dist->bn)
+    if (c->dist && c->dist->bn)
         batchnorm_backward_sync_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
                                      c->p[0], M, C, n->act, c->dist->bn);
     else if (M > 0)
         batchnorm_backward_cuda(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
                                 M, C, n->act);
-}
-
-// ---- BN per time step (model.bn_time = keras3, gesture/exec.h), as exec_cpu.c does it ----
-// Step t's frames (rows b*T + t) are gathered into contiguous scratch with one strided copy, the
-// keras2 op runs on them with slot t of the saved statistics, and its results are copied back.
-
-struct bn_steps {
-    int T, clips, C, M;  // time steps, clips in this call, channels, rows of one step (clips*H*W)
-    size_t frame, step;  // floats of one frame, of one step's frames
-    float *buf;          // 4 step buffers: the walker's work (bn_work)
-};
-
-static bn_steps steps_of(const gs_op_call *c, int T) {
-    bn_steps s;
-    s.T = T;
-    GS_ASSERT(c->rows % T == 0 && c->work);
-    s.clips = c->rows / T;
-    s.C = c->n->shape[c->n->ndim - 1];
-    s.frame = c->rows ? c->numel / (size_t)c->rows : 0;
-    s.step = (size_t)s.clips * s.frame;
-    s.M = (int)(s.step / (size_t)s.C);
-    s.buf = c->work;
-    return s;
-}
-
-// Step t of src (clips*T frames) as one block: src's own frames with one clip, else copied into buf.
-static float *step_gather(float *buf, const float *src, const bn_steps *s, int t) {
-    if (s->clips == 1) return (float *)src + (size_t)t * s->frame;
-    size_t f = s->frame * sizeof(float);
-    gs_cuda_copy2d_async(buf, f, src + (size_t)t * s->frame, s->T * f, f, (size_t)s->clips);
-    return buf;
-}
-
-// The block a step_gather returned, back into step t of dst (nothing to do when it was dst's own).
-static void step_scatter(float *dst, const float *blk, const bn_steps *s, int t) {
-    if (s->clips == 1) return;
-    size_t f = s->frame * sizeof(float);
-    gs_cuda_copy2d_async(dst + (size_t)t * s->frame, s->T * f, blk, f, f, (size_t)s->clips);
-}
-
-static void bn_fwd_steps(const gs_op_call *c, int T) {
-    const gs_node *n = c->n;
-    bn_steps s = steps_of(c, T);
-    int sync = c->dist && c->dist->bn;
-    if (s.M == 0 && !sync) return;  // a data-parallel rank without clips, per-rank statistics
-    GS_ASSERT(c->save);
-    for (int t = 0; t < T; t++) {  // in time order: the moving averages are updated once per step
-        float *x = step_gather(s.buf, c->in[0], &s, t);
-        float *y = s.clips == 1 ? c->out + (size_t)t * s.frame : s.buf + s.step;
-        float *mean = c->save + (size_t)2 * s.C * t, *invstd = mean + s.C;
-        if (sync)  // every rank queues the reduction T times, in the same order
-            batchnorm_forward_train_sync_cuda(y, mean, invstd, c->p[2], c->p[3], x, c->p[0], c->p[1], s.M, s.C, n->eps,
-                                              n->momentum, n->act, c->dist->bn);
-        else
-            batchnorm_forward_train_cuda(y, mean, invstd, c->p[2], c->p[3], x, c->p[0], c->p[1], s.M, s.C, n->eps,
-                                         n->momentum, n->act);
-        step_scatter(c->out, y, &s, t);
-    }
-}
-
-// gamma/beta gradients add up over the steps (the op accumulates); dinp is gathered, added to and
-// scattered back, as the op accumulates into it.
-static void bn_bwd_steps(const gs_op_call *c, int T) {
-    const gs_node *n = c->n;
-    bn_steps s = steps_of(c, T);
-    int sync = c->dist && c->dist->bn;
-    if (s.M == 0 && !sync) return;
-    for (int t = 0; t < T; t++) {
-        const float *x = step_gather(s.buf, c->in[0], &s, t), *y = step_gather(s.buf + s.step, c->out, &s, t);
-        const float *dy = step_gather(s.buf + 2 * s.step, c->dout, &s, t);
-        float *dx = c->din[0] ? step_gather(s.buf + 3 * s.step, c->din[0], &s, t) : NULL;
-        const float *mean = c->save + (size_t)2 * s.C * t, *invstd = mean + s.C;
-        if (sync)
-            batchnorm_backward_sync_cuda(dx, c->g[0], c->g[1], dy, y, x, mean, invstd, c->p[0], s.M, s.C, n->act,
-                                         c->dist->bn);
-        else
-            batchnorm_backward_cuda(dx, c->g[0], c->g[1], dy, y, x, mean, invstd, c->p[0], s.M, s.C, n->act);
-        if (dx) step_scatter(c->din[0], dx, &s, t);
-    }
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward_cuda(c->out, c->in[0], c->in[1], c->numel); }
@@ -256,20 +170,15 @@ static void loss_bwd(const gs_op_call *c) {
     softmax_ce_backward_cuda(c->din[0], c->out, c->labels, c->rows, c->n->shape[1], c->dist ? c->dist->loss_scale : 1.0f);
 }
 
-// keras3 BN: the 4 step buffers of bn_steps (the keras2 ops need none of the walker's work).
-static size_t bn_work(const gs_model *m, const gs_node *n) {
-    return exec_bn_steps(&m->cfg) > 1 ? 4 * exec_bn_step_floats(m, n) : 0;
-}
-
-// Scratch: the CUDA ops borrow theirs from the backend's scratch buffer (gs_cuda_scratch); only the
-// per-time-step BN asks the walker for work memory (its gather buffers, which the ops' scratch must
-// not overlap), carved from the device arena.
+// Scratch: the CUDA ops borrow theirs from the backend's scratch buffer (gs_cuda_scratch); the walker's
+// work memory, carved from the device arena, then holds only its per-time-step BN gathers (which the
+// ops' scratch must not overlap).
 static const gs_op_kernels cuda_kernels[] = {
     {NODE_INPUT, nothing, nothing, NULL},
     {NODE_CONV, conv_fwd, conv_bwd, NULL},
     {NODE_PWCONV, pwconv_fwd, pwconv_bwd, NULL},
     {NODE_DWCONV, dwconv_fwd, dwconv_bwd, NULL},
-    {NODE_BN, bn_fwd, bn_bwd, bn_work},
+    {NODE_BN, bn_fwd, bn_bwd, NULL},
     {NODE_ADD, add_fwd, add_bwd, NULL},
     {NODE_GAP, gap_fwd, gap_bwd, NULL},
     {NODE_BIGRU, bigru_fwd, bigru_bwd, NULL},
@@ -300,6 +209,11 @@ static gs_model_cuda *of(gs_exec *e) { return (gs_model_cuda *)e; }  // e is the
 
 static void zero(float *p, size_t n) { gs_cuda_memset_async(p, 0, n * sizeof(float)); }
 
+static void copy_rows(float *dst, size_t dst_pitch, const float *src, size_t src_pitch, size_t width, size_t rows) {
+    size_t f = sizeof(float);
+    gs_cuda_copy2d_async(dst, dst_pitch * f, src, src_pitch * f, width * f, rows);
+}
+
 static void adam(gs_exec *e, float lr, float beta1, float beta2, float eps, long t) {
     (void)lr;
     (void)t;  // both are in the published step size: a replayed graph must not bake them in
@@ -322,7 +236,7 @@ static void publish(gs_exec *e) {
 static void read_loss(gs_exec *e, float loss[2]) { gs_cuda_download(loss, e->loss, 2 * sizeof(float)); }
 
 static const gs_backend cuda_backend = {
-    "cuda", cuda_kernels, zero, l2_forward_cuda, l2_backward_cuda, adam, publish, read_loss, gs_cuda_sync,
+    "cuda", cuda_kernels, zero, copy_rows, l2_forward_cuda, l2_backward_cuda, adam, publish, read_loss, gs_cuda_sync,
     gs_cuda_range_push, gs_cuda_range_pop,
 };
 

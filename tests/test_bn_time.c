@@ -1,5 +1,5 @@
-// model.bn_time in the CPU executor's BN kernel row (src/model/exec_cpu.c), on hand-made op calls of
-// odd sizes. keras3: the forward and backward equal a direct per-time-step computation with the
+// model.bn_time in the walker's per-call entries (src/model/walk.c: exec_call_forward/backward) on the
+// CPU backend, on hand-made op calls of odd sizes. keras3: the forward and backward equal a direct per-time-step computation with the
 // reference ops written here (the frames of step t found by their own index b*T + t), bit for bit;
 // the saved statistics are each step's own mean and 1/std (checked against double sums), the moving
 // averages T updates in time order; gamma/beta gradients add up over the steps and dinp accumulates.
@@ -186,13 +186,14 @@ static void sum_count(void *ctx, double *v, size_t n) {
 }
 static const gs_reducer ONE_RANK = {.sum = sum_count};
 
-static void run_case(const gs_op_kernels *k, const bn_case *bc) {
+static void run_case(const gs_backend *be, const bn_case *bc) {
     const float eps = 1e-3f, momentum = 0.9f;
     gs_node xn = {.op = NODE_CONV, .ndim = 4, .shape = {bc->clips * bc->T, bc->H, bc->W, bc->C}};
     gs_node n = xn;
     n.op = NODE_BN, n.eps = eps, n.momentum = momentum, n.act = bc->act;
     gs_model m = {.cfg = {.frames = bc->T, .batch = bc->clips, .bn_time = GS_BN_TIME_KERAS3}};
-    float *work = test_work(k->work(&m, &n));
+    gs_exec e = {.be = be, .m = &m};  // the walker's per-call entries on the CPU backend
+    float *work = test_work(exec_node_work_floats(&e, &n));
     float *ref_work = test_work(batchnorm_work_floats(bc->C));
     char label[128];
     snprintf(label, sizeof label, "%d clip%s x %d steps of %dx%dx%d, act %d", bc->clips,
@@ -201,13 +202,13 @@ static void run_case(const gs_op_kernels *k, const bn_case *bc) {
     size_t C = (size_t)bc->C, S = 2 * C * bc->T;
 
     gs_op_call c = call_of(&n, &xn, &m.cfg, &got, work, bc->clips);
-    k->forward(&c);
+    exec_call_forward(&e, &c);
     ref_forward(&want, bc, ref_work, eps, momentum);
     check(same(got.y, want.y, d0.numel) && same(got.save, want.save, S) && same(got.mm, want.mm, C) &&
               same(got.mv, want.mv, C),
           "%s: keras3 forward = the op per time step (output, saved statistics, moving averages), bit for bit", label);
     check_statistics(label, &got, &d0, bc, eps, momentum);
-    k->backward(&c);
+    exec_call_backward(&e, &c);
     ref_backward(&want, bc, ref_work);
     check(same(got.dx, want.dx, d0.numel) && same(got.dgamma, want.dgamma, C) && same(got.dbeta, want.dbeta, C),
           "%s: keras3 backward = the op per time step (dinp accumulated, gamma/beta gradients summed over steps), bit "
@@ -220,9 +221,9 @@ static void run_case(const gs_op_kernels *k, const bn_case *bc) {
     c = call_of(&n, &xn, &m.cfg, &s, work, bc->clips);
     c.dist = &dist;
     sums = 0;
-    k->forward(&c);
+    exec_call_forward(&e, &c);
     int fwd_sums = sums;
-    k->backward(&c);
+    exec_call_backward(&e, &c);
     check(fwd_sums == bc->T && sums == 2 * bc->T, "%s, keras3 sync_bn: %d reductions in the forward, %d in the backward "
           "(one per time step)", label, fwd_sums, sums - fwd_sums);
     char what[256];
@@ -237,10 +238,10 @@ static void run_case(const gs_op_kernels *k, const bn_case *bc) {
     // keras2 (and inference under either rule): the op over all B*T frames at once
     bn_data k2 = data_copy(&d0, bc), r2 = data_copy(&d0, bc);
     m.cfg.bn_time = GS_BN_TIME_KERAS2;
-    float *work2 = test_work(k->work(&m, &n));
+    float *work2 = test_work(exec_node_work_floats(&e, &n));
     c = call_of(&n, &xn, &m.cfg, &k2, work2, bc->clips);
-    k->forward(&c);
-    k->backward(&c);
+    exec_call_forward(&e, &c);
+    exec_call_backward(&e, &c);
     int M = (int)(d0.numel / C);
     batchnorm_forward_train(r2.y, r2.save, r2.save + C, r2.mm, r2.mv, r2.x, r2.gamma, r2.beta, ref_work, M, bc->C,
                             eps, momentum, bc->act);
@@ -254,7 +255,7 @@ static void run_case(const gs_op_kernels *k, const bn_case *bc) {
         bn_data inf = data_copy(&d0, bc);
         c = call_of(&n, &xn, &m.cfg, &inf, rule ? work : work2, bc->clips);
         c.training = 0;
-        k->forward(&c);
+        exec_call_forward(&e, &c);
         batchnorm_forward_infer(r2.y, d0.x, d0.gamma, d0.beta, d0.mm, d0.mv, ref_work, M, bc->C, eps, bc->act);
         check(same(inf.y, r2.y, d0.numel) && same(inf.mm, d0.mm, C), "%s: inference under %s = the op with the "
               "moving statistics, nothing updated", label, rule ? "keras3" : "keras2");
@@ -271,8 +272,8 @@ int main(void) {
     gs_model m;
     if (model_init(&m, &a)) gs_fatal("%s", gs_last_error());
     model_forward_nodes(&m, 1, 0, 0);
-    const gs_op_kernels *k = &m.host->be->kernels[NODE_BN];
-    check(!strcmp(m.host->be->name, "cpu") && k->op == NODE_BN, "the CPU backend's BN row");
+    const gs_backend *be = m.host->be;  // static: outlives the model
+    check(!strcmp(be->name, "cpu") && be->kernels[NODE_BN].op == NODE_BN, "the CPU backend's BN row");
     int bn = model_find_node(&m, "bn_Conv1");
     check(m.nodes[bn].save_numel == 2u * 16 * 3, "keras3: bn_Conv1 saves 2C floats per time step (%zu)",
           m.nodes[bn].save_numel);
@@ -284,6 +285,6 @@ int main(void) {
         {3, 4, 13, 13, 67, GS_ACT_RELU6}, // large enough for every OpenMP thread
         {2, 3, 1, 1, 11, GS_ACT_RELU},    // 1x1 frames (the last blocks at small sizes)
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(k, &cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(be, &cases[i]);
     return test_finish();
 }

@@ -1,7 +1,8 @@
-// model.bn_time = keras3 on the GPU executor (cuda/exec_cuda.cu: each time step's frames gathered with
-// one strided copy) against the CPU executor (src/model/exec_cpu.c), as tests/test_cuda_model.c
-// compares them under keras2:
-//  - the BN kernel rows on hand-made op calls of odd sizes, GPU row against CPU row: several clips
+// model.bn_time = keras3 on the GPU executor (cuda/exec_cuda.cu; the walker gathers each time step's
+// frames with one strided copy) against the CPU executor (src/model/exec_cpu.c), as
+// tests/test_cuda_model.c compares them under keras2:
+//  - the walker's per-call entries (exec_call_forward/backward) on hand-made op calls of odd sizes, GPU
+//    backend against CPU backend: several clips
 //    (gathered), one clip (each step's frames used in place), sync_bn (one reduction per time step each
 //    way): output, saved per-step statistics, moving averages, dinp, dgamma, dbeta;
 //  - a small model (alpha 0.35, 64x64 frames, T=3, B=4, dropout off) from the same weights and inputs:
@@ -143,7 +144,7 @@ typedef struct {
 } op_case;
 
 // Forward + backward of one BN node under keras3 on both rows from the same host data.
-static void op_compare(const gs_op_kernels *cpu, const gs_op_kernels *gpu, const op_case *k) {
+static void op_compare(const gs_backend *cpu, const gs_backend *gpu, const op_case *k) {
     gs_node xn = {.op = NODE_CONV, .ndim = 4, .shape = {k->clips * k->T, k->H, k->W, k->C}};
     gs_node n = xn;
     n.op = NODE_BN, n.eps = 1e-3f, n.momentum = 0.9f, n.act = k->act;
@@ -165,13 +166,14 @@ static void op_compare(const gs_op_kernels *cpu, const gs_op_kernels *gpu, const
     gc.in[0] = d[0], gc.dout = d[1], gc.din[0] = d[2], gc.out = gy, gc.save = dsave;
     for (int i = 0; i < 4; i++) cc.p[i] = c[3 + i], gc.p[i] = d[3 + i];
     cc.g[0] = c[7], cc.g[1] = c[8], gc.g[0] = d[7], gc.g[1] = d[8];
-    cc.work = test_work(cpu->work(&mm, &n));
-    gc.work = dev_nan(gpu->work(&mm, &n));
-    cpu->forward(&cc);
-    cpu->backward(&cc);
+    gs_exec ce = {.be = cpu, .m = &mm}, ge = {.be = gpu, .m = &mm};  // the walker's per-call entries
+    cc.work = test_work(exec_node_work_floats(&ce, &n));
+    gc.work = dev_nan(exec_node_work_floats(&ge, &n));
+    exec_call_forward(&ce, &cc);
+    exec_call_backward(&ce, &cc);
     sums = 0;
-    gpu->forward(&gc);
-    gpu->backward(&gc);
+    exec_call_forward(&ge, &gc);
+    exec_call_backward(&ge, &gc);
     gs_cuda_sync();
     char what[160], tag[96];
     snprintf(tag, sizeof tag, "keras3 BN row, %d clip%s x %d steps of %dx%dx%d, act %d%s", k->clips,
@@ -197,7 +199,7 @@ static void op_cases(const gs_model *m, const gs_model_cuda *g) {
         {1, 3, 1, 1, 5, GS_ACT_RELU6, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        op_compare(&m->host->be->kernels[NODE_BN], &g->e.be->kernels[NODE_BN], &cases[i]);
+        op_compare(m->host->be, g->e.be, &cases[i]);
 }
 
 int main(void) {

@@ -87,6 +87,9 @@ typedef struct {
     const char *name;              // "cpu", "cuda"
     const gs_op_kernels *kernels;  // NODE_COUNT rows, in enum order
     void (*zero)(float *p, size_t n);                                  // n floats of backend memory
+    // rows of width floats from src (rows src_pitch floats apart) to dst (dst_pitch apart), backend
+    // memory, queued like the kernels (the per-time-step BN's gathers)
+    void (*copy_rows)(float *dst, size_t dst_pitch, const float *src, size_t src_pitch, size_t width, size_t rows);
     void (*l2_forward)(float *loss, const float *w, size_t n, float l2);  // *loss += l2 * sum(w^2)
     void (*l2_backward)(float *dw, const float *w, size_t n, float l2);   // dw += 2 * l2 * w
     // One Adam step over the trainables; the step size is e->state->adam_alpha (= lr and t as given).
@@ -121,13 +124,18 @@ int exec_check(const gs_exec *e);
 // BN node normalizes the frames of each time step t on their own (rows n = b*T + t of its (B*T,H,W,C)
 // output: B blocks of H*W*C floats at stride T*H*W*C) with that step's statistics, saved in slot t of
 // its save buffer (2C floats a slot), and updates the moving averages once per step in time order.
+// The walker runs such a node's kernel once per time step on that step's gathered frames (the
+// backend's copy_rows), so a backend's BN kernel only ever does the keras2 op.
 // Time steps a training BN call normalizes separately: arch->frames under keras3, 1 under keras2.
 int exec_bn_steps(const gs_model_arch *a);
-// Floats of the frames of one time step of BN node n at the planned batch (B*H*W*C): the size of
-// each buffer a backend gathers a step into.
-size_t exec_bn_step_floats(const gs_model *m, const gs_node *n);
 // Floats of op scratch (e->work) the backend's kernels need for the largest node of the model.
 size_t exec_work_floats(const gs_exec *e);
+// The same for node n alone (its kernel's own scratch, and a keras3 BN's step buffers).
+size_t exec_node_work_floats(const gs_exec *e, const gs_node *n);
+// One node's forward / backward on a prepared op call, as the walker runs it: the backend's kernel,
+// or a training BN under keras3 once per time step. e gives the backend (and e->m the sizes).
+void exec_call_forward(const gs_exec *e, const gs_op_call *c);
+void exec_call_backward(const gs_exec *e, const gs_op_call *c);
 
 // The whole forward over the first `batch` clips: the host side (current batch; training: the step
 // counter and dropout keys, published), then exec_forward_queue.

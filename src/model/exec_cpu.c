@@ -50,17 +50,13 @@ static void dwconv_bwd(const gs_op_call *c) {
                        n->shape[2]);
 }
 
-// BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C), per time step
-// under model.bn_time = keras3 (bn_*_steps below).
-static void bn_fwd_steps(const gs_op_call *c, int T);
-static void bn_bwd_steps(const gs_op_call *c, int T);
+// BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C). Under
+// model.bn_time = keras3 the walker calls these once per time step (gesture/exec.h).
 
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (c->training && exec_bn_steps(c->arch) > 1) {
-        bn_fwd_steps(c, exec_bn_steps(c->arch));
-    } else if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
+    if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
         batchnorm_forward_train_sync(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
                                      c->work, M, C, n->eps, n->momentum, n->act, c->dist->bn);
     } else if (M == 0) {
@@ -78,95 +74,12 @@ static void bn_fwd(const gs_op_call *c) {
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
-    if (exec_bn_steps(c->arch) > 1)
-        bn_bwd_steps(c, exec_bn_steps(c->arch));
-    else if (c->dist && c->dist->bn)
+    if (c->dist && c->dist->bn)
         batchnorm_backward_sync(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
                                 c->p[0], c->work, M, C, n->act, c->dist->bn);
     else if (M > 0)
         batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
                            c->work, M, C, n->act);
-}
-
-// ---- BN per time step (model.bn_time = keras3, gesture/exec.h) ----
-// The frames of step t (rows b*T + t) are gathered into contiguous scratch, the BN op of keras2 runs
-// on them with slot t of the saved statistics, and what it wrote is scattered back: the same op, so
-// both rules share one implementation of the arithmetic. With one clip a step's frames are contiguous
-// already and are used in place.
-
-typedef struct {
-    int T, clips, C, M;  // time steps, clips in this call, channels, rows of one step (clips*H*W)
-    size_t frame, step;  // floats of one frame, of one step's frames
-    float *buf;          // 4 step buffers after the op's own scratch (bn_work)
-} bn_steps;
-
-static bn_steps steps_of(const gs_op_call *c, int T) {
-    bn_steps s;
-    s.T = T;
-    GS_ASSERT(c->rows % T == 0);
-    s.clips = c->rows / T;
-    s.C = c->n->shape[c->n->ndim - 1];
-    s.frame = c->rows ? c->numel / (size_t)c->rows : 0;
-    s.step = (size_t)s.clips * s.frame;
-    s.M = (int)(s.step / (size_t)s.C);
-    s.buf = c->work + (batchnorm_work_floats(s.C) + 15) / 16 * 16;
-    return s;
-}
-
-// Step t of src (clips*T frames) as one block: src's own frames with one clip, else copied into buf.
-static float *step_gather(float *buf, const float *src, const bn_steps *s, int t) {
-    if (s->clips == 1) return (float *)src + (size_t)t * s->frame;
-    for (int b = 0; b < s->clips; b++)
-        memcpy(buf + (size_t)b * s->frame, src + ((size_t)b * s->T + t) * s->frame, s->frame * sizeof(float));
-    return buf;
-}
-
-// The block a step_gather returned, back into step t of dst (nothing to do when it was dst's own).
-static void step_scatter(float *dst, const float *blk, const bn_steps *s, int t) {
-    if (s->clips == 1) return;
-    for (int b = 0; b < s->clips; b++)
-        memcpy(dst + ((size_t)b * s->T + t) * s->frame, blk + (size_t)b * s->frame, s->frame * sizeof(float));
-}
-
-static void bn_fwd_steps(const gs_op_call *c, int T) {
-    const gs_node *n = c->n;
-    bn_steps s = steps_of(c, T);
-    int sync = c->dist && c->dist->bn;
-    if (s.M == 0 && !sync) return;  // a data-parallel rank without clips, per-rank statistics
-    GS_ASSERT(c->save);
-    for (int t = 0; t < T; t++) {  // in time order: the moving averages are updated once per step
-        float *x = step_gather(s.buf, c->in[0], &s, t);
-        float *y = s.clips == 1 ? c->out + (size_t)t * s.frame : s.buf + s.step;
-        float *mean = c->save + (size_t)2 * s.C * t, *invstd = mean + s.C;
-        if (sync)  // every rank calls the reduction T times, in the same order
-            batchnorm_forward_train_sync(y, mean, invstd, c->p[2], c->p[3], x, c->p[0], c->p[1], c->work, s.M, s.C,
-                                         n->eps, n->momentum, n->act, c->dist->bn);
-        else
-            batchnorm_forward_train(y, mean, invstd, c->p[2], c->p[3], x, c->p[0], c->p[1], c->work, s.M, s.C,
-                                    n->eps, n->momentum, n->act);
-        step_scatter(c->out, y, &s, t);
-    }
-}
-
-// gamma/beta gradients add up over the steps (the op accumulates); dinp is gathered, added to and
-// scattered back, as the op accumulates into it.
-static void bn_bwd_steps(const gs_op_call *c, int T) {
-    const gs_node *n = c->n;
-    bn_steps s = steps_of(c, T);
-    int sync = c->dist && c->dist->bn;
-    if (s.M == 0 && !sync) return;
-    for (int t = 0; t < T; t++) {
-        const float *x = step_gather(s.buf, c->in[0], &s, t), *y = step_gather(s.buf + s.step, c->out, &s, t);
-        const float *dy = step_gather(s.buf + 2 * s.step, c->dout, &s, t);
-        float *dx = c->din[0] ? step_gather(s.buf + 3 * s.step, c->din[0], &s, t) : NULL;
-        const float *mean = c->save + (size_t)2 * s.C * t, *invstd = mean + s.C;
-        if (sync)
-            batchnorm_backward_sync(dx, c->g[0], c->g[1], dy, y, x, mean, invstd, c->p[0], c->work, s.M, s.C, n->act,
-                                    c->dist->bn);
-        else
-            batchnorm_backward(dx, c->g[0], c->g[1], dy, y, x, mean, invstd, c->p[0], c->work, s.M, s.C, n->act);
-        if (dx) step_scatter(c->din[0], dx, &s, t);
-    }
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], c->numel); }
@@ -275,9 +188,8 @@ static size_t dwconv_work(const gs_model *m, const gs_node *n) {
 }
 
 static size_t bn_work(const gs_model *m, const gs_node *n) {
-    size_t op = batchnorm_work_floats(n->shape[n->ndim - 1]);
-    if (exec_bn_steps(&m->cfg) == 1) return op;
-    return (op + 15) / 16 * 16 + 4 * exec_bn_step_floats(m, n);  // keras3: 4 step buffers (bn_steps.buf)
+    (void)m;
+    return batchnorm_work_floats(n->shape[n->ndim - 1]);
 }
 
 static size_t gap_work(const gs_model *m, const gs_node *n) {
@@ -314,6 +226,10 @@ _Static_assert(sizeof cpu_kernels / sizeof cpu_kernels[0] == NODE_COUNT,
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
+static void copy_rows(float *dst, size_t dst_pitch, const float *src, size_t src_pitch, size_t width, size_t rows) {
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * dst_pitch, src + r * src_pitch, width * sizeof(float));
+}
+
 static void l2_fwd(float *loss, const float *w, size_t n, float l2) { *loss += l2_forward(w, n, l2); }
 
 static void adam(gs_exec *e, float lr, float beta1, float beta2, float eps, long t) {
@@ -328,6 +244,7 @@ static const gs_backend cpu_backend = {
     .name = "cpu",
     .kernels = cpu_kernels,
     .zero = zero,
+    .copy_rows = copy_rows,
     .l2_forward = l2_fwd,
     .l2_backward = l2_backward,
     .adam = adam,

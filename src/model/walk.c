@@ -38,17 +38,33 @@ int exec_check(const gs_exec *e) {
     return 0;
 }
 
-size_t exec_bn_step_floats(const gs_model *m, const gs_node *n) {
+// Floats of the frames of one time step of BN node n at the planned batch (B*H*W*C).
+static size_t bn_step_floats(const gs_model *m, const gs_node *n) {
     GS_ASSERT(n->op == NODE_BN && n->shape[0] % m->cfg.frames == 0);
     return (size_t)(n->shape[0] / m->cfg.frames) * row_numel(n);
+}
+
+// The kernel's own scratch for node n, rounded to 16 floats: a keras3 BN's step buffers follow it.
+static size_t own_work_floats(const gs_exec *e, const gs_node *n) {
+    const gs_op_kernels *k = &e->be->kernels[n->op];
+    return ((k->work ? k->work(e->m, n) : 0) + 15) / 16 * 16;
+}
+
+// Whether a training call of node n runs per time step (model.bn_time = keras3; bn_steps_forward).
+static int per_step(const gs_model_arch *a, const gs_node *n) {
+    return n->op == NODE_BN && exec_bn_steps(a) > 1;
+}
+
+size_t exec_node_work_floats(const gs_exec *e, const gs_node *n) {
+    size_t w = own_work_floats(e, n);
+    if (per_step(&e->m->cfg, n)) w += 4 * bn_step_floats(e->m, n);  // bn_steps.buf
+    return w;
 }
 
 size_t exec_work_floats(const gs_exec *e) {
     size_t most = 0;
     for (int i = 0; i < e->m->n_nodes; i++) {
-        const gs_node *n = &e->m->nodes[i];
-        const gs_op_kernels *k = &e->be->kernels[n->op];
-        size_t w = k->work ? k->work(e->m, n) : 0;
+        size_t w = exec_node_work_floats(e, &e->m->nodes[i]);
         if (w > most) most = w;
     }
     return most;
@@ -82,6 +98,89 @@ static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
     c->ce_loss = e->loss;
     c->work = e->work;
     c->dist = e->dist;
+}
+
+// ---- model.bn_time = keras3: a training BN node per time step (gesture/exec.h) ----
+// Step t's frames (rows b*T + t) are gathered into contiguous scratch after the kernel's own work, the
+// node's kernel (the keras2 op) runs on them with slot t of the saved statistics, and what it wrote is
+// scattered back: every backend's BN kernel serves both rules. With one clip a step's frames are
+// contiguous already and are used in place. The moving averages are updated once per step, in time
+// order; with sync_bn every rank takes part in one reduction per step, in the same order.
+typedef struct {
+    int T, clips;        // time steps, clips in this call
+    size_t frame, step;  // floats of one frame, of one step's frames
+    float *buf;          // 4 step buffers
+} bn_steps;
+
+static bn_steps steps_of(const gs_exec *e, const gs_op_call *c) {
+    bn_steps s;
+    s.T = exec_bn_steps(c->arch);
+    GS_ASSERT(c->rows % s.T == 0 && c->work);
+    s.clips = c->rows / s.T;
+    s.frame = c->rows ? c->numel / (size_t)c->rows : 0;
+    s.step = (size_t)s.clips * s.frame;
+    s.buf = c->work + own_work_floats(e, c->n);
+    return s;
+}
+
+// Step t of src (clips*T frames) as one block: src's own frames with one clip, else copied into buf.
+static float *step_gather(const gs_exec *e, float *buf, const float *src, const bn_steps *s, int t) {
+    if (s->clips <= 1) return (float *)src + (size_t)t * s->frame;  // 0: a rank without clips reads none
+    e->be->copy_rows(buf, s->frame, src + (size_t)t * s->frame, s->T * s->frame, s->frame, (size_t)s->clips);
+    return buf;
+}
+
+// The block a step_gather returned, back into step t of dst (nothing to do when it was dst's own).
+static void step_scatter(const gs_exec *e, float *dst, const float *blk, const bn_steps *s, int t) {
+    if (s->clips <= 1) return;
+    e->be->copy_rows(dst + (size_t)t * s->frame, s->T * s->frame, blk, s->frame, s->frame, (size_t)s->clips);
+}
+
+// The call for step t: its rows and statistics slot (pointers to its frames are set by the caller).
+static gs_op_call step_call(const gs_op_call *c, const bn_steps *s, int t) {
+    gs_op_call sc = *c;
+    int C = c->n->shape[c->n->ndim - 1];
+    sc.rows = s->clips;
+    sc.numel = s->step;
+    sc.save = c->save + (size_t)2 * C * t;
+    return sc;
+}
+
+static void bn_steps_forward(const gs_exec *e, const gs_op_call *c) {
+    bn_steps s = steps_of(e, c);
+    GS_ASSERT(c->save);
+    for (int t = 0; t < s.T; t++) {
+        gs_op_call sc = step_call(c, &s, t);
+        sc.in[0] = step_gather(e, s.buf, c->in[0], &s, t);
+        sc.out = s.clips <= 1 ? c->out + (size_t)t * s.frame : s.buf + s.step;
+        e->be->kernels[NODE_BN].forward(&sc);
+        step_scatter(e, c->out, sc.out, &s, t);
+    }
+}
+
+// gamma/beta gradients add up over the steps (the kernel accumulates); dinp is gathered, added to and
+// scattered back, as the kernel accumulates into it.
+static void bn_steps_backward(const gs_exec *e, const gs_op_call *c) {
+    bn_steps s = steps_of(e, c);
+    for (int t = 0; t < s.T; t++) {
+        gs_op_call sc = step_call(c, &s, t);
+        sc.in[0] = step_gather(e, s.buf, c->in[0], &s, t);
+        sc.out = step_gather(e, s.buf + s.step, c->out, &s, t);
+        sc.dout = step_gather(e, s.buf + 2 * s.step, c->dout, &s, t);
+        sc.din[0] = c->din[0] ? step_gather(e, s.buf + 3 * s.step, c->din[0], &s, t) : NULL;
+        e->be->kernels[NODE_BN].backward(&sc);
+        if (sc.din[0]) step_scatter(e, c->din[0], sc.din[0], &s, t);
+    }
+}
+
+void exec_call_forward(const gs_exec *e, const gs_op_call *c) {
+    if (c->training && per_step(c->arch, c->n)) bn_steps_forward(e, c);
+    else e->be->kernels[c->n->op].forward(c);
+}
+
+void exec_call_backward(const gs_exec *e, const gs_op_call *c) {
+    if (per_step(c->arch, c->n)) bn_steps_backward(e, c);
+    else e->be->kernels[c->n->op].backward(c);
 }
 
 // A data-parallel rank without clips in this step (cur_batch 0) runs only the BN nodes, whose
@@ -129,7 +228,7 @@ static void walk_forward(gs_exec *e, int from, int to, int training, int have_la
         c.have_labels = have_labels;
         double t0 = tick(e);
         range_push(e, n->name);
-        e->be->kernels[n->op].forward(&c);
+        exec_call_forward(e, &c);
         range_pop(e);
         if (m->profile) m->op_seconds[n->op][0] += tick(e) - t0;
     }
@@ -232,7 +331,7 @@ void exec_backward(gs_exec *e) {
             c.have_labels = 1;
             double t0 = tick(e);
             range_push(e, n->name);
-            e->be->kernels[n->op].backward(&c);
+            exec_call_backward(e, &c);
             range_pop(e);
             if (m->profile) m->op_seconds[n->op][1] += tick(e) - t0;
         }
