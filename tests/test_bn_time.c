@@ -273,7 +273,7 @@ int main(void) {
     if (model_init(&m, &a)) gs_fatal("%s", gs_last_error());
     model_forward_nodes(&m, 1, 0, 0);
     const gs_backend *be = m.host->be;  // static: outlives the model
-    check(!strcmp(be->name, "cpu") && be->kernels[NODE_BN].op == NODE_BN, "the CPU backend's BN row");
+    check(!strncmp(be->name, "cpu", 3) && be->kernels[NODE_BN].op == NODE_BN, "the CPU backend's BN row");
     int bn = model_find_node(&m, "bn_Conv1");
     check(m.nodes[bn].save_numel == 2u * 16 * 3, "keras3: bn_Conv1 saves 2C floats per time step (%zu)",
           m.nodes[bn].save_numel);

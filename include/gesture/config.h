@@ -29,6 +29,7 @@ typedef enum { GS_MONITOR_VAL_LOSS = 0, GS_MONITOR_VAL_ACCURACY = 1 } gs_monitor
 typedef enum { GS_DEVICE_AUTO = 0, GS_DEVICE_CPU = 1, GS_DEVICE_CUDA = 2 } gs_device;
 // CPU inference (predict, eval, stream, validation): the folded plan (gesture/plan.h) or the reference executor.
 typedef enum { GS_INFERENCE_PLAN = 0, GS_INFERENCE_REFERENCE = 1 } gs_inference;
+typedef enum { GS_TRAINING_FAST = 0, GS_TRAINING_REFERENCE = 1 } gs_training;
 
 typedef struct {
     char root[GS_CONFIG_STR_MAX];  // prepared data set ("" = none given)
@@ -98,6 +99,7 @@ typedef struct {
 typedef struct {
     gs_device device;
     gs_inference inference;  // CPU predict/eval/stream/validation: folded plan or reference executor
+    gs_training training;    // CPU training: the fast twins of the 1x1/depthwise ops, or the reference ops
     int threads;  // 0 = all cores
     bool cuda_graph;
     bool deterministic;

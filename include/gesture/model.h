@@ -82,6 +82,9 @@ typedef struct gs_model {
     // Data-parallel training (gesture/exec.h, gs_exec_dist): the CPU executor's forward/backward use
     // it while set (train_cpu.c sets it around a training step); NULL = one process.
     const struct gs_exec_dist *dist;
+    // CPU training passes: 0 = the fast twins of the 1x1/depthwise ops where they cover (gesture/ops.h),
+    // 1 = the reference ops throughout (runtime.training). Inference passes always run the reference.
+    int reference_ops;
 } gs_model;
 
 // Limits on an architecture, checked by model_init before anything is sized from it (a config or an

@@ -39,6 +39,21 @@ void matmul_backward(float *dinp,        // (M,K) or NULL, +=
                      float *work,        // matmul_work_floats(K,Nout)
                      int M, int K, int Nout);
 size_t matmul_work_floats(int K, int Nout);
+// The 1x1 convolution's fast twins (src/ops/pwconv_fast.c): matmul_forward/backward with no bias, on
+// the AVX2 GEMM kernels; channel counts not multiples of 8, or a CPU below AVX2, run the reference.
+void pwconv_forward_fast(float *out,        // (M,Co)
+                         const float *inp,  // (M,Ci)
+                         const float *w,    // (Ci,Co)
+                         float *work,       // pwconv_fast_work_floats(Ci,Co)
+                         int M, int Ci, int Co);
+void pwconv_backward_fast(float *dinp,        // (M,Ci) or NULL, +=
+                          float *dw,          // (Ci,Co) or NULL, +=
+                          const float *dout,  // (M,Co)
+                          const float *inp,   // (M,Ci)
+                          const float *w,     // (Ci,Co)
+                          float *work,        // pwconv_fast_work_floats(Ci,Co)
+                          int M, int Ci, int Co);
+size_t pwconv_fast_work_floats(int Ci, int Co);
 
 // ---- general KxK convolution, no bias (Conv1: 3x3 stride 2) ----
 // Cross-correlation: out[n,y,x,co] = sum_{i,j,ci} inp_pad[n, s*y+i-pt, s*x+j-pl, ci] * w[i,j,ci,co],

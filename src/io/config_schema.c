@@ -15,7 +15,8 @@
 _Static_assert(sizeof(gs_sampling) == sizeof(int) && sizeof(gs_normalize) == sizeof(int) &&
                    sizeof(gs_bad_clip) == sizeof(int) && sizeof(gs_monitor) == sizeof(int) &&
                    sizeof(gs_device) == sizeof(int) && sizeof(gs_inference) == sizeof(int) &&
-                   sizeof(gs_resize) == sizeof(int) && sizeof(gs_bn_time) == sizeof(int),
+                   sizeof(gs_resize) == sizeof(int) && sizeof(gs_bn_time) == sizeof(int) &&
+                   sizeof(gs_training) == sizeof(int),
                "CK_ENUM stores enums through int");
 
 const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", "stream", NULL};
@@ -28,6 +29,7 @@ static const char *const BAD_CLIP[] = {"error", "skip", NULL};
 static const char *const MONITOR[] = {"val_loss", "val_accuracy", NULL};
 static const char *const DEVICE[] = {"auto", "cpu", "cuda", NULL};
 static const char *const INFERENCE[] = {"plan", "reference", NULL};
+static const char *const TRAINING[] = {"fast", "reference", NULL};
 static const char *const BN_TIME[] = {"keras2", "keras3", NULL};
 // Keras ships ImageNet weights for exactly these MobileNetV2 widths.
 static const double WIDTHS[] = {0.35, 0.5, 0.75, 1.0, 1.3, 1.4};
@@ -129,6 +131,10 @@ const config_key CONFIG_KEYS[] = {
          "convolutions, fused epilogues, "
          "fast kernels (gesture info names them); reference = the reference ops node by node (same predictions "
          "within 1e-4)"),
+    ENUM(runtime, training, "fast", TRAINING,
+         "CPU training steps: fast = the 1x1 and depthwise convolutions on their AVX2 twins where the CPU and "
+         "the channel counts allow (gesture info names them; same gradients within 1e-4); reference = the "
+         "reference ops for every layer"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
     BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),

@@ -21,6 +21,7 @@ int model_init_from_config(gs_model *m, const gs_config *c) {
     gs_model_arch arch;
     model_arch_from_config(&arch, c);
     if (model_init(m, &arch)) return -1;
+    m->reference_ops = c->runtime.training == GS_TRAINING_REFERENCE;
     model_init_weights(m, c->train.seed);
     return 0;
 }

@@ -37,6 +37,23 @@ static void pwconv_bwd(const gs_op_call *c) {
                     c->rows * n->shape[1] * n->shape[2], c->x[0]->shape[3], n->shape[3]);
 }
 
+// The fast twins (runtime.training = fast) in training passes; inference passes keep the reference op.
+static void pwconv_fwd_fast(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    if (!c->training) {
+        pwconv_fwd(c);
+        return;
+    }
+    pwconv_forward_fast(c->out, c->in[0], c->p[0], c->work, c->rows * n->shape[1] * n->shape[2], c->x[0]->shape[3],
+                        n->shape[3]);
+}
+
+static void pwconv_bwd_fast(const gs_op_call *c) {
+    const gs_node *n = c->n;
+    pwconv_backward_fast(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->work, c->rows * n->shape[1] * n->shape[2],
+                         c->x[0]->shape[3], n->shape[3]);
+}
+
 static void dwconv_fwd(const gs_op_call *c) {
     const gs_node *n = c->n, *x = c->x[0];
     depthwise_forward(c->out, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3], n->k, n->stride,
@@ -182,6 +199,10 @@ static size_t pwconv_work(const gs_model *m, const gs_node *n) {
     return matmul_work_floats(m->nodes[n->in[0]].shape[3], n->shape[3]);
 }
 
+static size_t pwconv_fast_work(const gs_model *m, const gs_node *n) {
+    return pwconv_fast_work_floats(m->nodes[n->in[0]].shape[3], n->shape[3]);
+}
+
 static size_t dwconv_work(const gs_model *m, const gs_node *n) {
     (void)m;
     return depthwise_work_floats(n->shape[3], n->k);
@@ -222,6 +243,23 @@ static const gs_op_kernels cpu_kernels[] = {
 _Static_assert(sizeof cpu_kernels / sizeof cpu_kernels[0] == NODE_COUNT,
                "the CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
 
+// runtime.training = fast: the same rows, the fast twins where there are some.
+static const gs_op_kernels cpu_fast_kernels[] = {
+    {NODE_INPUT, nothing, nothing, NULL},
+    {NODE_CONV, conv_fwd, conv_bwd, conv_work},
+    {NODE_PWCONV, pwconv_fwd_fast, pwconv_bwd_fast, pwconv_fast_work},
+    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, dwconv_work},
+    {NODE_BN, bn_fwd, bn_bwd, bn_work},
+    {NODE_ADD, add_fwd, add_bwd, NULL},
+    {NODE_GAP, gap_fwd, gap_bwd, gap_work},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL},
+    {NODE_DENSE, dense_fwd, dense_bwd, dense_work},
+    {NODE_LOSS, loss_fwd, loss_bwd, NULL},
+};
+_Static_assert(sizeof cpu_fast_kernels / sizeof cpu_fast_kernels[0] == NODE_COUNT,
+               "the fast CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
+
 // ---- host memory ----
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
@@ -240,43 +278,41 @@ static void publish(gs_exec *e) { (void)e; }  // the kernels read state_host its
 
 static void read_loss(gs_exec *e, float loss[2]) { memcpy(loss, e->loss, 2 * sizeof(float)); }
 
-static const gs_backend cpu_backend = {
-    .name = "cpu",
-    .kernels = cpu_kernels,
-    .zero = zero,
-    .copy_rows = copy_rows,
-    .l2_forward = l2_fwd,
-    .l2_backward = l2_backward,
-    .adam = adam,
-    .publish_state = publish,
-    .read_loss = read_loss,
-};
+#define CPU_BACKEND(nm, table)                                                                   \
+    {                                                                                            \
+        .name = nm, .kernels = table, .zero = zero, .copy_rows = copy_rows, .l2_forward = l2_fwd, \
+        .l2_backward = l2_backward, .adam = adam, .publish_state = publish, .read_loss = read_loss \
+    }
+static const gs_backend cpu_backend = CPU_BACKEND("cpu", cpu_kernels);
+static const gs_backend cpu_fast_backend = CPU_BACKEND("cpu-fast", cpu_fast_kernels);
 
 // The host executor lives with the model (its step state must survive from forward to backward);
 // its pointers are refreshed on every call, so a gs_model copied by value still runs on its own.
 // The op scratch is sized for the OpenMP thread count it was made for: a change of thread count
-// (runtime_set_threads between steps) re-sizes it before the next pass, never inside one.
+// (runtime_set_threads between steps) or of m->reference_ops re-sizes it before the next pass,
+// never inside one.
 typedef struct {
     gs_exec e;
     float loss[2];
-    int work_threads;
+    int work_threads;  // the scratch's size is for this thread count and backend
+    const gs_backend *work_be;
 } host_exec;
 
 static gs_exec *host(gs_model *m) {
     model_ensure_arena(m);
     if (!m->host) {
         host_exec *h = gs_calloc(1, sizeof *h);
-        h->e.be = &cpu_backend;
         m->host = &h->e;
-        h->e.m = m;
-        if (exec_check(&h->e)) gs_fatal("%s", gs_last_error());
     }
     host_exec *h = (host_exec *)m->host;
     gs_exec *e = &h->e;
     e->m = m;
-    if (h->work_threads != omp_get_max_threads()) {
+    e->be = m->reference_ops ? &cpu_backend : &cpu_fast_backend;
+    if (h->work_threads != omp_get_max_threads() || h->work_be != e->be) {
+        if (exec_check(e)) gs_fatal("%s", gs_last_error());
         free(e->work);
         h->work_threads = omp_get_max_threads();
+        h->work_be = e->be;
         size_t n = exec_work_floats(e);
         e->work = n ? gs_aligned_alloc(n * sizeof(float)) : NULL;
     }
