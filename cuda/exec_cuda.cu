@@ -238,6 +238,7 @@ static void read_loss(gs_exec *e, float loss[2]) { gs_cuda_download(loss, e->los
 static const gs_backend cuda_backend = {
     "cuda", cuda_kernels, zero, copy_rows, l2_forward_cuda, l2_backward_cuda, adam, publish, read_loss, gs_cuda_sync,
     gs_cuda_range_push, gs_cuda_range_pop,
+    0,  // bn_rows: keras3 BN steps are gathered (copy_rows) for the contiguous-row kernels
 };
 
 static void graph_destroy(struct gs_model_cuda_graph *x) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gesture/model.h"
+#include "gesture/ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,9 @@ typedef struct {
     const gs_step_state *state;  // this step's values (backend memory)
     float *ce_loss;        // where the loss op writes the mean cross-entropy (backend memory)
     const gs_exec_dist *dist;  // data-parallel training step, NULL: one process (see above)
+    // BN under model.bn_time = keras3 on a backend with bn_rows: the rows of this call's operands
+    // (gesture/ops.h); seg 0: contiguous
+    bn_rows bn_at;
 } gs_op_call;
 
 typedef void (*gs_op_fn)(const gs_op_call *c);
@@ -99,6 +103,9 @@ typedef struct {
     void (*sync)(void);                 // wait for queued work (profiling); NULL: nothing queued
     void (*range_push)(const char *name);  // trace ranges (NVTX); NULL: none
     void (*range_pop)(void);
+    // Its BN kernels take the rows of one time step in place (gs_op_call.bn_at); 0: the walker
+    // gathers them into contiguous scratch and scatters the results back (copy_rows)
+    int bn_rows;
 } gs_backend;
 
 // A model bound to a backend's memory. The host gs_model keeps the graph, plan and counters.
@@ -124,8 +131,9 @@ int exec_check(const gs_exec *e);
 // BN node normalizes the frames of each time step t on their own (rows n = b*T + t of its (B*T,H,W,C)
 // output: B blocks of H*W*C floats at stride T*H*W*C) with that step's statistics, saved in slot t of
 // its save buffer (2C floats a slot), and updates the moving averages once per step in time order.
-// The walker runs such a node's kernel once per time step on that step's gathered frames (the
-// backend's copy_rows), so a backend's BN kernel only ever does the keras2 op.
+// The walker runs such a node's kernel once per time step: on that step's rows in place where the
+// backend's BN kernels take a row layout (gs_backend.bn_rows: the CPU), else on the step's frames
+// gathered into contiguous scratch (the backend's copy_rows), so that kernel only does the keras2 op.
 // Time steps a training BN call normalizes separately: arch->frames under keras3, 1 under keras2.
 int exec_bn_steps(const gs_model_arch *a);
 // Floats of op scratch (e->work) the backend's kernels need for the largest node of the model.

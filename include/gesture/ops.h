@@ -152,6 +152,27 @@ void batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const flo
                              const float *inp, const float *mean, const float *invstd, const float *gamma,
                              float *work, int M, int C, int act, const gs_reducer *r);
 
+// The training ops above on operands whose M rows are not contiguous: segments of `seg` rows, `pitch`
+// rows apart (every operand alike; row m is at row (m / seg) * pitch + m % seg). model.bn_time =
+// keras3 normalizes the frames of one time step, B blocks of H*W rows T*H*W rows apart, in place.
+// L = NULL: contiguous, as above.
+typedef struct {
+    int seg, pitch;
+} bn_rows;
+void batchnorm_forward_train_rows(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
+                                  const float *inp, const float *gamma, const float *beta, float *work, int M, int C,
+                                  float eps, float momentum, int act, const bn_rows *L);
+void batchnorm_backward_rows(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                             const float *inp, const float *mean, const float *invstd, const float *gamma, float *work,
+                             int M, int C, int act, const bn_rows *L);
+void batchnorm_forward_train_sync_rows(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
+                                       const float *inp, const float *gamma, const float *beta, float *work, int M,
+                                       int C, float eps, float momentum, int act, const gs_reducer *r,
+                                       const bn_rows *L);
+void batchnorm_backward_sync_rows(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
+                                  const float *inp, const float *mean, const float *invstd, const float *gamma,
+                                  float *work, int M, int C, int act, const gs_reducer *r, const bn_rows *L);
+
 // ---- elementwise ----
 // ReLU (Dense+ReLU); ReLU6 is fused into batchnorm_*. Backward mask from the forward output: the
 // gradient passes where out > 0.

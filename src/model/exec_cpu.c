@@ -68,20 +68,23 @@ static void dwconv_bwd(const gs_op_call *c) {
 }
 
 // BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C). Under
-// model.bn_time = keras3 the walker calls these once per time step (gesture/exec.h).
+// model.bn_time = keras3 the walker calls these once per time step (gesture/exec.h), on that step's
+// rows in place (c->bn_at).
 
 static void bn_fwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
+    const bn_rows *at = c->bn_at.seg ? &c->bn_at : NULL;
+    GS_ASSERT(c->training || !at);
     if (c->training && c->dist && c->dist->bn) {  // sync_bn: statistics over every rank's rows
-        batchnorm_forward_train_sync(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
-                                     c->work, M, C, n->eps, n->momentum, n->act, c->dist->bn);
+        batchnorm_forward_train_sync_rows(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0],
+                                          c->p[1], c->work, M, C, n->eps, n->momentum, n->act, c->dist->bn, at);
     } else if (M == 0) {
         return;  // a data-parallel rank without clips, per-rank statistics: nothing to normalize
     } else if (c->training) {
         GS_ASSERT(c->save);
-        batchnorm_forward_train(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
-                                c->work, M, C, n->eps, n->momentum, n->act);
+        batchnorm_forward_train_rows(c->out, c->save, c->save + C, c->p[2], c->p[3], c->in[0], c->p[0], c->p[1],
+                                     c->work, M, C, n->eps, n->momentum, n->act, at);
     } else {
         batchnorm_forward_infer(c->out, c->in[0], c->p[0], c->p[1], c->p[2], c->p[3], c->work, M, C, n->eps,
                                 n->act);
@@ -91,12 +94,13 @@ static void bn_fwd(const gs_op_call *c) {
 static void bn_bwd(const gs_op_call *c) {
     const gs_node *n = c->n;
     int C = n->shape[n->ndim - 1], M = (int)(c->numel / (size_t)C);
+    const bn_rows *at = c->bn_at.seg ? &c->bn_at : NULL;
     if (c->dist && c->dist->bn)
-        batchnorm_backward_sync(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
-                                c->p[0], c->work, M, C, n->act, c->dist->bn);
+        batchnorm_backward_sync_rows(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
+                                     c->p[0], c->work, M, C, n->act, c->dist->bn, at);
     else if (M > 0)
-        batchnorm_backward(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C, c->p[0],
-                           c->work, M, C, n->act);
+        batchnorm_backward_rows(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
+                                c->p[0], c->work, M, C, n->act, at);
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], c->numel); }
@@ -281,7 +285,8 @@ static void read_loss(gs_exec *e, float loss[2]) { memcpy(loss, e->loss, 2 * siz
 #define CPU_BACKEND(nm, table)                                                                   \
     {                                                                                            \
         .name = nm, .kernels = table, .zero = zero, .copy_rows = copy_rows, .l2_forward = l2_fwd, \
-        .l2_backward = l2_backward, .adam = adam, .publish_state = publish, .read_loss = read_loss \
+        .l2_backward = l2_backward, .adam = adam, .publish_state = publish, .read_loss = read_loss, \
+        .bn_rows = 1                                                                                \
     }
 static const gs_backend cpu_backend = CPU_BACKEND("cpu", cpu_kernels);
 static const gs_backend cpu_fast_backend = CPU_BACKEND("cpu-fast", cpu_fast_kernels);

@@ -57,7 +57,7 @@ static int per_step(const gs_model_arch *a, const gs_node *n) {
 
 size_t exec_node_work_floats(const gs_exec *e, const gs_node *n) {
     size_t w = own_work_floats(e, n);
-    if (per_step(&e->m->cfg, n)) w += 4 * bn_step_floats(e->m, n);  // bn_steps.buf
+    if (per_step(&e->m->cfg, n) && !e->be->bn_rows) w += 4 * bn_step_floats(e->m, n);  // bn_steps.buf
     return w;
 }
 
@@ -101,10 +101,10 @@ static void call_init(gs_op_call *c, const gs_exec *e, const gs_node *n) {
 }
 
 // ---- model.bn_time = keras3: a training BN node per time step (gesture/exec.h) ----
-// Step t's frames (rows b*T + t) are gathered into contiguous scratch after the kernel's own work, the
-// node's kernel (the keras2 op) runs on them with slot t of the saved statistics, and what it wrote is
-// scattered back: every backend's BN kernel serves both rules. With one clip a step's frames are
-// contiguous already and are used in place. The moving averages are updated once per step, in time
+// The node's kernel (the keras2 op) runs on step t's frames (rows b*T + t) with slot t of the saved
+// statistics: in place, as segments of rows, where the backend's BN kernels take them (bn_rows);
+// else gathered into contiguous scratch after the kernel's own work, and what it wrote scattered
+// back. With one clip a step's frames are contiguous already and are used in place. The moving averages are updated once per step, in time
 // order; with sync_bn every rank takes part in one reduction per step, in the same order.
 typedef struct {
     int T, clips;        // time steps, clips in this call
@@ -146,10 +146,28 @@ static gs_op_call step_call(const gs_op_call *c, const bn_steps *s, int t) {
     return sc;
 }
 
+// Step t's call in place: every operand from step t's first frame, its rows in segments of a frame.
+static gs_op_call step_call_rows(const gs_op_call *c, const bn_steps *s, int t) {
+    gs_op_call sc = step_call(c, s, t);
+    int C = c->n->shape[c->n->ndim - 1], frame_rows = (int)(s->frame / (size_t)C);
+    size_t off = (size_t)t * s->frame;
+    sc.bn_at = (bn_rows){frame_rows, s->T * frame_rows};
+    sc.in[0] = c->in[0] + off;
+    sc.out = c->out + off;
+    if (c->dout) sc.dout = c->dout + off;
+    if (c->din[0]) sc.din[0] = c->din[0] + off;
+    return sc;
+}
+
 static void bn_steps_forward(const gs_exec *e, const gs_op_call *c) {
     bn_steps s = steps_of(e, c);
     GS_ASSERT(c->save);
     for (int t = 0; t < s.T; t++) {
+        if (e->be->bn_rows) {
+            gs_op_call sc = step_call_rows(c, &s, t);
+            e->be->kernels[NODE_BN].forward(&sc);
+            continue;
+        }
         gs_op_call sc = step_call(c, &s, t);
         sc.in[0] = step_gather(e, s.buf, c->in[0], &s, t);
         sc.out = s.clips <= 1 ? c->out + (size_t)t * s.frame : s.buf + s.step;
@@ -163,6 +181,11 @@ static void bn_steps_forward(const gs_exec *e, const gs_op_call *c) {
 static void bn_steps_backward(const gs_exec *e, const gs_op_call *c) {
     bn_steps s = steps_of(e, c);
     for (int t = 0; t < s.T; t++) {
+        if (e->be->bn_rows) {
+            gs_op_call sc = step_call_rows(c, &s, t);
+            e->be->kernels[NODE_BN].backward(&sc);
+            continue;
+        }
         gs_op_call sc = step_call(c, &s, t);
         sc.in[0] = step_gather(e, s.buf, c->in[0], &s, t);
         sc.out = step_gather(e, s.buf + s.step, c->out, &s, t);
