@@ -83,6 +83,7 @@ int main(void) {
     static const int shapes[][3] = {
         {1, 8, 8},     {5, 8, 16},    {7, 16, 24},  {13, 24, 8},   {131, 16, 96}, {97, 96, 24},
         {257, 32, 40}, {301, 64, 16}, {389, 40, 56}, {777, 144, 32}, {1031, 160, 960}, {203, 320, 1280},
+        {517, 128, 128},  // dinp on the reference, dw on the fast kernel (FAST_MAX_WEIGHTS)
         {61, 13, 24},  {50, 16, 13},  {3, 7, 5},  // not multiples of 8: the reference runs
     };
     for (int threads = 1; threads <= 2; threads++)

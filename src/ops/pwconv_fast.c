@@ -5,7 +5,8 @@
 // on these tall, thin products reached 11.5 GMAC/s per thread on the seed model against 17.6 for
 // the plan's kernel (benchmarks/bench_plan). Rows are split statically over OpenMP threads; dw sums
 // per-thread partials in thread order, so results are deterministic for a given thread count.
-// Channel counts that are not multiples of 8, or a CPU below the AVX2 tier, run the reference op.
+// Channel counts not multiples of 8, a CPU below the AVX2 tier, or weights past the sizes measured
+// below (per pass) run the reference op.
 #include <immintrin.h>
 #include <omp.h>
 #include <pthread.h>
@@ -22,9 +23,22 @@ static const plan_kernels *tier;
 static pthread_once_t tier_once = PTHREAD_ONCE_INIT;
 static void tier_pick(void) { tier = plan_kernels_pick(); }
 
-static int covered(int Ci, int Co) {
+// Which pass runs on the fast kernels, by the weights' size: the register-tiled kernels keep all of
+// w (or w^T) per block of rows in cache, and where that stops fitting, OpenBLAS's blocked sgemm wins.
+// Measured one thread, GMAC/s reference / fast, seed model shapes, M = 4 frames' pixels:
+//   Ci x Co      fwd         dinp        dw
+//   16 x 96      6.7 / 14.2  9.2 / 11.4  5.2 / 9.9
+//   192 x 32     13.2 / 16.4 13.6 / 16.3 8.6 / 14.2
+//   384 x 64     16.0 / 18.5 16.0 / 14.2 15.3 / 15.4
+//   576 x 96     16.3 / 18.3 17.4 / 14.5 16.9 / 15.6
+//   320 x 1280   17.4 / 15.9 17.3 / 15.2 16.0 / 13.5
+enum { PASS_FWD, PASS_DINP, PASS_DW };
+static const size_t FAST_MAX_WEIGHTS[] = {256 * 1024, 12 * 1024, 32 * 1024};  // floats, by pass
+
+static int covered(int Ci, int Co, int pass) {
     pthread_once(&tier_once, tier_pick);
-    return tier == &plan_kernels_avx2 && Ci % 8 == 0 && Co % 8 == 0;
+    return tier == &plan_kernels_avx2 && Ci % 8 == 0 && Co % 8 == 0 &&
+           (size_t)Ci * Co <= FAST_MAX_WEIGHTS[pass];
 }
 
 static inline void rows_of(int *m0, int *m1, int M) {
@@ -64,7 +78,7 @@ size_t pwconv_fast_work_floats(int Ci, int Co) {
 
 void pwconv_forward_fast(float *out, const float *inp, const float *w, float *work, int M, int Ci, int Co) {
     GS_ASSERT(M >= 0 && Ci > 0 && Co > 0 && work);
-    if (!covered(Ci, Co)) {
+    if (!covered(Ci, Co, PASS_FWD)) {
         matmul_forward(out, inp, w, NULL, M, Ci, Co);
         return;
     }
@@ -164,11 +178,15 @@ static int dw_block_rows(int Ci, int Co) {
 void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float *inp, const float *w, float *work,
                           int M, int Ci, int Co) {
     GS_ASSERT(M >= 0 && Ci > 0 && Co > 0 && work);
-    if (!covered(Ci, Co)) {
-        matmul_backward(dinp, dw, NULL, dout, inp, w, work, M, Ci, Co);
-        return;
-    }
     if (M == 0 || (!dinp && !dw)) return;
+    // each pass on its own kernel: the reference for the one the fast kernels do not win
+    int fast_dinp = dinp && covered(Ci, Co, PASS_DINP), fast_dw = dw && covered(Ci, Co, PASS_DW);
+    if (!fast_dinp || !fast_dw) {
+        matmul_backward(fast_dinp ? NULL : dinp, fast_dw ? NULL : dw, NULL, dout, inp, w, work, M, Ci, Co);
+        if (!fast_dinp) dinp = NULL;
+        if (!fast_dw) dw = NULL;
+        if (!dinp && !dw) return;
+    }
     work_plan wp = {work, 0};
     pw_work pw = pw_layout(&wp, Ci, Co);
     size_t nw = (size_t)Ci * Co;
