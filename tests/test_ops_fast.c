@@ -1,9 +1,10 @@
 // The fast depthwise twins (src/ops/depthwise_avx2.c) against the reference ops, the spec, on random
-// inputs: N 1 and 3, odd, even and tiny images, channel counts with and without a tail of 8, stride
-// 1 and 2 with Keras 'same' padding, run with 1 and 2 OpenMP threads (2 threads on N = 1 split one
-// image's rows). Backward starts from non-zero gradients (the ops add) and is also run with NULL
-// dinp and NULL dw. A second run of the fast ops must give the same bits (deterministic for a
-// thread count). Shapes the fast ops do not cover (K = 5, stride 3) must give exactly the reference.
+// inputs: N 1 and 3, odd, even and tiny images (stride 2 pads 1 before an odd size, 0 before an
+// even one), channel counts with and without a tail of 8, stride 1 and 2 with Keras 'same'
+// padding, run with 1 and 2 OpenMP threads (2 threads on N = 1 split one image's rows). Backward
+// starts from non-zero gradients (the ops add) and is also run with NULL dinp and NULL dw. A second
+// run of the fast ops must give the same bits (deterministic for a thread count). Shapes the fast
+// ops do not cover (K = 5, stride 3) must give exactly the reference's results.
 // Tolerance: 1e-4 of the largest |reference| value of each tensor (check_close's error); the fast
 // ops sum in another order, not with less precision.
 #include <omp.h>
@@ -109,12 +110,12 @@ static void test_fallback(int N, int H, int W, int C, int K, int s, int threads)
 int main(void) {
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
         printf("note: this CPU has no AVX2+FMA, the fast ops run the reference\n");
-    static const int sizes[][2] = {{1, 1}, {2, 3}, {7, 5}, {13, 12}};
+    static const int sizes[][2] = {{1, 1}, {2, 3}, {7, 5}, {13, 12}, {12, 13}};
     static const int channels[] = {3, 8, 13, 24, 37};
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
         for (int n = 1; n <= 3; n += 2)
-            for (int z = 0; z < 4; z++)
+            for (int z = 0; z < 5; z++)
                 for (int c = 0; c < 5; c++)
                     for (int s = 1; s <= 2; s++) test_case(n, sizes[z][0], sizes[z][1], channels[c], s, threads);
         test_fallback(3, 7, 5, 13, 5, 1, threads);

@@ -6,15 +6,20 @@
 //    partial once (the reference adds every pixel's 9 products to a row buffer in memory);
 //  - dinp: a gather instead of the reference's 9-fold scatter: each dinp pixel sums its valid taps
 //    (a correlation of dout with the rotated kernel) in a register and is read and written once,
-//    the weights of the 8 channels held in registers along the row.
+//    the 9 weight vectors in registers along the row. Stride 2 does the two dinp rows of an output
+//    row together, so each dout vector they share is loaded once.
 // Both passes of one output row touch the same few rows of dout and inp, so those come from cache.
 // Threads take contiguous runs of the N*Ho output rows (whole images when N >= threads, row
 // blocks of one image otherwise); each dinp row belongs to one output row, so threads write
 // disjoint dinp rows, and the dw partials are summed in thread order: the result depends only on
 // the thread count. Channel tails (C % 8) use masked loads and stores. Anything else (K != 3,
 // stride > 2, very wide layers, a CPU without AVX2/FMA) runs the reference op.
+// Measured (benchmarks/bench_train_kernels.c): the big layers are bound by memory, and walking a
+// row 8 channels at a time gets less bandwidth than the reference's pixel-by-pixel walk, which
+// is why stride 2 (one read of inp, dout, dinp each, little arithmetic) gains the least.
 #include <immintrin.h>
 #include <omp.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "../plan/plan_kernels.h"
@@ -101,34 +106,37 @@ AVX2_INLINE void dw_flush(double *p, const __m256 a[9], size_t C, int cb, int ta
     }
 }
 
-// Output pixel x's products for tap row i: a_i0..a_i2 += inp(row, columns c..c+2) * gv, the columns
-// outside [0, W) dropped when CLIP. Named accumulators, not an array: GCC keeps an array of them on
-// the stack (a load and a store per FMA).
-#define DW_TAP(acc, row, col, CLIP) \
-    if (!(CLIP) || ((col) >= 0 && (col) < W)) acc = _mm256_fmadd_ps(ld8((row) + (size_t)(col) * C + cb, m, tail), gv, acc)
-#define DW_PIXEL(CLIP)                                                                                 \
-    do {                                                                                               \
-        __m256 gv = ld8(grow + (size_t)x * C + cb, m, tail);                                           \
-        int c = s * x - pl;                                                                            \
-        if (irows[0]) { DW_TAP(a00, irows[0], c, CLIP); DW_TAP(a01, irows[0], c + 1, CLIP); DW_TAP(a02, irows[0], c + 2, CLIP); } \
-        if (irows[1]) { DW_TAP(a10, irows[1], c, CLIP); DW_TAP(a11, irows[1], c + 1, CLIP); DW_TAP(a12, irows[1], c + 2, CLIP); } \
-        if (irows[2]) { DW_TAP(a20, irows[2], c, CLIP); DW_TAP(a21, irows[2], c + 1, CLIP); DW_TAP(a22, irows[2], c + 2, CLIP); } \
+// Tap row `row` of output pixel x: a0..a2 += inp(row, columns c, c+1, c+2) * gv, o = c*C + cb;
+// columns outside [0, W) dropped when CLIP. Named accumulators, not an array: GCC keeps an array of
+// them on the stack (a load and a store per FMA).
+#define DW_TAPS(a0, a1, a2, row, CLIP)                                                                 \
+    if (row) {                                                                                         \
+        if (!(CLIP) || (c >= 0 && c < W)) a0 = _mm256_fmadd_ps(ld8((row) + o, m, tail), gv, a0);       \
+        if (!(CLIP) || (c >= -1 && c + 1 < W)) a1 = _mm256_fmadd_ps(ld8((row) + o + C, m, tail), gv, a1); \
+        if (!(CLIP) || (c >= -2 && c + 2 < W)) a2 = _mm256_fmadd_ps(ld8((row) + o + 2 * C, m, tail), gv, a2); \
+    }
+#define DW_PIXEL(CLIP)                                     \
+    do {                                                   \
+        __m256 gv = ld8(grow + x * C + cb, m, tail);       \
+        ptrdiff_t c = s * x - pl, o = c * C + cb;          \
+        DW_TAPS(a00, a01, a02, irows[0], CLIP)             \
+        DW_TAPS(a10, a11, a12, irows[1], CLIP)             \
+        DW_TAPS(a20, a21, a22, irows[2], CLIP)             \
     } while (0)
 
-// dw over one output row, channels [cb, cb+8): grow is the row of dout, irows[i] the input row
-// under tap row i (NULL outside the image); output columns [xa, xb) have all three column taps
-// inside the image.
+// dw over one output row, channels [cb, cb+8), the 9 taps summed in registers along the row: grow
+// is the row of dout, irows[i] the input row under tap row i (NULL outside the image); output
+// columns [xa, xb) have all three column taps inside the image.
 AVX2_INLINE void dw_row_block(double *p, const float *grow, const float *const irows[3], const plan_geom *g, int xa,
                               int xb, int cb, int tail) {
-    size_t C = (size_t)g->Co;
-    int s = g->stride, pl = g->pad_left, W = g->W, x = 0;
+    ptrdiff_t C = g->Co, s = g->stride, pl = g->pad_left, W = g->W, x = 0;
     __m256i m = lanes_of(g->Co, cb);
     __m256 z = _mm256_setzero_ps(), a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z;
     for (; x < xa; x++) DW_PIXEL(1);
     for (; x < xb; x++) DW_PIXEL(0);
     for (; x < g->Wo; x++) DW_PIXEL(1);
     __m256 a[9] = {a00, a01, a02, a10, a11, a12, a20, a21, a22};
-    dw_flush(p, a, C, cb, tail);
+    dw_flush(p, a, (size_t)C, cb, tail);
 }
 
 // dw partial p (K*K*C) += the taps of output row y of one image.
@@ -146,93 +154,131 @@ static AVX2 void dw_row(double *p, const float *dout_n, const float *inp_n, cons
     if (cb < C) dw_row_block(p, grow, irows, g, xa, xb, cb, 1);
 }
 
-// One dinp pixel d += its taps (i,j) whose output column (u-j)/s exists, u = w + pad_left; orows[i]
-// is the dout row of tap row i (NULL: none). Border pixels only: the weights come from memory.
-AVX2_INLINE void dinp_px_clip(float *d, const float *const orows[3], const float *w, size_t C, int s, int Wo, int u,
-                              int cb, __m256i m, int tail) {
+// One dinp pixel d += its taps (i,j) whose output column (u-j)/S exists, u = w + pad_left; orows[i]
+// is the dout row of tap row i (NULL: none). Border pixels only: the weights come from memory. S,
+// the stride, is a constant at every call site (no division at run time).
+AVX2_INLINE void dinp_px_clip(float *d, const float *const orows[3], const float *w, ptrdiff_t C, int Wo, int u,
+                              int cb, __m256i m, int tail, int S) {
     __m256 acc = ld8(d, m, tail);
     for (int i = 0; i < 3; i++) {
         if (!orows[i]) continue;
         for (int j = 0; j < 3; j++) {
             int v = u - j;
-            if (v < 0 || v % s || v / s >= Wo) continue;
-            acc = _mm256_fmadd_ps(ld8(orows[i] + (size_t)(v / s) * C + cb, m, tail),
-                                  ld8(w + (size_t)(i * 3 + j) * C + cb, m, tail), acc);
+            if (v < 0 || v % S || v / S >= Wo) continue;
+            acc = _mm256_fmadd_ps(ld8(orows[i] + v / S * C + cb, m, tail), ld8(w + (i * 3 + j) * C + cb, m, tail),
+                                  acc);
         }
     }
     st8(d, acc, m, tail);
 }
 
-// Stride 1, tap row i of dinp pixel u = w + pad_left, every column tap inside dout (x = u, u-1, u-2):
-// acc += g[u]*wi0 + g[u-1]*wi1 + g[u-2]*wi2.
-#define DINP_S1(i, wi0, wi1, wi2)                                                  \
-    if (orows[i]) {                                                                \
-        const float *q_ = orows[i] + (size_t)(u - 2) * C + cb;                     \
-        acc = _mm256_fmadd_ps(ld8(q_, m, tail), wi2, acc);                         \
-        acc = _mm256_fmadd_ps(ld8(q_ + C, m, tail), wi1, acc);                     \
-        acc = _mm256_fmadd_ps(ld8(q_ + 2 * C, m, tail), wi0, acc);                 \
-    }
-// Stride 2, tap row i of the dinp column pair w (u = w + pad_left = 2*x0) and w+1, every column tap
-// inside dout: e += g[x0]*wi0 + g[x0-1]*wi2 (column w), o += g[x0]*wi1 (column w+1).
-#define DINP_S2(i, wi0, wi1, wi2)                                                  \
-    if (orows[i]) {                                                                \
-        const float *q_ = orows[i] + (size_t)x0 * C + cb;                          \
-        __m256 g1_ = ld8(q_, m, tail), g0_ = ld8(q_ - C, m, tail);                 \
-        e = _mm256_fmadd_ps(g1_, wi0, e);                                          \
-        e = _mm256_fmadd_ps(g0_, wi2, e);                                          \
-        o = _mm256_fmadd_ps(g1_, wi1, o);                                          \
+// Stride 1, tap row `row` of a dinp pixel whose three column taps x = u, u-1, u-2 lie inside dout
+// (o = (u-2)*C + cb): acc += g[u]*w0 + g[u-1]*w1 + g[u-2]*w2.
+#define DINP_S1(row, w0, w1, w2)                                            \
+    if (row) {                                                              \
+        acc = _mm256_fmadd_ps(ld8((row) + o, m, tail), w2, acc);            \
+        acc = _mm256_fmadd_ps(ld8((row) + o + C, m, tail), w1, acc);        \
+        acc = _mm256_fmadd_ps(ld8((row) + o + 2 * C, m, tail), w0, acc);    \
     }
 
-// dinp row drow, channels [cb, cb+8): columns [ca, ce) in the stride's fast form with the 9 weight
-// vectors in registers, the others per pixel with clipped taps.
+// One dinp row drow, channels [cb, cb+8). Stride 1: columns [ca, ce) with the 9 weight vectors in
+// registers, the others per pixel with clipped taps. Stride 2 (a row without its pair: the first
+// one when pad_top = 1): every pixel with clipped taps.
 AVX2_INLINE void dinp_row_block(float *drow, const float *const orows[3], const float *w, const plan_geom *g, int ca,
                                 int ce, int cb, int tail) {
-    size_t C = (size_t)g->Co;
-    int s = g->stride, pl = g->pad_left, x = 0;
+    ptrdiff_t C = g->Co, pl = g->pad_left, x = 0;
+    __m256i m = lanes_of(g->Co, cb);
+    if (g->stride == 2) {
+        for (; x < g->W; x++) dinp_px_clip(drow + x * C + cb, orows, w, C, g->Wo, (int)(x + pl), cb, m, tail, 2);
+        return;
+    }
+    const float *wc = w + cb;
+    __m256 w00 = ld8(wc, m, tail), w01 = ld8(wc + C, m, tail), w02 = ld8(wc + 2 * C, m, tail);
+    __m256 w10 = ld8(wc + 3 * C, m, tail), w11 = ld8(wc + 4 * C, m, tail), w12 = ld8(wc + 5 * C, m, tail);
+    __m256 w20 = ld8(wc + 6 * C, m, tail), w21 = ld8(wc + 7 * C, m, tail), w22 = ld8(wc + 8 * C, m, tail);
+    for (; x < ca; x++) dinp_px_clip(drow + x * C + cb, orows, w, C, g->Wo, (int)(x + pl), cb, m, tail, 1);
+    for (; x < ce; x++) {
+        float *d = drow + x * C + cb;
+        ptrdiff_t o = (x + pl - 2) * C + cb;
+        __m256 acc = ld8(d, m, tail);
+        DINP_S1(orows[0], w00, w01, w02)
+        DINP_S1(orows[1], w10, w11, w12)
+        DINP_S1(orows[2], w20, w21, w22)
+        st8(d, acc, m, tail);
+    }
+    for (; x < g->W; x++) dinp_px_clip(drow + x * C + cb, orows, w, C, g->Wo, (int)(x + pl), cb, m, tail, 1);
+}
+
+// The dout rows of dinp row h's tap rows (NULL: none).
+static void dinp_tap_rows(const float *orows[3], const float *dout_n, const plan_geom *g, int h) {
+    int s = g->stride;
+    for (int i = 0; i < 3; i++) {
+        int v = h + g->pad_top - i;
+        orows[i] = v >= 0 && v % s == 0 && v / s < g->Ho ? dout_n + (size_t)(v / s) * g->Wo * g->Co : NULL;
+    }
+}
+
+// Stride 2, the two dinp rows of output row y, columns w (u = w + pad_left even) and w+1: row a
+// (h + pad_top = 2y; tap rows 0 and 2 read dout rows y and y-1), row b (h+1; tap row 1 reads dout
+// row y). Interior column pairs (x0 = u/2, dout columns x0-1 and x0 inside) load dout row y once
+// for both rows:
+//   a[w] += gy[x0]*w00 + gy[x0-1]*w02 + gp[x0]*w20 + gp[x0-1]*w22    a[w+1] += gy[x0]*w01 + gp[x0]*w21
+//   b[w] += gy[x0]*w10 + gy[x0-1]*w12                                b[w+1] += gy[x0]*w11
+AVX2_INLINE void dinp_pair_block(float *ra, float *rb, const float *const orows_a[3],
+                                 const float *const orows_b[3], const float *w, const plan_geom *g, int ca, int ce,
+                                 int cb, int tail) {
+    ptrdiff_t C = g->Co, pl = g->pad_left, x = 0;
+    const float *gy = orows_a[0], *gp = orows_a[2];
     __m256i m = lanes_of(g->Co, cb);
     const float *wc = w + cb;
     __m256 w00 = ld8(wc, m, tail), w01 = ld8(wc + C, m, tail), w02 = ld8(wc + 2 * C, m, tail);
     __m256 w10 = ld8(wc + 3 * C, m, tail), w11 = ld8(wc + 4 * C, m, tail), w12 = ld8(wc + 5 * C, m, tail);
     __m256 w20 = ld8(wc + 6 * C, m, tail), w21 = ld8(wc + 7 * C, m, tail), w22 = ld8(wc + 8 * C, m, tail);
-    for (; x < ca; x++) dinp_px_clip(drow + x * C + cb, orows, w, C, s, g->Wo, x + pl, cb, m, tail);
-    if (s == 1) {
-        for (; x < ce; x++) {
-            float *d = drow + x * C + cb;
-            int u = x + pl;
-            __m256 acc = ld8(d, m, tail);
-            DINP_S1(0, w00, w01, w02)
-            DINP_S1(1, w10, w11, w12)
-            DINP_S1(2, w20, w21, w22)
-            st8(d, acc, m, tail);
-        }
-    } else {
-        for (; x < ce; x += 2) {
-            float *d = drow + x * C + cb;
-            int x0 = (x + pl) / 2;
-            __m256 e = ld8(d, m, tail), o = ld8(d + C, m, tail);
-            DINP_S2(0, w00, w01, w02)
-            DINP_S2(1, w10, w11, w12)
-            DINP_S2(2, w20, w21, w22)
-            st8(d, e, m, tail);
-            st8(d + C, o, m, tail);
-        }
+    for (; x < g->W && (x < ca || x >= ce); x++) {
+        dinp_px_clip(ra + x * C + cb, orows_a, w, C, g->Wo, (int)(x + pl), cb, m, tail, 2);
+        dinp_px_clip(rb + x * C + cb, orows_b, w, C, g->Wo, (int)(x + pl), cb, m, tail, 2);
     }
-    for (; x < g->W; x++) dinp_px_clip(drow + x * C + cb, orows, w, C, s, g->Wo, x + pl, cb, m, tail);
+    for (; x + 2 <= ce; x += 2) {
+        ptrdiff_t d = x * C + cb, q = (x + pl) / 2 * C + cb;
+        __m256 g1 = ld8(gy + q, m, tail), g0 = ld8(gy + q - C, m, tail);
+        __m256 ea = ld8(ra + d, m, tail), oa = ld8(ra + d + C, m, tail);
+        __m256 eb = ld8(rb + d, m, tail), ob = ld8(rb + d + C, m, tail);
+        ea = _mm256_fmadd_ps(g1, w00, ea), ea = _mm256_fmadd_ps(g0, w02, ea), oa = _mm256_fmadd_ps(g1, w01, oa);
+        eb = _mm256_fmadd_ps(g1, w10, eb), eb = _mm256_fmadd_ps(g0, w12, eb), ob = _mm256_fmadd_ps(g1, w11, ob);
+        if (gp) {
+            g1 = ld8(gp + q, m, tail), g0 = ld8(gp + q - C, m, tail);
+            ea = _mm256_fmadd_ps(g1, w20, ea), ea = _mm256_fmadd_ps(g0, w22, ea), oa = _mm256_fmadd_ps(g1, w21, oa);
+        }
+        st8(ra + d, ea, m, tail), st8(ra + d + C, oa, m, tail);
+        st8(rb + d, eb, m, tail), st8(rb + d + C, ob, m, tail);
+    }
+    for (; x < g->W; x++) {
+        dinp_px_clip(ra + x * C + cb, orows_a, w, C, g->Wo, (int)(x + pl), cb, m, tail, 2);
+        dinp_px_clip(rb + x * C + cb, orows_b, w, C, g->Wo, (int)(x + pl), cb, m, tail, 2);
+    }
 }
 
-// dinp row h of one image += its gradient (every tap that reads it).
-static AVX2 void dinp_row(float *dinp_n, const float *dout_n, const float *w, const plan_geom *g, int h, int ca,
-                          int ce) {
-    int C = g->Co, s = g->stride;
-    const float *orows[3];
-    for (int i = 0; i < 3; i++) {
-        int v = h + g->pad_top - i;
-        orows[i] = v >= 0 && v % s == 0 && v / s < g->Ho ? dout_n + (size_t)(v / s) * g->Wo * C : NULL;
+// The dinp rows [h0, h1) of output row y += their gradient (every tap that reads them).
+static AVX2 void dinp_rows(float *dinp_n, const float *dout_n, const float *w, const plan_geom *g, int y, int h0,
+                           int h1, int ca, int ce) {
+    int C = g->Co;
+    const float *orows[3], *orows_b[3];
+    for (int h = h0; h < h1; h++) {
+        float *drow = dinp_n + (size_t)h * g->W * C;
+        dinp_tap_rows(orows, dout_n, g, h);
+        if (g->stride == 2 && h + 1 < h1 && h + g->pad_top == 2 * y) {  // the pair of rows of y
+            dinp_tap_rows(orows_b, dout_n, g, h + 1);
+            float *drow_b = drow + (size_t)g->W * C;
+            int cb = 0;
+            for (; cb + 8 <= C; cb += 8) dinp_pair_block(drow, drow_b, orows, orows_b, w, g, ca, ce, cb, 0);
+            if (cb < C) dinp_pair_block(drow, drow_b, orows, orows_b, w, g, ca, ce, cb, 1);
+            h++;
+            continue;
+        }
+        int cb = 0;
+        for (; cb + 8 <= C; cb += 8) dinp_row_block(drow, orows, w, g, ca, ce, cb, 0);
+        if (cb < C) dinp_row_block(drow, orows, w, g, ca, ce, cb, 1);
     }
-    float *drow = dinp_n + (size_t)h * g->W * C;
-    int cb = 0;
-    for (; cb + 8 <= C; cb += 8) dinp_row_block(drow, orows, w, g, ca, ce, cb, 0);
-    if (cb < C) dinp_row_block(drow, orows, w, g, ca, ce, cb, 1);
 }
 
 // Column ranges of the fast forms. dw: output columns [*xa, *xb) whose three input columns lie in
@@ -295,7 +341,7 @@ void depthwise_backward_fast(float *dinp, float *dw, const float *dout, const fl
                 if (!dinp) continue;
                 int h0, h1;
                 dinp_rows_of(&h0, &h1, &g, y);
-                for (int h = h0; h < h1; h++) dinp_row(dinp + (size_t)n * H * W * C, dout_n, w, &g, h, ca, ce);
+                dinp_rows(dinp + (size_t)n * H * W * C, dout_n, w, &g, y, h0, h1, ca, ce);
             }
         }
     }
