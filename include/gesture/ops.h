@@ -89,6 +89,21 @@ void depthwise_backward(float *dinp,        // (N,H,W,C) or NULL, +=
                         int N, int H, int W, int C, int K, int stride,
                         int pad_top, int pad_left, int Ho, int Wo);
 size_t depthwise_work_floats(int C, int K);
+// fast twins: same contract; shapes or CPUs they do not cover run the reference op
+// (src/ops/depthwise_avx2.c: AVX2+FMA, K = 3, stride 1 or 2). Same scratch: depthwise_work_floats.
+void depthwise_forward_fast(float *out,        // (N,Ho,Wo,C)
+                            const float *inp,  // (N,H,W,C)
+                            const float *w,    // (K,K,C)
+                            int N, int H, int W, int C, int K, int stride,
+                            int pad_top, int pad_left, int Ho, int Wo);
+void depthwise_backward_fast(float *dinp,        // (N,H,W,C) or NULL, +=
+                             float *dw,          // (K,K,C) or NULL, +=
+                             const float *dout,  // (N,Ho,Wo,C)
+                             const float *inp,   // (N,H,W,C)
+                             const float *w,     // (K,K,C)
+                             float *work,        // depthwise_work_floats(C,K)
+                             int N, int H, int W, int C, int K, int stride,
+                             int pad_top, int pad_left, int Ho, int Wo);
 
 // ---- batch normalization over the last axis, rows M = N*H*W, optionally fused activation ----
 // Training: batch mean and BIASED variance over M rows; y = act(gamma*(x-mean)*invstd + beta),
