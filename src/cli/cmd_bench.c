@@ -215,7 +215,9 @@ static int bench_cpu(const gs_config *cfg, const bench_options *o) {
         model_free(&m);
         return 1;
     }
-    printf("inference plan: %s kernels\n", plan_kernels_name());
+    printf("inference plan: %s kernels; training: %s\n", plan_kernels_name(),
+           m.reference_ops ? "reference ops (runtime.training = reference)"
+                           : "fast 1x1 and depthwise kernels where the CPU allows (runtime.training = fast)");
     bench_time_phases(&m, plan, cfg, arch->batch, images, o);
     if (o->profile) {
         bench_print_profile(&m, cfg, arch->batch, o->steps);

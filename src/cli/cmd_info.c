@@ -39,6 +39,8 @@ int cmd_info(int argc, char **argv) {
     printf("blas: %s\n", openblas_get_config());
     printf("cpu inference plan kernels: %s (of generic, avx2; GESTURE_PLAN_KERNELS picks a lower tier; "
            "runtime.inference = reference uses none)\n", plan_kernels_name());
+    printf("cpu training fast kernels: %s (runtime.training = fast: the 1x1 and depthwise convolutions; "
+           "reference uses none)\n", !strcmp(plan_kernels_name(), "avx2") ? "avx2" : "none (below the AVX2 tier)");
     printf("hdf5: %d.%d.%d\n", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
     const char *mpi;
     if (dist_have_mpi(&mpi)) printf("mpi: yes (%s): mpirun -np N gesture train runs data-parallel\n", mpi);

@@ -67,6 +67,23 @@ static void dwconv_bwd(const gs_op_call *c) {
                        n->shape[2]);
 }
 
+static void dwconv_fwd_fast(const gs_op_call *c) {
+    const gs_node *n = c->n, *x = c->x[0];
+    if (!c->training) {
+        dwconv_fwd(c);
+        return;
+    }
+    depthwise_forward_fast(c->out, c->in[0], c->p[0], c->rows, x->shape[1], x->shape[2], x->shape[3], n->k,
+                           n->stride, n->pad_top, n->pad_left, n->shape[1], n->shape[2]);
+}
+
+static void dwconv_bwd_fast(const gs_op_call *c) {
+    const gs_node *n = c->n, *x = c->x[0];
+    depthwise_backward_fast(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->work, c->rows, x->shape[1],
+                            x->shape[2], x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1],
+                            n->shape[2]);
+}
+
 // BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C). Under
 // model.bn_time = keras3 the walker calls these once per time step (gesture/exec.h), on that step's
 // rows in place (c->bn_at).
@@ -252,7 +269,7 @@ static const gs_op_kernels cpu_fast_kernels[] = {
     {NODE_INPUT, nothing, nothing, NULL},
     {NODE_CONV, conv_fwd, conv_bwd, conv_work},
     {NODE_PWCONV, pwconv_fwd_fast, pwconv_bwd_fast, pwconv_fast_work},
-    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, dwconv_work},
+    {NODE_DWCONV, dwconv_fwd_fast, dwconv_bwd_fast, dwconv_work},
     {NODE_BN, bn_fwd, bn_bwd, bn_work},
     {NODE_ADD, add_fwd, add_bwd, NULL},
     {NODE_GAP, gap_fwd, gap_bwd, gap_work},

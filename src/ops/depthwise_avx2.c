@@ -41,7 +41,7 @@ static inline int imin(int a, int b) { return a < b ? a : b; }
 // The one dispatch decision: does the fast path cover this shape on this CPU?
 static int fast_covers(int C, int K, int stride) {
     if (K != 3 || stride < 1 || stride > 2 || C > FAST_MAX_C) return 0;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return plan_kernels_tier() == &plan_kernels_avx2;  // AVX2+FMA, unless GESTURE_PLAN_KERNELS says lower
 }
 
 // The next run of one image's output rows [y0, y1) inside a thread's run [*r, r1) of the N*Ho

@@ -9,7 +9,6 @@
 // below (per pass) run the reference op.
 #include <immintrin.h>
 #include <omp.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "../plan/plan_kernels.h"
@@ -18,10 +17,6 @@
 #include "work.h"
 
 #define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
-
-static const plan_kernels *tier;
-static pthread_once_t tier_once = PTHREAD_ONCE_INIT;
-static void tier_pick(void) { tier = plan_kernels_pick(); }
 
 // Which pass runs on the fast kernels, by the weights' size: the register-tiled kernels keep all of
 // w (or w^T) per block of rows in cache, and where that stops fitting, OpenBLAS's blocked sgemm wins.
@@ -36,8 +31,7 @@ enum { PASS_FWD, PASS_DINP, PASS_DW };
 static const size_t FAST_MAX_WEIGHTS[] = {256 * 1024, 12 * 1024, 32 * 1024};  // floats, by pass
 
 static int covered(int Ci, int Co, int pass) {
-    pthread_once(&tier_once, tier_pick);
-    return tier == &plan_kernels_avx2 && Ci % 8 == 0 && Co % 8 == 0 &&
+    return plan_kernels_tier() == &plan_kernels_avx2 && Ci % 8 == 0 && Co % 8 == 0 &&
            (size_t)Ci * Co <= FAST_MAX_WEIGHTS[pass];
 }
 
@@ -84,14 +78,14 @@ void pwconv_forward_fast(float *out, const float *inp, const float *w, float *wo
     }
     work_plan wp = {work, 0};
     pw_work pw = pw_layout(&wp, Ci, Co);
-    tier->pw_pack(pw.packed, w, Ci, Co);
+    plan_kernels_avx2.pw_pack(pw.packed, w, Ci, Co);
     memset(pw.zeros, 0, (size_t)Co * sizeof(float));
 #pragma omp parallel num_threads(team(M))
     {
         int m0, m1;
         rows_of(&m0, &m1, M);
         if (m1 > m0)
-            tier->pw(out + (size_t)m0 * Co, inp + (size_t)m0 * Ci, pw.packed, pw.zeros, NULL, m1 - m0, Ci, Co,
+            plan_kernels_avx2.pw(out + (size_t)m0 * Co, inp + (size_t)m0 * Ci, pw.packed, pw.zeros, NULL, m1 - m0, Ci, Co,
                      GS_ACT_NONE);
     }
 }
@@ -193,7 +187,7 @@ void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float
     if (dinp) {  // dinp (M,Ci) += dout (M,Co) @ w^T: the forward GEMM on w^T (Co,Ci), dinp as its residual
         for (int i = 0; i < Ci; i++)
             for (int j = 0; j < Co; j++) pw.wt[(size_t)j * Ci + i] = w[(size_t)i * Co + j];
-        tier->pw_pack(pw.packed, pw.wt, Co, Ci);
+        plan_kernels_avx2.pw_pack(pw.packed, pw.wt, Co, Ci);
         memset(pw.zeros, 0, (size_t)Ci * sizeof(float));
     }
     int nt = team(M);
@@ -204,7 +198,7 @@ void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float
         rows_of(&m0, &m1, M);
         if (dinp && m1 > m0) {
             float *d = dinp + (size_t)m0 * Ci;
-            tier->pw(d, dout + (size_t)m0 * Co, pw.packed, pw.zeros, d, m1 - m0, Co, Ci, GS_ACT_NONE);
+            plan_kernels_avx2.pw(d, dout + (size_t)m0 * Co, pw.packed, pw.zeros, d, m1 - m0, Co, Ci, GS_ACT_NONE);
         }
         if (dw) {
             float *p = pw.part + (size_t)omp_get_thread_num() * nw;

@@ -101,3 +101,12 @@ const plan_kernels *plan_kernels_pick(void) {
     }
     return avx2 ? &plan_kernels_avx2 : &plan_kernels_generic;
 }
+
+static const plan_kernels *tier;
+static pthread_once_t tier_once = PTHREAD_ONCE_INIT;
+static void tier_pick(void) { tier = plan_kernels_pick(); }
+
+const plan_kernels *plan_kernels_tier(void) {
+    pthread_once(&tier_once, tier_pick);
+    return tier;
+}

@@ -50,6 +50,9 @@ extern const plan_kernels plan_kernels_avx2;
 // The fastest tier this CPU runs (__builtin_cpu_supports), or the one GESTURE_PLAN_KERNELS names
 // ("generic", "avx2"; a tier the CPU lacks is refused with a warning on stderr).
 const plan_kernels *plan_kernels_pick(void);
+// plan_kernels_pick's answer, decided once per process: for the training ops' fast twins
+// (gesture/ops.h), which ask on every call and run the reference below the AVX2 tier.
+const plan_kernels *plan_kernels_tier(void);
 
 // The epilogue every tier shares on its scalar tails: act(v) for GS_ACT_NONE / RELU6 / RELU.
 static inline float plan_act(float v, int act) {
