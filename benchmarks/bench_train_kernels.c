@@ -58,7 +58,7 @@ static void run_op(const bench_case *b, int bwd, int fast) {
                            b->pl, b->Ho, b->Wo);
     else
         depthwise_backward_fast(b->dinp, b->dw, b->dout, b->inp, b->w, b->work, b->N, b->H, b->W, b->C, 3, b->s,
-                                b->pt, b->pl, b->Ho, b->Wo);
+                                b->pt, b->pl, b->Ho, b->Wo, 0);
 }
 
 static double best_seconds(const bench_case *b, int bwd, int fast, int reps) {

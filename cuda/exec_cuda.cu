@@ -174,17 +174,17 @@ static void loss_bwd(const gs_op_call *c) {
 // work memory, carved from the device arena, then holds only its per-time-step BN gathers (which the
 // ops' scratch must not overlap).
 static const gs_op_kernels cuda_kernels[] = {
-    {NODE_INPUT, nothing, nothing, NULL},
-    {NODE_CONV, conv_fwd, conv_bwd, NULL},
-    {NODE_PWCONV, pwconv_fwd, pwconv_bwd, NULL},
-    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, NULL},
-    {NODE_BN, bn_fwd, bn_bwd, NULL},
-    {NODE_ADD, add_fwd, add_bwd, NULL},
-    {NODE_GAP, gap_fwd, gap_bwd, NULL},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd, NULL},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL},
-    {NODE_DENSE, dense_fwd, dense_bwd, NULL},
-    {NODE_LOSS, loss_fwd, loss_bwd, NULL},
+    {NODE_INPUT, nothing, nothing, NULL, 0},
+    {NODE_CONV, conv_fwd, conv_bwd, NULL, 0},
+    {NODE_PWCONV, pwconv_fwd, pwconv_bwd, NULL, 0},
+    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, NULL, 0},
+    {NODE_BN, bn_fwd, bn_bwd, NULL, 0},
+    {NODE_ADD, add_fwd, add_bwd, NULL, 0},
+    {NODE_GAP, gap_fwd, gap_bwd, NULL, 0},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd, NULL, 0},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL, 0},
+    {NODE_DENSE, dense_fwd, dense_bwd, NULL, 0},
+    {NODE_LOSS, loss_fwd, loss_bwd, NULL, 0},
 };
 static_assert(sizeof cuda_kernels / sizeof cuda_kernels[0] == NODE_COUNT,
               "the CUDA backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");

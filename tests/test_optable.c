@@ -91,7 +91,7 @@ static void noop(const gs_op_call *c) { (void)c; }
 // A backend that lacks one op (or lists its rows out of order) is refused by exec_check, by name.
 static void check_refusal(gs_model *m) {
     gs_op_kernels rows[NODE_COUNT];
-    for (int i = 0; i < NODE_COUNT; i++) rows[i] = (gs_op_kernels){(gs_node_op)i, noop, noop, NULL};
+    for (int i = 0; i < NODE_COUNT; i++) rows[i] = (gs_op_kernels){(gs_node_op)i, noop, noop, NULL, 0};
     gs_backend be = {.name = "test", .kernels = rows};
     gs_exec e = {.be = &be, .m = m};
     check(exec_check(&e) == 0, "a backend with every kernel is accepted");

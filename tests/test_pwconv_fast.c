@@ -5,6 +5,7 @@
 // fast kernels leave to the reference (not multiples of 8). Tolerance 1e-4 of the reference's largest
 // magnitude (check_close_f32): both sum in float, in different orders. Also: the += contract (a
 // second backward adds), NULL outputs skipped, 1 and 2 threads, and two runs bit-identical.
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static void test_shape(int M, int Ci, int Co, int threads) {
     check_close_f32(what, y, ref_y, ny, TOL);
 
     matmul_backward(ref_dx, ref_dw, NULL, g, x, w, ref_work, M, Ci, Co);
-    pwconv_backward_fast(dx, dw, g, x, w, work, M, Ci, Co);
+    pwconv_backward_fast(dx, dw, g, x, w, work, M, Ci, Co, 0);
     snprintf(what, sizeof what, "dinp %s", tag);
     check_close_f32(what, dx, ref_dx, nx, TOL);
     snprintf(what, sizeof what, "dw %s", tag);
@@ -58,7 +59,7 @@ static void test_shape(int M, int Ci, int Co, int threads) {
     // Deterministic: a second run from the same start is bit-identical.
     float *y2 = test_zeros(ny), *dx2 = copy(dx0, nx), *dw2 = copy(dw0, nw);
     pwconv_forward_fast(y2, x, w, work, M, Ci, Co);
-    pwconv_backward_fast(dx2, dw2, g, x, w, work, M, Ci, Co);
+    pwconv_backward_fast(dx2, dw2, g, x, w, work, M, Ci, Co, 0);
     check(!memcmp(y, y2, ny * sizeof(float)) && !memcmp(dx, dx2, nx * sizeof(float)) &&
               !memcmp(dw, dw2, nw * sizeof(float)),
           "fast 1x1 %s: two runs bit-identical", tag);
@@ -66,12 +67,21 @@ static void test_shape(int M, int Ci, int Co, int threads) {
     // += contract: a second backward into the same buffers adds the same gradient again; NULL dinp
     // leaves dinp alone while dw still accumulates, and NULL dw the other way round.
     matmul_backward(ref_dx, ref_dw, NULL, g, x, w, ref_work, M, Ci, Co);
-    pwconv_backward_fast(dx, NULL, g, x, w, work, M, Ci, Co);
-    pwconv_backward_fast(NULL, dw, g, x, w, work, M, Ci, Co);
+    pwconv_backward_fast(dx, NULL, g, x, w, work, M, Ci, Co, 0);
+    pwconv_backward_fast(NULL, dw, g, x, w, work, M, Ci, Co, 0);
     snprintf(what, sizeof what, "dinp twice (dw NULL) %s", tag);
     check_close_f32(what, dx, ref_dx, nx, TOL);
     snprintf(what, sizeof what, "dw twice (dinp NULL) %s", tag);
     check_close_f32(what, dw, ref_dw, nw, TOL);
+
+    // dinp_write: a dinp full of NaN is written, never read: dout @ w^T, as the reference adds onto zeros
+    float *zero_dx = test_zeros(nx), *nan_dx = gs_aligned_alloc(nx * sizeof(float));
+    for (size_t i = 0; i < nx; i++) nan_dx[i] = NAN;
+    matmul_backward(zero_dx, NULL, NULL, g, x, w, ref_work, M, Ci, Co);
+    pwconv_backward_fast(nan_dx, NULL, g, x, w, work, M, Ci, Co, 1);
+    snprintf(what, sizeof what, "dinp written (dinp_write, from NaN) %s", tag);
+    check_close_f32(what, nan_dx, zero_dx, nx, TOL);
+    free(zero_dx), free(nan_dx);
 
     // (work and ref_work are test_work's: testutil frees them)
     float *all[] = {x, w, g, dx0, dw0, ref_y, y, ref_dx, ref_dw, dx, dw, y2, dx2, dw2};

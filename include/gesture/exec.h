@@ -71,6 +71,9 @@ typedef struct {
     // BN under model.bn_time = keras3 on a backend with bn_rows: the rows of this call's operands
     // (gesture/ops.h); seg 0: contiguous
     bn_rows bn_at;
+    // Backward, rows with din_overwrite: din[k] holds no gradient yet and was not zeroed; the kernel
+    // writes it (=) instead of adding to it (+=)
+    int din_fresh[2];
 } gs_op_call;
 
 typedef void (*gs_op_fn)(const gs_op_call *c);
@@ -78,11 +81,14 @@ typedef void (*gs_op_fn)(const gs_op_call *c);
 // A backend's kernels for one op; NULL = this backend lacks the op (exec_check refuses a model that
 // uses it, naming the op). `op` is the row's own index (checked by exec_check). `work`: floats of
 // scratch the op's kernels need for node n (NULL: none); the executor sizes one buffer for the
-// largest node, so a step allocates nothing.
+// largest node, so a step allocates nothing. `din_overwrite`: the backward writes every element of
+// an input gradient the walker marks fresh (gs_op_call.din_fresh), which then needs no zeroing
+// pass first (the gradient's first writer in backward order); 0: the walker zeroes it, the kernel adds.
 typedef struct {
     gs_node_op op;
     gs_op_fn forward, backward;
     size_t (*work)(const gs_model *m, const gs_node *n);
+    int din_overwrite;
 } gs_op_kernels;
 
 typedef struct gs_exec gs_exec;

@@ -41,18 +41,20 @@ void matmul_backward(float *dinp,        // (M,K) or NULL, +=
 size_t matmul_work_floats(int K, int Nout);
 // The 1x1 convolution's fast twins (src/ops/pwconv_fast.c): matmul_forward/backward with no bias, on
 // the AVX2 GEMM kernels; channel counts not multiples of 8, or a CPU below AVX2, run the reference.
+// dinp_write (fast twins' backward, batchnorm_*_rows): dinp is written (=) instead of added to, so
+// the executor need not zero a gradient buffer before its first writer (gs_op_call.din_fresh).
 void pwconv_forward_fast(float *out,        // (M,Co)
                          const float *inp,  // (M,Ci)
                          const float *w,    // (Ci,Co)
                          float *work,       // pwconv_fast_work_floats(Ci,Co)
                          int M, int Ci, int Co);
-void pwconv_backward_fast(float *dinp,        // (M,Ci) or NULL, +=
+void pwconv_backward_fast(float *dinp,        // (M,Ci) or NULL, += (= with dinp_write)
                           float *dw,          // (Ci,Co) or NULL, +=
                           const float *dout,  // (M,Co)
                           const float *inp,   // (M,Ci)
                           const float *w,     // (Ci,Co)
                           float *work,        // pwconv_fast_work_floats(Ci,Co)
-                          int M, int Ci, int Co);
+                          int M, int Ci, int Co, int dinp_write);
 size_t pwconv_fast_work_floats(int Ci, int Co);
 
 // ---- general KxK convolution, no bias (Conv1: 3x3 stride 2) ----
@@ -96,14 +98,14 @@ void depthwise_forward_fast(float *out,        // (N,Ho,Wo,C)
                             const float *w,    // (K,K,C)
                             int N, int H, int W, int C, int K, int stride,
                             int pad_top, int pad_left, int Ho, int Wo);
-void depthwise_backward_fast(float *dinp,        // (N,H,W,C) or NULL, +=
+void depthwise_backward_fast(float *dinp,        // (N,H,W,C) or NULL, += (= with dinp_write)
                              float *dw,          // (K,K,C) or NULL, +=
                              const float *dout,  // (N,Ho,Wo,C)
                              const float *inp,   // (N,H,W,C)
                              const float *w,     // (K,K,C)
                              float *work,        // depthwise_work_floats(C,K)
                              int N, int H, int W, int C, int K, int stride,
-                             int pad_top, int pad_left, int Ho, int Wo);
+                             int pad_top, int pad_left, int Ho, int Wo, int dinp_write);
 
 // ---- batch normalization over the last axis, rows M = N*H*W, optionally fused activation ----
 // Training: batch mean and BIASED variance over M rows; y = act(gamma*(x-mean)*invstd + beta),
@@ -170,7 +172,8 @@ void batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const flo
 // The training ops above on operands whose M rows are not contiguous: segments of `seg` rows, `pitch`
 // rows apart (every operand alike; row m is at row (m / seg) * pitch + m % seg). model.bn_time =
 // keras3 normalizes the frames of one time step, B blocks of H*W rows T*H*W rows apart, in place.
-// L = NULL: contiguous, as above.
+// L = NULL: contiguous, as above. dinp_write: dinp is written (=), not added to (+=), so it needs no
+// zeroing first (the executor's first writer of a gradient buffer, gs_op_call.din_fresh).
 typedef struct {
     int seg, pitch;
 } bn_rows;
@@ -179,14 +182,15 @@ void batchnorm_forward_train_rows(float *out, float *mean, float *invstd, float 
                                   float eps, float momentum, int act, const bn_rows *L);
 void batchnorm_backward_rows(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
                              const float *inp, const float *mean, const float *invstd, const float *gamma, float *work,
-                             int M, int C, int act, const bn_rows *L);
+                             int M, int C, int act, const bn_rows *L, int dinp_write);
 void batchnorm_forward_train_sync_rows(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
                                        const float *inp, const float *gamma, const float *beta, float *work, int M,
                                        int C, float eps, float momentum, int act, const gs_reducer *r,
                                        const bn_rows *L);
 void batchnorm_backward_sync_rows(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
                                   const float *inp, const float *mean, const float *invstd, const float *gamma,
-                                  float *work, int M, int C, int act, const gs_reducer *r, const bn_rows *L);
+                                  float *work, int M, int C, int act, const gs_reducer *r, const bn_rows *L,
+                                  int dinp_write);
 
 // ---- elementwise ----
 // ReLU (Dense+ReLU); ReLU6 is fused into batchnorm_*. Backward mask from the forward output: the

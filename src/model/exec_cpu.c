@@ -51,7 +51,7 @@ static void pwconv_fwd_fast(const gs_op_call *c) {
 static void pwconv_bwd_fast(const gs_op_call *c) {
     const gs_node *n = c->n;
     pwconv_backward_fast(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->work, c->rows * n->shape[1] * n->shape[2],
-                         c->x[0]->shape[3], n->shape[3]);
+                         c->x[0]->shape[3], n->shape[3], c->din_fresh[0]);
 }
 
 static void dwconv_fwd(const gs_op_call *c) {
@@ -81,7 +81,7 @@ static void dwconv_bwd_fast(const gs_op_call *c) {
     const gs_node *n = c->n, *x = c->x[0];
     depthwise_backward_fast(c->din[0], c->g[0], c->dout, c->in[0], c->p[0], c->work, c->rows, x->shape[1],
                             x->shape[2], x->shape[3], n->k, n->stride, n->pad_top, n->pad_left, n->shape[1],
-                            n->shape[2]);
+                            n->shape[2], c->din_fresh[0]);
 }
 
 // BN over the last axis: M rows of C channels; saved: batch mean (C) then invstd (C). Under
@@ -114,15 +114,22 @@ static void bn_bwd(const gs_op_call *c) {
     const bn_rows *at = c->bn_at.seg ? &c->bn_at : NULL;
     if (c->dist && c->dist->bn)
         batchnorm_backward_sync_rows(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
-                                     c->p[0], c->work, M, C, n->act, c->dist->bn, at);
+                                     c->p[0], c->work, M, C, n->act, c->dist->bn, at, c->din_fresh[0]);
     else if (M > 0)
         batchnorm_backward_rows(c->din[0], c->g[0], c->g[1], c->dout, c->out, c->in[0], c->save, c->save + C,
-                                c->p[0], c->work, M, C, n->act, at);
+                                c->p[0], c->work, M, C, n->act, at, c->din_fresh[0]);
 }
 
 static void add_fwd(const gs_op_call *c) { add_forward(c->out, c->in[0], c->in[1], c->numel); }
 
 static void add_bwd(const gs_op_call *c) { add_backward(c->din[0], c->din[1], c->dout, c->numel); }
+
+// A fresh input gradient (din_fresh) is the output gradient itself: copied, not added to zeros.
+static void add_bwd_fast(const gs_op_call *c) {
+    for (int k = 0; k < 2; k++)
+        if (c->din[k] && c->din_fresh[k]) memcpy(c->din[k], c->dout, c->numel * sizeof(float));
+    add_backward(c->din_fresh[0] ? NULL : c->din[0], c->din_fresh[1] ? NULL : c->din[1], c->dout, c->numel);
+}
 
 static void gap_fwd(const gs_op_call *c) {
     const gs_node *x = c->x[0];
@@ -249,34 +256,35 @@ static size_t dense_work(const gs_model *m, const gs_node *n) {
 }
 
 static const gs_op_kernels cpu_kernels[] = {
-    {NODE_INPUT, nothing, nothing, NULL},
-    {NODE_CONV, conv_fwd, conv_bwd, conv_work},
-    {NODE_PWCONV, pwconv_fwd, pwconv_bwd, pwconv_work},
-    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, dwconv_work},
-    {NODE_BN, bn_fwd, bn_bwd, bn_work},
-    {NODE_ADD, add_fwd, add_bwd, NULL},
-    {NODE_GAP, gap_fwd, gap_bwd, gap_work},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL},
-    {NODE_DENSE, dense_fwd, dense_bwd, dense_work},
-    {NODE_LOSS, loss_fwd, loss_bwd, NULL},
+    {NODE_INPUT, nothing, nothing, NULL, 0},
+    {NODE_CONV, conv_fwd, conv_bwd, conv_work, 0},
+    {NODE_PWCONV, pwconv_fwd, pwconv_bwd, pwconv_work, 0},
+    {NODE_DWCONV, dwconv_fwd, dwconv_bwd, dwconv_work, 0},
+    {NODE_BN, bn_fwd, bn_bwd, bn_work, 0},
+    {NODE_ADD, add_fwd, add_bwd, NULL, 0},
+    {NODE_GAP, gap_fwd, gap_bwd, gap_work, 0},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work, 0},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL, 0},
+    {NODE_DENSE, dense_fwd, dense_bwd, dense_work, 0},
+    {NODE_LOSS, loss_fwd, loss_bwd, NULL, 0},
 };
 _Static_assert(sizeof cpu_kernels / sizeof cpu_kernels[0] == NODE_COUNT,
                "the CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
 
-// runtime.training = fast: the same rows, the fast twins where there are some.
+// runtime.training = fast: the same rows, the fast twins where there are some; the 1x1, depthwise, BN
+// and Add backwards write the input gradients they are first to reach (din_overwrite).
 static const gs_op_kernels cpu_fast_kernels[] = {
-    {NODE_INPUT, nothing, nothing, NULL},
-    {NODE_CONV, conv_fwd, conv_bwd, conv_work},
-    {NODE_PWCONV, pwconv_fwd_fast, pwconv_bwd_fast, pwconv_fast_work},
-    {NODE_DWCONV, dwconv_fwd_fast, dwconv_bwd_fast, dwconv_work},
-    {NODE_BN, bn_fwd, bn_bwd, bn_work},
-    {NODE_ADD, add_fwd, add_bwd, NULL},
-    {NODE_GAP, gap_fwd, gap_bwd, gap_work},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL},
-    {NODE_DENSE, dense_fwd, dense_bwd, dense_work},
-    {NODE_LOSS, loss_fwd, loss_bwd, NULL},
+    {NODE_INPUT, nothing, nothing, NULL, 0},
+    {NODE_CONV, conv_fwd, conv_bwd, conv_work, 0},
+    {NODE_PWCONV, pwconv_fwd_fast, pwconv_bwd_fast, pwconv_fast_work, 1},
+    {NODE_DWCONV, dwconv_fwd_fast, dwconv_bwd_fast, dwconv_work, 1},
+    {NODE_BN, bn_fwd, bn_bwd, bn_work, 1},
+    {NODE_ADD, add_fwd, add_bwd_fast, NULL, 1},
+    {NODE_GAP, gap_fwd, gap_bwd, gap_work, 0},
+    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work, 0},
+    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL, 0},
+    {NODE_DENSE, dense_fwd, dense_bwd, dense_work, 0},
+    {NODE_LOSS, loss_fwd, loss_bwd, NULL, 0},
 };
 _Static_assert(sizeof cpu_fast_kernels / sizeof cpu_fast_kernels[0] == NODE_COUNT,
                "the fast CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");

@@ -341,15 +341,21 @@ void exec_backward(gs_exec *e) {
     int bucketed = buckets_init(&bk, e);
     for (int j = m->n_nodes - 1; j >= 0; j--) {
         const gs_node *n = &m->nodes[j];
-        // gradients that come alive at this step start from zero (ops accumulate)
+        // gradients that come alive at this step start from zero (ops accumulate), or are written
+        // whole by a kernel that overwrites them
+        int fresh[2] = {0, 0};
         for (int k = 0; k < n->n_in; k++) {
             const gs_node *x = &m->nodes[n->in[k]];
-            if (x->last_consumer == j && x->grad_off != GS_NO_MEM)
-                e->be->zero(e->arena + x->grad_off, (size_t)rows(m, x) * row_numel(x));
+            if (x->last_consumer != j || x->grad_off == GS_NO_MEM) continue;
+            int twice = n->n_in == 2 && n->in[0] == n->in[1];  // both of its gradients land in one buffer
+            if (e->be->kernels[n->op].din_overwrite && !skip_node(e, n) && !twice) fresh[k] = 1;
+            else e->be->zero(e->arena + x->grad_off, (size_t)rows(m, x) * row_numel(x));
         }
         if (!skip_node(e, n)) {
             gs_op_call c;
             call_init(&c, e, n);
+            c.din_fresh[0] = fresh[0];
+            c.din_fresh[1] = fresh[1];
             c.training = 1;
             c.have_labels = 1;
             double t0 = tick(e);

@@ -237,16 +237,24 @@ static inline void bwd_dinp_rows(float *dinp, const bn_rows *L, const float *dou
                                  const float *inp, const float *restrict mean,
                                  const float *restrict invstd, const float *restrict k,
                                  const float *restrict mdy, const float *restrict mdyxh, int m0,
-                                 int m1, int C, int act) {
+                                 int m1, int C, int act, int write) {
     for (int m = m0; m < m1; m++) {
         const float *restrict g = dout + row_off(L, m, C);
         const float *restrict o = out + row_off(L, m, C);
         const float *restrict x = inp + row_off(L, m, C);
         float *restrict d = dinp + row_off(L, m, C);
-        for (int c = 0; c < C; c++) {
-            float dy = act_mask(g[c], o[c], act);
-            float xh = (x[c] - mean[c]) * invstd[c];
-            d[c] += k[c] * (dy - mdy[c] - xh * mdyxh[c]);
+        if (write) {
+            for (int c = 0; c < C; c++) {
+                float dy = act_mask(g[c], o[c], act);
+                float xh = (x[c] - mean[c]) * invstd[c];
+                d[c] = k[c] * (dy - mdy[c] - xh * mdyxh[c]);
+            }
+        } else {
+            for (int c = 0; c < C; c++) {
+                float dy = act_mask(g[c], o[c], act);
+                float xh = (x[c] - mean[c]) * invstd[c];
+                d[c] += k[c] * (dy - mdy[c] - xh * mdyxh[c]);
+            }
         }
     }
 }
@@ -282,25 +290,25 @@ static void backward_sums(double *s, double *sx, const bn_work *bw, const bn_row
 
 // dinp += k*(dy - mdy - xhat*mdyxh) from the coefficients in bw->coef.
 static void backward_dinp(float *dinp, const bn_work *bw, const bn_rows *L, const float *dout, const float *out, const float *inp,
-                          const float *mean, const float *invstd, int M, int C, int act, int nt) {
+                          const float *mean, const float *invstd, int M, int C, int act, int nt, int write) {
     const float *k = bw->coef, *mdy = k + C, *mdyxh = k + 2 * C;
 #pragma omp parallel num_threads(nt)
     {
         int m0, m1;
         rows_of(&m0, &m1, M);
         if (act == GS_ACT_RELU6)
-            bwd_dinp_rows(dinp, L, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_RELU6);
+            bwd_dinp_rows(dinp, L, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_RELU6, write);
         else if (act == GS_ACT_RELU)
-            bwd_dinp_rows(dinp, L, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_RELU);
+            bwd_dinp_rows(dinp, L, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_RELU, write);
         else
-            bwd_dinp_rows(dinp, L, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_NONE);
+            bwd_dinp_rows(dinp, L, dout, out, inp, mean, invstd, k, mdy, mdyxh, m0, m1, C, GS_ACT_NONE, write);
     }
 }
 
 void batchnorm_backward_rows(float *dinp, float *dgamma, float *dbeta, const float *dout,
                         const float *out, const float *inp, const float *mean,
                         const float *invstd, const float *gamma, float *work, int M, int C, int act,
-                             const bn_rows *L) {
+                             const bn_rows *L, int dinp_write) {
     GS_ASSERT(M > 0 && C > 0 && work);
     GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
     int nt = pick_threads(M, C);
@@ -319,14 +327,15 @@ void batchnorm_backward_rows(float *dinp, float *dgamma, float *dbeta, const flo
         mdy[c] = (float)(s / M);
         mdyxh[c] = (float)(sxh / M);
     }
-    if (dinp) backward_dinp(dinp, &bw, L, dout, out, inp, mean, invstd, M, C, act, nt);
+    if (dinp) backward_dinp(dinp, &bw, L, dout, out, inp, mean, invstd, M, C, act, nt, dinp_write);
 }
 
 // Data-parallel (sync_bn): the means of dy and dy*xhat are over every rank's rows (reduced); dgamma
 // and dbeta get this rank's part only, as every parameter gradient (the ranks' gradients are summed).
 void batchnorm_backward_sync_rows(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
                              const float *inp, const float *mean, const float *invstd, const float *gamma,
-                             float *work, int M, int C, int act, const gs_reducer *r, const bn_rows *L) {
+                             float *work, int M, int C, int act, const gs_reducer *r, const bn_rows *L,
+                                  int dinp_write) {
     GS_ASSERT(M >= 0 && C > 0 && work && r && r->sum);
     GS_ASSERT(act == GS_ACT_NONE || act == GS_ACT_RELU6 || act == GS_ACT_RELU);
     int nt = M > 0 ? pick_threads(M, C) : 1;
@@ -350,7 +359,7 @@ void batchnorm_backward_sync_rows(float *dinp, float *dgamma, float *dbeta, cons
         mdy[c] = (float)(red[c] / Mg);
         mdyxh[c] = (float)(red[C + c] * invstd[c] / Mg);
     }
-    if (dinp && M > 0) backward_dinp(dinp, &bw, L, dout, out, inp, mean, invstd, M, C, act, nt);
+    if (dinp && M > 0) backward_dinp(dinp, &bw, L, dout, out, inp, mean, invstd, M, C, act, nt, dinp_write);
 }
 
 // ---- contiguous rows ----
@@ -365,7 +374,7 @@ void batchnorm_forward_train(float *out, float *mean, float *invstd, float *movi
 void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *out,
                         const float *inp, const float *mean, const float *invstd, const float *gamma, float *work,
                         int M, int C, int act) {
-    batchnorm_backward_rows(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma, work, M, C, act, NULL);
+    batchnorm_backward_rows(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma, work, M, C, act, NULL, 0);
 }
 
 void batchnorm_forward_train_sync(float *out, float *mean, float *invstd, float *moving_mean, float *moving_var,
@@ -379,5 +388,5 @@ void batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const flo
                              const float *inp, const float *mean, const float *invstd, const float *gamma,
                              float *work, int M, int C, int act, const gs_reducer *r) {
     batchnorm_backward_sync_rows(dinp, dgamma, dbeta, dout, out, inp, mean, invstd, gamma, work, M, C, act, r,
-                                 NULL);
+                                 NULL, 0);
 }

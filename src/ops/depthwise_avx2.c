@@ -310,8 +310,9 @@ static void dinp_rows_of(int *h0, int *h1, const plan_geom *g, int y) {
 
 void depthwise_backward_fast(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                              float *work, int N, int H, int W, int C, int K, int stride, int pad_top, int pad_left,
-                             int Ho, int Wo) {
+                             int Ho, int Wo, int dinp_write) {
     if (!fast_covers(C, K, stride)) {
+        if (dinp && dinp_write) memset(dinp, 0, (size_t)N * H * W * C * sizeof(float));
         depthwise_backward(dinp, dw, dout, inp, w, work, N, H, W, C, K, stride, pad_top, pad_left, Ho, Wo);
         return;
     }
@@ -341,6 +342,9 @@ void depthwise_backward_fast(float *dinp, float *dw, const float *dout, const fl
                 if (!dinp) continue;
                 int h0, h1;
                 dinp_rows_of(&h0, &h1, &g, y);
+                // a fresh dinp is cleared row by row as it is reached, in cache, not in a pass of its own
+                if (dinp_write && h1 > h0)
+                    memset(dinp + ((size_t)n * H + h0) * W * C, 0, (size_t)(h1 - h0) * W * C * sizeof(float));
                 dinp_rows(dinp + (size_t)n * H * W * C, dout_n, w, &g, y, h0, h1, ca, ce);
             }
         }

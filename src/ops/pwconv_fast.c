@@ -170,12 +170,13 @@ static int dw_block_rows(int Ci, int Co) {
 }
 
 void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float *inp, const float *w, float *work,
-                          int M, int Ci, int Co) {
+                          int M, int Ci, int Co, int dinp_write) {
     GS_ASSERT(M >= 0 && Ci > 0 && Co > 0 && work);
     if (M == 0 || (!dinp && !dw)) return;
     // each pass on its own kernel: the reference for the one the fast kernels do not win
     int fast_dinp = dinp && covered(Ci, Co, PASS_DINP), fast_dw = dw && covered(Ci, Co, PASS_DW);
     if (!fast_dinp || !fast_dw) {
+        if (dinp && !fast_dinp && dinp_write) memset(dinp, 0, (size_t)M * Ci * sizeof(float));
         matmul_backward(fast_dinp ? NULL : dinp, fast_dw ? NULL : dw, NULL, dout, inp, w, work, M, Ci, Co);
         if (!fast_dinp) dinp = NULL;
         if (!fast_dw) dw = NULL;
@@ -185,6 +186,7 @@ void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float
     pw_work pw = pw_layout(&wp, Ci, Co);
     size_t nw = (size_t)Ci * Co;
     if (dinp) {  // dinp (M,Ci) += dout (M,Co) @ w^T: the forward GEMM on w^T (Co,Ci), dinp as its residual
+                 // (none when dinp_write: the GEMM's store is the write)
         for (int i = 0; i < Ci; i++)
             for (int j = 0; j < Co; j++) pw.wt[(size_t)j * Ci + i] = w[(size_t)i * Co + j];
         plan_kernels_avx2.pw_pack(pw.packed, pw.wt, Co, Ci);
@@ -198,7 +200,8 @@ void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float
         rows_of(&m0, &m1, M);
         if (dinp && m1 > m0) {
             float *d = dinp + (size_t)m0 * Ci;
-            plan_kernels_avx2.pw(d, dout + (size_t)m0 * Co, pw.packed, pw.zeros, d, m1 - m0, Co, Ci, GS_ACT_NONE);
+            plan_kernels_avx2.pw(d, dout + (size_t)m0 * Co, pw.packed, pw.zeros, dinp_write ? NULL : d, m1 - m0, Co, Ci,
+                                 GS_ACT_NONE);
         }
         if (dw) {
             float *p = pw.part + (size_t)omp_get_thread_num() * nw;
