@@ -153,6 +153,19 @@ static void compare_plan(gs_model *m, int B, const char *tag) {
             for (size_t f = 0; f < nf; f++) plan_features(p, feat + f * C, clips + f * a->size * a->size * 3, 1);
         snprintf(what, sizeof what, "%s: features, %s", tag, how);
         check_close(what, feat, want_f, nf * C, TOL);
+        // the blocks fused in row strips (plan_block.c) against the same plan layer by layer: the same
+        // kernels on the same values, so the same bits on the avx2 tier (the generic tier's sgemm may
+        // block a shorter product differently)
+        float *unfused = test_zeros(nf * C);
+        plan_set_fused_blocks(p, 0);
+        if (mode == 0) plan_features(p, unfused, clips, (int)nf);
+        else
+            for (size_t f = 0; f < nf; f++) plan_features(p, unfused + f * C, clips + f * a->size * a->size * 3, 1);
+        plan_set_fused_blocks(p, 1);
+        snprintf(what, sizeof what, "%s: features, %s, fused blocks = layer by layer", tag, how);
+        if (!strcmp(plan_kernels_name(), "avx2")) check(!memcmp(unfused, feat, nf * C * sizeof(float)), "%s", what);
+        else check_close_f32(what, feat, unfused, nf * C, TOL);
+        free(unfused);
     }
     plan_forward(p, probs, loss, clips, m->labels, B);
     snprintf(what, sizeof what, "%s: probabilities", tag);
@@ -240,6 +253,8 @@ int main(void) {
             // 7 frames: 4 threads take 4 whole, then 3 one each; 2 threads take 6, then split 1 by rows
             test_random_model(0.35f, 40, 7, 1, 1);
             if (t == 1 && threads < 4) test_random_model(1.0f, 96, 2, 1, 1);
+            // large enough for fused blocks (plan_block.c): depthwise + project, and both expand blocks
+            if (t == 1 && threads < 4) test_random_model(1.0f, 160, 1, 1, 1);
         }
         runtime_set_threads(2);
         test_seed_small();

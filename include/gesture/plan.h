@@ -44,6 +44,9 @@ void plan_forward(gs_plan *p,
 // Seconds per folded layer kind (thread 0's share of the backbone) and of the head, over the calls
 // made while profiling was switched on (plan_set_profile); printed by `gesture bench --profile`.
 void plan_set_profile(gs_plan *p, int on);
+// Whether the inverted residual blocks with large tensors run fused in row strips (the default, on)
+// or layer by layer; the same kernels, so the same results bit for bit on a given tier.
+void plan_set_fused_blocks(gs_plan *p, int on);
 void plan_print_profile(const gs_plan *p, FILE *f);
 
 // The kernel tier the plan runs on this CPU: "avx2" or "generic" (`gesture info`).

@@ -12,46 +12,14 @@
 #include "gesture/ops.h"
 #include "gesture/optable.h"
 #include "gesture/runtime.h"
-#include "plan_kernels.h"
+#include "plan_internal.h"
 
-enum { STEP_CONV, STEP_DW, STEP_PW, STEP_KINDS };
 static const char *const STEP_NAMES[STEP_KINDS] = {"conv KxK + BN (+ReLU6)", "depthwise + BN (+ReLU6)",
-                                                   "1x1 conv + BN (+ReLU6/add)"};
-#define MAX_SLOTS 8
+                                                   "1x1 conv + BN (+ReLU6/add)", "fused block (1x1, dw, 1x1)"};
 // Floats of activations one thread's frame group may hold in its largest buffer: several small
 // frames go through each layer together (longer GEMMs), a large frame alone (cache).
 #define GROUP_FLOATS (256 * 1024)
 #define MAX_GROUP 16
-
-typedef struct {
-    int kind, node;      // STEP_*, the convolution's node (its name in errors)
-    plan_geom g;
-    int act;
-    int in, out, res;    // buffer slots; in -1: the frames; res -1: no residual
-    size_t in_floats, out_floats;  // per frame
-    float *w, *bias;     // folded, in p->weights
-} plan_step;
-
-struct gs_plan {
-    const gs_model *m;
-    const plan_kernels *k;
-    plan_step *steps;
-    int n_steps, n_slots, group, gap;  // gap: the model's pooling node
-    size_t slot_floats[MAX_SLOTS];     // per frame
-    size_t frame_floats;               // S*S*3
-    float *weights;                    // folded kernels and biases
-    float *head_scale, *head_shift;    // (C) head_bn as an affine map of the pooled features
-    int C;
-    float *params;                     // snapshot of the model's parameters (the head reads it)
-    float *bufs;                       // per thread: n_slots buffers of group frames
-    size_t thread_floats;
-    int threads;                       // bufs sized for
-    float **head_out;                  // per node after the pooling: its output (cfg.batch rows)
-    float *feat, *gru_cache, *gru_work;
-    int *zero_labels;
-    int profile;
-    double prof[STEP_KINDS + 2];       // seconds per step kind (thread 0), then pooling, then the head
-};
 
 // ---- folding ----
 
@@ -181,6 +149,10 @@ static void plan_buffers(gs_plan *p) {
         if (p->steps[j].in >= 0) last[p->steps[j].in] = j;
         if (p->steps[j].res >= 0) last[p->steps[j].res] = j;
     }
+    for (int j = 0; j < n; j++) {  // a fused block reads its input until its last step (plan_block.c)
+        const plan_step *st = &p->steps[j];
+        if (st->fuse && st->in >= 0 && last[st->in] < j + st->fuse - 1) last[st->in] = j + st->fuse - 1;
+    }
     for (int s = 0; s < MAX_SLOTS; s++) holder[s] = -1;
     for (int j = 0; j < n; j++) {
         plan_step *st = &p->steps[j];
@@ -209,7 +181,7 @@ static void plan_buffers(gs_plan *p) {
 
 // ---- the backbone executor ----
 
-static float *slot_ptr(const gs_plan *p, float *bufs, int slot) {
+float *plan_slot_ptr(const gs_plan *p, float *bufs, int slot) {
     float *b = bufs;
     for (int s = 0; s < slot; s++) b += (p->slot_floats[s] * p->group + 15) / 16 * 16;
     return b;
@@ -234,11 +206,20 @@ static void run_group(gs_plan *p, float *bufs, const float *frames, float *feat,
     for (int j = 0; j < p->n_steps; j++) {
         const plan_step *s = &p->steps[j];
         double t0 = p->profile && part == 0 ? runtime_now() : 0;
-        const float *in = s->in < 0 ? frames : slot_ptr(p, bufs, s->in);
-        float *out = slot_ptr(p, bufs, s->out);
+        if (s->fuse && !p->unfused) {  // the block's steps in row strips (plan_block.c)
+            plan_block_run(p, j, bufs, frames, G, part, parts);
+            if (parts > 1) {
+#pragma omp barrier
+            }
+            if (p->profile && part == 0) p->prof[STEP_BLOCK] += runtime_now() - t0;
+            j += s->fuse - 1;
+            continue;
+        }
+        const float *in = s->in < 0 ? frames : plan_slot_ptr(p, bufs, s->in);
+        float *out = plan_slot_ptr(p, bufs, s->out);
         if (s->kind == STEP_PW) {
             long M = (long)G * s->g.Ho * s->g.Wo, m0 = M * part / parts, m1 = M * (part + 1) / parts;
-            const float *res = s->res >= 0 ? slot_ptr(p, bufs, s->res) + (size_t)m0 * s->g.Co : NULL;
+            const float *res = s->res >= 0 ? plan_slot_ptr(p, bufs, s->res) + (size_t)m0 * s->g.Co : NULL;
             if (m1 > m0)
                 p->k->pw(out + (size_t)m0 * s->g.Co, in + (size_t)m0 * s->g.Ci, s->w, s->bias, res, (int)(m1 - m0),
                          s->g.Ci, s->g.Co, s->act);
@@ -254,7 +235,7 @@ static void run_group(gs_plan *p, float *bufs, const float *frames, float *feat,
     // pooling + head_bn, channels split over the parts
     double t0 = p->profile && part == 0 ? runtime_now() : 0;
     const plan_step *last = &p->steps[p->n_steps - 1];
-    const float *x = slot_ptr(p, bufs, last->out);
+    const float *x = plan_slot_ptr(p, bufs, last->out);
     int C = p->C, HW = last->g.Ho * last->g.Wo, c0 = C * part / parts, c1 = C * (part + 1) / parts;
     for (int g = 0; g < G; g++) {
         float *f = feat + (size_t)g * C;
@@ -273,7 +254,9 @@ static void run_group(gs_plan *p, float *bufs, const float *frames, float *feat,
 static void ensure_bufs(gs_plan *p, int threads) {
     if (p->threads == threads) return;
     free(p->bufs);
+    free(p->strips);
     p->bufs = gs_aligned_alloc((size_t)threads * p->thread_floats * sizeof(float));
+    p->strips = p->strip_floats ? gs_aligned_alloc((size_t)threads * p->strip_floats * sizeof(float)) : NULL;
     p->threads = threads;
 }
 
@@ -404,6 +387,7 @@ int plan_build(gs_plan **out, const gs_model *m) {
         plan_free(p);
         return -1;
     }
+    plan_blocks_mark(p);
     plan_buffers(p);
     p->frame_floats = (size_t)m->cfg.size * m->cfg.size * 3;
     const gs_model_arch *a = &m->cfg;
@@ -429,6 +413,7 @@ void plan_free(gs_plan *p) {
     free(p->gru_cache);
     free(p->zero_labels);
     free(p->bufs);
+    free(p->strips);
     free(p->head_scale);
     free(p->weights);
     free(p->steps);
@@ -437,6 +422,8 @@ void plan_free(gs_plan *p) {
 }
 
 void plan_set_profile(gs_plan *p, int on) { p->profile = on; }
+
+void plan_set_fused_blocks(gs_plan *p, int on) { p->unfused = !on; }
 
 void plan_print_profile(const gs_plan *p, FILE *f) {
     double total = 0;
