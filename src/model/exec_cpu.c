@@ -255,36 +255,33 @@ static size_t dense_work(const gs_model *m, const gs_node *n) {
     return matmul_work_floats(m->nodes[n->in[0]].shape[1], n->shape[1]);
 }
 
+// The rows both CPU tables share; each table lists its own between them, in gs_node_op order.
+#define CPU_ROWS_HEAD {NODE_INPUT, nothing, nothing, NULL, 0}, {NODE_CONV, conv_fwd, conv_bwd, conv_work, 0}
+#define CPU_ROWS_TAIL                                                                                      \
+    {NODE_GAP, gap_fwd, gap_bwd, gap_work, 0}, {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work, 0},          \
+        {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL, 0}, {NODE_DENSE, dense_fwd, dense_bwd, dense_work, 0}, \
+        {NODE_LOSS, loss_fwd, loss_bwd, NULL, 0}
+
 static const gs_op_kernels cpu_kernels[] = {
-    {NODE_INPUT, nothing, nothing, NULL, 0},
-    {NODE_CONV, conv_fwd, conv_bwd, conv_work, 0},
+    CPU_ROWS_HEAD,
     {NODE_PWCONV, pwconv_fwd, pwconv_bwd, pwconv_work, 0},
     {NODE_DWCONV, dwconv_fwd, dwconv_bwd, dwconv_work, 0},
     {NODE_BN, bn_fwd, bn_bwd, bn_work, 0},
     {NODE_ADD, add_fwd, add_bwd, NULL, 0},
-    {NODE_GAP, gap_fwd, gap_bwd, gap_work, 0},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work, 0},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL, 0},
-    {NODE_DENSE, dense_fwd, dense_bwd, dense_work, 0},
-    {NODE_LOSS, loss_fwd, loss_bwd, NULL, 0},
+    CPU_ROWS_TAIL,
 };
 _Static_assert(sizeof cpu_kernels / sizeof cpu_kernels[0] == NODE_COUNT,
                "the CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
 
-// runtime.training = fast: the same rows, the fast twins where there are some; the 1x1, depthwise, BN
-// and Add backwards write the input gradients they are first to reach (din_overwrite).
+// runtime.training = fast: the fast twins where there are some; the 1x1, depthwise, BN and Add
+// backwards write the input gradients they are first to reach (din_overwrite).
 static const gs_op_kernels cpu_fast_kernels[] = {
-    {NODE_INPUT, nothing, nothing, NULL, 0},
-    {NODE_CONV, conv_fwd, conv_bwd, conv_work, 0},
+    CPU_ROWS_HEAD,
     {NODE_PWCONV, pwconv_fwd_fast, pwconv_bwd_fast, pwconv_fast_work, 1},
     {NODE_DWCONV, dwconv_fwd_fast, dwconv_bwd_fast, dwconv_work, 1},
     {NODE_BN, bn_fwd, bn_bwd, bn_work, 1},
     {NODE_ADD, add_fwd, add_bwd_fast, NULL, 1},
-    {NODE_GAP, gap_fwd, gap_bwd, gap_work, 0},
-    {NODE_BIGRU, bigru_fwd, bigru_bwd, bigru_work, 0},
-    {NODE_DROPOUT, dropout_fwd, dropout_bwd, NULL, 0},
-    {NODE_DENSE, dense_fwd, dense_bwd, dense_work, 0},
-    {NODE_LOSS, loss_fwd, loss_bwd, NULL, 0},
+    CPU_ROWS_TAIL,
 };
 _Static_assert(sizeof cpu_fast_kernels / sizeof cpu_fast_kernels[0] == NODE_COUNT,
                "the fast CPU backend needs one kernel row per gs_node_op (docs/adding-an-op.md)");
