@@ -181,12 +181,6 @@ static void plan_buffers(gs_plan *p) {
 
 // ---- the backbone executor ----
 
-float *plan_slot_ptr(const gs_plan *p, float *bufs, int slot) {
-    float *b = bufs;
-    for (int s = 0; s < slot; s++) b += (p->slot_floats[s] * p->group + 15) / 16 * 16;
-    return b;
-}
-
 // Output rows [u0, u1) of a KxK or depthwise step over G images, counted image after image.
 static void run_rows(const gs_plan *p, const plan_step *s, float *out, const float *in, int u0, int u1) {
     int Ho = s->g.Ho;

@@ -46,8 +46,12 @@ struct gs_plan {
     double prof[STEP_KINDS + 2];       // seconds per step kind (thread 0), then pooling, then the head
 };
 
-// The buffer of slot `slot` in one thread's buffers.
-float *plan_slot_ptr(const gs_plan *p, float *bufs, int slot);
+// The buffer of slot `slot` in one thread's buffers (slots lie one after the other, each for a group).
+static inline float *plan_slot_ptr(const gs_plan *p, float *bufs, int slot) {
+    float *b = bufs;
+    for (int s = 0; s < slot; s++) b += (p->slot_floats[s] * p->group + 15) / 16 * 16;
+    return b;
+}
 
 // Marks the blocks worth fusing (steps[].fuse, .strip) and sizes p->strip_floats; before plan_buffers
 // (steps name their inputs by step index), which keeps a fused block's input alive to its last step:
