@@ -12,7 +12,7 @@
 #include "gesture/ops.h"
 #include "gesture/optable.h"
 #include "gesture/runtime.h"
-#include "plan_internal.h"
+#include "plan_steps.h"
 
 static const char *const STEP_NAMES[STEP_KINDS] = {"conv KxK + BN (+ReLU6)", "depthwise + BN (+ReLU6)",
                                                    "1x1 conv + BN (+ReLU6/add)", "fused block (1x1, dw, 1x1)"};

@@ -11,7 +11,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "plan_internal.h"
+#include "plan_steps.h"
 
 // Fuse a block when its largest per-frame tensor holds at least this many floats (512 KB: past L2).
 #define FUSE_MIN_FLOATS (128 * 1024)

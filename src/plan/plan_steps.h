@@ -1,7 +1,7 @@
 // What the inference plan's files share (src/plan/plan.c builds and runs the plan, plan_block.c runs
 // MobileNetV2's inverted residual blocks fused in row strips): the plan's steps and the plan itself.
-#ifndef GESTURE_PLAN_INTERNAL_H
-#define GESTURE_PLAN_INTERNAL_H
+#ifndef GESTURE_PLAN_STEPS_H
+#define GESTURE_PLAN_STEPS_H
 
 #include "gesture/plan.h"
 #include "plan_kernels.h"
