@@ -1,5 +1,5 @@
 // Side-by-side timing of the inference plan against the reference executor on a loaded machine.
-// 1. The plan's kernel tiers (src/plan/plan_kernels.h) on every convolution shape of a MobileNetV2
+// 1. The plan's kernel tiers (src/ops/plan_kernels.h) on every convolution shape of a MobileNetV2
 //    (alpha, size), one thread, thread CPU time (other processes slow it far less than wall time):
 //    GMAC/s per layer kind and tier, the best of REPS.
 // 2. The whole model (B clips of T frames, random weights): plan_forward and model_forward
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/plan/plan_kernels.h"
+#include "../src/ops/plan_kernels.h"
 #include "gesture/errors.h"
 #include "gesture/model.h"
 #include "gesture/ops.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/plan/plan_kernels.h"
+#include "../src/ops/plan_kernels.h"
 #include "gesture/errors.h"
 #include "gesture/keras.h"
 #include "gesture/model.h"

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "../plan/plan_kernels.h"
+#include "plan_kernels.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
 #include "work.h"

@@ -1,6 +1,6 @@
 // The fast twins of the 1x1 convolution's training passes (matmul_forward/backward without a bias,
 // gesture/ops.h): the forward product and dinp = dout @ w^T run on the inference plan's AVX2 GEMM
-// (src/plan/plan_kernels_avx2.c: register tiles, weights packed per call, which costs Ci*Co floats
+// (src/ops/plan_kernels_avx2.c: register tiles, weights packed per call, which costs Ci*Co floats
 // against M*Ci*Co multiply-adds), dw = inp^T @ dout on its own AVX2 kernel below. OpenBLAS's sgemm
 // on these tall, thin products reached 11.5 GMAC/s per thread on the seed model against 17.6 for
 // the plan's kernel (benchmarks/bench_plan). Rows are split statically over OpenMP threads; dw sums
@@ -11,7 +11,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "../plan/plan_kernels.h"
+#include "plan_kernels.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
 #include "work.h"

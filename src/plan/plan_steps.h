@@ -4,7 +4,7 @@
 #define GESTURE_PLAN_STEPS_H
 
 #include "gesture/plan.h"
-#include "plan_kernels.h"
+#include "../ops/plan_kernels.h"
 
 // Step kinds, and the fused blocks' own line in the profile.
 enum { STEP_CONV, STEP_DW, STEP_PW, STEP_BLOCK, STEP_KINDS };

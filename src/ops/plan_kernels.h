@@ -2,7 +2,9 @@
 // folded into their weights and a bias, the activation and the residual add in their epilogue.
 // One table per instruction-set tier (generic C, AVX2+FMA), chosen once at run time by
 // plan_kernels_pick. Every kernel is single-threaded and works on a part of one layer (rows of
-// output), so the plan's executor can give each thread its own frames or its own rows.
+// output), so the plan's executor can give each thread its own frames or its own rows. The training
+// ops' fast twins (pwconv_fast.c, depthwise_avx2.c) run on the same AVX2 kernels, which is why they
+// live here, below both.
 #ifndef GESTURE_PLAN_KERNELS_H
 #define GESTURE_PLAN_KERNELS_H
 
