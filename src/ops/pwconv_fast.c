@@ -198,18 +198,18 @@ void pwconv_backward_fast(float *dinp, float *dw, const float *dout, const float
     {
         int m0, m1;
         rows_of(&m0, &m1, M);
-        if (dinp && m1 > m0) {
-            float *d = dinp + (size_t)m0 * Ci;
-            plan_kernels_avx2.pw(d, dout + (size_t)m0 * Co, pw.packed, pw.zeros, dinp_write ? NULL : d, m1 - m0, Co, Ci,
-                                 GS_ACT_NONE);
-        }
-        if (dw) {
-            float *p = pw.part + (size_t)omp_get_thread_num() * nw;
-            int R = dw_block_rows(Ci, Co);
-            for (int mb = m0; mb < m1; mb += R) {
-                int rows = m1 - mb < R ? m1 - mb : R;
-                dw_block(p, inp + (size_t)mb * Ci, dout + (size_t)mb * Co, rows, Ci, Co);
+        float *p = dw ? pw.part + (size_t)omp_get_thread_num() * nw : NULL;
+        int R = dw_block_rows(Ci, Co);
+        // both passes block by block: dout's rows are read from memory once, for dinp, and are still
+        // in cache when dw reads them
+        for (int mb = m0; mb < m1; mb += R) {
+            int rows = m1 - mb < R ? m1 - mb : R;
+            const float *g = dout + (size_t)mb * Co;
+            if (dinp) {
+                float *d = dinp + (size_t)mb * Ci;
+                plan_kernels_avx2.pw(d, g, pw.packed, pw.zeros, dinp_write ? NULL : d, rows, Co, Ci, GS_ACT_NONE);
             }
+            if (p) dw_block(p, inp + (size_t)mb * Ci, g, rows, Ci, Co);
         }
     }
     if (dw) {
