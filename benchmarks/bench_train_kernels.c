@@ -1,9 +1,11 @@
-// Timing of the fast training kernels against the reference ops on the seed model's depthwise
-// shapes (MobileNetV2 alpha 1.0, 224x224 frames): one OpenMP thread, thread CPU time (other
+// Timing of the fast training kernels against the reference ops on the seed model's depthwise and
+// 1x1 shapes (MobileNetV2 alpha 1.0, 224x224 frames): one OpenMP thread, thread CPU time (other
 // processes on a shared machine slow it far less than wall time), the best of REPS calls after one
-// warm-up call. Per shape and op: ms per call, GB/s of the bytes an op must move at least (forward:
-// read inp, write out; backward: read dout and inp, read and write dinp) and GMAC/s (forward 9
-// MACs per output value, backward 18: dinp and dw). Never run by ctest.
+// warm-up call. Depthwise, per shape and op: ms per call, GB/s of the bytes an op must move at least
+// (forward: read inp, write out; backward: read dout and inp, read and write dinp) and GMAC/s
+// (forward 9 MACs per output value, backward 18: dinp and dw). 1x1 (pwconv_*_fast against
+// matmul_*): GMAC/s of the forward, dinp alone, dw alone and both (the table in
+// src/ops/pwconv_fast.c). Never run by ctest.
 //   build/benchmarks/bench_train_kernels [N REPS]   (default 4 5)
 #include <omp.h>
 #include <stdio.h>
@@ -73,6 +75,57 @@ static double best_seconds(const bench_case *b, int bwd, int fast, int reps) {
     return best;
 }
 
+// ---- 1x1 convolution: M = N frames' pixels, pass 0 forward, 1 dinp, 2 dw, 3 both ----
+typedef struct {
+    int M, Ci, Co;
+    float *x, *w, *y, *g, *dx, *dw, *work;
+} pw_case;
+
+static void pw_run(const pw_case *c, int pass, int fast) {
+    float *dx = pass == 1 || pass == 3 ? c->dx : NULL, *dw = pass >= 2 ? c->dw : NULL;
+    if (pass == 0 && fast) pwconv_forward_fast(c->y, c->x, c->w, c->work, c->M, c->Ci, c->Co);
+    else if (pass == 0) matmul_forward(c->y, c->x, c->w, NULL, c->M, c->Ci, c->Co);
+    else if (fast) pwconv_backward_fast(dx, dw, c->g, c->x, c->w, c->work, c->M, c->Ci, c->Co, 0);
+    else matmul_backward(dx, dw, NULL, c->g, c->x, c->w, c->work, c->M, c->Ci, c->Co);
+}
+
+static double pw_best(const pw_case *c, int pass, int fast, int reps) {
+    pw_run(c, pass, fast);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = thread_cpu_s();
+        pw_run(c, pass, fast);
+        double dt = thread_cpu_s() - t0;
+        best = dt < best ? dt : best;
+    }
+    return best;
+}
+
+static void bench_pwconv(gs_rng *rng, int N, int reps) {
+    static const int shapes[][3] = {{12544, 16, 96}, {3136, 144, 24}, {3136, 24, 144}, {784, 192, 32},
+                                    {196, 384, 64},  {196, 576, 96},  {49, 960, 160},  {49, 320, 1280}};
+    printf("\n1x1 convolution, N=%d frames, 1 thread, thread CPU time, best of %d: GMAC/s reference / fast\n", N,
+           reps);
+    printf("%-24s %15s %15s %15s %15s\n", "M x Ci -> Co", "forward", "dinp", "dw", "dinp + dw");
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        pw_case c = {.M = shapes[k][0] * N, .Ci = shapes[k][1], .Co = shapes[k][2]};
+        size_t nx = (size_t)c.M * c.Ci, ny = (size_t)c.M * c.Co, nw = (size_t)c.Ci * c.Co;
+        c.x = random_floats(rng, nx), c.w = random_floats(rng, nw), c.y = random_floats(rng, ny);
+        c.g = random_floats(rng, ny), c.dx = random_floats(rng, nx), c.dw = random_floats(rng, nw);
+        size_t wf = pwconv_fast_work_floats(c.Ci, c.Co);  // at least the reference's matmul_work_floats
+        c.work = gs_aligned_alloc(wf * sizeof(float));
+        char name[40], col[4][24];
+        snprintf(name, sizeof name, "%d x %d -> %d", c.M, c.Ci, c.Co);
+        for (int pass = 0; pass < 4; pass++) {
+            double macs = (double)c.M * c.Ci * c.Co * (pass == 3 ? 2 : 1);
+            snprintf(col[pass], sizeof col[pass], "%.1f / %.1f", 1e-9 * macs / pw_best(&c, pass, 0, reps),
+                     1e-9 * macs / pw_best(&c, pass, 1, reps));
+        }
+        printf("%-24s %15s %15s %15s %15s\n", name, col[0], col[1], col[2], col[3]);
+        free(c.x), free(c.w), free(c.y), free(c.g), free(c.dx), free(c.dw), free(c.work);
+    }
+}
+
 int main(int argc, char **argv) {
     int N = argc > 1 ? atoi(argv[1]) : 4, reps = argc > 2 ? atoi(argv[2]) : 5;
     if (N < 1 || reps < 1) gs_fatal("usage: bench_train_kernels [N >= 1] [REPS >= 1]");
@@ -98,5 +151,6 @@ int main(int argc, char **argv) {
         }
         case_free(&b);
     }
+    bench_pwconv(&rng, N, reps);
     return 0;
 }

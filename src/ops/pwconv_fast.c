@@ -20,7 +20,7 @@
 
 // Which pass runs on the fast kernels, by the weights' size: the register-tiled kernels keep all of
 // w (or w^T) per block of rows in cache, and where that stops fitting, OpenBLAS's blocked sgemm wins.
-// Measured one thread, GMAC/s reference / fast, seed model shapes, M = 4 frames' pixels:
+// Measured (benchmarks/bench_train_kernels), one thread, GMAC/s reference / fast, M = 4 frames' pixels:
 //   Ci x Co      fwd         dinp        dw
 //   16 x 96      6.7 / 14.2  9.2 / 11.4  5.2 / 9.9
 //   192 x 32     13.2 / 16.4 13.6 / 16.3 8.6 / 14.2
