@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # runtime.training = fast (the AVX2 1x1 and depthwise twins) against = reference over whole
 # `gesture train` runs on the tiny synthetic set: one full-batch Adam step gives the same loss and
-# gradients within rounding, a few epochs stay in the reference's band (training diverges from any
-# rounding change, see below), the fast path really changed the numbers, and resuming on the
-# reference path is bit-exact. (The fast path's resume is tests/test_train_cli.sh's check: it trains
+# gradients within rounding, the fast path really changed the numbers, both paths memorize the
+# train clips alike over 30 epochs (not to rounding: training diverges from any rounding change,
+# see part 2), and resuming on the reference path is bit-exact. (The fast path's resume is tests/test_train_cli.sh's check: it trains
 # with the default, runtime.training = fast.)
 set -u
 G=${GESTURE:?}
@@ -27,12 +27,12 @@ train() {  # train NAME PATH [--set ...]: $T/NAME from tiny.ini on runtime.train
 #  loss: epoch 0's training loss, relative difference <= 2e-5.
 #  grad: Adam's first moment after one step, m = (1 - beta1) g, so every gradient tensor of the
 #        model: ||m_fast - m_ref|| <= 1e-3 ||m_ref|| + 1e-6 ||m_ref over all tensors|| per tensor.
-#  curve: per-epoch training loss within 0.75, its mean over the epochs within 0.25, the last
-#        val_accuracy within 2 of the 10 val clips, the same epochs.
+#  learned (one run): the last epoch's training loss <= 0.8 (epoch 0: 1.59, ln 5 = 1.61 is chance).
+#  curve: the same epochs, per-epoch training loss within 0.6, the last five epochs' mean within 0.35.
 compare() {
   "$PY" - "$@" <<'PY'
 import csv, math, sys
-kind, a, b = sys.argv[1:4]
+kind, a, b = (sys.argv[1:] + [''])[:3]
 log = lambda d: list(csv.DictReader(open(d + '/training_log.csv')))
 if kind == 'loss':
     x, y = float(log(a)[0]['loss']), float(log(b)[0]['loss'])
@@ -51,16 +51,19 @@ if kind == 'grad':
                 for n, (x, y) in m.items())
     print('%d gradient tensors; worst %s at %.3g of its tolerance' % (len(names), worst[1], worst[0]))
     sys.exit(0 if names and worst[0] <= 1 else 1)
+if kind == 'learned':
+    la = [float(r['loss']) for r in log(a)]
+    print('loss %s' % ' '.join('%.2f' % v for v in la))
+    sys.exit(0 if la and la[-1] <= 0.8 else 1)
 if kind == 'curve':
-    fa, fb = log(a), log(b)
-    la, lb = [float(r['loss']) for r in fa], [float(r['loss']) for r in fb]
-    de = max(abs(x - y) for x, y in zip(la, lb)) if la else math.nan
-    dm = abs(sum(la) / len(la) - sum(lb) / len(lb)) if la and lb else math.nan
-    dv = abs(float(fa[-1]['val_accuracy']) - float(fb[-1]['val_accuracy'])) if fa and fb else math.nan
-    print('%d/%d epochs; loss per epoch %s vs %s: largest difference %.3f, of the means %.3f; last val_accuracy %s vs %s'
-          % (len(fa), len(fb), ' '.join('%.3f' % v for v in la), ' '.join('%.3f' % v for v in lb), de, dm,
-             fa[-1]['val_accuracy'] if fa else '-', fb[-1]['val_accuracy'] if fb else '-'))
-    sys.exit(0 if len(fa) == len(fb) > 0 and de <= 0.75 and dm <= 0.25 and dv <= 0.2 + 1e-9 else 1)
+    la, lb = [float(r['loss']) for r in log(a)], [float(r['loss']) for r in log(b)]
+    if not la or len(la) != len(lb):
+        print('%d and %d epochs' % (len(la), len(lb)))
+        sys.exit(1)
+    de = max(abs(x - y) for x, y in zip(la, lb))
+    d5 = abs(sum(la[-5:]) - sum(lb[-5:])) / len(la[-5:])
+    print('largest per-epoch loss difference %.3f, of the last five epochs\' means %.3f' % (de, d5))
+    sys.exit(0 if de <= 0.6 and d5 <= 0.35 else 1)
 sys.exit(2)
 PY
 }
@@ -87,29 +90,36 @@ ok "one step: every gradient of fast and reference agrees" "compare grad '$T/ste
 ok "one step: fast and reference weights are not bit-identical (the fast kernels ran)" \
   "! same_tensors '$T/step_fast/checkpoints/last.h5' '$T/step_ref/checkpoints/last.h5' weights"
 
-# 2. Six epochs of the tiny config (batch 2, callbacks off so both run every epoch). Training here is
-# chaotic: the reference against itself with learning_rate one float step higher (1.2e-7 relative)
-# measured loss differences of 1e-7, 2e-5, 1e-2, 0.18 after 1, 2, 3, 4 epochs, and the reference at
-# 2 threads leaves its 1-thread run as fast. So the losses cannot agree to rounding; what holds is the
-# band: over seeds 1-7 and 42, fast against reference measured per-epoch differences up to 0.49, of
-# the six-epoch means up to 0.10, last val_accuracy up to 1 clip. The tolerances (0.75, 0.25, 2 clips)
-# catch a fast path that trains differently, not one that is 1% off (part 1 does).
-curve=(--set callbacks.early_stopping=off --set callbacks.reduce_lr=off --set train.epochs=6)
-train curve_fast fast "${curve[@]}"
-train curve_ref reference "${curve[@]}"
-ok "six epochs: fast trains within the reference's band" "compare curve '$T/curve_fast' '$T/curve_ref'"
-ok "six epochs: fast and reference weights are not bit-identical" \
-  "! same_tensors '$T/curve_fast/checkpoints/last.h5' '$T/curve_ref/checkpoints/last.h5' weights"
+# 2. Thirty epochs of full-batch descent on the 15 train clips (no augmentation or dropout, lr 3e-3):
+# the model memorizes them, loss 1.59 -> about 0.3, on either path, and a fast path with a wrong
+# gradient does not (the fast 1x1 dw negated stayed at 1.5-1.9). The two losses do not agree to
+# rounding: training here is chaotic. The reference against itself with learning_rate one float
+# step higher (1.2e-7 relative) measured loss differences of 1e-7, 2e-5, 1e-2, 0.18 after 1, 2, 3, 4
+# epochs, and the reference at 2 threads leaves its 1-thread run as fast as the fast path does. Over
+# seeds 1-5 and 42, fast against reference measured: last loss 0.16-0.53, per-epoch differences up
+# to 0.34, of the last five epochs' means up to 0.21 (the tolerances: 0.8, 0.6, 0.35). val_accuracy
+# stays at chance on this set (memorized, not learned) on both paths, so it is not compared here;
+# the quickstart comparison (benchmarks/results/train_fast_vs_reference.md) is where it means something.
+mem=(--set train.batch_size=64 --set train.epochs=30 --set train.learning_rate=3e-3 --set model.dropout=0
+     --set data.augment_flip=off --set data.augment_shift=0
+     --set callbacks.early_stopping=off --set callbacks.reduce_lr=off)
+train mem_fast fast "${mem[@]}"
+train mem_ref reference "${mem[@]}"
+ok "30 epochs: the reference memorizes the train split" "compare learned '$T/mem_ref'"
+ok "30 epochs: fast memorizes the train split" "compare learned '$T/mem_fast'"
+ok "30 epochs: fast follows the reference's losses" "compare curve '$T/mem_fast' '$T/mem_ref'"
 
-# 3. Bit-exact resume on the reference path: three epochs, then --resume to six, equals part 2's
-# uninterrupted reference run (the log and every weight and Adam moment); resume keeps the run's
+# 3. Bit-exact resume on the reference path, the tiny config as it is (batch 2, augmentation,
+# early stopping and lr reduction): three epochs, then --resume to eight, equals an uninterrupted
+# reference run (the log and every weight and Adam moment); resume keeps the run's
 # runtime.training (config.ini), which --set may not change.
-train resume_ref reference "${curve[@]}" --set train.epochs=3
-"$G" train --resume "$T/resume_ref" --set train.epochs=6 >"$T/resume_ref2.out" 2>&1
+train full_ref reference
+train resume_ref reference --set train.epochs=3
+"$G" train --resume "$T/resume_ref" --set train.epochs=8 >"$T/resume_ref2.out" 2>&1
 ok "reference resume exits 0 and keeps runtime.training = reference" \
   "[ $? -eq 0 ] && grep -qx 'training = reference' '$T/resume_ref/config.ini'"
 ok "reference resume: the log equals the uninterrupted run's" \
-  "cmp -s '$T/resume_ref/training_log.csv' '$T/curve_ref/training_log.csv'"
+  "cmp -s '$T/resume_ref/training_log.csv' '$T/full_ref/training_log.csv'"
 ok "reference resume: weights and Adam moments equal the uninterrupted run's" \
-  "same_tensors '$T/resume_ref/checkpoints/last.h5' '$T/curve_ref/checkpoints/last.h5' weights optimizer"
+  "same_tensors '$T/resume_ref/checkpoints/last.h5' '$T/full_ref/checkpoints/last.h5' weights optimizer"
 tiny_done
