@@ -133,8 +133,9 @@ const config_key CONFIG_KEYS[] = {
          "within 1e-4)"),
     ENUM(runtime, training, "fast", TRAINING,
          "CPU training steps: fast = the 1x1 and depthwise convolutions on their AVX2 twins where the CPU and "
-         "the channel counts allow (gesture info names them; same gradients within 1e-4); reference = the "
-         "reference ops for every layer"),
+         "the channel counts allow (gesture info names them; each op within 1e-4 of its reference op, so a "
+         "step's gradients agree within rounding, not bit for bit); reference = the reference ops for every "
+         "layer"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
     BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),
