@@ -4,6 +4,7 @@
 #ifndef GESTURE_CUDA_TESTUTIL_H
 #define GESTURE_CUDA_TESTUTIL_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,49 @@ static inline float *download(const float *d, size_t n) {
     float *h = gs_malloc((n ? n : 1) * sizeof(float));
     gs_cuda_download(h, d, n * sizeof(float));
     return h;
+}
+
+// Moving means of BNs whose input has zero mean in exact arithmetic (every expand conv of a zero-beta
+// project BN's output) are float noise near 1e-10: compare them against an absolute floor instead.
+static inline void compare_floor(const char *what, const float *gpu, const float *cpu, size_t n, double tol,
+                                 double floor) {
+    double ref = floor, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        ref = fmax(ref, fabs(cpu[i]));
+        diff = fmax(diff, fabs((double)gpu[i] - cpu[i]));
+    }
+    check(diff <= tol * ref && isfinite(diff), "%-48s max diff %.3e <= %.0e x max(|ref|, %.0e) = %.3e", what, diff,
+          tol, floor, tol * ref);
+}
+
+// Every trainable parameter's gradient, GPU (ggrad, host copy) against the CPU's (ps->grad), within
+// TOL_GRAD; a tensor that is zero in exact arithmetic on the CPU (below 1e-6 of the largest gradient:
+// a BN beta followed by another BN) must be float noise on the GPU too (1e-5). Names are prefixed
+// with `tag` (its first 32 characters). Returns the count of such zero tensors.
+static inline int compare_grads(const gs_params *ps, const float *ggrad, const char *tag) {
+    double gscale = 0;
+    for (size_t k = 0; k < ps->numel_trainable; k++) gscale = fmax(gscale, fabs(ps->grad[k]));
+    int zero = 0;
+    char name[160];
+    for (int i = 0; i < ps->n; i++) {
+        const gs_param *p = &ps->p[i];
+        if (!p->trainable) continue;
+        double cmax = 0, gmax = 0;
+        for (size_t k = 0; k < p->numel; k++) {
+            cmax = fmax(cmax, fabs(ps->grad[p->offset + k]));
+            gmax = fmax(gmax, fabs(ggrad[p->offset + k]));
+        }
+        snprintf(name, sizeof name, "%.32sgrad %.120s", tag, p->name);
+        if (cmax < 1e-6 * gscale) {
+            zero++;
+            check(gmax <= 1e-5 * gscale, "%-48s zero in exact arithmetic: GPU %.2e (<= 1e-5 x %.2e)", name, gmax,
+                  gscale);
+        } else {
+            check_close_f32(name, ggrad + p->offset, ps->grad + p->offset, p->numel, TOL_GRAD);
+        }
+    }
+    printf("(%d gradients are zero in exact arithmetic)\n", zero);
+    return zero;
 }
 
 static inline void expect(const char *what, const float *d, const float *cpu, size_t n, double tol) {
