@@ -16,6 +16,7 @@
 #include "gesture/bn_stats.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "rows.h"
 #include "work.h"
 
 #define ROW_BLOCK 64
@@ -39,12 +40,6 @@ static inline float act_mask(float g, float o, int act) {
 
 static int pick_threads(int M, int C) {
     return (size_t)M * C < (1u << 15) ? 1 : omp_get_max_threads();
-}
-
-static inline void rows_of(int *m0, int *m1, int M) {
-    int t = omp_get_thread_num(), T = omp_get_num_threads();
-    *m0 = (int)((long)M * t / T);
-    *m1 = (int)((long)M * (t + 1) / T);
 }
 
 // Offset (floats) of row m of an operand: segments of L->seg rows, L->pitch rows apart (NULL:

@@ -13,6 +13,7 @@
 
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "rows.h"
 #include "work.h"
 
 // Below this many multiply-adds (or rows per thread) one sgemm call on the calling thread wins.
@@ -28,12 +29,6 @@ static int split_threads(int M, int K, int Nout) {
     int nt = omp_get_max_threads();
     if (nt > M / SPLIT_MIN_ROWS) nt = M / SPLIT_MIN_ROWS;
     return nt < 1 ? 1 : nt;
-}
-
-static inline void rows_of(int *m0, int *m1, int M) {
-    int t = omp_get_thread_num(), T = omp_get_num_threads();
-    *m0 = (int)((long)M * t / T);
-    *m1 = (int)((long)M * (t + 1) / T);
 }
 
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int M, int K,

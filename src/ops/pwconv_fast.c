@@ -14,6 +14,7 @@
 #include "plan_kernels.h"
 #include "gesture/errors.h"
 #include "gesture/ops.h"
+#include "rows.h"
 #include "work.h"
 
 #define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
@@ -33,12 +34,6 @@ static const size_t FAST_MAX_WEIGHTS[] = {256 * 1024, 12 * 1024, 32 * 1024};  //
 static int covered(int Ci, int Co, int pass) {
     return plan_kernels_tier() == &plan_kernels_avx2 && Ci % 8 == 0 && Co % 8 == 0 &&
            (size_t)Ci * Co <= FAST_MAX_WEIGHTS[pass];
-}
-
-static inline void rows_of(int *m0, int *m1, int M) {
-    int t = omp_get_thread_num(), T = omp_get_num_threads();
-    *m0 = (int)((long)M * t / T);
-    *m1 = (int)((long)M * (t + 1) / T);
 }
 
 // Below this many rows per thread the team costs more than it saves.
