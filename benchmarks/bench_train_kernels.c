@@ -50,7 +50,8 @@ static void case_free(bench_case *b) {
 }
 
 // One call of the forward (bwd 0) or backward (bwd 1), reference (fast 0) or fast twin.
-static void run_op(const bench_case *b, int bwd, int fast) {
+static void run_op(const void *ctx, int bwd, int fast) {
+    const bench_case *b = ctx;
     if (!bwd && !fast)
         depthwise_forward(b->out, b->inp, b->w, b->N, b->H, b->W, b->C, 3, b->s, b->pt, b->pl, b->Ho, b->Wo);
     else if (!bwd)
@@ -63,12 +64,15 @@ static void run_op(const bench_case *b, int bwd, int fast) {
                                 b->pt, b->pl, b->Ho, b->Wo, 0);
 }
 
-static double best_seconds(const bench_case *b, int bwd, int fast, int reps) {
-    run_op(b, bwd, fast);  // warm-up: pages touched, caches and branch predictors as in training
+// The best of `reps` calls run(ctx, op, fast) after one warm-up call (pages touched, caches and
+// branch predictors as in training), in thread CPU seconds.
+static double best_seconds(void (*run)(const void *ctx, int op, int fast), const void *ctx, int op, int fast,
+                           int reps) {
+    run(ctx, op, fast);
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = thread_cpu_s();
-        run_op(b, bwd, fast);
+        run(ctx, op, fast);
         double dt = thread_cpu_s() - t0;
         best = dt < best ? dt : best;
     }
@@ -81,24 +85,13 @@ typedef struct {
     float *x, *w, *y, *g, *dx, *dw, *work;
 } pw_case;
 
-static void pw_run(const pw_case *c, int pass, int fast) {
+static void pw_run(const void *ctx, int pass, int fast) {
+    const pw_case *c = ctx;
     float *dx = pass == 1 || pass == 3 ? c->dx : NULL, *dw = pass >= 2 ? c->dw : NULL;
     if (pass == 0 && fast) pwconv_forward_fast(c->y, c->x, c->w, c->work, c->M, c->Ci, c->Co);
     else if (pass == 0) matmul_forward(c->y, c->x, c->w, NULL, c->M, c->Ci, c->Co);
     else if (fast) pwconv_backward_fast(dx, dw, c->g, c->x, c->w, c->work, c->M, c->Ci, c->Co, 0);
     else matmul_backward(dx, dw, NULL, c->g, c->x, c->w, c->work, c->M, c->Ci, c->Co);
-}
-
-static double pw_best(const pw_case *c, int pass, int fast, int reps) {
-    pw_run(c, pass, fast);
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t0 = thread_cpu_s();
-        pw_run(c, pass, fast);
-        double dt = thread_cpu_s() - t0;
-        best = dt < best ? dt : best;
-    }
-    return best;
 }
 
 static void bench_pwconv(gs_rng *rng, int N, int reps) {
@@ -118,8 +111,8 @@ static void bench_pwconv(gs_rng *rng, int N, int reps) {
         snprintf(name, sizeof name, "%d x %d -> %d", c.M, c.Ci, c.Co);
         for (int pass = 0; pass < 4; pass++) {
             double macs = (double)c.M * c.Ci * c.Co * (pass == 3 ? 2 : 1);
-            snprintf(col[pass], sizeof col[pass], "%.1f / %.1f", 1e-9 * macs / pw_best(&c, pass, 0, reps),
-                     1e-9 * macs / pw_best(&c, pass, 1, reps));
+            snprintf(col[pass], sizeof col[pass], "%.1f / %.1f", 1e-9 * macs / best_seconds(pw_run, &c, pass, 0, reps),
+                     1e-9 * macs / best_seconds(pw_run, &c, pass, 1, reps));
         }
         printf("%-24s %15s %15s %15s %15s\n", name, col[0], col[1], col[2], col[3]);
         free(c.x), free(c.w), free(c.y), free(c.g), free(c.dx), free(c.dw), free(c.work);
@@ -141,7 +134,7 @@ int main(int argc, char **argv) {
         bench_case b = case_make(&rng, N, shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3]);
         double ni = (double)N * b.H * b.W * b.C, no = (double)N * b.Ho * b.Wo * b.C;
         for (int bwd = 0; bwd <= 1; bwd++) {
-            double t_ref = best_seconds(&b, bwd, 0, reps), t_fast = best_seconds(&b, bwd, 1, reps);
+            double t_ref = best_seconds(run_op, &b, bwd, 0, reps), t_fast = best_seconds(run_op, &b, bwd, 1, reps);
             double bytes = 4.0 * (bwd ? no + 3 * ni : ni + no), macs = 9.0 * no * (bwd ? 2 : 1);
             char name[32];
             snprintf(name, sizeof name, "%dx%dx%d s%d", b.H, b.W, b.C, b.s);
