@@ -131,10 +131,16 @@ int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
 void *cuda_features_init(gs_model *m);
 void cuda_features_run(void *h, float *out, const float *x, int batch, int to);
 void cuda_features_free(void *h);
+// plan_cuda.cu
+extern "C" void *cuda_plan_init(const struct gs_plan *p);
+extern "C" void cuda_plan_features(void *h, float *feat, const float *frames, int N);
+extern "C" void cuda_plan_forward(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
+extern "C" void cuda_plan_free(void *h);
 
 static const gs_device_backend cuda_device = {
     "cuda", gs_cuda_device_count, cuda_open, gs_cuda_shutdown, gs_cuda_device_name, gs_cuda_host_alloc,
     gs_cuda_host_free, cuda_train_init, bench_cuda, cuda_features_init, cuda_features_run, cuda_features_free,
+    cuda_plan_init,    cuda_plan_features,  cuda_plan_forward,  cuda_plan_free,
     gs_nccl_available, gs_nccl_open, gs_nccl_close,
 };
 

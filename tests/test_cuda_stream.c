@@ -1,6 +1,7 @@
-// gesture stream's per-frame features on the GPU (cuda/stream_cuda.cu through the registered device
-// backend, gesture/device.h) against the CPU window model: the same frames give the same window
-// probabilities (1e-4) and the same cached features. Exits 77 without the CUDA backend or a device.
+// gesture stream's per-frame features on the GPU (cuda/stream_cuda.cu, the walker, and
+// cuda/plan_cuda.cu, the folded plan, through the registered device backend, gesture/device.h)
+// against the CPU window model on the same path: the same frames give the same window probabilities
+// (1e-4) and the same cached features. Exits 77 without the CUDA backend or a device.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,25 +19,20 @@ int main(void) { test_skip("CUDA backend not built (configure with -DGESTURE_CUD
 
 enum { N_FRAMES = 6 };
 
-int main(void) {
-    cuda_test_begin(77);
-    gs_cuda_register();
-    const gs_device_backend *gpu = device_gpu();
-    check(gpu && gpu->features_init && gpu->features_run, "the CUDA backend offers per-frame features");
-    gs_model m;
-    small_model_init(&m);
-    for (int i = 0; i < m.params.n; i++) {  // moving statistics away from 0/1
-        const gs_param *p = &m.params.p[i];
-        float *v = m.params.data + p->offset;
-        if (strstr(p->name, "/moving_mean")) test_fill_uniform(v, &rng, -0.2f, 0.2f, p->numel);
-        else if (strstr(p->name, "/moving_variance")) test_fill_uniform(v, &rng, 0.5f, 1.5f, p->numel);
-    }
+static void compare_windows(const gs_device_backend *gpu, const gs_model *m, int use_plan) {
+    const char *path = use_plan ? "plan" : "walker";
     gs_window_model cpu, dev;
-    check(window_model_init(&cpu, &m, NULL) == 0, "CPU window model");
-    int rc = window_model_init(&dev, &m, gpu);
+    check(window_model_init(&cpu, m, NULL) == 0, "CPU window model");
+    int rc = window_model_init(&dev, m, gpu);
     check(rc == 0, "GPU window model: %s", rc ? gs_last_error() : "ok");
-    if (rc) return cuda_test_end();
-    size_t frame_n = (size_t)m.cfg.size * m.cfg.size * 3;
+    if (rc) return;
+    if (use_plan) {
+        check(window_model_use_plan(&cpu) == 0, "CPU window model on the plan");
+        rc = window_model_use_plan(&dev);
+        check(rc == 0 && dev.gpu_plan && !dev.gpu_h, "GPU window model on the plan: %s", rc ? gs_last_error() : "ok");
+        if (rc) return;
+    }
+    size_t frame_n = (size_t)m->cfg.size * m->cfg.size * 3;
     double worst_p = 0, worst_f = 0, ref_f = 1e-12;
     int windows = 0;
     for (int f = 0; f < N_FRAMES; f++) {
@@ -57,11 +53,28 @@ int main(void) {
         for (int k = 0; k < 5; k++) worst_p = fmax(worst_p, fabs((double)pc[k] - pd[k]));
         windows++;
     }
-    check(windows == N_FRAMES - m.cfg.frames + 1, "%d windows", windows);
-    check(worst_f <= TOL_FWD * ref_f, "cached features: max diff %.3e <= %.0e x %.3e", worst_f, TOL_FWD, ref_f);
-    check(worst_p <= TOL_FWD, "window probabilities: max diff %.3e <= %.0e", worst_p, TOL_FWD);
+    check(windows == N_FRAMES - m->cfg.frames + 1, "%s: %d windows", path, windows);
+    check(worst_f <= TOL_FWD * ref_f, "%s: cached features: max diff %.3e <= %.0e x %.3e", path, worst_f, TOL_FWD,
+          ref_f);
+    check(worst_p <= TOL_FWD, "%s: window probabilities: max diff %.3e <= %.0e", path, worst_p, TOL_FWD);
     window_model_free(&dev);
     window_model_free(&cpu);
+}
+
+int main(void) {
+    cuda_test_begin(77);
+    gs_cuda_register();
+    const gs_device_backend *gpu = device_gpu();
+    check(gpu && gpu->features_init && gpu->features_run, "the CUDA backend offers per-frame features");
+    gs_model m;
+    small_model_init(&m);
+    for (int i = 0; i < m.params.n; i++) {  // moving statistics away from 0/1
+        const gs_param *p = &m.params.p[i];
+        float *v = m.params.data + p->offset;
+        if (strstr(p->name, "/moving_mean")) test_fill_uniform(v, &rng, -0.2f, 0.2f, p->numel);
+        else if (strstr(p->name, "/moving_variance")) test_fill_uniform(v, &rng, 0.5f, 1.5f, p->numel);
+    }
+    for (int use_plan = 0; use_plan < 2; use_plan++) compare_windows(gpu, &m, use_plan);
     model_free(&m);
     return cuda_test_end();
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `gesture train` on the GPU, end to end on a tiny synthetic set (as tests/test_train_cli.sh):
 # 2 epochs on the CPU and on CUDA from the same seed agree (epoch-1 loss and val_loss within 1e-3
-# relative: the same batches, labels, dropout masks and losses); CUDA with runtime.cuda_graph on and
+# relative: the same batches, labels, dropout masks and losses); eval and predict of that run on
+# either device, the inference plan or the reference ops, agree within 1e-4; CUDA with runtime.cuda_graph on and
 # off writes an identical training log (and the graph really replayed steps); Ctrl-C on CUDA saves
 # last.h5 and --resume continues to the same log and weights as an uninterrupted CUDA run. Without
 # a device (as `gesture info` reports) only the CPU-side behaviour is checked -- device=cuda is a
@@ -76,23 +77,52 @@ close() {  # close COLUMN: epoch-1 values of the cpu and cuda logs within 1e-3 r
 ok "epoch-1 loss: cpu and cuda within 1e-3 relative" "close 4"
 ok "epoch-1 val_loss: cpu and cuda within 1e-3 relative" "close 6"
 
-# gesture eval of the cuda-trained run on both devices: the same predictions (probabilities within
-# 1e-4 of each other, the same classes)
+# gesture eval of the cuda-trained run on both devices, the folded inference plan (the default) and
+# the reference ops on each: the same predictions (probabilities within 1e-4 of each other, the same
+# classes)
 for d in cpu cuda; do
-  "$G" eval "$T/gpu" --split val --device $d --no-plots --out "$T/eval_$d" >"$T/eval_$d.out" 2>&1
-  ok "eval --device $d exits 0" "[ $? -eq 0 ] && grep -q 'evaluating val on $d' '$T/eval_$d.out'"
+  for inf in plan reference; do
+    "$G" eval "$T/gpu" --split val --device $d --inference $inf --no-plots --out "$T/eval_${d}_$inf" \
+      >"$T/eval_${d}_$inf.out" 2>&1
+    ok "eval --device $d --inference $inf exits 0" \
+       "[ $? -eq 0 ] && grep -q 'evaluating val on $d.*inference: $inf' '$T/eval_${d}_$inf.out'"
+  done
 done
-ok "eval on cuda and cpu: same predicted classes, probabilities within 1e-4" "$PY - '$T' <<'PY'
+ok "eval on cuda names the plan's device" "grep -q 'inference: plan (cuda)' '$T/eval_cuda_plan.out'"
+ok "eval on cuda and cpu, plan and reference: same predicted classes, probabilities within 1e-4" "$PY - '$T' <<'PY'
 import csv, sys
-rows = [list(csv.reader(open(f'{sys.argv[1]}/eval_{d}/eval/best/val/predictions.csv'))) for d in ('cpu', 'cuda')]
-a, b = rows
-ok = len(a) == len(b) > 1 and a[0] == b[0]
-for ra, rb in zip(a[1:], b[1:]):
-    for x, y in zip(ra, rb):
-        try:
-            ok &= abs(float(x) - float(y)) <= 1e-4
-        except ValueError:
-            ok &= x == y
+runs = [f'eval_{d}_{i}' for d in ('cpu', 'cuda') for i in ('plan', 'reference')]
+rows = [list(csv.reader(open(f'{sys.argv[1]}/{r}/eval/best/val/predictions.csv'))) for r in runs]
+ok = True
+for b in rows[1:]:
+    a = rows[0]
+    ok &= len(a) == len(b) > 1 and a[0] == b[0]
+    for ra, rb in zip(a[1:], b[1:]):
+        for x, y in zip(ra, rb):
+            try:
+                ok &= abs(float(x) - float(y)) <= 1e-4
+            except ValueError:
+                ok &= x == y
+sys.exit(0 if ok else 1)
+PY"
+
+# gesture predict on both devices and both inference paths: the same JSON within 1e-4
+for d in cpu cuda; do
+  for inf in plan reference; do
+    "$G" predict "$T/gpu" "$T/prep/val" --json --batch 3 --device $d --inference $inf >"$T/pred_${d}_$inf.json" \
+      2>"$T/pred_${d}_$inf.err"
+    ok "predict --device $d --inference $inf exits 0" "[ $? -eq 0 ]"
+  done
+done
+ok "predict on cuda and cpu, plan and reference: same labels, probabilities within 1e-4" "$PY - '$T' <<'PY'
+import json, sys
+runs = [json.load(open(f'{sys.argv[1]}/pred_{d}_{i}.json')) for d in ('cpu', 'cuda') for i in ('plan', 'reference')]
+a = runs[0]
+ok = len(a) > 1
+for b in runs[1:]:
+    ok &= [r['clip'] for r in a] == [r['clip'] for r in b] and [r['label'] for r in a] == [r['label'] for r in b]
+    for ra, rb in zip(a, b):
+        ok &= all(abs(ra['probabilities'][k] - rb['probabilities'][k]) <= 1e-4 for k in ra['probabilities'])
 sys.exit(0 if ok else 1)
 PY"
 

@@ -9,6 +9,7 @@
 
 struct gs_config;
 struct gs_model;
+struct gs_plan;
 struct gs_train_backend;
 
 typedef struct {
@@ -31,6 +32,14 @@ typedef struct {
     void *(*features_init)(struct gs_model *m);
     void (*features_run)(void *h, float *out, const float *x, int batch, int to);
     void (*features_free)(void *h);
+    // The folded inference plan (gesture/plan.h) on the opened device, for predict, eval and stream
+    // with runtime.inference = plan: plan_init uploads p's folded layers (p must outlive the handle;
+    // NULL + gs_error on failure); plan_features and plan_forward are plan_features and plan_forward
+    // with host inputs and outputs, the same results within rounding.
+    void *(*plan_init)(const struct gs_plan *p);
+    void (*plan_features)(void *h, float *feat, const float *frames, int N);
+    void (*plan_forward)(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
+    void (*plan_free)(void *h);
     // Data-parallel training over MPI ranks, one device per rank (open() picks the rank's local
     // index): whether it is available (CUDA: NCCL built in and loadable; 0 + gs_error saying why not),
     // and this rank's communicator, opened by every rank at the same point once the device is open

@@ -52,4 +52,33 @@ void plan_print_profile(const gs_plan *p, FILE *f);
 // The kernel tier the plan runs on this CPU: "avx2" or "generic" (`gesture info`).
 const char *plan_kernels_name(void);
 
+// ---- the folded plan as a device executor reads it (cuda/plan_cuda.cu) ----
+// The CPU folds once (weights scaled, biases, buffer slots by liveness); a device uploads the result
+// and runs the same layers in order, so both give the same features within rounding.
+
+enum { GS_PLAN_CONV, GS_PLAN_DW, GS_PLAN_PW };  // KxK conv, depthwise conv, 1x1 conv
+
+typedef struct {
+    int kind;                     // GS_PLAN_*
+    int H, W, Ci, Ho, Wo, Co;     // per frame: input, output (Co = Ci for a depthwise conv)
+    int K, stride, pad_top, pad_left;
+    int act;                      // gs_act of the epilogue: out = act(conv + bias) + res
+    int in, out, res;             // buffer slots: in -1 the input frames, res -1 no residual
+    const float *w;               // (K,K,Ci,Co) HWIO, folded; depthwise (K,K,C)
+    const float *bias;            // (Co)
+    const char *name;             // the convolution's layer name
+} gs_plan_layer;
+
+int plan_layer_count(const gs_plan *p);
+void plan_layer(const gs_plan *p, int j, gs_plan_layer *l);
+int plan_slot_count(const gs_plan *p);
+size_t plan_slot_floats(const gs_plan *p, int slot);  // per frame: the largest value the slot holds
+// head_bn as an affine map of the pooled features: feat = mean * scale + shift, each (C).
+void plan_head_affine(const gs_plan *p, const float **scale, const float **shift);
+const gs_model *plan_model(const gs_plan *p);
+int plan_pool_node(const gs_plan *p);       // the global_average_pooling node; the head follows it
+const float *plan_params(const gs_plan *p); // the parameter snapshot the plan was built from
+// loss[1] of plan_forward: the L2 penalty of the snapshot.
+float plan_l2_penalty(const gs_plan *p);
+
 #endif

@@ -26,9 +26,10 @@ typedef struct {
     double *times;        // (T) their times
     long n;               // frames pushed so far
     const void *gpu;      // the device backend running the per-frame features (NULL: the CPU)
-    void *gpu_h;          // its features handle
+    void *gpu_h;          // its features handle (the walker on the device)
+    void *gpu_plan;       // or its handle of `plan` (window_model_use_plan on a device)
     float *frame;         // (S,S,3) the next frame, host (with gpu or plan)
-    struct gs_plan *plan; // the per-frame features from the folded plan of `feat` on the CPU (NULL: the walker)
+    struct gs_plan *plan; // the per-frame features from the folded plan of `feat` (NULL: the walker)
 } gs_window_model;
 
 // Both copies from a model (its architecture and weights; full is not modified). gpu: a
@@ -37,7 +38,8 @@ typedef struct {
 int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu);
 void window_model_free(gs_window_model *wm);
 // Compute the per-frame features with an inference plan (gesture/plan.h, runtime.inference = plan)
-// instead of the reference executor; the head stays on the walker. 0, or -1 + gs_error.
+// instead of the reference executor, on the CPU or on the device wm was made with; the head stays
+// on the walker. 0, or -1 + gs_error.
 int window_model_use_plan(gs_window_model *wm);
 // Where the next frame goes: (S,S,3), normalized as the data config says.
 float *window_model_frame(gs_window_model *wm);

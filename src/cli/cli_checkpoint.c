@@ -113,14 +113,42 @@ int cli_parse_inference(const char *cmd, const char *v, int *inference) {
     return 0;
 }
 
+int cli_inference_model_open_device(cli_inference_model *im, int device, gs_loader_config *lc) {
+    int use_cuda = 0;
+    if (train_device_open(device >= 0 ? (gs_device)device : im->cfg.runtime.device, &use_cuda) != 0) return -1;
+    im->cuda_open = use_cuda;
+    if (!use_cuda) {
+        train_backend_cpu_init(&im->be, &im->model);
+        if (im->plan) train_backend_cpu_use_plan(&im->be, im->plan);
+        return 0;
+    }
+    if (lc) train_cuda_loader_memory(lc);
+    if (im->plan) return train_backend_gpu_plan_init(&im->be, &im->model, im->plan);
+    return train_backend_cuda_init(&im->be, &im->model, 0);
+}
+
+int cli_parse_device(const char *cmd, const char *v, int *device) {
+    if (v && !strcmp(v, "auto")) *device = GS_DEVICE_AUTO;
+    else if (v && !strcmp(v, "cpu")) *device = GS_DEVICE_CPU;
+    else if (v && !strcmp(v, "cuda")) *device = GS_DEVICE_CUDA;
+    else {
+        fprintf(stderr, "gesture %s: --device must be auto, cpu or cuda (got '%s')\n", cmd, v ? v : "");
+        return -1;
+    }
+    return 0;
+}
+
 const char *cli_inference_name(const cli_inference_model *im) {
     static char buf[64];
     if (!im->plan) return "reference";
+    if (im->cuda_open) return "plan (cuda)";
     snprintf(buf, sizeof buf, "plan (%s kernels)", plan_kernels_name());
     return buf;
 }
 
 void cli_inference_model_free(cli_inference_model *im) {
+    if (im->be.ops) im->be.ops->free(&im->be);
+    if (im->cuda_open) train_cuda_close();
     plan_free(im->plan);
     if (im->model.nodes) model_free(&im->model);
     if (im->classes) checkpoint_free_classes(im->classes, im->n_classes);

@@ -6,8 +6,10 @@
 #include <stdio.h>
 
 #include "gesture/config.h"
+#include "gesture/loader.h"
 #include "gesture/model.h"
 #include "gesture/plan.h"
+#include "gesture/trainer.h"
 
 typedef struct {
     gs_config cfg;   // the checkpoint's resolved config, with the overrides applied
@@ -16,6 +18,8 @@ typedef struct {
     int n_classes;
     int threads;     // CPU threads in effect
     gs_plan *plan;   // the folded inference plan of `model` (runtime.inference = plan), else NULL
+    gs_train_backend be;  // where eval_batch runs, once cli_inference_model_open_device succeeded
+    int cuda_open;        // the GPU was opened for it (closed by cli_inference_model_free)
 } cli_inference_model;
 
 // Read ckpt's config, apply batch (> 0), threads (>= 0) and inference (a gs_inference, or -1 for
@@ -23,10 +27,18 @@ typedef struct {
 // inference = plan, build the plan from them. 0, or -1 + gs_error naming the checkpoint.
 int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads, int inference);
 
+// Where the forward passes run: device (a gs_device, or -1: the config's runtime.device) resolved
+// and opened, and im->be set up on it: the plan or the reference executor, on the CPU or the GPU.
+// lc (or NULL): on the GPU, its batch slots are pinned for the uploads (free its loader before
+// cli_inference_model_free, which closes the GPU). 0, or -1 + gs_error.
+int cli_inference_model_open_device(cli_inference_model *im, int device, gs_loader_config *lc);
+// "--device auto|cpu|cuda" value -> *device (a gs_device). 0, or -1 after a message on stderr.
+int cli_parse_device(const char *cmd, const char *v, int *device);
+
 // "--inference plan|reference" value -> *inference (a gs_inference). 0, or -1 after a message on
 // stderr naming the command.
 int cli_parse_inference(const char *cmd, const char *v, int *inference);
-// The banner line of a command that runs inference: "inference: plan (avx2 kernels)" or "reference".
+// The inference a command runs, for its banner: "plan (avx2 kernels)", "plan (cuda)" or "reference".
 const char *cli_inference_name(const cli_inference_model *im);
 void cli_inference_model_free(cli_inference_model *im);
 

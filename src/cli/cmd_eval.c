@@ -26,8 +26,9 @@ static const char *OPTIONS =
     "  --threads N             CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --device auto|cpu|cuda  where the forward passes run (default: the config's runtime.device)\n"
     "  --inference plan|reference\n"
-    "                          CPU: the folded plan (fast kernels) or the reference ops layer by layer;\n"
-    "                          same scores within 1e-4 (default: the config's runtime.inference, plan)\n"
+    "                          the folded plan (fast kernels, on the CPU or the GPU) or the reference ops\n"
+    "                          layer by layer; same scores within 1e-4 (default: the config's\n"
+    "                          runtime.inference, plan)\n"
     "  --out DIR               write eval/ under DIR (default: the run directory, or the checkpoint's\n"
     "                          folder for a checkpoint outside a run)\n"
     "  --digits N              decimals in the classification report (default 2, as scikit-learn)\n"
@@ -63,9 +64,7 @@ typedef struct {
     cli_inference_model im;
     gs_dataset ds;
     gs_loader_config lc;
-    gs_train_backend be;
     gs_loader *l;
-    int cuda_open;
     gs_eval_result r;
     char *eval_dir;  // <out>/eval/<checkpoint stem>/<split>
 } eval_session;
@@ -107,13 +106,7 @@ static int eval_parse_args(eval_options *o, int argc, char **argv) {
             fprintf(stderr, "gesture eval: --digits wants an integer in 0..10 (got '%s')\n", v);
             return -1;
         } else if (!strcmp(a, "--device")) {
-            if (!strcmp(v, "auto")) o->device = GS_DEVICE_AUTO;
-            else if (!strcmp(v, "cpu")) o->device = GS_DEVICE_CPU;
-            else if (!strcmp(v, "cuda")) o->device = GS_DEVICE_CUDA;
-            else {
-                fprintf(stderr, "gesture eval: --device must be auto, cpu or cuda (got '%s')\n", v);
-                return -1;
-            }
+            if (cli_parse_device("eval", v, &o->device)) return -1;
         } else if (!strcmp(a, "--inference")) {
             if (cli_parse_inference("eval", v, &o->inference)) return -1;
         } else if (!strcmp(a, "--no-plots")) o->plots = 0;
@@ -158,27 +151,16 @@ static int eval_open_data(eval_session *e, const eval_options *o) {
     return 0;
 }
 
-// The device and the backend that runs the forward passes on it. Called before the loader is made,
-// so its batch slots can be pinned for the uploads. 0, or -1 after a message.
+// The device and the backend that runs the forward passes on it (e->im.be). Called before the
+// loader is made, so its batch slots can be pinned for the uploads. 0, or -1 after a message.
 static int eval_open_device(eval_session *e, int device) {
-    int use_cuda = 0;
-    if (train_device_open(device >= 0 ? (gs_device)device : e->im.cfg.runtime.device, &use_cuda) != 0)
-        return eval_fail();
-    e->cuda_open = use_cuda;
-    if (!use_cuda) {
-        train_backend_cpu_init(&e->be, &e->im.model);
-        if (e->im.plan) train_backend_cpu_use_plan(&e->be, e->im.plan);
-        return 0;
-    }
-    train_cuda_loader_memory(&e->lc);
-    return train_backend_cuda_init(&e->be, &e->im.model, 0) != 0 ? eval_fail() : 0;
+    return cli_inference_model_open_device(&e->im, device, &e->lc) != 0 ? eval_fail() : 0;
 }
 
 // One pass over the split into e->r. 0, or -1 after a message.
 static int eval_score(eval_session *e, const char *split) {
-    printf("evaluating %s on %s, inference: %s\n", split, e->be.device,
-           e->cuda_open ? "reference" : cli_inference_name(&e->im));
-    if (loader_init(&e->l, &e->lc) != 0 || evaluate_model(&e->r, &e->be, e->l, 0, 1) != 0) return eval_fail();
+    printf("evaluating %s on %s, inference: %s\n", split, e->im.be.device, cli_inference_name(&e->im));
+    if (loader_init(&e->l, &e->lc) != 0 || evaluate_model(&e->r, &e->im.be, e->l, 0, 1) != 0) return eval_fail();
     if (e->r.n < e->ds.n_clips)
         fprintf(stderr, "gesture eval: %d bad clips skipped (data.on_bad_clip = skip)\n", e->ds.n_clips - e->r.n);
     return 0;
@@ -228,9 +210,7 @@ static int eval_write_plots(const eval_session *e, const char *split) {
 static void eval_close(eval_session *e) {
     free(e->eval_dir);
     evaluate_result_free(&e->r);
-    if (e->be.ops) e->be.ops->free(&e->be);
-    if (e->l) loader_free(e->l);
-    if (e->cuda_open) train_cuda_close();  // after the loader: its pinned slots are freed through CUDA
+    if (e->l) loader_free(e->l);  // before the GPU closes: its pinned slots are freed through CUDA
     dataset_free(&e->ds);
     cli_inference_model_free(&e->im);
 }

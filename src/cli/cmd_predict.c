@@ -36,10 +36,11 @@ static const char *OPTIONS =
     "  --save-inputs X.npy  also write the model's input tensors, in output order, as one NumPy file\n"
     "               float32 (N, T, S, S, 3): to check an exported model elsewhere (gesture export-onnx)\n"
     "  --threads N  CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
+    "  --device auto|cpu|cuda  where the forward passes run (default: the config's runtime.device)\n"
     "  --inference plan|reference\n"
     "               plan: batch norm folded into the convolutions, fast kernels; reference: the\n"
-    "               reference ops layer by layer (same predictions within 1e-4; default: the config's\n"
-    "               runtime.inference, plan unless set)\n"
+    "               reference ops layer by layer (same predictions within 1e-4, on either device;\n"
+    "               default: the config's runtime.inference, plan unless set)\n"
     "\nAn input that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG, a\n"
     "truncated, damaged or unsupported video) is reported on stderr by name; the others are still\n"
     "predicted and the exit status is 1.\n";
@@ -104,6 +105,7 @@ typedef struct {
     int json, batch, threads, windows, hop;  // hop 0 = stream.hop
     const char *save_inputs;                 // --save-inputs path or NULL
     int inference;                           // gs_inference, -1 = the config's
+    int device;                              // gs_device, -1 = the config's runtime.device
 } predict_opts;
 
 // Options and inputs; a top-level argument that is a regular file is a video (videos[i] = 1).
@@ -126,6 +128,9 @@ static int parse_args(predict_opts *o, const char **target, clip_list *list, cha
                 return 2;
             }
             o->save_inputs = argv[++i];
+        } else if (!strcmp(a, "--device")) {
+            if (cli_parse_device("predict", i + 1 < argc ? argv[i + 1] : NULL, &o->device)) return 2;
+            i++;
         } else if (!strcmp(a, "--inference")) {
             if (cli_parse_inference("predict", i + 1 < argc ? argv[i + 1] : NULL, &o->inference)) return 2;
             i++;
@@ -177,7 +182,7 @@ int cmd_predict(int argc, char **argv) {
     const char *target = NULL;
     clip_list list = {0};
     char *videos = NULL;
-    predict_opts o = {0, 8, -1, 0, 0, NULL, -1};
+    predict_opts o = {0, 8, -1, 0, 0, NULL, -1, -1};
     int rc = parse_args(&o, &target, &list, &videos, argc, argv);
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
@@ -186,6 +191,10 @@ int cmd_predict(int argc, char **argv) {
     if (rc == 0 && (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict", stderr) != 0 ||
                     cli_inference_model_load(&im, ckpt, B, o.threads, o.inference) != 0)) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+        rc = 1;
+    } else if (rc == 0 && cli_inference_model_open_device(&im, o.device, NULL) != 0) {
+        fprintf(stderr, "gesture predict: %s\n", gs_last_error());
+        cli_inference_model_free(&im);
         rc = 1;
     }
     if (rc != 0) {

@@ -305,12 +305,14 @@ static int setup(stream_run *r) {
     gs_device dev = o->device >= 0 ? (gs_device)o->device : r->im.cfg.runtime.device;
     if (train_device_open(dev, &r->use_cuda) != 0) return -1;
     if (window_model_init(&r->wm, &r->im.model, r->use_cuda ? device_gpu() : NULL) != 0) return -1;
-    if (r->use_cuda) fprintf(stderr, "gesture stream: per-frame features on cuda: %s\n", device_gpu()->device_name());
     if (r->im.plan) {  // the plan stream needs is the one-frame model's (features only)
         plan_free(r->im.plan);
         r->im.plan = NULL;
-        if (!r->use_cuda && window_model_use_plan(&r->wm) != 0) return -1;
+        if (window_model_use_plan(&r->wm) != 0) return -1;
     }
+    if (r->use_cuda)
+        fprintf(stderr, "gesture stream: per-frame features on cuda: %s, inference: %s\n", device_gpu()->device_name(),
+                r->wm.plan ? "plan" : "reference");
     events_init(&r->ev, r->im.n_classes, sc);
     if (o->on_event) {
         if (on_event_parse(&r->oe, o->on_event, o->on_event_shell) != 0) return -1;

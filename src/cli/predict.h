@@ -18,7 +18,8 @@ void predict_print(predict_printer *p, const char *name, double t0, double t1, c
 // Closes the JSON array.
 void predict_print_end(const predict_printer *p);
 
-// The model's input batch, filled slot by slot; full batches run at once, in order.
+// The model's input batch, filled slot by slot; full batches run at once, in order, on the
+// inference model's backend (cli_inference_model_open_device).
 typedef struct {
     cli_inference_model *im;
     predict_printer *pr;
@@ -26,8 +27,8 @@ typedef struct {
     char **names;           // (B) names of the filled slots
     double *t0, *t1;        // (B) their times
     size_t clip_floats;     // T*S*S*3
-    float *probs;           // (B,K) the plan's output
-    float *clips;           // (B,T,S,S,3) the plan's input; NULL: the model's arena input (reference)
+    float *clips;           // (B,T,S,S,3) the input of the next forward pass
+    int *labels;            // (B) zeros: eval_batch wants labels
     int frames, size;       // T, S
     FILE *save;             // --save-inputs: the .npy being written (NULL: none)
     char *save_path, *save_tmp;

@@ -64,10 +64,8 @@ void predict_batch_init(predict_batch *b, cli_inference_model *im, predict_print
     b->clip_floats = (size_t)lc->frames * lc->size * lc->size * 3;
     b->frames = lc->frames;
     b->size = lc->size;
-    b->probs = gs_calloc((size_t)B * im->n_classes, sizeof(float));
-    // the plan needs only its input: the reference executor's arena (every activation and gradient
-    // of a training step at this batch) is never allocated then
-    if (im->plan) b->clips = gs_aligned_alloc((size_t)B * b->clip_floats * sizeof(float));
+    b->clips = gs_aligned_alloc((size_t)B * b->clip_floats * sizeof(float));
+    b->labels = gs_calloc((size_t)B, sizeof(int));
 }
 
 // NPY format 1.0: magic, version, header length, then a Python dict literal padded with spaces to a
@@ -109,10 +107,7 @@ int predict_batch_save_close(predict_batch *b) {
     return rc;
 }
 
-// The batch's input: the plan's own buffer, or the reference model's arena input.
-static float *predict_batch_slot_base(predict_batch *b) { return b->clips ? b->clips : model_input(&b->im->model); }
-
-float *predict_batch_slot(predict_batch *b) { return predict_batch_slot_base(b) + b->clip_floats * (size_t)b->nb; }
+float *predict_batch_slot(predict_batch *b) { return b->clips + b->clip_floats * (size_t)b->nb; }
 
 void predict_batch_commit(predict_batch *b, const char *name, double t0, double t1) {
     b->names[b->nb] = strdup(name);
@@ -127,16 +122,12 @@ void predict_batch_flush(predict_batch *b) {
     int K = b->im->n_classes;
     if (b->save) {
         size_t n = b->clip_floats * (size_t)b->nb;
-        if (fwrite(predict_batch_slot_base(b), sizeof(float), n, b->save) != n) b->save_failed = 1;
+        if (fwrite(b->clips, sizeof(float), n, b->save) != n) b->save_failed = 1;
         b->n_saved += b->nb;
     }
-    const float *probs = b->probs;  // (nb,K)
-    if (b->im->plan) {
-        plan_forward(b->im->plan, b->probs, NULL, b->clips, NULL, b->nb);
-    } else {
-        model_forward(&b->im->model, b->nb, 0, 0);
-        probs = model_probs(&b->im->model);
-    }
+    // the backend's eval pass; its loss (against the all-zero labels) is not looked at
+    gs_batch batch = {.x = b->clips, .labels = b->labels, .n = b->nb};
+    const float *probs = b->im->be.ops->eval_batch(&b->im->be, &batch);  // (nb,K)
     for (int i = 0; i < b->nb; i++) {
         predict_print(b->pr, b->names[i], b->t0[i], b->t1[i], probs + (size_t)i * K);
         free(b->names[i]);
@@ -151,7 +142,7 @@ void predict_batch_free(predict_batch *b) {
     free(b->names);
     free(b->t0);
     free(b->t1);
-    free(b->probs);
+    free(b->labels);
     free(b->clips);
     if (b->save) {
         fclose(b->save);

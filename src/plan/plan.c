@@ -70,7 +70,7 @@ static void fold_step(gs_plan *p, plan_step *s, int i, float *w, double *scale, 
     size_t taps = s->kind == STEP_DW ? (size_t)n->k * n->k : (size_t)n->k * n->k * s->g.Ci;
     for (size_t t = 0; t < taps; t++)
         for (int c = 0; c < Co; c++) w[t * Co + c] = (float)(src[t * Co + c] * scale[c]);
-    s->w = w;
+    s->w = s->w_hwio = w;
     if (s->kind == STEP_PW) {
         s->w = w + (taps * Co + 15) / 16 * 16;
         p->k->pw_pack(s->w, w, s->g.Ci, Co);
@@ -354,10 +354,15 @@ void plan_forward(gs_plan *p, float *probs, float loss[2], const float *clips, c
     memcpy(probs, p->head_out[m->n_nodes - p->gap - 2], sizeof(float) * (size_t)B * m->cfg.classes);
     if (!loss) return;
     loss[0] = labels ? ce : 0.0f;
-    loss[1] = 0.0f;
+    loss[1] = plan_l2_penalty(p);
+}
+
+float plan_l2_penalty(const gs_plan *p) {
+    const gs_model *m = p->m;
+    float l2 = 0.0f;
     for (int i = 0; i < m->params.n; i++)
-        if (m->params.p[i].l2 > 0)
-            loss[1] += l2_forward(p->params + m->params.p[i].offset, m->params.p[i].numel, m->params.p[i].l2);
+        if (m->params.p[i].l2 > 0) l2 += l2_forward(p->params + m->params.p[i].offset, m->params.p[i].numel, m->params.p[i].l2);
+    return l2;
 }
 
 // ---- building, freeing, reporting ----
@@ -431,3 +436,34 @@ void plan_print_profile(const gs_plan *p, FILE *f) {
 }
 
 const char *plan_kernels_name(void) { return plan_kernels_pick()->name; }
+
+// ---- the device executor's view ----
+
+int plan_layer_count(const gs_plan *p) { return p->n_steps; }
+
+void plan_layer(const gs_plan *p, int j, gs_plan_layer *l) {
+    GS_ASSERT(j >= 0 && j < p->n_steps);
+    const plan_step *s = &p->steps[j];
+    const plan_geom *g = &s->g;
+    *l = (gs_plan_layer){s->kind, g->H,   g->W,   g->Ci,   g->Ho,     g->Wo,     g->Co,   g->K,
+                         g->stride, g->pad_top, g->pad_left, s->act, s->in, s->out, s->res, s->w_hwio,
+                         s->bias, p->m->nodes[s->node].name};
+}
+
+int plan_slot_count(const gs_plan *p) { return p->n_slots; }
+
+size_t plan_slot_floats(const gs_plan *p, int slot) {
+    GS_ASSERT(slot >= 0 && slot < p->n_slots);
+    return p->slot_floats[slot];
+}
+
+void plan_head_affine(const gs_plan *p, const float **scale, const float **shift) {
+    *scale = p->head_scale;
+    *shift = p->head_shift;
+}
+
+const gs_model *plan_model(const gs_plan *p) { return p->m; }
+
+int plan_pool_node(const gs_plan *p) { return p->gap; }
+
+const float *plan_params(const gs_plan *p) { return p->params; }

@@ -7,7 +7,7 @@
 #include "../ops/plan_kernels.h"
 
 // Step kinds, and the fused blocks' own line in the profile.
-enum { STEP_CONV, STEP_DW, STEP_PW, STEP_BLOCK, STEP_KINDS };
+enum { STEP_CONV = GS_PLAN_CONV, STEP_DW = GS_PLAN_DW, STEP_PW = GS_PLAN_PW, STEP_BLOCK, STEP_KINDS };
 #define MAX_SLOTS 8
 
 typedef struct {
@@ -16,7 +16,8 @@ typedef struct {
     int act;
     int in, out, res;    // buffer slots; in -1: the frames; res -1: no residual
     size_t in_floats, out_floats;  // per frame
-    float *w, *bias;     // folded, in p->weights
+    float *w, *bias;     // folded, in p->weights (a 1x1 conv's w packed for the kernel tier)
+    float *w_hwio;       // folded, (K,K,Ci,Co) HWIO or depthwise (K,K,C): w before packing
     // Set on the first step of a fused block (plan_block.c): 3 = 1x1 expand, depthwise, 1x1 project;
     // 2 = depthwise, 1x1 project; 0: this step runs layer-wide. strip: depthwise output rows per strip.
     int fuse, strip;

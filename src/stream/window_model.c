@@ -64,9 +64,17 @@ int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu
 
 int window_model_use_plan(gs_window_model *wm) {
     if (wm->plan) return 0;
-    GS_ASSERT(!wm->gpu);
     if (plan_build(&wm->plan, &wm->feat) != 0) return -1;
     GS_ASSERT(plan_feature_width(wm->plan) == wm->C);
+    if (wm->gpu) {  // the plan on the device replaces the walker there
+        const gs_device_backend *d = wm->gpu;
+        void *h = d->plan_init(wm->plan);
+        if (!h) return -1;
+        d->features_free(wm->gpu_h);
+        wm->gpu_h = NULL;
+        wm->gpu_plan = h;
+        return 0;
+    }
     // the plan reads the frame from here: the walker's arena for `feat` is never allocated then
     size_t S = (size_t)wm->feat.cfg.size;
     wm->frame = gs_aligned_alloc(S * S * 3 * sizeof(float));
@@ -74,6 +82,7 @@ int window_model_use_plan(gs_window_model *wm) {
 }
 
 void window_model_free(gs_window_model *wm) {
+    if (wm->gpu_plan) ((const gs_device_backend *)wm->gpu)->plan_free(wm->gpu_plan);
     plan_free(wm->plan);
     if (wm->gpu_h) ((const gs_device_backend *)wm->gpu)->features_free(wm->gpu_h);
     free(wm->frame);
@@ -89,7 +98,9 @@ float *window_model_frame(gs_window_model *wm) { return wm->frame ? wm->frame : 
 void window_model_push(gs_window_model *wm, double t) {
     int slot = (int)(wm->n % wm->T);
     float *dst = wm->ring + (size_t)slot * wm->C;  // (C)
-    if (wm->gpu) {
+    if (wm->gpu_plan) {
+        ((const gs_device_backend *)wm->gpu)->plan_features(wm->gpu_plan, dst, wm->frame, 1);
+    } else if (wm->gpu) {
         ((const gs_device_backend *)wm->gpu)->features_run(wm->gpu_h, dst, wm->frame, 1, wm->gap_feat + 1);
     } else if (wm->plan) {
         plan_features(wm->plan, dst, wm->frame, 1);
