@@ -1,6 +1,8 @@
 // `gesture bench` with runtime.device=cuda: the same measurement as the CPU bench (train step =
 // forward + backward + Adam; inference = forward without labels; random inputs, 1 warm-up step)
-// through the GPU executor (cuda/exec_cuda.cu), timed on the host around device syncs. With
+// through the GPU executor (cuda/exec_cuda.cu), timed on the host around device syncs; then the
+// folded inference plan (plan_cuda.cu) as predict and eval run it: clips from pinned host memory,
+// probabilities back to the host, so its time includes both copies. With
 // runtime.cuda_graph=on the train step is replayed as a CUDA graph (as `gesture train` does); its
 // capture happens in the untimed warm-up. With runtime.profile_steps=START:COUNT the train steps
 // START..START+COUNT-1 are bracketed by cudaProfilerStart/Stop (scripts/profile.sh captures that
@@ -13,10 +15,44 @@
 extern "C" {
 #include "gesture/config.h"
 #include "gesture/model.h"
+#include "gesture/plan.h"
+#include "gesture/precision.h"
 #include "gesture/rng.h"
 #include "gesture/runtime.h"
 }
 #include "gesture/model_cuda.h"
+
+extern "C" void *cuda_plan_init(const struct gs_plan *p, int bf16);  // plan_cuda.cu
+extern "C" void cuda_plan_forward(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
+extern "C" void cuda_plan_free(void *h);
+
+// The folded plan of m's parameters on a full batch of host clips x: prints its line; exit code.
+static int bench_plan(const gs_model *m, const float *x, int steps, int images, int bf16) {
+    gs_plan *p;
+    if (plan_build(&p, m) != 0) {
+        fprintf(stderr, "gesture: %s\n", gs_last_error());
+        return 1;
+    }
+    void *h = cuda_plan_init(p, bf16);
+    if (!h) {
+        fprintf(stderr, "gesture: %s\n", gs_last_error());
+        plan_free(p);
+        return 1;
+    }
+    float *probs = (float *)gs_malloc(sizeof(float) * (size_t)m->cfg.batch * m->cfg.classes);
+    double t0 = 0;
+    for (int s = 0; s < steps + 1; s++) {  // each call ends with the probabilities on the host
+        if (s == 1) t0 = runtime_now();
+        cuda_plan_forward(h, probs, NULL, x, NULL, m->cfg.batch);
+    }
+    double dt = (runtime_now() - t0) / steps;
+    printf("%-10s %10.1f img/s %10.1f ms/step  (folded plan%s, clips from host memory)\n", "inference", images / dt,
+           dt * 1e3, bf16 ? ", bf16" : "");
+    free(probs);
+    cuda_plan_free(h);
+    plan_free(p);
+    return 0;
+}
 
 // Registered as the CUDA device's bench (train_cuda.cu); returns the exit code.
 int bench_cuda(const gs_config *cfg, int steps) {
@@ -24,6 +60,8 @@ int bench_cuda(const gs_config *cfg, int steps) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }
+    precision_resolve(cfg->runtime.precision, 0, "bench", "the train step and the executor's inference on cuda",
+                      "bf16 runs in the inference plan only (its line below)");
     gs_model m;
     if (model_init_from_config(&m, cfg)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
@@ -85,6 +123,8 @@ int bench_cuda(const gs_config *cfg, int steps) {
             }
         }
     }
+    if (!status) status = bench_plan(&m, x, steps, images, 0);
+    if (!status && cfg->runtime.precision == GS_PRECISION_BF16) status = bench_plan(&m, x, steps, images, 1);
     printf("scratch grew %d times (warm-up only is expected)\n", gs_cuda_scratch_grow_count());
     if (graph)
         printf("CUDA graph: %ld train steps replayed, %ld captures\n", g.graph_launches, g.graph_captures);

@@ -11,6 +11,7 @@
 #endif
 
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <stddef.h>
@@ -82,6 +83,10 @@ static inline size_t gs_cuda_align(size_t bytes) { return (bytes + 255) & ~(size
 // C(M,N) = alpha * op(A) @ op(B) + beta * C, op(A) (M,K), op(B) (K,N); lda/ldb/ldc are row strides.
 void gs_cuda_gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc);
+// Row-major C(M,N) = op(A) @ op(B) with bf16 A and B, fp32 C and fp32 accumulation (cublasGemmEx,
+// tensor cores on GPUs that have bf16 ones): the bf16 inference plan's 1x1 convolutions.
+void gs_cuda_gemm_rm_bf16(int trans_a, int trans_b, int M, int N, int K, const __nv_bfloat16 *A, int lda,
+                          const __nv_bfloat16 *B, int ldb, float *C, int ldc);
 // acc[j] += sum_i m[i*n + j]: deterministic two-level column sum (partials in double, fixed order).
 // `partial` is caller scratch of gs_cuda_colsum_scratch_bytes(rows, n) bytes.
 size_t gs_cuda_colsum_scratch_bytes(size_t rows, int n);

@@ -281,6 +281,15 @@ void gs_cuda_gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                              trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
 }
 
+void gs_cuda_gemm_rm_bf16(int trans_a, int trans_b, int M, int N, int K, const __nv_bfloat16 *A, int lda,
+                          const __nv_bfloat16 *B, int ldb, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    const float alpha = 1.0f, beta = 0.0f;  // operands swapped as in gs_cuda_gemm_rm
+    CUBLAS_CHECK(cublasGemmEx(gs_cuda_ctx_get()->cublas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                              trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, CUDA_R_16BF, ldb, A,
+                              CUDA_R_16BF, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 #define COLSUM_ROWS 256  // rows per partial: fixed, so the summation order depends only on the shape
 
 // partial[chunk][j] = sum of the chunk's rows of column j (double; 32 columns x 8 row lanes per block).

@@ -132,7 +132,7 @@ void *cuda_features_init(gs_model *m);
 void cuda_features_run(void *h, float *out, const float *x, int batch, int to);
 void cuda_features_free(void *h);
 // plan_cuda.cu
-extern "C" void *cuda_plan_init(const struct gs_plan *p);
+extern "C" void *cuda_plan_init(const struct gs_plan *p, int bf16);
 extern "C" void cuda_plan_features(void *h, float *feat, const float *frames, int N);
 extern "C" void cuda_plan_forward(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
 extern "C" void cuda_plan_free(void *h);

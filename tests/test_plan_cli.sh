@@ -2,7 +2,8 @@
 # runtime.inference end to end: a tiny trained run (validated on the plan each epoch) predicted and
 # evaluated on the inference plan (the default) and on the reference executor (--inference reference, or the config key) gives the
 # same probabilities, loss and accuracy within 1e-4; the banners and `gesture info` say which path
-# and kernels ran; a bad value is refused. (test_plan.c checks the plan itself op by op.)
+# and kernels ran; a bad value is refused. runtime.precision = bf16 on the CPU (no bf16 path there):
+# one line on stderr saying so, and the fp32 results. (test_plan.c checks the plan op by op.)
 set -u
 G=${GESTURE:?}
 PY=${PYTHON:-/usr/bin/python3}
@@ -72,4 +73,21 @@ import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 sys.exit(0 if len(a) == len(b) > 0 and max(abs(x['probabilities'][k] - y['probabilities'][k]) for x, y in zip(a, b) for k in x['probabilities']) < 1e-4 else 1)
 PY"
+# runtime.precision = bf16 on the CPU: predict, eval and train say in one line why they run fp32,
+# and predict what fp32 predicts, byte for byte
+"$G" predict run prep/test --json --device cpu --precision bf16 >bf16.json 2>bf16.err
+rc=$?
+cat bf16.err
+ok "predict --precision bf16 on the cpu: exit 0, one line saying it runs fp32 and why" \
+   "[ $rc -eq 0 ] && [ \$(grep -c precision bf16.err) -eq 1 ] && grep -q '^gesture predict: runtime.precision = bf16: .*; inference runs in fp32$' bf16.err"
+ok "predict --precision bf16 on the cpu = fp32, byte for byte" "cmp -s bf16.json plan.json"
+"$G" eval run --no-plots --out bf16_eval --device cpu --precision bf16 >/dev/null 2>eval_bf16.err
+ok "eval --precision bf16 on the cpu says it runs fp32" "grep -q '^gesture eval: runtime.precision = bf16: .*runs in fp32' eval_bf16.err"
+"$G" train tiny.ini --run-dir run_bf16 --set runtime.precision=bf16 --set train.epochs=1 >train_bf16.out 2>&1
+ok "train with runtime.precision = bf16 on the cpu says it runs fp32" \
+   "[ $? -eq 0 ] && grep -q '^gesture train: runtime.precision = bf16: .*; training runs in fp32' train_bf16.out"
+"$G" predict run prep/test --precision fp16 >/dev/null 2>bad3.err
+rc=$?
+ok "a bad --precision value is refused (exit 2, the choices named)" "[ $rc -eq 2 ] && grep -q 'fp32 or bf16' bad3.err"
+ok "gesture info says what the cpu has for bf16" "'$G' info | grep -Eq '^cpu bf16: avx512_bf16 (yes|no), amx_bf16 (yes|no)'"
 tiny_done

@@ -41,7 +41,7 @@ static void test_windows_equal_whole_model(int use_plan) {
     gs_window_model wm;
     check(window_model_init(&wm, &m, NULL) == 0, "window model builds from the model");
     check(wm.T == T && wm.C == 1280 && wm.K == K, "window: T %d, C %d, K %d", wm.T, wm.C, wm.K);
-    if (use_plan) check(window_model_use_plan(&wm) == 0 && wm.plan, "window model features on the plan");
+    if (use_plan) check(window_model_use_plan(&wm, 0) == 0 && wm.plan, "window model features on the plan");
     double worst = 0;
     int windows = 0, times_ok = 1;
     for (int f = 0; f < N_FRAMES; f++) {

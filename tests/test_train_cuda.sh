@@ -126,6 +126,30 @@ for b in runs[1:]:
 sys.exit(0 if ok else 1)
 PY"
 
+# runtime.precision = bf16 on cuda: the plan runs in bf16 (tests/test_cuda_plan.c checks its numbers;
+# here: the banner, and probabilities within bf16's reach of fp32's), the reference executor says
+# it runs fp32
+"$G" eval "$T/gpu" --split val --device cuda --precision bf16 --no-plots --out "$T/eval_bf16" >"$T/eval_bf16.out" 2>&1
+ok "eval --device cuda --precision bf16 runs the plan in bf16" \
+   "[ $? -eq 0 ] && grep -q 'inference: plan (cuda, bf16)' '$T/eval_bf16.out'"
+"$G" predict "$T/gpu" "$T/prep/val" --json --batch 3 --device cuda --precision bf16 >"$T/pred_bf16.json" 2>/dev/null
+ok "predict --device cuda --precision bf16: probabilities within 0.06 of fp32's" "$PY - '$T' <<'PY'
+import json, sys
+a, b = (json.load(open(f'{sys.argv[1]}/{n}.json')) for n in ('pred_cuda_plan', 'pred_bf16'))
+err = max(abs(x['probabilities'][k] - y['probabilities'][k]) for x, y in zip(a, b) for k in x['probabilities'])
+print('max |bf16 - fp32| =', err)
+sys.exit(0 if len(a) == len(b) > 1 and 0 < err < 0.06 else 1)
+PY"
+err=$("$G" predict "$T/gpu" "$T/prep/val" --device cuda --inference reference --precision bf16 2>&1 >/dev/null)
+ok "the reference executor on cuda with bf16 says it runs fp32" \
+   "grep -q 'runtime.precision = bf16: bf16 runs in the inference plan .*; the reference executor on cuda runs in fp32' <<<\"\$err\""
+
+# gesture bench on cuda: the train step, the executor's inference and the folded plan's (fp32, bf16)
+b=$("$G" bench "$T/tiny.ini" --steps 1 --set runtime.device=cuda --set runtime.precision=bf16 2>&1)
+ok "bench on cuda prints train, inference and the folded plan's inference in fp32 and bf16" \
+   "grep -q '^train .* img/s' <<<\"\$b\" && grep -q '^inference .*(folded plan, clips' <<<\"\$b\" &&
+    grep -q '^inference .*(folded plan, bf16' <<<\"\$b\" && grep -q 'runtime.precision = bf16' <<<\"\$b\""
+
 # CUDA graph on vs off: the same training, bit for bit (at the usual learning rate)
 "$G" train "$T/tiny.ini" --set train.epochs=2 --set runtime.device=cuda --run-dir "$T/eager" >"$T/eager.out" 2>&1
 ok "cuda_graph=off run exits 0" "[ $? -eq 0 ]"

@@ -30,6 +30,8 @@ typedef enum { GS_DEVICE_AUTO = 0, GS_DEVICE_CPU = 1, GS_DEVICE_CUDA = 2 } gs_de
 // CPU inference (predict, eval, stream, validation): the folded plan (gesture/plan.h) or the reference executor.
 typedef enum { GS_INFERENCE_PLAN = 0, GS_INFERENCE_REFERENCE = 1 } gs_inference;
 typedef enum { GS_TRAINING_FAST = 0, GS_TRAINING_REFERENCE = 1 } gs_training;
+// Arithmetic of the paths that have bf16 (gesture/precision.h); the others run fp32 and say so.
+typedef enum { GS_PRECISION_FP32 = 0, GS_PRECISION_BF16 = 1 } gs_precision;
 
 typedef struct {
     char root[GS_CONFIG_STR_MAX];  // prepared data set ("" = none given)
@@ -100,6 +102,7 @@ typedef struct {
     gs_device device;
     gs_inference inference;  // CPU predict/eval/stream/validation: folded plan or reference executor
     gs_training training;    // CPU training: the fast twins of the 1x1/depthwise ops, or the reference ops
+    gs_precision precision;  // bf16 where the path has it (gesture/precision.h), else fp32 with a notice
     int threads;  // 0 = all cores
     bool cuda_graph;
     bool deterministic;

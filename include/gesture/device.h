@@ -34,9 +34,10 @@ typedef struct {
     void (*features_free)(void *h);
     // The folded inference plan (gesture/plan.h) on the opened device, for predict, eval and stream
     // with runtime.inference = plan: plan_init uploads p's folded layers (p must outlive the handle;
-    // NULL + gs_error on failure); plan_features and plan_forward are plan_features and plan_forward
-    // with host inputs and outputs, the same results within rounding.
-    void *(*plan_init)(const struct gs_plan *p);
+    // NULL + gs_error on failure), bf16: activations and 1x1 weights in bf16 (runtime.precision);
+    // plan_features and plan_forward are plan_features and plan_forward with host inputs and
+    // outputs, the same results within rounding (fp32) or bf16's tolerance (tests/test_cuda_plan.c).
+    void *(*plan_init)(const struct gs_plan *p, int bf16);
     void (*plan_features)(void *h, float *feat, const float *frames, int N);
     void (*plan_forward)(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
     void (*plan_free)(void *h);

@@ -39,8 +39,9 @@ int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu
 void window_model_free(gs_window_model *wm);
 // Compute the per-frame features with an inference plan (gesture/plan.h, runtime.inference = plan)
 // instead of the reference executor, on the CPU or on the device wm was made with; the head stays
-// on the walker. 0, or -1 + gs_error.
-int window_model_use_plan(gs_window_model *wm);
+// on the walker. bf16 (a device only): activations and 1x1 weights in bf16 (runtime.precision).
+// 0, or -1 + gs_error.
+int window_model_use_plan(gs_window_model *wm, int bf16);
 // Where the next frame goes: (S,S,3), normalized as the data config says.
 float *window_model_frame(gs_window_model *wm);
 // Features of the frame in window_model_frame into the ring, as the frame at time t.

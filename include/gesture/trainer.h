@@ -104,9 +104,9 @@ void train_cuda_dist_close(void);
 // any checkpoint_load); use_graph replays full-batch steps as a CUDA graph. 0 ok, -1 + gs_error.
 int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph);
 // An inference-only backend (eval_batch, sync_host, free; the rest are fatal): `plan` (built from m,
-// kept by the caller until after the backend's free) on the opened GPU, the same probabilities and
-// loss as plan_forward within rounding. `gesture eval` and `gesture predict` on the GPU with
-// runtime.inference = plan. 0, or -1 + gs_error.
-int train_backend_gpu_plan_init(gs_train_backend *be, gs_model *m, struct gs_plan *plan);
+// kept by the caller until after the backend's free) on the opened GPU, in fp32 (the same
+// probabilities and loss as plan_forward within rounding) or bf16 (runtime.precision). `gesture
+// eval` and `gesture predict` on the GPU with runtime.inference = plan. 0, or -1 + gs_error.
+int train_backend_gpu_plan_init(gs_train_backend *be, gs_model *m, struct gs_plan *plan, int bf16);
 
 #endif

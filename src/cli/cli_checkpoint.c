@@ -10,6 +10,7 @@
 
 #include "gesture/checkpoint.h"
 #include "gesture/errors.h"
+#include "gesture/precision.h"
 #include "gesture/runtime.h"
 
 // Parent folder of path ("." if none) into buf.
@@ -63,7 +64,8 @@ int cli_parse_int(const char *s, int lo, int hi, int *v) {
     return 0;
 }
 
-int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads, int inference) {
+int cli_inference_model_load(cli_inference_model *im, const char *ckpt, cli_inference_overrides o) {
+    int batch = o.batch, threads = o.threads, inference = o.inference;
     memset(im, 0, sizeof *im);
     char *ini = NULL;
     if (checkpoint_read_config(ckpt, &ini) != 0) return -1;
@@ -94,6 +96,7 @@ int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batc
         return gs_error("%s", msg);
     }
     if (inference >= 0) im->cfg.runtime.inference = (gs_inference)inference;
+    if (o.precision >= 0) im->cfg.runtime.precision = (gs_precision)o.precision;
     if (im->cfg.runtime.inference == GS_INFERENCE_PLAN && plan_build(&im->plan, &im->model) != 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s: %s (runtime.inference = reference runs it)", ckpt, gs_last_error());
@@ -113,18 +116,33 @@ int cli_parse_inference(const char *cmd, const char *v, int *inference) {
     return 0;
 }
 
-int cli_inference_model_open_device(cli_inference_model *im, int device, gs_loader_config *lc) {
+int cli_inference_model_open_device(cli_inference_model *im, const char *cmd, int device, gs_loader_config *lc) {
     int use_cuda = 0;
     if (train_device_open(device >= 0 ? (gs_device)device : im->cfg.runtime.device, &use_cuda) != 0) return -1;
     im->cuda_open = use_cuda;
+    gs_precision asked = im->cfg.runtime.precision;
     if (!use_cuda) {
+        im->precision = precision_resolve(asked, 0, cmd, "inference", precision_cpu_reason());
         train_backend_cpu_init(&im->be, &im->model);
         if (im->plan) train_backend_cpu_use_plan(&im->be, im->plan);
         return 0;
     }
     if (lc) train_cuda_loader_memory(lc);
-    if (im->plan) return train_backend_gpu_plan_init(&im->be, &im->model, im->plan);
+    im->precision = precision_resolve(asked, im->plan != NULL, cmd, "the reference executor on cuda",
+                                      "bf16 runs in the inference plan (runtime.inference = plan) only");
+    if (im->plan)
+        return train_backend_gpu_plan_init(&im->be, &im->model, im->plan, im->precision == GS_PRECISION_BF16);
     return train_backend_cuda_init(&im->be, &im->model, 0);
+}
+
+int cli_parse_precision(const char *cmd, const char *v, int *precision) {
+    if (v && !strcmp(v, "fp32")) *precision = GS_PRECISION_FP32;
+    else if (v && !strcmp(v, "bf16")) *precision = GS_PRECISION_BF16;
+    else {
+        fprintf(stderr, "gesture %s: --precision must be fp32 or bf16 (got '%s')\n", cmd, v ? v : "");
+        return -1;
+    }
+    return 0;
 }
 
 int cli_parse_device(const char *cmd, const char *v, int *device) {
@@ -141,7 +159,7 @@ int cli_parse_device(const char *cmd, const char *v, int *device) {
 const char *cli_inference_name(const cli_inference_model *im) {
     static char buf[64];
     if (!im->plan) return "reference";
-    if (im->cuda_open) return "plan (cuda)";
+    if (im->cuda_open) return im->precision == GS_PRECISION_BF16 ? "plan (cuda, bf16)" : "plan (cuda)";
     snprintf(buf, sizeof buf, "plan (%s kernels)", plan_kernels_name());
     return buf;
 }

@@ -20,18 +20,28 @@ typedef struct {
     gs_plan *plan;   // the folded inference plan of `model` (runtime.inference = plan), else NULL
     gs_train_backend be;  // where eval_batch runs, once cli_inference_model_open_device succeeded
     int cuda_open;        // the GPU was opened for it (closed by cli_inference_model_free)
+    gs_precision precision;  // what the forward passes run in (runtime.precision, or fp32 where the path has no bf16)
 } cli_inference_model;
 
-// Read ckpt's config, apply batch (> 0), threads (>= 0) and inference (a gs_inference, or -1 for
-// the config's runtime.inference) overrides, build the model, load the weights only and, for
+// Overrides of the checkpoint's config; batch 0, threads -1, inference and precision -1: the config's.
+typedef struct {
+    int batch, threads;
+    int inference;  // a gs_inference
+    int precision;  // a gs_precision
+} cli_inference_overrides;
+
+// Read ckpt's config, apply the overrides, build the model, load the weights only and, for
 // inference = plan, build the plan from them. 0, or -1 + gs_error naming the checkpoint.
-int cli_inference_model_load(cli_inference_model *im, const char *ckpt, int batch, int threads, int inference);
+int cli_inference_model_load(cli_inference_model *im, const char *ckpt, cli_inference_overrides o);
 
 // Where the forward passes run: device (a gs_device, or -1: the config's runtime.device) resolved
-// and opened, and im->be set up on it: the plan or the reference executor, on the CPU or the GPU.
+// and opened, and im->be set up on it: the plan or the reference executor, on the CPU or the GPU, in
+// runtime.precision where that path has it (else fp32, after a line on stderr naming cmd).
 // lc (or NULL): on the GPU, its batch slots are pinned for the uploads (free its loader before
 // cli_inference_model_free, which closes the GPU). 0, or -1 + gs_error.
-int cli_inference_model_open_device(cli_inference_model *im, int device, gs_loader_config *lc);
+int cli_inference_model_open_device(cli_inference_model *im, const char *cmd, int device, gs_loader_config *lc);
+// "--precision fp32|bf16" value -> *precision (a gs_precision). 0, or -1 after a message on stderr.
+int cli_parse_precision(const char *cmd, const char *v, int *precision);
 // "--device auto|cpu|cuda" value -> *device (a gs_device). 0, or -1 after a message on stderr.
 int cli_parse_device(const char *cmd, const char *v, int *device);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gesture/precision.h"
 #include "gesture/config.h"
 #include "gesture/device.h"
 #include "gesture/errors.h"
@@ -199,6 +200,7 @@ static void bench_plan_profile(gs_model *m, gs_plan *plan, int batch, int steps)
 // The CPU benchmark of cfg's model; returns the exit code.
 static int bench_cpu(const gs_config *cfg, const bench_options *o) {
     int threads = runtime_set_threads(cfg->runtime.threads);
+    precision_resolve(cfg->runtime.precision, 0, "bench", "every phase", precision_cpu_reason());
     gs_model m;
     if (model_init_from_config(&m, cfg)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());

@@ -29,6 +29,8 @@ static const char *OPTIONS =
     "                          the folded plan (fast kernels, on the CPU or the GPU) or the reference ops\n"
     "                          layer by layer; same scores within 1e-4 (default: the config's\n"
     "                          runtime.inference, plan)\n"
+    "  --precision fp32|bf16   runtime.precision: bf16 runs the plan on cuda in bf16 (activations and 1x1\n"
+    "                          weights); the other paths run fp32 and say so (default: the config's)\n"
     "  --out DIR               write eval/ under DIR (default: the run directory, or the checkpoint's\n"
     "                          folder for a checkpoint outside a run)\n"
     "  --digits N              decimals in the classification report (default 2, as scikit-learn)\n"
@@ -56,6 +58,7 @@ typedef struct {
     int batch, threads, digits, plots;        // batch 0, threads -1: the config's
     int device;                               // a gs_device, or -1: the config's runtime.device
     int inference;                            // a gs_inference, or -1: the config's runtime.inference
+    int precision;                            // a gs_precision, or -1: the config's runtime.precision
 } eval_options;
 
 // Everything eval opens, in one place so one function closes it whichever step failed.
@@ -77,12 +80,14 @@ static int eval_fail(void) {
 
 // argv -> options. 0, or -1 after a message on stderr (exit code 2).
 static int eval_parse_args(eval_options *o, int argc, char **argv) {
-    *o = (eval_options){.split = "test", .threads = -1, .digits = 2, .plots = 1, .device = -1, .inference = -1};
+    *o = (eval_options){.split = "test", .threads = -1, .digits = 2, .plots = 1, .device = -1, .inference = -1,
+                         .precision = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int with_value = !strcmp(a, "--split") || !strcmp(a, "--data") || !strcmp(a, "--batch") ||
                          !strcmp(a, "--threads") || !strcmp(a, "--out") || !strcmp(a, "--digits") ||
-                         !strcmp(a, "--device") || !strcmp(a, "--inference");
+                         !strcmp(a, "--device") || !strcmp(a, "--inference") ||
+                         !strcmp(a, "--precision");
         if (with_value && i + 1 >= argc) {
             fprintf(stderr, "gesture eval: %s needs a value (see gesture eval --help)\n", a);
             return -1;
@@ -109,6 +114,8 @@ static int eval_parse_args(eval_options *o, int argc, char **argv) {
             if (cli_parse_device("eval", v, &o->device)) return -1;
         } else if (!strcmp(a, "--inference")) {
             if (cli_parse_inference("eval", v, &o->inference)) return -1;
+        } else if (!strcmp(a, "--precision")) {
+            if (cli_parse_precision("eval", v, &o->precision)) return -1;
         } else if (!strcmp(a, "--no-plots")) o->plots = 0;
         else if (!with_value && (a[0] == '-' || o->target)) {
             fprintf(stderr, "gesture eval: unexpected argument '%s' (see gesture eval --help)\n", a);
@@ -127,7 +134,8 @@ static int eval_open_model(eval_session *e, const eval_options *o) {
     if (cli_resolve_checkpoint(e->ckpt, e->out_dir, sizeof e->ckpt, o->target, "eval", stdout) != 0)
         return eval_fail();
     if (o->out) snprintf(e->out_dir, sizeof e->out_dir, "%s", o->out);
-    if (cli_inference_model_load(&e->im, e->ckpt, o->batch, o->threads, o->inference) != 0) return eval_fail();
+    cli_inference_overrides ov = {o->batch, o->threads, o->inference, o->precision};
+    if (cli_inference_model_load(&e->im, e->ckpt, ov) != 0) return eval_fail();
     return 0;
 }
 
@@ -154,7 +162,7 @@ static int eval_open_data(eval_session *e, const eval_options *o) {
 // The device and the backend that runs the forward passes on it (e->im.be). Called before the
 // loader is made, so its batch slots can be pinned for the uploads. 0, or -1 after a message.
 static int eval_open_device(eval_session *e, int device) {
-    return cli_inference_model_open_device(&e->im, device, &e->lc) != 0 ? eval_fail() : 0;
+    return cli_inference_model_open_device(&e->im, "eval", device, &e->lc) != 0 ? eval_fail() : 0;
 }
 
 // One pass over the split into e->r. 0, or -1 after a message.

@@ -62,7 +62,7 @@ int cmd_export_onnx(int argc, char **argv) {
     FILE *quiet = fopen("/dev/null", "w");  // a checkpoint given by name needs no "using ..." line
     int rc = cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, pos[0], "export-onnx", quiet ? quiet : stderr);
     if (quiet) fclose(quiet);
-    if (rc != 0 || cli_inference_model_load(&im, ckpt, 1, -1, GS_INFERENCE_REFERENCE) != 0) {
+    if (rc != 0 || cli_inference_model_load(&im, ckpt, (cli_inference_overrides){1, -1, GS_INFERENCE_REFERENCE, -1}) != 0) {
         fprintf(stderr, "gesture export-onnx: %s\n", gs_last_error());
         return 1;
     }

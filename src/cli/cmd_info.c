@@ -13,6 +13,7 @@
 #include "gesture/dist.h"
 #include "gesture/errors.h"
 #include "gesture/plan.h"
+#include "gesture/precision.h"
 #include "gesture/trainlog.h"
 
 
@@ -41,13 +42,17 @@ int cmd_info(int argc, char **argv) {
            "runtime.inference = reference uses none)\n", plan_kernels_name());
     printf("cpu training fast kernels: %s (runtime.training = fast: the 1x1 and depthwise convolutions; "
            "reference uses none)\n", !strcmp(plan_kernels_name(), "avx2") ? "avx2" : "none (below the AVX2 tier)");
+    int avx512_bf16, amx_bf16;
+    precision_cpu_bf16(&avx512_bf16, &amx_bf16);
+    printf("cpu bf16: avx512_bf16 %s, amx_bf16 %s; runtime.precision = bf16 runs fp32 on the cpu (%s)\n",
+           avx512_bf16 ? "yes" : "no", amx_bf16 ? "yes" : "no", precision_cpu_reason());
     printf("hdf5: %d.%d.%d\n", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
     const char *mpi;
     if (dist_have_mpi(&mpi)) printf("mpi: yes (%s): mpirun -np N gesture train runs data-parallel\n", mpi);
     else printf("mpi: no (rebuild with libopenmpi-dev installed for data-parallel gesture train)\n");
     const gs_device_backend *gpu = device_gpu();
     if (gpu) {
-        printf("cuda backend: yes\n");
+        printf("cuda backend: yes (runtime.precision = bf16: the inference plan in bf16; training in fp32)\n");
         int n = gpu->count();
         printf("cuda devices: %d\n", n);
         if (n > 0) {

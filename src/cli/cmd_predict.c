@@ -41,6 +41,8 @@ static const char *OPTIONS =
     "               plan: batch norm folded into the convolutions, fast kernels; reference: the\n"
     "               reference ops layer by layer (same predictions within 1e-4, on either device;\n"
     "               default: the config's runtime.inference, plan unless set)\n"
+    "  --precision fp32|bf16  runtime.precision: bf16 runs the plan on cuda in bf16 (activations and\n"
+    "               1x1 weights); the other paths run fp32 and say so (default: the config's)\n"
     "\nAn input that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG, a\n"
     "truncated, damaged or unsupported video) is reported on stderr by name; the others are still\n"
     "predicted and the exit status is 1.\n";
@@ -106,6 +108,7 @@ typedef struct {
     const char *save_inputs;                 // --save-inputs path or NULL
     int inference;                           // gs_inference, -1 = the config's
     int device;                              // gs_device, -1 = the config's runtime.device
+    int precision;                           // gs_precision, -1 = the config's runtime.precision
 } predict_opts;
 
 // Options and inputs; a top-level argument that is a regular file is a video (videos[i] = 1).
@@ -128,6 +131,9 @@ static int parse_args(predict_opts *o, const char **target, clip_list *list, cha
                 return 2;
             }
             o->save_inputs = argv[++i];
+        } else if (!strcmp(a, "--precision")) {
+            if (cli_parse_precision("predict", i + 1 < argc ? argv[i + 1] : NULL, &o->precision)) return 2;
+            i++;
         } else if (!strcmp(a, "--device")) {
             if (cli_parse_device("predict", i + 1 < argc ? argv[i + 1] : NULL, &o->device)) return 2;
             i++;
@@ -182,17 +188,18 @@ int cmd_predict(int argc, char **argv) {
     const char *target = NULL;
     clip_list list = {0};
     char *videos = NULL;
-    predict_opts o = {0, 8, -1, 0, 0, NULL, -1, -1};
+    predict_opts o = {0, 8, -1, 0, 0, NULL, -1, -1, -1};
     int rc = parse_args(&o, &target, &list, &videos, argc, argv);
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     cli_inference_model im;
     // one batch slot per input is enough unless windows multiply them
     int B = o.windows || o.batch < list.n ? o.batch : list.n;
     if (rc == 0 && (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, target, "predict", stderr) != 0 ||
-                    cli_inference_model_load(&im, ckpt, B, o.threads, o.inference) != 0)) {
+                    cli_inference_model_load(&im, ckpt, (cli_inference_overrides){B, o.threads, o.inference, o.precision}) !=
+                        0)) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
         rc = 1;
-    } else if (rc == 0 && cli_inference_model_open_device(&im, o.device, NULL) != 0) {
+    } else if (rc == 0 && cli_inference_model_open_device(&im, "predict", o.device, NULL) != 0) {
         fprintf(stderr, "gesture predict: %s\n", gs_last_error());
         cli_inference_model_free(&im);
         rc = 1;

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli_checkpoint.h"
+#include "gesture/precision.h"
 #include "gesture/annotate.h"
 #include "gesture/device.h"
 #include "gesture/errors.h"
@@ -49,6 +50,8 @@ static const char *OPTIONS =
     "  --threads N          CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --inference plan|reference  per-frame features from the folded plan (fast kernels) or the\n"
     "                       reference ops (same results within 1e-4; default: runtime.inference, plan)\n"
+    "  --precision fp32|bf16  runtime.precision: bf16 runs the plan on cuda in bf16; elsewhere fp32, said\n"
+    "                       on stderr (default: the config's)\n"
     "  --queue N            decoded frames waiting for the model (default 4); a live source that gets\n"
     "                       further ahead loses its oldest waiting frame (counted as dropped)\n"
     "\nThe summary (stderr) gives frames decoded and used, windows, events, dropped frames and the latency\n"
@@ -60,6 +63,7 @@ typedef struct {
     const char *events_csv, *on_event, *annotate;
     int on_event_shell, events_only, realtime, no_drop, threads, queue, hop;
     int inference;  // gs_inference, -1: the config's
+    int precision;  // gs_precision, -1: the config's
     int device;  // a gs_device, or -1: the config's runtime.device
     int width, height;
     double fps;
@@ -84,14 +88,14 @@ static int parse_size(const char *s, int *w, int *h) {
 // 0 ok, 2 usage error (printed).
 static int parse_args(stream_opts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
-    o->threads = -1, o->queue = 4, o->inference = -1, o->device = -1;
+    o->threads = -1, o->queue = 4, o->inference = -1, o->precision = -1, o->device = -1;
     o->sets = gs_calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int value = !strcmp(a, "--hop") || !strcmp(a, "--set") || !strcmp(a, "--events") || !strcmp(a, "--on-event") ||
                     !strcmp(a, "--on-event-shell") || !strcmp(a, "--annotate") || !strcmp(a, "--size") ||
                     !strcmp(a, "--fps") || !strcmp(a, "--threads") || !strcmp(a, "--queue") || !strcmp(a, "--device") ||
-                    !strcmp(a, "--inference");
+                    !strcmp(a, "--inference") || !strcmp(a, "--precision");
         if (value && i + 1 >= argc) {
             fprintf(stderr, "gesture stream: %s needs a value\n", a);
             return 2;
@@ -103,12 +107,10 @@ static int parse_args(stream_opts *o, int argc, char **argv) {
         else if (!strcmp(a, "--queue")) bad = cli_parse_int(v, 3, 1024, &o->queue);
         else if (!strcmp(a, "--inference")) {
             if (cli_parse_inference("stream", v, &o->inference)) return 2;
-        }
-        else if (!strcmp(a, "--device")) {
-            o->device = !strcmp(v, "auto") ? GS_DEVICE_AUTO : !strcmp(v, "cpu") ? GS_DEVICE_CPU
-                        : !strcmp(v, "cuda")                ? GS_DEVICE_CUDA
-                                                            : -1;
-            bad = o->device < 0;
+        } else if (!strcmp(a, "--precision")) {
+            if (cli_parse_precision("stream", v, &o->precision)) return 2;
+        } else if (!strcmp(a, "--device")) {
+            if (cli_parse_device("stream", v, &o->device)) return 2;
         }
         else if (!strcmp(a, "--set")) {
             bad = strncmp(v, "stream.", 7) != 0;
@@ -295,7 +297,7 @@ static int setup(stream_run *r) {
     stream_opts *o = &r->o;
     char ckpt[PATH_MAX], run_dir[PATH_MAX];
     if (cli_resolve_checkpoint(ckpt, run_dir, sizeof ckpt, o->target, "stream", stderr) != 0 ||
-        cli_inference_model_load(&r->im, ckpt, 1, o->threads, o->inference) != 0)
+        cli_inference_model_load(&r->im, ckpt, (cli_inference_overrides){1, o->threads, o->inference, o->precision}) != 0)
         return -1;
     for (int i = 0; i < o->n_sets; i++)
         if (config_set(&r->im.cfg, o->sets[i]) != 0) return -1;
@@ -305,14 +307,19 @@ static int setup(stream_run *r) {
     gs_device dev = o->device >= 0 ? (gs_device)o->device : r->im.cfg.runtime.device;
     if (train_device_open(dev, &r->use_cuda) != 0) return -1;
     if (window_model_init(&r->wm, &r->im.model, r->use_cuda ? device_gpu() : NULL) != 0) return -1;
+    int gpu_plan = r->use_cuda && r->im.plan;
+    gs_precision prec = precision_resolve(r->im.cfg.runtime.precision, gpu_plan, "stream",
+                                          r->use_cuda ? "the reference executor on cuda" : "inference",
+                                          r->use_cuda ? "bf16 runs in the inference plan (runtime.inference = plan) only"
+                                                      : precision_cpu_reason());
     if (r->im.plan) {  // the plan stream needs is the one-frame model's (features only)
         plan_free(r->im.plan);
         r->im.plan = NULL;
-        if (window_model_use_plan(&r->wm) != 0) return -1;
+        if (window_model_use_plan(&r->wm, prec == GS_PRECISION_BF16) != 0) return -1;
     }
     if (r->use_cuda)
-        fprintf(stderr, "gesture stream: per-frame features on cuda: %s, inference: %s\n", device_gpu()->device_name(),
-                r->wm.plan ? "plan" : "reference");
+        fprintf(stderr, "gesture stream: per-frame features on cuda: %s, inference: %s%s\n",
+                device_gpu()->device_name(), r->wm.plan ? "plan" : "reference", prec == GS_PRECISION_BF16 ? ", bf16" : "");
     events_init(&r->ev, r->im.n_classes, sc);
     if (o->on_event) {
         if (on_event_parse(&r->oe, o->on_event, o->on_event_shell) != 0) return -1;

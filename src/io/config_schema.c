@@ -16,7 +16,7 @@ _Static_assert(sizeof(gs_sampling) == sizeof(int) && sizeof(gs_normalize) == siz
                    sizeof(gs_bad_clip) == sizeof(int) && sizeof(gs_monitor) == sizeof(int) &&
                    sizeof(gs_device) == sizeof(int) && sizeof(gs_inference) == sizeof(int) &&
                    sizeof(gs_resize) == sizeof(int) && sizeof(gs_bn_time) == sizeof(int) &&
-                   sizeof(gs_training) == sizeof(int),
+                   sizeof(gs_training) == sizeof(int) && sizeof(gs_precision) == sizeof(int),
                "CK_ENUM stores enums through int");
 
 const char *const CONFIG_SECTIONS[] = {"data", "model", "train", "callbacks", "output", "runtime", "stream", NULL};
@@ -30,6 +30,7 @@ static const char *const MONITOR[] = {"val_loss", "val_accuracy", NULL};
 static const char *const DEVICE[] = {"auto", "cpu", "cuda", NULL};
 static const char *const INFERENCE[] = {"plan", "reference", NULL};
 static const char *const TRAINING[] = {"fast", "reference", NULL};
+static const char *const PRECISION[] = {"fp32", "bf16", NULL};
 static const char *const BN_TIME[] = {"keras2", "keras3", NULL};
 // Keras ships ImageNet weights for exactly these MobileNetV2 widths.
 static const double WIDTHS[] = {0.35, 0.5, 0.75, 1.0, 1.3, 1.4};
@@ -136,6 +137,10 @@ const config_key CONFIG_KEYS[] = {
          "the channel counts allow (gesture info names them; each op within 1e-4 of its reference op, so a "
          "step's gradients agree within rounding, not bit for bit); reference = the reference ops for every "
          "layer"),
+    ENUM(runtime, precision, "fp32", PRECISION,
+         "bf16 = activations and 1x1-convolution weights in bfloat16, fp32 accumulation, in the inference plan "
+         "on CUDA (predict, eval, stream with --device cuda); every other path (CPU training and inference, CUDA "
+         "training) runs fp32 and says so on stderr. Weights, statistics, optimizer state and losses stay fp32"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
     BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),

@@ -62,13 +62,14 @@ int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu
     return 0;
 }
 
-int window_model_use_plan(gs_window_model *wm) {
+int window_model_use_plan(gs_window_model *wm, int bf16) {
+    GS_ASSERT(!bf16 || wm->gpu);  // the CPU plan has no bf16 (gesture/precision.h)
     if (wm->plan) return 0;
     if (plan_build(&wm->plan, &wm->feat) != 0) return -1;
     GS_ASSERT(plan_feature_width(wm->plan) == wm->C);
     if (wm->gpu) {  // the plan on the device replaces the walker there
         const gs_device_backend *d = wm->gpu;
-        void *h = d->plan_init(wm->plan);
+        void *h = d->plan_init(wm->plan, bf16);
         if (!h) return -1;
         d->features_free(wm->gpu_h);
         wm->gpu_h = NULL;

@@ -95,15 +95,15 @@ static const gs_train_ops gpu_plan_ops = {gpu_plan_step_start, gpu_plan_prefetch
                                           gpu_plan_eval_batch, gpu_plan_sync_host, gpu_plan_free,
                                           gpu_plan_load_host};
 
-int train_backend_gpu_plan_init(gs_train_backend *be, gs_model *m, struct gs_plan *plan) {
+int train_backend_gpu_plan_init(gs_train_backend *be, gs_model *m, struct gs_plan *plan, int bf16) {
     memset(be, 0, sizeof *be);
     if (!gpu) return missing();
-    void *h = gpu->plan_init(plan);
+    void *h = gpu->plan_init(plan, bf16);
     if (!h) return -1;
     gpu_plan_ctx *c = gs_calloc(1, sizeof *c);
     c->h = h;
     c->probs = gs_calloc((size_t)m->cfg.batch * m->cfg.classes, sizeof(float));
-    snprintf(be->device, sizeof be->device, "%s: %s", gpu->name, gpu->device_name());
+    snprintf(be->device, sizeof be->device, "%s: %s%s", gpu->name, gpu->device_name(), bf16 ? ", bf16" : "");
     be->kind = gpu->name;
     be->m = m;
     be->ctx = c;

@@ -34,6 +34,7 @@
 #include "gesture/loader.h"
 #include "gesture/model.h"
 #include "gesture/plan.h"
+#include "gesture/precision.h"
 #include "gesture/plots.h"
 #include "gesture/progress_line.h"
 #include "gesture/runtime.h"
@@ -140,6 +141,9 @@ static int open_data(trainer *t) {
         t->use_cuda = 0;  // nothing to close
         return -1;
     }
+    if (t->rank == 0)  // no training path has bf16 yet: say so once (fp32 is what runs)
+        precision_resolve(cfg->runtime.precision, 0, "train", t->use_cuda ? "training on cuda" : "training",
+                          t->use_cuda ? "bf16 training is not implemented on cuda yet" : precision_cpu_reason());
     gs_loader_config lt, lv;
     loader_config_from(&lt, cfg, "train", 1);
     loader_config_from(&lv, cfg, "val", 0);

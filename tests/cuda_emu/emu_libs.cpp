@@ -50,11 +50,59 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void *ws, size_t bytes) {
     return CUBLAS_STATUS_SUCCESS;
 }
 
-// A column-major (rows x cols) operand with leading dimension ld lies in device memory.
-static int operand_ok(const float *p, int rows, int cols, int ld) {
+// A column-major (rows x cols) operand of `elem`-byte values with leading dimension ld lies in
+// device memory.
+static int operand_ok(const void *p, int rows, int cols, int ld, size_t elem = sizeof(float)) {
     if (ld < (rows > 1 ? rows : 1)) return 0;
     if (rows == 0 || cols == 0) return 1;
-    return gs_emu_is_device(p, ((size_t)(cols - 1) * ld + rows) * sizeof(float));
+    return gs_emu_is_device(p, ((size_t)(cols - 1) * ld + rows) * elem);
+}
+
+// A column-major (rows x cols, ld) bf16 operand widened to a packed fp32 copy (ld = rows).
+static std::vector<float> widen_bf16(const void *p, int rows, int cols, int ld) {
+    std::vector<float> out((size_t)rows * cols);
+    const uint16_t *h = (const uint16_t *)p;
+    for (int c = 0; c < cols; c++)
+        for (int r = 0; r < rows; r++) {
+            uint32_t u = (uint32_t)h[(size_t)c * ld + r] << 16;
+            memcpy(&out[(size_t)c * rows + r], &u, sizeof(float));
+        }
+    return out;
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                            const void *alpha, const void *A, cudaDataType_t Atype, int lda, const void *B,
+                            cudaDataType_t Btype, int ldb, const void *beta, void *C, cudaDataType_t Ctype, int ldc,
+                            cublasComputeType_t compute, cublasGemmAlgo_t algo) {
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    (void)algo;
+    // the combinations the backend uses (cuBLAS has more): A and B of one type, fp32 C and compute
+    if (Atype != Btype || (Atype != CUDA_R_32F && Atype != CUDA_R_16BF) || Ctype != CUDA_R_32F ||
+        compute != CUBLAS_COMPUTE_32F || m < 0 || n < 0 || k < 0 || ta == CUBLAS_OP_C || tb == CUBLAS_OP_C)
+        return CUBLAS_STATUS_INVALID_VALUE;
+    size_t elem = Atype == CUDA_R_16BF ? 2 : 4;
+    int ar = ta == CUBLAS_OP_N ? m : k, ac = ta == CUBLAS_OP_N ? k : m;
+    int br = tb == CUBLAS_OP_N ? k : n, bc = tb == CUBLAS_OP_N ? n : k;
+    if (!operand_ok(A, ar, ac, lda, elem) || !operand_ok(B, br, bc, ldb, elem) || !operand_ok(C, m, n, ldc)) {
+        fprintf(stderr, "cuda-emu: cublasGemmEx(%c%c m=%d n=%d k=%d lda=%d ldb=%d ldc=%d): bad leading dimension or "
+                        "an operand outside device memory\n",
+                ta == CUBLAS_OP_N ? 'N' : 'T', tb == CUBLAS_OP_N ? 'N' : 'T', m, n, k, lda, ldb, ldc);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+    float al = *(const float *)alpha, be = *(const float *)beta;
+    gs_emu_enqueue(h->stream, "cublasGemmEx", [=] {
+        CBLAS_TRANSPOSE tra = ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, trb = tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans;
+        if (elem == 4) {
+            cblas_sgemm(CblasColMajor, tra, trb, m, n, k, al, (const float *)A, lda, (const float *)B, ldb, be,
+                        (float *)C, ldc);
+            return;
+        }
+        std::vector<float> a = widen_bf16(A, ar, ac, lda), b = widen_bf16(B, br, bc, ldb);
+        cblas_sgemm(CblasColMajor, tra, trb, m, n, k, al, a.data(), ar > 1 ? ar : 1, b.data(), br > 1 ? br : 1, be,
+                    (float *)C, ldc);
+    });
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
