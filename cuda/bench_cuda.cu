@@ -16,7 +16,6 @@ extern "C" {
 #include "gesture/config.h"
 #include "gesture/model.h"
 #include "gesture/plan.h"
-#include "gesture/precision.h"
 #include "gesture/rng.h"
 #include "gesture/runtime.h"
 }
@@ -60,8 +59,6 @@ int bench_cuda(const gs_config *cfg, int steps) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
         return 1;
     }
-    precision_resolve(cfg->runtime.precision, 0, "bench", "the train step and the executor's inference on cuda",
-                      "bf16 runs in the inference plan only (its line below)");
     gs_model m;
     if (model_init_from_config(&m, cfg)) {
         fprintf(stderr, "gesture: %s\n", gs_last_error());
@@ -86,8 +83,11 @@ int bench_cuda(const gs_config *cfg, int steps) {
     int images = arch.batch * arch.frames;
     const int graph = cfg->runtime.cuda_graph;
     model_cuda_set_graph(&g, graph);
-    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), cuda: %s%s\n", arch.alpha, arch.size,
-           arch.frames, arch.batch, images, gs_cuda_device_name(), graph ? ", CUDA graph" : "");
+    const int bf16 = cfg->runtime.precision == GS_PRECISION_BF16;
+    model_cuda_set_precision(&g, bf16);
+    printf("gesture bench: alpha %.2f S %d T %d B %d (%d images/step), cuda: %s%s%s\n", arch.alpha, arch.size,
+           arch.frames, arch.batch, images, gs_cuda_device_name(), graph ? ", CUDA graph" : "",
+           bf16 ? ", bf16 GEMMs (runtime.precision)" : "");
     const int p0 = cfg->runtime.profile_start, pn = cfg->runtime.profile_count;
     int status = 0;
     for (int phase = 0; phase < 2 && !status; phase++) {
@@ -124,7 +124,7 @@ int bench_cuda(const gs_config *cfg, int steps) {
         }
     }
     if (!status) status = bench_plan(&m, x, steps, images, 0);
-    if (!status && cfg->runtime.precision == GS_PRECISION_BF16) status = bench_plan(&m, x, steps, images, 1);
+    if (!status && bf16) status = bench_plan(&m, x, steps, images, 1);
     printf("scratch grew %d times (warm-up only is expected)\n", gs_cuda_scratch_grow_count());
     if (graph)
         printf("CUDA graph: %ld train steps replayed, %ld captures\n", g.graph_launches, g.graph_captures);

@@ -67,6 +67,9 @@ typedef struct {
     void *scratch;
     size_t scratch_bytes;
     int scratch_grows;
+    int gemm_bf16;        // gs_cuda_gemm_rm takes bf16 copies of its operands (gs_cuda_gemm_bf16)
+    void *gemm_ws;        // those copies; grows like scratch (never during a capture)
+    size_t gemm_ws_bytes;
 } gs_cuda_ctx;
 
 // The context, initialized on device 0 on first use if gs_cuda_init was not called (fatal if no device).
@@ -81,6 +84,8 @@ static inline size_t gs_cuda_align(size_t bytes) { return (bytes + 255) & ~(size
 
 // Row-major GEMM on the compute stream (cuBLAS is column-major; this swaps the operands):
 // C(M,N) = alpha * op(A) @ op(B) + beta * C, op(A) (M,K), op(B) (K,N); lda/ldb/ldc are row strides.
+// FP32 math (no TF32); with gs_cuda_gemm_bf16 on, A and B are first rounded to bf16 copies and the
+// product runs on cublasGemmEx with fp32 accumulation and the same fp32 C.
 void gs_cuda_gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc);
 // Row-major C(M,N) = op(A) @ op(B) with bf16 A and B, fp32 C and fp32 accumulation (cublasGemmEx,

@@ -202,6 +202,7 @@ struct gs_model_cuda_graph {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
     void *scratch;              // op scratch base the graph's kernels were captured with
+    const void *gemm_ws;        // and the bf16 GEMM operand buffer's
     float beta1, beta2, eps;    // Adam constants baked into the graph
 };
 
@@ -314,11 +315,22 @@ extern "C" void model_cuda_set_labels(gs_model_cuda *g, const int *labels, int b
     gs_cuda_upload(g->e.labels, labels, (size_t)batch * sizeof(int));
 }
 
-extern "C" void model_cuda_forward(gs_model_cuda *g, int batch, int training, int have_labels) {
-    exec_forward(&g->e, batch, training, have_labels);
+extern "C" void model_cuda_set_precision(gs_model_cuda *g, int bf16) {
+    if (g->bf16 != bf16) graph_destroy(g->gx);  // what a captured step baked in changes
+    g->bf16 = bf16;
 }
 
-extern "C" void model_cuda_backward(gs_model_cuda *g) { exec_backward(&g->e); }
+extern "C" void model_cuda_forward(gs_model_cuda *g, int batch, int training, int have_labels) {
+    int prev = gs_cuda_gemm_bf16(g->bf16);
+    exec_forward(&g->e, batch, training, have_labels);
+    gs_cuda_gemm_bf16(prev);
+}
+
+extern "C" void model_cuda_backward(gs_model_cuda *g) {
+    int prev = gs_cuda_gemm_bf16(g->bf16);
+    exec_backward(&g->e);
+    gs_cuda_gemm_bf16(prev);
+}
 
 extern "C" void model_cuda_adam_step(gs_model_cuda *g, float lr, float beta1, float beta2, float eps) {
     exec_adam_begin(&g->e, lr, beta1, beta2);
@@ -326,9 +338,11 @@ extern "C" void model_cuda_adam_step(gs_model_cuda *g, float lr, float beta1, fl
 }
 
 static void train_step_queue(gs_model_cuda *g, float beta1, float beta2, float eps) {
+    int prev = gs_cuda_gemm_bf16(g->bf16);
     exec_forward_queue(&g->e, 1, 1);
     exec_backward(&g->e);
     exec_adam_queue(&g->e, 0.0f, beta1, beta2, eps);  // the step size comes from the step state
+    gs_cuda_gemm_bf16(prev);
 }
 
 // Replay the captured full-batch step, capturing it first when there is none or when what it baked
@@ -337,7 +351,8 @@ static void graph_launch(gs_model_cuda *g, float beta1, float beta2, float eps) 
     struct gs_model_cuda_graph *x = g->gx;
     cudaStream_t st = gs_cuda_stream();
     void *scratch = gs_cuda_ctx_get()->scratch;
-    if (x->exec && (x->scratch != scratch || x->beta1 != beta1 || x->beta2 != beta2 || x->eps != eps))
+    if (x->exec && (x->scratch != scratch || x->gemm_ws != gs_cuda_gemm_ws() || x->beta1 != beta1 ||
+                    x->beta2 != beta2 || x->eps != eps))
         graph_destroy(x);
     if (!x->exec) {
         CUDA_CHECK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
@@ -346,6 +361,7 @@ static void graph_launch(gs_model_cuda *g, float beta1, float beta2, float eps) 
         CUDA_CHECK(cudaGraphInstantiate(&x->exec, x->graph, 0));
         // a growth during capture is fatal (gs_cuda_scratch), so this is the base every node uses
         x->scratch = gs_cuda_ctx_get()->scratch;
+        x->gemm_ws = gs_cuda_gemm_ws();
         x->beta1 = beta1;
         x->beta2 = beta2;
         x->eps = eps;

@@ -71,6 +71,7 @@ extern "C" void gs_cuda_shutdown(void) {
     CUDA_CHECK(cudaStreamSynchronize(g_ctx.copy_stream));
     gs_cuda_conv_plans_free();
     CUDA_CHECK(cudaFree(g_ctx.scratch));
+    CUDA_CHECK(cudaFree(g_ctx.gemm_ws));
     CUDA_CHECK(cudaFree(g_ctx.cublas_ws));
     CUDNN_CHECK(cudnnDestroy(g_ctx.cudnn));
     CUBLAS_CHECK(cublasDestroy(g_ctx.cublas));
@@ -272,9 +273,56 @@ extern "C" void gs_cuda_profiler_start(void) { CUDA_CHECK(cudaProfilerStart()); 
 extern "C" void gs_cuda_profiler_stop(void) { CUDA_CHECK(cudaProfilerStop()); }
 
 // ---- shared helpers ----
+extern "C" int gs_cuda_gemm_bf16(int on) {
+    gs_cuda_ctx *c = gs_cuda_ctx_get();
+    int prev = c->gemm_bf16;
+    c->gemm_bf16 = on;
+    return prev;
+}
+
+extern "C" const void *gs_cuda_gemm_ws(void) { return gs_cuda_ctx_get()->gemm_ws; }
+
+__global__ void f32_to_bf16_kernel(__nv_bfloat16 *out, const float *in, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __float2bfloat16(in[i]);
+}
+
+// The bf16 copy buffer, at least `bytes` (grown as the op scratch is: never during a capture).
+static void *gemm_ws(size_t bytes) {
+    gs_cuda_ctx *c = gs_cuda_ctx_get();
+    if (bytes <= c->gemm_ws_bytes) return c->gemm_ws;
+    cudaStreamCaptureStatus cap;
+    CUDA_CHECK(cudaStreamIsCapturing(c->stream, &cap));
+    if (cap != cudaStreamCaptureStatusNone)
+        gs_fatal("the bf16 GEMM buffer must grow to %zu bytes during graph capture: run an eager step first", bytes);
+    bytes = gs_cuda_align(bytes + bytes / 4);
+    CUDA_CHECK(cudaFree(c->gemm_ws));  // waits for the kernels still reading it
+    c->gemm_ws = NULL;
+    CUDA_CHECK(cudaMalloc(&c->gemm_ws, bytes));
+    c->gemm_ws_bytes = bytes;
+    c->scratch_grows++;
+    return c->gemm_ws;
+}
+
+// Elements a row-major (rows x cols) operand with row stride ld spans.
+static size_t span(int rows, int cols, int ld) { return rows > 0 && cols > 0 ? (size_t)(rows - 1) * ld + cols : 0; }
+
 void gs_cuda_gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
+    gs_cuda_ctx *c = gs_cuda_ctx_get();
+    if (c->gemm_bf16 && K > 0) {
+        size_t na = trans_a ? span(K, M, lda) : span(M, K, lda), nb = trans_b ? span(N, K, ldb) : span(K, N, ldb);
+        size_t off = gs_cuda_align(na * sizeof(__nv_bfloat16));
+        char *ws = (char *)gemm_ws(off + nb * sizeof(__nv_bfloat16));
+        __nv_bfloat16 *a16 = (__nv_bfloat16 *)ws, *b16 = (__nv_bfloat16 *)(ws + off);
+        f32_to_bf16_kernel<<<gs_cuda_blocks(na, 256), 256, 0, c->stream>>>(a16, A, na);
+        f32_to_bf16_kernel<<<gs_cuda_blocks(nb, 256), 256, 0, c->stream>>>(b16, B, nb);
+        CUBLAS_CHECK(cublasGemmEx(c->cublas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, N,
+                                  M, K, &alpha, b16, CUDA_R_16BF, ldb, a16, CUDA_R_16BF, lda, &beta, C, CUDA_R_32F, ldc,
+                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return;
+    }
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major matrix read
     // column-major is its transpose: so swap the operands and keep each one's transpose flag.
     CUBLAS_CHECK(cublasSgemm(gs_cuda_ctx_get()->cublas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,

@@ -99,18 +99,19 @@ static void cuda_load_host(gs_train_backend *be) { model_cuda_upload_params(&ctx
 static const gs_train_ops cuda_ops = {cuda_step_start, cuda_prefetch,  cuda_step_finish, cuda_eval_batch,
                                       cuda_sync_host,  cuda_free,      cuda_load_host};
 
-static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph) {
+static int cuda_train_init(gs_train_backend *be, gs_model *m, int use_graph, int bf16) {
     cuda_ctx *c = (cuda_ctx *)gs_calloc(1, sizeof *c);
     if (model_cuda_init(&c->g, m)) {
         free(c);
         return -1;
     }
     model_cuda_set_graph(&c->g, use_graph);
+    model_cuda_set_precision(&c->g, bf16);
     const gs_model_arch *a = &m->cfg;
     c->clip_floats = (size_t)a->frames * a->size * a->size * 3;
     c->staging = (float *)gs_cuda_malloc((size_t)a->batch * c->clip_floats * sizeof(float));
     c->probs = (float *)gs_malloc((size_t)a->batch * a->classes * sizeof(float));
-    snprintf(be->device, sizeof be->device, "cuda: %s", gs_cuda_device_name());
+    snprintf(be->device, sizeof be->device, "cuda: %s%s", gs_cuda_device_name(), bf16 ? ", bf16" : "");
     be->kind = "cuda";
     be->m = m;
     be->ctx = c;

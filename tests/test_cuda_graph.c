@@ -5,8 +5,10 @@
 // (the graph must be recaptured, not replayed with a dangling pointer). Parameters, BN moving
 // statistics, Adam moments, losses and probabilities must be bitwise identical, and the graph must
 // really have been replayed. A dropout key, step count or learning rate baked into the captured
-// kernels would make the replayed steps differ. Also: the step-state kernels (dropout, Adam) are
-// bitwise their host-scalar twins, which test_cuda_ops* check against the CPU.
+// kernels would make the replayed steps differ. All of it in fp32 and with the GEMMs on bf16
+// operands (runtime.precision = bf16: their operand buffer is baked in too). Also: the step-state
+// kernels (dropout, Adam) are bitwise their host-scalar twins, which test_cuda_ops* check against
+// the CPU.
 // Exits 77 (ctest SKIP) without the CUDA backend or a device.
 #include <math.h>
 #include <stdio.h>
@@ -47,11 +49,12 @@ static void twin_bitwise(const char *what, const float *d_twin, const float *d_s
 }
 
 // STEPS train steps from the host model's current parameters on a fresh executor.
-static void run_steps(run_result *r, gs_model *m, float *const *x, int *const *labels, int graph) {
+static void run_steps(run_result *r, gs_model *m, float *const *x, int *const *labels, int graph, int bf16) {
     const gs_params *ps = &m->params;
     gs_model_cuda g;
     if (model_cuda_init(&g, m)) gs_fatal("model_cuda_init: %s", gs_last_error());
     model_cuda_set_graph(&g, graph);
+    model_cuda_set_precision(&g, bf16);
     size_t clip = (size_t)m->cfg.frames * m->cfg.size * m->cfg.size * 3;
     for (int k = 0; k < STEPS; k++) {
         if (k == MOVE_SCRATCH_BEFORE) {  // larger on every run: the scratch is process-wide
@@ -119,10 +122,10 @@ static void test_state_twins(void) {
     free(hv);
 }
 
-int main(void) {
-    cuda_test_begin(777);
-    test_state_twins();
-
+// Eager against graph-replayed steps from the same start, fp32 or bf16 GEMMs.
+static void compare_runs(int bf16) {
+    const char *tag = bf16 ? "bf16" : "fp32";
+    printf("-- %s\n", tag);
     gs_model m;
     small_model_init(&m);
     const gs_model_arch *cfg = &m.cfg;
@@ -140,20 +143,20 @@ int main(void) {
     }
 
     run_result eager, graph;
-    run_steps(&eager, &m, x, labels, 0);
+    run_steps(&eager, &m, x, labels, 0, bf16);
     memcpy(ps->data, p0, ps->numel * sizeof(float));  // the same start for the graph run
     memcpy(ps->m, m0, ps->numel_trainable * sizeof(float));
     memcpy(ps->v, v0, ps->numel_trainable * sizeof(float));
     m.step = step0;
     m.adam_t = t0;
-    run_steps(&graph, &m, x, labels, 1);
+    run_steps(&graph, &m, x, labels, 1, bf16);
 
     // full-batch steps after the eager warm-up (step 0) replay: steps 1, 2, 4, 5
     check(eager.launches == 0, "eager run replayed no graph (%ld)", eager.launches);
     check(graph.launches == 4, "graph run replayed the 4 full-batch steps after the warm-up (%ld)", graph.launches);
     check(graph.captures >= 1 && graph.captures <= 2, "captured once, or twice after the scratch moved (%ld)",
           graph.captures);
-    printf("graph: %ld replays, %ld captures\n", graph.launches, graph.captures);
+    printf("graph (%s): %ld replays, %ld captures\n", tag, graph.launches, graph.captures);
     check(eager.step == step0 + STEPS && graph.step == eager.step, "dropout step counter %ld / %ld", eager.step,
           graph.step);
     check(eager.adam_t == t0 + STEPS && graph.adam_t == eager.adam_t, "Adam step count %ld / %ld", eager.adam_t,
@@ -192,6 +195,13 @@ int main(void) {
     free(m0);
     free(v0);
     model_free(&m);
+}
+
+int main(void) {
+    cuda_test_begin(777);
+    test_state_twins();
+    compare_runs(0);
+    compare_runs(1);
     return cuda_test_end();
 }
 

@@ -21,8 +21,9 @@ typedef struct {
     void *(*host_alloc)(size_t bytes);  // pinned host memory (loader batch slots)
     void (*host_free)(void *p);
     // The training/eval step on the opened device for m (uploads m's parameters and Adam moments):
-    // 0 ok, -1 + gs_error. use_graph: replay full-batch train steps as one graph.
-    int (*train_init)(struct gs_train_backend *be, struct gs_model *m, int use_graph);
+    // 0 ok, -1 + gs_error. use_graph: replay full-batch train steps as one graph; bf16: the GEMMs on
+    // bf16 operands (runtime.precision).
+    int (*train_init)(struct gs_train_backend *be, struct gs_model *m, int use_graph, int bf16);
     // `gesture bench` on this device: prints its table, returns the exit code.
     int (*bench)(const struct gs_config *cfg, int steps);
     // Per-frame features for `gesture stream`: nodes [0, to) of m on the opened device.

@@ -25,6 +25,7 @@ typedef struct {
     struct gs_model_cuda_graph *gx;  // graph and pinned state slots
     int use_graph;      // replay full-batch train steps as a CUDA graph (model_cuda_set_graph)
     int warm;           // a full-batch train step ran eagerly (the op scratch is sized)
+    int bf16;           // the GEMMs on bf16 operands (model_cuda_set_precision)
     long graph_captures, graph_launches;  // counters for tests and bench
 } gs_model_cuda;
 
@@ -55,6 +56,9 @@ void model_cuda_adam_step(gs_model_cuda *g, float lr, float beta1, float beta2, 
 // captured graph of the three (captured at the first full-batch step after an eager one, and again
 // whenever the op scratch has moved); other batches run eagerly. Bitwise identical either way.
 void model_cuda_train_step(gs_model_cuda *g, int batch, float lr, float beta1, float beta2, float eps);
+// runtime.precision: bf16 = every GEMM of the steps queued from now on rounds its operands to bf16
+// and accumulates in fp32 (gs_cuda_gemm_bf16); 0 = fp32 throughout (the default).
+void model_cuda_set_precision(gs_model_cuda *g, int bf16);
 // Turn graph replay on or off (off frees the captured graph).
 void model_cuda_set_graph(gs_model_cuda *g, int on);
 

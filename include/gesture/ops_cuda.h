@@ -85,6 +85,15 @@ void gs_cuda_arena_free(gs_cuda_arena *a);
 void gs_cuda_scratch_reserve(size_t bytes);
 int gs_cuda_scratch_grow_count(void);
 
+// runtime.precision = bf16 in the executor: every GEMM of the ops (1x1 convs, dense layers, the GRU's
+// projections and recurrence) rounds its two operands to bf16 and accumulates in fp32 (tensor
+// cores); outputs, the other ops, parameters, statistics and Adam stay fp32. Returns the previous
+// setting; the executor sets it around each step it queues (a captured graph keeps what it saw).
+int gs_cuda_gemm_bf16(int on);
+// The bf16 operand copies' buffer (a growth moves it, as the op scratch: a graph captured before
+// must be captured again).
+const void *gs_cuda_gemm_ws(void);
+
 // NVTX ranges (Nsight Systems timeline) and the profiler capture window.
 void gs_cuda_range_push(const char *name);
 void gs_cuda_range_pop(void);

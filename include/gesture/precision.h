@@ -1,9 +1,10 @@
 // runtime.precision = fp32|bf16: the bf16 rounding every bf16 path shares (so a test can predict
 // what a bf16 kernel sees), what this CPU offers, and the one place that says which precision a
 // command really runs when bf16 was asked and the path it takes has none.
-// bf16 runs today in the folded inference plan on CUDA (cuda/plan_cuda.cu: activations and 1x1
-// weights stored in bf16, fp32 accumulation). Every other path -- CPU training and inference, CUDA
-// training -- runs fp32 and says so once on stderr; nothing about precision is silent.
+// bf16 runs on CUDA: every GEMM of the executor (training and inference) on bf16 operands with fp32
+// accumulation (cuda/runtime.cu), and the folded inference plan with its activations and 1x1
+// weights stored in bf16 (cuda/plan_cuda.cu). The CPU paths run fp32 and say so once on stderr
+// (as does stream's per-frame walker on CUDA); nothing about precision is silent.
 #ifndef GESTURE_PRECISION_H
 #define GESTURE_PRECISION_H
 

@@ -102,7 +102,7 @@ int train_cuda_dist_open(void);
 void train_cuda_dist_close(void);
 // GPU step for m: device memory for the plan, uploads m's parameters and Adam moments (call after
 // any checkpoint_load); use_graph replays full-batch steps as a CUDA graph. 0 ok, -1 + gs_error.
-int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph);
+int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph, int bf16);
 // An inference-only backend (eval_batch, sync_host, free; the rest are fatal): `plan` (built from m,
 // kept by the caller until after the backend's free) on the opened GPU, in fp32 (the same
 // probabilities and loss as plan_forward within rounding) or bf16 (runtime.precision). `gesture

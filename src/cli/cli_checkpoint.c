@@ -128,11 +128,10 @@ int cli_inference_model_open_device(cli_inference_model *im, const char *cmd, in
         return 0;
     }
     if (lc) train_cuda_loader_memory(lc);
-    im->precision = precision_resolve(asked, im->plan != NULL, cmd, "the reference executor on cuda",
-                                      "bf16 runs in the inference plan (runtime.inference = plan) only");
+    im->precision = asked;  // both paths on cuda have bf16
     if (im->plan)
         return train_backend_gpu_plan_init(&im->be, &im->model, im->plan, im->precision == GS_PRECISION_BF16);
-    return train_backend_cuda_init(&im->be, &im->model, 0);
+    return train_backend_cuda_init(&im->be, &im->model, 0, im->precision == GS_PRECISION_BF16);
 }
 
 int cli_parse_precision(const char *cmd, const char *v, int *precision) {
@@ -158,7 +157,7 @@ int cli_parse_device(const char *cmd, const char *v, int *device) {
 
 const char *cli_inference_name(const cli_inference_model *im) {
     static char buf[64];
-    if (!im->plan) return "reference";
+    if (!im->plan) return im->cuda_open && im->precision == GS_PRECISION_BF16 ? "reference (bf16)" : "reference";
     if (im->cuda_open) return im->precision == GS_PRECISION_BF16 ? "plan (cuda, bf16)" : "plan (cuda)";
     snprintf(buf, sizeof buf, "plan (%s kernels)", plan_kernels_name());
     return buf;

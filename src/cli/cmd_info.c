@@ -52,7 +52,8 @@ int cmd_info(int argc, char **argv) {
     else printf("mpi: no (rebuild with libopenmpi-dev installed for data-parallel gesture train)\n");
     const gs_device_backend *gpu = device_gpu();
     if (gpu) {
-        printf("cuda backend: yes (runtime.precision = bf16: the inference plan in bf16; training in fp32)\n");
+        printf("cuda backend: yes (runtime.precision = bf16: GEMMs on bf16 operands in training and inference, "
+               "the inference plan's activations in bf16)\n");
         int n = gpu->count();
         printf("cuda devices: %d\n", n);
         if (n > 0) {

@@ -138,9 +138,10 @@ const config_key CONFIG_KEYS[] = {
          "step's gradients agree within rounding, not bit for bit); reference = the reference ops for every "
          "layer"),
     ENUM(runtime, precision, "fp32", PRECISION,
-         "bf16 = activations and 1x1-convolution weights in bfloat16, fp32 accumulation, in the inference plan "
-         "on CUDA (predict, eval, stream with --device cuda); every other path (CPU training and inference, CUDA "
-         "training) runs fp32 and says so on stderr. Weights, statistics, optimizer state and losses stay fp32"),
+         "bf16 on CUDA: every GEMM (1x1 convolutions, dense layers, the GRU) on bfloat16 operands with fp32 "
+         "accumulation, in training and inference, and the inference plan's activations stored in bfloat16; "
+         "the CPU has no bf16 path and runs fp32, saying so on stderr. Master weights, BN statistics, Adam state "
+         "and losses stay fp32"),
     INT(runtime, threads, "0", 0, 1024, 0, "CPU threads (OpenMP/OpenBLAS); 0 = all cores"),
     BOOL(runtime, cuda_graph, "off", "capture the training step as a CUDA graph"),
     BOOL(runtime, deterministic, "off", "reserved: no command reads it yet"),

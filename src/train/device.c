@@ -38,8 +38,8 @@ void train_cuda_loader_memory(gs_loader_config *lc) {
     lc->host_free = gpu->host_free;
 }
 
-int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph) {
-    return gpu ? gpu->train_init(be, m, use_graph) : missing();
+int train_backend_cuda_init(gs_train_backend *be, gs_model *m, int use_graph, int bf16) {
+    return gpu ? gpu->train_init(be, m, use_graph, bf16) : missing();
 }
 
 // be->ctx of the GPU plan backend.
