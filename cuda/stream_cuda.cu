@@ -16,12 +16,13 @@ typedef struct {
     size_t in_floats;  // one clip's input floats (T*S*S*3)
 } features_ctx;
 
-void *cuda_features_init(gs_model *m) {
+void *cuda_features_init(gs_model *m, int bf16) {
     features_ctx *c = (features_ctx *)gs_calloc(1, sizeof *c);
     if (model_cuda_init(&c->g, m) != 0) {
         free(c);
         return NULL;
     }
+    model_cuda_set_precision(&c->g, bf16);
     const gs_model_arch *a = &m->cfg;
     c->in_floats = (size_t)a->frames * a->size * a->size * 3;
     return c;
@@ -32,7 +33,9 @@ void cuda_features_run(void *h, float *out, const float *x, int batch, int to) {
     gs_model *m = c->g.e.m;
     GS_ASSERT(to >= 1 && to <= m->n_nodes && batch >= 1 && batch <= m->cfg.batch);
     gs_cuda_upload(model_cuda_input(&c->g), x, (size_t)batch * c->in_floats * sizeof(float));
+    int prev = gs_cuda_gemm_bf16(c->g.bf16);
     exec_forward_nodes(&c->g.e, batch, 0, to);
+    gs_cuda_gemm_bf16(prev);
     const gs_node *last = &m->nodes[to - 1];
     size_t row = 1;
     for (int i = 1; i < last->ndim; i++) row *= (size_t)last->shape[i];

@@ -129,7 +129,7 @@ static int cuda_open(void) {
 int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
 
 // stream_cuda.cu
-void *cuda_features_init(gs_model *m);
+void *cuda_features_init(gs_model *m, int bf16);
 void cuda_features_run(void *h, float *out, const float *x, int batch, int to);
 void cuda_features_free(void *h);
 // plan_cuda.cu

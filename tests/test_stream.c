@@ -39,7 +39,7 @@ static void test_windows_equal_whole_model(int use_plan) {
     test_fill_uniform(frames, &rng, 0, 1, N_FRAMES * frame_n);
 
     gs_window_model wm;
-    check(window_model_init(&wm, &m, NULL) == 0, "window model builds from the model");
+    check(window_model_init(&wm, &m, NULL, 0) == 0, "window model builds from the model");
     check(wm.T == T && wm.C == 1280 && wm.K == K, "window: T %d, C %d, K %d", wm.T, wm.C, wm.K);
     if (use_plan) check(window_model_use_plan(&wm, 0) == 0 && wm.plan, "window model features on the plan");
     double worst = 0;

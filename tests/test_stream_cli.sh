@@ -32,6 +32,10 @@ assert all(abs(a['start'] - b['start']) < 1e-3 and abs(a['end'] - b['end']) < 1e
 PYEOF"
 ok "summary: frames, windows, events, dropped, latency p50/p99" \
     "grep -q '150 frames decoded, 75 model frames (75 used, 0 dropped), 36 windows' s.err && grep -q 'compute p50 .* ms, p99' s.err"
+"$G" stream $CK long.mkv --device cpu --precision bf16 >b.jsonl 2>b.err
+"$PY" windows.py b.jsonl b.json
+ok "--precision bf16 on the cpu: one line saying it runs fp32, the fp32 windows" \
+    "grep -q '^gesture stream: runtime.precision = bf16: .*; inference runs in fp32' b.err && $PY compare.py b.json s.json 0"
 
 "$G" stream $CK long.mkv --hop 5 --events-only --set stream.threshold=0 --set stream.min_duration=0 \
     --set stream.refractory=0 --on-event "touch $T/ev_{label};x" --events ev.csv >e.jsonl 2>e.err; rc=$?

@@ -26,11 +26,11 @@ typedef struct {
     int (*train_init)(struct gs_train_backend *be, struct gs_model *m, int use_graph, int bf16);
     // `gesture bench` on this device: prints its table, returns the exit code.
     int (*bench)(const struct gs_config *cfg, int steps);
-    // Per-frame features for `gesture stream`: nodes [0, to) of m on the opened device.
-    // features_init uploads m's parameters (NULL + gs_error on failure); features_run uploads
+    // Per-frame features for `gesture stream`: nodes [0, to) of m on the opened device, bf16: the
+    // GEMMs on bf16 operands. features_init uploads m's parameters (NULL + gs_error on failure); features_run uploads
     // x (batch inputs in model_input's layout), runs the nodes and copies node to-1's output
     // (its rows for `batch` clips) to out on the host.
-    void *(*features_init)(struct gs_model *m);
+    void *(*features_init)(struct gs_model *m, int bf16);
     void (*features_run)(void *h, float *out, const float *x, int batch, int to);
     void (*features_free)(void *h);
     // The folded inference plan (gesture/plan.h) on the opened device, for predict, eval and stream

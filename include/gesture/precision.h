@@ -3,8 +3,8 @@
 // command really runs when bf16 was asked and the path it takes has none.
 // bf16 runs on CUDA: every GEMM of the executor (training and inference) on bf16 operands with fp32
 // accumulation (cuda/runtime.cu), and the folded inference plan with its activations and 1x1
-// weights stored in bf16 (cuda/plan_cuda.cu). The CPU paths run fp32 and say so once on stderr
-// (as does stream's per-frame walker on CUDA); nothing about precision is silent.
+// weights stored in bf16 (cuda/plan_cuda.cu). The CPU paths run fp32 and say so once on stderr;
+// nothing about precision is silent.
 #ifndef GESTURE_PRECISION_H
 #define GESTURE_PRECISION_H
 

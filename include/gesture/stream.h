@@ -34,8 +34,8 @@ typedef struct {
 
 // Both copies from a model (its architecture and weights; full is not modified). gpu: a
 // gs_device_backend (gesture/device.h) already opened, that runs the per-frame features; NULL = the
-// CPU. 0, or -1 + gs_error.
-int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu);
+// CPU. bf16 (a device only): its GEMMs on bf16 operands (runtime.precision). 0, or -1 + gs_error.
+int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu, int bf16);
 void window_model_free(gs_window_model *wm);
 // Compute the per-frame features with an inference plan (gesture/plan.h, runtime.inference = plan)
 // instead of the reference executor, on the CPU or on the device wm was made with; the head stays

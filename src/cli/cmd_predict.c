@@ -41,8 +41,8 @@ static const char *OPTIONS =
     "               plan: batch norm folded into the convolutions, fast kernels; reference: the\n"
     "               reference ops layer by layer (same predictions within 1e-4, on either device;\n"
     "               default: the config's runtime.inference, plan unless set)\n"
-    "  --precision fp32|bf16  runtime.precision: bf16 runs the plan on cuda in bf16 (activations and\n"
-    "               1x1 weights); the other paths run fp32 and say so (default: the config's)\n"
+    "  --precision fp32|bf16  runtime.precision: bf16 on cuda (GEMMs on bf16 operands, the plan's\n"
+    "               activations in bf16); the cpu runs fp32 and says so (default: the config's)\n"
     "\nAn input that cannot be read (missing folder, no frames, too few frames, a corrupt PNG or JPEG, a\n"
     "truncated, damaged or unsupported video) is reported on stderr by name; the others are still\n"
     "predicted and the exit status is 1.\n";

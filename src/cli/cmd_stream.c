@@ -50,8 +50,8 @@ static const char *OPTIONS =
     "  --threads N          CPU threads (default: the config's runtime.threads; 0 = all cores)\n"
     "  --inference plan|reference  per-frame features from the folded plan (fast kernels) or the\n"
     "                       reference ops (same results within 1e-4; default: runtime.inference, plan)\n"
-    "  --precision fp32|bf16  runtime.precision: bf16 runs the plan on cuda in bf16; elsewhere fp32, said\n"
-    "                       on stderr (default: the config's)\n"
+    "  --precision fp32|bf16  runtime.precision: bf16 on cuda (GEMMs on bf16 operands, the plan's\n"
+    "                       activations in bf16); the cpu runs fp32 and says so (default: the config's)\n"
     "  --queue N            decoded frames waiting for the model (default 4); a live source that gets\n"
     "                       further ahead loses its oldest waiting frame (counted as dropped)\n"
     "\nThe summary (stderr) gives frames decoded and used, windows, events, dropped frames and the latency\n"
@@ -306,12 +306,10 @@ static int setup(stream_run *r) {
     r->hop = o->hop ? o->hop : sc->hop;
     gs_device dev = o->device >= 0 ? (gs_device)o->device : r->im.cfg.runtime.device;
     if (train_device_open(dev, &r->use_cuda) != 0) return -1;
-    if (window_model_init(&r->wm, &r->im.model, r->use_cuda ? device_gpu() : NULL) != 0) return -1;
-    int gpu_plan = r->use_cuda && r->im.plan;
-    gs_precision prec = precision_resolve(r->im.cfg.runtime.precision, gpu_plan, "stream",
-                                          r->use_cuda ? "the reference executor on cuda" : "inference",
-                                          r->use_cuda ? "bf16 runs in the inference plan (runtime.inference = plan) only"
-                                                      : precision_cpu_reason());
+    gs_precision prec = precision_resolve(r->im.cfg.runtime.precision, r->use_cuda, "stream", "inference",
+                                          precision_cpu_reason());  // cuda has bf16 on both paths
+    if (window_model_init(&r->wm, &r->im.model, r->use_cuda ? device_gpu() : NULL, prec == GS_PRECISION_BF16) != 0)
+        return -1;
     if (r->im.plan) {  // the plan stream needs is the one-frame model's (features only)
         plan_free(r->im.plan);
         r->im.plan = NULL;

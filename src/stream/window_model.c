@@ -28,7 +28,8 @@ static int copy_of(gs_model *dst, const gs_model *src, int frames, int size) {
     return 0;
 }
 
-int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu) {
+int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu, int bf16) {
+    GS_ASSERT(!bf16 || gpu);  // the CPU has no bf16 path (gesture/precision.h)
     memset(wm, 0, sizeof *wm);
     if (copy_of(&wm->feat, full, 1, full->cfg.size) != 0) return -1;
     if (copy_of(&wm->head, full, full->cfg.frames, HEAD_PLAN_SIZE) != 0) {
@@ -48,7 +49,7 @@ int window_model_init(gs_window_model *wm, const gs_model *full, const void *gpu
     wm->times = gs_calloc((size_t)wm->T, sizeof(double));
     if (gpu) {
         const gs_device_backend *d = gpu;
-        wm->gpu_h = d->features_init(&wm->feat);
+        wm->gpu_h = d->features_init(&wm->feat, bf16);
         if (!wm->gpu_h) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", gs_last_error());
