@@ -18,52 +18,6 @@
 #include "testutil.h"
 
 #ifndef GESTURE_WITH_CUDA
-// seed_small.keras (a model Keras trained) on its stored clips, inference through the executor in
-// fp32 and bf16, against the probabilities Keras predicted: fp32 within 1e-4, bf16 within
-// TOL_KERAS_BF16 with the same predicted classes.
-static void test_keras_model(void) {
-    const char *dir = test_path(test_source_dir(), "tests/fixtures/keras");
-    const char *path = test_path(dir, "seed_small.keras"), *exp = test_path(dir, "seed_small_expected.h5");
-    gs_model_arch a;
-    gs_keras_info info;
-    gs_model m;
-    int rc = keras_infer_arch(&a, &info, path);
-    if (!check(rc == 0, "infer seed_small.keras: %s", rc ? gs_last_error() : "ok")) return;
-    a.batch = 2;
-    if (model_init(&m, &a) != 0) gs_fatal("%s", gs_last_error());
-    rc = keras_load_model_file(&m, path);
-    if (check(rc == 0, "load seed_small.keras: %s", rc ? gs_last_error() : "ok")) {
-        size_t nx;
-        float *x = fx_read_f32(exp, "x_unit", &nx);
-        double *want = fx_read(exp, "probs_unit", NULL, NULL);
-        int K = a.classes;
-        for (int bf16 = 0; bf16 < 2; bf16++) {
-            gs_model_cuda g;
-            if (model_cuda_init(&g, &m)) gs_fatal("model_cuda_init: %s", gs_last_error());
-            model_cuda_set_precision(&g, bf16);
-            gs_cuda_upload(model_cuda_input(&g), x, nx * sizeof(float));
-            model_cuda_forward(&g, 2, 0, 0);
-            float probs[2 * 8];
-            model_cuda_read_probs(&g, probs, 2);
-            char what[96];
-            snprintf(what, sizeof what, "seed_small.keras, executor in %s, vs Keras", bf16 ? "bf16" : "fp32");
-            check_close(what, probs, want, (size_t)2 * K, bf16 ? TOL_KERAS_BF16 : TOL_FWD);
-            for (int b = 0; b < 2; b++) {
-                int kg = 0, kk = 0;
-                for (int k = 1; k < K; k++) {
-                    if (probs[b * K + k] > probs[b * K + kg]) kg = k;
-                    if (want[b * K + k] > want[b * K + kk]) kk = k;
-                }
-                check(kg == kk, "%s: clip %d predicted as class %d, Keras %d", what, b, kg, kk);
-            }
-            model_cuda_free(&g);
-        }
-        free(x);
-        free(want);
-    }
-    model_free(&m);
-}
-
 int main(void) { test_skip("CUDA backend not built (configure with -DGESTURE_CUDA=ON): skipped"); }
 #else
 
