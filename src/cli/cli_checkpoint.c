@@ -106,16 +106,6 @@ int cli_inference_model_load(cli_inference_model *im, const char *ckpt, cli_infe
     return 0;
 }
 
-int cli_parse_inference(const char *cmd, const char *v, int *inference) {
-    if (v && !strcmp(v, "plan")) *inference = GS_INFERENCE_PLAN;
-    else if (v && !strcmp(v, "reference")) *inference = GS_INFERENCE_REFERENCE;
-    else {
-        fprintf(stderr, "gesture %s: --inference must be plan or reference (got '%s')\n", cmd, v ? v : "");
-        return -1;
-    }
-    return 0;
-}
-
 int cli_inference_model_open_device(cli_inference_model *im, const char *cmd, int device, gs_loader_config *lc) {
     int use_cuda = 0;
     if (train_device_open(device >= 0 ? (gs_device)device : im->cfg.runtime.device, &use_cuda) != 0) return -1;
@@ -134,25 +124,34 @@ int cli_inference_model_open_device(cli_inference_model *im, const char *cmd, in
     return train_backend_cuda_init(&im->be, &im->model, 0, im->precision == GS_PRECISION_BF16);
 }
 
+// v, one of `choices` (NULL-terminated, in the enum's order) -> *value; else -1 after
+// "gesture CMD: OPTION must be a, b or c (got 'v')" on stderr.
+static int parse_choice(const char *cmd, const char *option, const char *v, const char *const *choices, int *value) {
+    int n = 0;
+    for (; choices[n]; n++)
+        if (v && !strcmp(v, choices[n])) {
+            *value = n;
+            return 0;
+        }
+    fprintf(stderr, "gesture %s: %s must be ", cmd, option);
+    for (int i = 0; i < n; i++) fprintf(stderr, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", choices[i]);
+    fprintf(stderr, " (got '%s')\n", v ? v : "");
+    return -1;
+}
+
+int cli_parse_inference(const char *cmd, const char *v, int *inference) {
+    static const char *const CHOICES[] = {"plan", "reference", NULL};  // GS_INFERENCE_* order
+    return parse_choice(cmd, "--inference", v, CHOICES, inference);
+}
+
 int cli_parse_precision(const char *cmd, const char *v, int *precision) {
-    if (v && !strcmp(v, "fp32")) *precision = GS_PRECISION_FP32;
-    else if (v && !strcmp(v, "bf16")) *precision = GS_PRECISION_BF16;
-    else {
-        fprintf(stderr, "gesture %s: --precision must be fp32 or bf16 (got '%s')\n", cmd, v ? v : "");
-        return -1;
-    }
-    return 0;
+    static const char *const CHOICES[] = {"fp32", "bf16", NULL};  // GS_PRECISION_* order
+    return parse_choice(cmd, "--precision", v, CHOICES, precision);
 }
 
 int cli_parse_device(const char *cmd, const char *v, int *device) {
-    if (v && !strcmp(v, "auto")) *device = GS_DEVICE_AUTO;
-    else if (v && !strcmp(v, "cpu")) *device = GS_DEVICE_CPU;
-    else if (v && !strcmp(v, "cuda")) *device = GS_DEVICE_CUDA;
-    else {
-        fprintf(stderr, "gesture %s: --device must be auto, cpu or cuda (got '%s')\n", cmd, v ? v : "");
-        return -1;
-    }
-    return 0;
+    static const char *const CHOICES[] = {"auto", "cpu", "cuda", NULL};  // GS_DEVICE_* order
+    return parse_choice(cmd, "--device", v, CHOICES, device);
 }
 
 const char *cli_inference_name(const cli_inference_model *im) {
