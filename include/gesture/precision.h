@@ -29,8 +29,9 @@ static inline float gs_f32_from_bf16(uint16_t h) {
     return f;
 }
 
-// This CPU's bf16 instructions, as the OS lets a process use them: AVX512-BF16 (cpuid 7.1 EAX bit 5,
-// AVX-512 state enabled in XCR0) and AMX-BF16 (cpuid 7.0 EDX bit 22, tile state enabled in XCR0).
+// This CPU's bf16 instructions where the OS saves their state: AVX512-BF16 (cpuid 7.1 EAX bit 5,
+// AVX-512 state enabled in XCR0) and AMX-BF16 (cpuid 7.0 EDX bit 22, tile state enabled in XCR0; on
+// Linux a process must still ask for the tile data with arch_prctl before it may use them).
 void precision_cpu_bf16(int *avx512_bf16, int *amx_bf16);
 // Why the CPU paths run fp32 when bf16 is asked: "this CPU has neither AVX512-BF16 nor AMX-BF16",
 // or, on a CPU that has them, that gesture has no bf16 CPU kernels yet.
