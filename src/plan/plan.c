@@ -357,13 +357,7 @@ void plan_forward(gs_plan *p, float *probs, float loss[2], const float *clips, c
     loss[1] = plan_l2_penalty(p);
 }
 
-float plan_l2_penalty(const gs_plan *p) {
-    const gs_model *m = p->m;
-    float l2 = 0.0f;
-    for (int i = 0; i < m->params.n; i++)
-        if (m->params.p[i].l2 > 0) l2 += l2_forward(p->params + m->params.p[i].offset, m->params.p[i].numel, m->params.p[i].l2);
-    return l2;
-}
+float plan_l2_penalty(const gs_plan *p) { return p->l2; }
 
 // ---- building, freeing, reporting ----
 
@@ -379,6 +373,10 @@ int plan_build(gs_plan **out, const gs_model *m) {
     }
     p->params = gs_malloc(sizeof(float) * (m->params.numel ? m->params.numel : 1));
     memcpy(p->params, m->params.data, sizeof(float) * m->params.numel);
+    for (int i = 0; i < m->params.n; i++) {  // of the snapshot, which no call changes: once
+        const gs_param *q = &m->params.p[i];
+        if (q->l2 > 0) p->l2 += l2_forward(p->params + q->offset, q->numel, q->l2);
+    }
     int *value = gs_malloc(sizeof(int) * (size_t)m->n_nodes);
     int rc = check_head(m, p->gap) ? -1 : fold_backbone(p, value);
     free(value);

@@ -34,6 +34,7 @@ struct gs_plan {
     float *head_scale, *head_shift;    // (C) head_bn as an affine map of the pooled features
     int C;
     float *params;                     // snapshot of the model's parameters (the head reads it)
+    float l2;                          // its L2 penalty (plan_forward's loss[1])
     float *bufs;                       // per thread: n_slots buffers of group frames
     size_t thread_floats;
     float *strips;                     // per OpenMP thread: strip_floats for the fused blocks
