@@ -141,8 +141,7 @@ static int open_data(trainer *t) {
         t->use_cuda = 0;  // nothing to close
         return -1;
     }
-    // bf16 on cuda (the GEMMs); the CPU has none: say so once (fp32 is what runs)
-    t->bf16 = t->use_cuda && cfg->runtime.precision == GS_PRECISION_BF16;
+    // bf16 on cuda is the GEMMs (train_backend_cuda_init below); the CPU has none: say so once
     if (t->rank == 0 && !t->use_cuda)
         precision_resolve(cfg->runtime.precision, 0, "train", "training", precision_cpu_reason());
     gs_loader_config lt, lv;
@@ -209,7 +208,9 @@ static int open_model(trainer *t, int resume) {
         return -1;
     }
     if (t->use_cuda) {
-        if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph, t->bf16)) return -1;
+        if (train_backend_cuda_init(&t->be, &t->m, cfg->runtime.cuda_graph,
+                                    cfg->runtime.precision == GS_PRECISION_BF16))
+            return -1;
         // one GPU per rank (train_cuda_open picked the rank's local index), collectives through NCCL
         if (t->ranks > 1 && train_cuda_dist_open()) return -1;
         t->dist_open = t->ranks > 1;

@@ -26,7 +26,6 @@ typedef struct {
     const gs_config *cfg;
     run_paths path;
     int threads, use_cuda, model_ok;
-    int bf16;  // runtime.precision = bf16 on cuda: the GEMMs on bf16 operands
     gs_loader *train, *val;
     const gs_dataset *ds;  // the train split's
     gs_model m;
