@@ -21,9 +21,6 @@ extern "C" {
 }
 #include "gesture/model_cuda.h"
 
-extern "C" void *cuda_plan_init(const struct gs_plan *p, int bf16);  // plan_cuda.cu
-extern "C" void cuda_plan_forward(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
-extern "C" void cuda_plan_free(void *h);
 
 // The folded plan of m's parameters on a full batch of host clips x: prints its line; exit code.
 static int bench_plan(const gs_model *m, const float *x, int steps, int images, int bf16) {

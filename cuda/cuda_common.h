@@ -97,6 +97,14 @@ void gs_cuda_gemm_rm_bf16(int trans_a, int trans_b, int M, int N, int K, const _
 size_t gs_cuda_colsum_scratch_bytes(size_t rows, int n);
 void gs_cuda_colsum_add(float *acc, const float *m, size_t rows, int n, double *partial);
 
+// The folded inference plan on the device (plan_cuda.cu): gs_device_backend's plan_* entries
+// (gesture/device.h), also timed by bench_cuda.cu.
+struct gs_plan;
+extern "C" void *cuda_plan_init(const struct gs_plan *p, int bf16);
+extern "C" void cuda_plan_features(void *h, float *feat, const float *frames, int N);
+extern "C" void cuda_plan_forward(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
+extern "C" void cuda_plan_free(void *h);
+
 // Destroy the cached cuDNN convolution plans (conv2d.cu); called by gs_cuda_shutdown.
 void gs_cuda_conv_plans_free(void);
 

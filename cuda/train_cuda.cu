@@ -132,11 +132,6 @@ int bench_cuda(const gs_config *cfg, int steps);  // bench_cuda.cu
 void *cuda_features_init(gs_model *m, int bf16);
 void cuda_features_run(void *h, float *out, const float *x, int batch, int to);
 void cuda_features_free(void *h);
-// plan_cuda.cu
-extern "C" void *cuda_plan_init(const struct gs_plan *p, int bf16);
-extern "C" void cuda_plan_features(void *h, float *feat, const float *frames, int N);
-extern "C" void cuda_plan_forward(void *h, float *probs, float loss[2], const float *clips, const int *labels, int B);
-extern "C" void cuda_plan_free(void *h);
 
 static const gs_device_backend cuda_device = {
     "cuda", gs_cuda_device_count, cuda_open, gs_cuda_shutdown, gs_cuda_device_name, gs_cuda_host_alloc,
