@@ -45,8 +45,6 @@ int main(void) { test_skip("CUDA backend not built (configure with -DGESTURE_CUD
 // policy is 0.016 off.
 #define TOL_KERAS_BF16 6e-2
 
-static float r16(float v) { return gs_f32_from_bf16(gs_bf16_from_f32(v)); }
-
 // The three GEMMs of matmul_forward_cuda / matmul_backward_cuda (the 1x1 convs and dense layers:
 // NN with the bias as beta = 1, NT and TN accumulating into their outputs) with bf16 operands,
 // against the host: out = inp @ w + bias, dinp += dout @ w^T, dw += inp^T @ dout.
@@ -58,19 +56,22 @@ static void matmul_case(int M, int K, int N) {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double s = bias[j];
-            for (int k = 0; k < K; k++) s += (double)r16(inp[(size_t)i * K + k]) * r16(w[(size_t)k * N + j]);
+            for (int k = 0; k < K; k++)
+                s += (double)gs_bf16_round(inp[(size_t)i * K + k]) * gs_bf16_round(w[(size_t)k * N + j]);
             out[(size_t)i * N + j] = s;
         }
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K; k++) {
             double s = dinp0[(size_t)i * K + k];
-            for (int j = 0; j < N; j++) s += (double)r16(dout[(size_t)i * N + j]) * r16(w[(size_t)k * N + j]);
+            for (int j = 0; j < N; j++)
+                s += (double)gs_bf16_round(dout[(size_t)i * N + j]) * gs_bf16_round(w[(size_t)k * N + j]);
             dinp[(size_t)i * K + k] = s;
         }
     for (int k = 0; k < K; k++)
         for (int j = 0; j < N; j++) {
             double s = dw0[(size_t)k * N + j];
-            for (int i = 0; i < M; i++) s += (double)r16(inp[(size_t)i * K + k]) * r16(dout[(size_t)i * N + j]);
+            for (int i = 0; i < M; i++)
+                s += (double)gs_bf16_round(inp[(size_t)i * K + k]) * gs_bf16_round(dout[(size_t)i * N + j]);
             dw[(size_t)k * N + j] = s;
         }
     float *d_inp = dev(inp, (size_t)M * K), *d_w = dev(w, (size_t)K * N), *d_bias = dev(bias, (size_t)N);
@@ -226,8 +227,9 @@ int main(void) {
     check(worst <= TOL_GRAD_BF16, "every gradient tensor within %.0e of fp32's (worst %s: %.3e)", TOL_GRAD_BF16,
           worst_name, worst);
     check(all > 0, "the bf16 backward differs from fp32's (%.3e): bf16 ran", all);
-    check(zeros > 0 && zero_worst <= 1e-3, "%d gradients zero in exact arithmetic stay float noise in bf16 (%.1e of the "
-          "largest gradient)", zeros, zero_worst);
+    check(zeros > 0 && zero_worst <= 1e-3,
+          "%d gradients zero in exact arithmetic stay float noise in bf16 (%.1e of the largest gradient)", zeros,
+          zero_worst);
     free(x);
     free(f32.act);
     free(f32.grad);

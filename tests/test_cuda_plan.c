@@ -59,7 +59,27 @@ static void randomize_bn(gs_model *m) {
     }
 }
 
-static float bf16(float v) { return gs_f32_from_bf16(gs_bf16_from_f32(v)); }
+// Output value (y, x, co) of layer l over one frame `in` before bias and epilogue: the sum in double,
+// a 1x1 conv's weights rounded to bf16 as the bf16 plan stores them.
+static double emulate_sum(const gs_plan_layer *l, const float *in, int y, int x, int co) {
+    double acc = 0;
+    if (l->kind == GS_PLAN_PW) {
+        for (int ci = 0; ci < l->Ci; ci++)
+            acc += (double)in[((size_t)y * l->W + x) * l->Ci + ci] * gs_bf16_round(l->w[(size_t)ci * l->Co + co]);
+        return acc;
+    }
+    for (int ky = 0; ky < l->K; ky++)
+        for (int kx = 0; kx < l->K; kx++) {
+            int h = y * l->stride - l->pad_top + ky, w = x * l->stride - l->pad_left + kx;
+            if (h < 0 || h >= l->H || w < 0 || w >= l->W) continue;
+            const float *xp = in + ((size_t)h * l->W + w) * l->Ci;
+            const float *wp = l->w + (size_t)(ky * l->K + kx) * (l->kind == GS_PLAN_DW ? 1 : l->Ci) * l->Co;
+            if (l->kind == GS_PLAN_DW) acc += (double)xp[co] * wp[co];
+            else
+                for (int ci = 0; ci < l->Ci; ci++) acc += (double)xp[ci] * wp[(size_t)ci * l->Co + co];
+        }
+    return acc;
+}
 
 // What the bf16 plan computes, written independently on the host from the plan's layer view: every
 // layer's output and every 1x1 weight rounded to bf16, sums in double, the frames and the other
@@ -77,32 +97,15 @@ static void emulate_bf16(float *feat, const gs_plan *p, const float *frames, int
         for (int j = 0; j < L; j++) {
             plan_layer(p, j, &l);
             const float *in = l.in < 0 ? frames + (size_t)n * frame_n : slot[l.in];
-            float *out = slot[l.out];
             for (int y = 0; y < l.Ho; y++)
                 for (int x = 0; x < l.Wo; x++)
                     for (int co = 0; co < l.Co; co++) {
-                        double acc = 0;
-                        if (l.kind == GS_PLAN_PW) {
-                            for (int ci = 0; ci < l.Ci; ci++)
-                                acc += (double)in[((size_t)y * l.W + x) * l.Ci + ci] * bf16(l.w[(size_t)ci * l.Co + co]);
-                        } else {
-                            for (int ky = 0; ky < l.K; ky++)
-                                for (int kx = 0; kx < l.K; kx++) {
-                                    int h = y * l.stride - l.pad_top + ky, w = x * l.stride - l.pad_left + kx;
-                                    if (h < 0 || h >= l.H || w < 0 || w >= l.W) continue;
-                                    const float *xp = in + ((size_t)h * l.W + w) * l.Ci;
-                                    if (l.kind == GS_PLAN_DW) acc += (double)xp[co] * l.w[(size_t)(ky * l.K + kx) * l.Co + co];
-                                    else
-                                        for (int ci = 0; ci < l.Ci; ci++)
-                                            acc += (double)xp[ci] * l.w[((size_t)(ky * l.K + kx) * l.Ci + ci) * l.Co + co];
-                                }
-                        }
-                        float v = (float)acc + l.bias[co];
+                        float v = (float)emulate_sum(&l, in, y, x, co) + l.bias[co];
                         if (l.act == GS_ACT_RELU6) v = v < 0 ? 0 : v > 6 ? 6 : v;
                         if (l.act == GS_ACT_RELU) v = v < 0 ? 0 : v;
                         size_t o = ((size_t)y * l.Wo + x) * l.Co + co;
                         if (l.res >= 0) v += slot[l.res][o];
-                        out[o] = bf16(v);
+                        slot[l.out][o] = gs_bf16_round(v);
                     }
         }
         const float *last = slot[l.out];

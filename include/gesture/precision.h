@@ -29,6 +29,9 @@ static inline float gs_f32_from_bf16(uint16_t h) {
     return f;
 }
 
+// f as a bf16 kernel sees it: rounded to bf16 and widened back.
+static inline float gs_bf16_round(float f) { return gs_f32_from_bf16(gs_bf16_from_f32(f)); }
+
 // This CPU's bf16 instructions where the OS saves their state: AVX512-BF16 (cpuid 7.1 EAX bit 5,
 // AVX-512 state enabled in XCR0) and AMX-BF16 (cpuid 7.0 EDX bit 22, tile state enabled in XCR0; on
 // Linux a process must still ask for the tile data with arch_prctl before it may use them).
